@@ -1,0 +1,59 @@
+"""fastnn: a compiled neural-network engine for learning and for speed.
+
+Hot kernels are Cython over typed memoryviews with OpenMP plus a C GEMM (``fastnn.kernels``);
+each has a readable NumPy twin (``fastnn.reference``).  Models and training are a thin Python
+layer on top.
+"""
+__version__ = "0.1.0"
+
+from ._config import get_num_threads, set_num_threads, threads  # noqa: F401
+from .parameter import Parameter  # noqa: F401
+from . import kernels, reference  # noqa: F401
+
+
+def build_info():
+    """What the compiled core was built with and uses now.
+
+    Returns a dict: ``openmp`` (bool, from the compiled extension), ``openmp_version``,
+    ``simd`` (micro-kernel chosen at run time for this CPU), ``compiler``, ``compile_args``,
+    ``link_args``, ``native`` (FASTNN_NATIVE=1 build), ``num_threads``.
+    """
+    from .kernels import _buildinfo
+    try:
+        from ._build_config import BUILD_CONFIG
+    except ImportError:  # built by something other than setup.py
+        BUILD_CONFIG = {}
+    try:
+        from .kernels._gemm import simd_level
+        simd = simd_level()
+    except ImportError:
+        simd = "unknown"
+    return {
+        "version": __version__,
+        "openmp": _buildinfo.openmp_enabled(),
+        "openmp_version": _buildinfo.openmp_version(),
+        "openmp_probe": BUILD_CONFIG.get("openmp_reason"),
+        "simd": simd,
+        "compiler": BUILD_CONFIG.get("compiler"),
+        "compile_args": BUILD_CONFIG.get("compile_args"),
+        "link_args": BUILD_CONFIG.get("link_args"),
+        "native": BUILD_CONFIG.get("native", False),
+        "num_threads": get_num_threads(),
+    }
+
+
+# DEV-ONLY tolerant imports of the Python layer; made strict at integration.
+for _mod in ("layers", "initializers", "losses", "regularizers", "optim", "datasets", "callbacks",
+             "metrics", "data"):
+    try:
+        __import__(__name__ + "." + _mod)
+    except ImportError:  # pragma: no cover
+        pass
+try:
+    from .models import Sequential, History, load_model  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass
+try:
+    from .gradcheck import gradcheck  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass

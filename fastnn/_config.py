@@ -1,0 +1,74 @@
+"""Thread-count configuration shared by every compiled kernel.
+
+The default comes from FASTNN_NUM_THREADS, then OMP_NUM_THREADS, then the CPUs this process may
+run on.  Every kernel wrapper reads ``get_num_threads()`` and passes it to its ``prange`` (or to
+the C GEMM), so ``set_num_threads`` takes effect on the next call.  Results never depend on it.
+"""
+import os
+
+_num_threads = None
+
+
+def _available_cpus():
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _from_env(var):
+    raw = os.environ.get(var)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        # OMP_NUM_THREADS may be a list ("4,2") for nested levels: the first one is ours.
+        value = int(raw.split(",")[0])
+    except ValueError:
+        raise ValueError("%s must be a positive integer, got %r" % (var, raw)) from None
+    if value < 1:
+        raise ValueError("%s must be a positive integer, got %r" % (var, raw))
+    return value
+
+
+def default_num_threads():
+    for var in ("FASTNN_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = _from_env(var)
+        if value is not None:
+            return value
+    return _available_cpus()
+
+
+def get_num_threads():
+    """Number of threads the compiled kernels use."""
+    global _num_threads
+    if _num_threads is None:
+        _num_threads = default_num_threads()
+    return _num_threads
+
+
+def set_num_threads(n):
+    """Set the number of threads every compiled kernel uses (n >= 1)."""
+    global _num_threads
+    if isinstance(n, bool) or not isinstance(n, (int,)) and not hasattr(n, "__index__"):
+        raise TypeError("num_threads must be an int, got %s" % type(n).__name__)
+    n = int(n)
+    if n < 1:
+        raise ValueError("num_threads must be >= 1, got %d" % n)
+    _num_threads = n
+
+
+class threads:
+    """Context manager: ``with fastnn.threads(1): ...`` runs the block with n kernel threads."""
+
+    def __init__(self, n):
+        self.n = n
+        self._saved = None
+
+    def __enter__(self):
+        self._saved = get_num_threads()
+        set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        set_num_threads(self._saved)
+        return False

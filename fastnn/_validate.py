@@ -1,0 +1,149 @@
+"""Argument checks shared by the compiled kernels' wrappers and their NumPy twins.
+
+Every public kernel validates here, in Python, before any ``nogil`` code runs (bounds checks are
+off there).  Errors name the argument, the expected and the actual value.
+"""
+import math
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _describe_dtype(dt):
+    return str(np.dtype(dt)) if dt is not None else "None"
+
+
+def check_array(x, name, *, ndim=None, dtypes=FLOAT_DTYPES, allow_empty=False):
+    """Return ``x`` as an ndarray after checking type, dtype, rank and emptiness.
+
+    ``ndim`` is an int or a tuple of allowed ranks.  ``dtypes`` is a tuple of allowed dtypes
+    (default float32/float64); integer or object data raise TypeError rather than being cast.
+    The array is returned as is (no copy); callers decide whether they need contiguity.
+    """
+    if not isinstance(x, np.ndarray):
+        if isinstance(x, (list, tuple)) or np.isscalar(x):
+            x = np.asarray(x)
+            if x.dtype == np.float64 and np.dtype(np.float32) in dtypes and np.dtype(np.float64) not in dtypes:
+                x = x.astype(np.float32)
+        else:
+            raise TypeError("%s must be a numpy.ndarray, got %s" % (name, type(x).__name__))
+    if dtypes is not None and x.dtype not in dtypes:
+        raise TypeError("%s must have dtype %s, got %s" % (
+            name, " or ".join(_describe_dtype(d) for d in dtypes), x.dtype))
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.ndim not in allowed:
+            raise ValueError("%s must be %s-dimensional, got shape %s (%d-dimensional)" % (
+                name, " or ".join(str(a) for a in allowed), x.shape, x.ndim))
+    if not allow_empty and x.size == 0:
+        raise ValueError("%s must not be empty, got shape %s" % (name, x.shape))
+    return x
+
+
+def check_int_array(x, name, *, ndim=None, allow_empty=False):
+    """Integer (or bool for masks is NOT accepted) array check; returns the array."""
+    if not isinstance(x, np.ndarray):
+        if isinstance(x, (list, tuple)):
+            x = np.asarray(x)
+        else:
+            raise TypeError("%s must be a numpy.ndarray, got %s" % (name, type(x).__name__))
+    if not np.issubdtype(x.dtype, np.integer):
+        raise TypeError("%s must have an integer dtype, got %s" % (name, x.dtype))
+    return check_array(x, name, ndim=ndim, dtypes=None, allow_empty=allow_empty)
+
+
+def check_same_dtype(*pairs):
+    """``check_same_dtype(("x", x), ("w", w))``: every array shares the first one's dtype."""
+    (name0, a0) = pairs[0]
+    for name, a in pairs[1:]:
+        if a.dtype != a0.dtype:
+            raise TypeError("%s must have the same dtype as %s (%s), got %s" % (
+                name, name0, a0.dtype, a.dtype))
+
+
+def check_shape(x, name, expected):
+    """``expected`` is a tuple of ints or None (any)."""
+    ok = x.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, x.shape))
+    if not ok:
+        shown = "(" + ", ".join("*" if e is None else str(e) for e in expected) + ")"
+        raise ValueError("%s must have shape %s, got %s" % (name, shown, x.shape))
+
+
+def _as_int(v, name):
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError("%s must be an int, got %r (%s)" % (name, v, type(v).__name__))
+    return int(v)
+
+
+def check_int(v, name, *, min=None, max=None):
+    v = _as_int(v, name)
+    if min is not None and v < min:
+        raise ValueError("%s must be >= %d, got %d" % (name, min, v))
+    if max is not None and v > max:
+        raise ValueError("%s must be <= %d, got %d" % (name, max, v))
+    return v
+
+
+def check_pair(v, name, *, min=None):
+    """An int or a pair of ints (height, width) -> tuple of two ints, each >= min."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError("%s must be an int or a pair (h, w), got %r" % (name, v))
+        return (check_int(v[0], name + "[0]", min=min), check_int(v[1], name + "[1]", min=min))
+    v = check_int(v, name, min=min)
+    return (v, v)
+
+
+def check_scalar(v, name, *, min=None, max=None, min_inclusive=True, max_inclusive=True):
+    """A finite real number within optional bounds -> float."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError("%s must be a real number, got %r (%s)" % (name, v, type(v).__name__))
+    v = float(v)
+    if not math.isfinite(v):
+        raise ValueError("%s must be finite, got %r" % (name, v))
+    if min is not None and (v < min or (not min_inclusive and v == min)):
+        raise ValueError("%s must be %s %r, got %r" % (name, ">=" if min_inclusive else ">", min, v))
+    if max is not None and (v > max or (not max_inclusive and v == max)):
+        raise ValueError("%s must be %s %r, got %r" % (name, "<=" if max_inclusive else "<", max, v))
+    return v
+
+
+def check_out(out, name, shape, dtype):
+    """Validate a caller-supplied output array: exact shape and dtype, C-contiguous, writeable."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError("%s must be a numpy.ndarray or None, got %s" % (name, type(out).__name__))
+    if out.dtype != dtype:
+        raise TypeError("%s must have dtype %s, got %s" % (name, dtype, out.dtype))
+    if tuple(out.shape) != tuple(shape):
+        raise ValueError("%s must have shape %s, got %s" % (name, tuple(shape), out.shape))
+    if not out.flags.c_contiguous:
+        raise ValueError("%s must be C-contiguous" % name)
+    if not out.flags.writeable:
+        raise ValueError("%s must be writeable" % name)
+    return out
+
+
+def check_labels(labels, name, n, num_classes):
+    """Integer class ids, shape (n,), each in [0, num_classes) -> int64 C-contiguous array."""
+    labels = check_int_array(labels, name, ndim=1)
+    if labels.shape[0] != n:
+        raise ValueError("%s must have length %d (the batch size), got %d" % (name, n, labels.shape[0]))
+    lo, hi = labels.min(), labels.max()
+    if lo < 0 or hi >= num_classes:
+        bad = lo if lo < 0 else hi
+        raise ValueError("%s must be class ids in [0, %d), got %d" % (name, num_classes, bad))
+    return np.ascontiguousarray(labels, dtype=np.int64)
+
+
+def check_activation(activation, name="activation"):
+    allowed = (None, "relu", "sigmoid", "tanh", "elu")
+    if activation not in allowed:
+        raise ValueError("%s must be one of %s, got %r" % (name, allowed, activation))
+    return activation
+
+
+def contiguous(x):
+    """C-contiguous view or copy (no copy when already contiguous)."""
+    return np.ascontiguousarray(x)

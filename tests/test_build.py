@@ -1,0 +1,47 @@
+"""The installed package is the compiled one, built with OpenMP, and threads are configurable."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+import fastnn
+
+
+def test_tested_package_is_installed_not_source_tree():
+    # The compiled extension must be importable from where fastnn was imported.
+    from fastnn.kernels import _buildinfo
+    assert _buildinfo.__file__.endswith((".so", ".pyd")), _buildinfo.__file__
+
+
+def test_build_info_reports_openmp():
+    info = fastnn.build_info()
+    for key in ("openmp", "simd", "compiler", "compile_args", "num_threads"):
+        assert key in info
+    assert "-ffast-math" not in (info["compile_args"] or [])
+    if os.environ.get("FASTNN_NO_OPENMP", "") not in ("1", "true"):
+        # A normal build on this platform must have found OpenMP.
+        assert info["openmp"] is True, info
+
+
+def test_set_num_threads_roundtrip_and_validation():
+    saved = fastnn.get_num_threads()
+    try:
+        fastnn.set_num_threads(1)
+        assert fastnn.get_num_threads() == 1
+        with pytest.raises(ValueError, match="num_threads"):
+            fastnn.set_num_threads(0)
+        with pytest.raises(TypeError, match="num_threads"):
+            fastnn.set_num_threads(1.5)
+    finally:
+        fastnn.set_num_threads(saved)
+
+
+def test_env_sets_default_threads():
+    code = "import fastnn; print(fastnn.get_num_threads())"
+    env = dict(os.environ, FASTNN_NUM_THREADS="3", OMP_NUM_THREADS="5")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "3", out.stderr
+    env.pop("FASTNN_NUM_THREADS")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "5", out.stderr
