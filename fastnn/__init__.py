@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 from ._config import get_num_threads, set_num_threads, threads  # noqa: F401
 from .parameter import Parameter  # noqa: F401
-from . import kernels, reference  # noqa: F401
+from . import kernels, reference, backend  # noqa: F401
 
 
 def build_info():
