@@ -1,0 +1,189 @@
+"""Figures for the labs: sample grids, training curves, confusion matrices.
+
+Figures are built as ``matplotlib.figure.Figure`` with an Agg canvas, not through pyplot: no
+display is ever needed, the user's pyplot backend and state are left untouched, and nothing is
+registered with pyplot, so no figure leaks however many are made.  matplotlib is imported only
+when a function is called, so ``import fastnn`` does not pay for it.  Each function returns the
+Figure (it shows inline in Jupyter) and writes a PNG when ``path`` is given.
+"""
+import os
+
+import numpy as np
+
+__all__ = ["plot_sample_grid", "plot_history", "plot_confusion_matrix"]
+
+
+def _figure(figsize):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)  # attaches itself to fig; savefig then renders with Agg
+    return fig
+
+
+def _save(fig, path):
+    if path is not None:
+        path = os.fspath(path)
+        parent = os.path.dirname(path)
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def _images_2d(images):
+    """(N, h, w), (N, 1, h, w) or (N, h*w) with a square h*w -> (N, h, w)."""
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[1] == 1:
+        images = images[:, 0]
+    elif images.ndim == 2:
+        side = int(round(np.sqrt(images.shape[1])))
+        if side * side != images.shape[1]:
+            raise ValueError("images of shape %s: rows of %d pixels are not square images"
+                             % (images.shape, images.shape[1]))
+        images = images.reshape(images.shape[0], side, side)
+    if images.ndim != 3:
+        raise ValueError("images must be (N, h, w), (N, 1, h, w) or (N, h*w), got shape %s"
+                         % (images.shape,))
+    if images.shape[0] == 0:
+        raise ValueError("images must not be empty")
+    return images
+
+
+def _class_ids(a, name, n):
+    if a is None:
+        return None
+    a = np.asarray(a)
+    if a.ndim == 2:  # scores / probabilities
+        a = np.argmax(a, axis=1)
+    if a.ndim != 1 or a.shape[0] != n:
+        raise ValueError("%s must have one entry per image (%d), got shape %s" % (name, n, a.shape))
+    return a
+
+
+def plot_sample_grid(images, labels=None, predictions=None, path=None, n=5, seed=None,
+                     class_names=None):
+    """An ``n x n`` grid of images with their label and prediction in the titles.
+
+    ``predictions`` may be class ids or ``(N, K)`` scores; a wrong prediction is titled in red
+    and framed.  ``seed=None`` shows the first ``n*n`` images, an int (or Generator) a random
+    sample of them, reproducibly.  Returns the Figure; writes a PNG to ``path`` when given.
+    """
+    images = _images_2d(images)
+    total = images.shape[0]
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError("n must be an int >= 1, got %r" % (n,))
+    labels = _class_ids(labels, "labels", total)
+    predictions = _class_ids(predictions, "predictions", total)
+    k = min(n * n, total)
+    if seed is None:
+        chosen = np.arange(k)
+    else:
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        chosen = np.sort(rng.choice(total, size=k, replace=False))
+
+    def name(c):
+        return str(class_names[int(c)]) if class_names is not None else str(int(c))
+
+    fig = _figure((1.6 * n, 1.75 * n))
+    axes = fig.subplots(n, n, squeeze=False)
+    for slot, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if slot >= k:
+            ax.axis("off")
+            continue
+        i = chosen[slot]
+        ax.imshow(images[i], cmap="gray_r", interpolation="nearest")
+        parts, wrong = [], False
+        if labels is not None:
+            parts.append("label " + name(labels[i]))
+        if predictions is not None:
+            parts.append("pred " + name(predictions[i]))
+            wrong = labels is not None and labels[i] != predictions[i]
+        ax.set_title("\n".join(parts), fontsize=8, color="red" if wrong else "black")
+        if wrong:
+            for spine in ax.spines.values():
+                spine.set_edgecolor("red")
+                spine.set_linewidth(2.5)
+    if labels is not None and predictions is not None:
+        n_wrong = int(np.count_nonzero(labels[chosen] != predictions[chosen]))
+        fig.suptitle("%d of %d shown misclassified (red)" % (n_wrong, k), fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_history(history, path=None):
+    """Loss and accuracy per epoch, train and validation, from a History or its dict.
+
+    Uses the keys ``loss``, ``val_loss``, ``accuracy``, ``val_accuracy`` when present (one panel
+    for loss, one for accuracy).  Returns the Figure; writes a PNG to ``path`` when given.
+    """
+    hist = getattr(history, "history", history)
+    if not isinstance(hist, dict):
+        raise TypeError("history must be a dict or have a .history dict, got %s"
+                        % type(history).__name__)
+    panels = [(metric, [k for k in (metric, "val_" + metric) if hist.get(k) is not None
+                        and len(hist[k])]) for metric in ("loss", "accuracy")]
+    panels = [(m, keys) for m, keys in panels if keys]
+    if not panels:
+        raise ValueError("history has none of 'loss', 'val_loss', 'accuracy', 'val_accuracy'; "
+                         "got keys %s" % sorted(hist))
+    from matplotlib.ticker import MaxNLocator
+    fig = _figure((5.5 * len(panels), 4))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (metric, keys) in zip(axes, panels):
+        for key in keys:
+            values = np.asarray(hist[key], dtype=float)
+            epochs = np.arange(1, values.shape[0] + 1)
+            ax.plot(epochs, values, marker="o", markersize=3,
+                    label=("validation" if key.startswith("val_") else "train"))
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 1.5" ticks
+        ax.set_ylabel(metric)
+        ax.set_title(metric)
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_confusion_matrix(cm, path=None, class_names=None, normalize=False):
+    """Heat map of a confusion matrix (rows true, columns predicted), counts written in cells.
+
+    ``normalize=True`` shows each row as fractions of its true class.  Returns the Figure;
+    writes a PNG to ``path`` when given.
+    """
+    cm = np.asarray(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] == 0:
+        raise ValueError("cm must be a square (K, K) matrix, got shape %s" % (cm.shape,))
+    k = cm.shape[0]
+    shown = cm.astype(float)
+    if normalize:
+        rows = shown.sum(axis=1, keepdims=True)
+        shown = np.divide(shown, rows, out=np.zeros_like(shown), where=rows > 0)
+    names = [str(c) for c in (class_names if class_names is not None else range(k))]
+    if len(names) != k:
+        raise ValueError("class_names must have %d entries, got %d" % (k, len(names)))
+    size = max(4.0, 0.55 * k + 2)
+    fig = _figure((size + 1, size))
+    ax = fig.subplots()
+    im = ax.imshow(shown, cmap="Blues", interpolation="nearest")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xticklabels(names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right"
+                       if max(map(len, names)) > 2 else "center")
+    ax.set_yticklabels(names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title("confusion matrix" + (" (row-normalised)" if normalize else ""))
+    if k <= 20:  # beyond that the numbers are unreadable anyway
+        top = shown.max() if shown.size else 0
+        for i in range(k):
+            for j in range(k):
+                text = ("%.2f" % shown[i, j]) if normalize else str(int(cm[i, j]))
+                ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                        color="white" if top and shown[i, j] > 0.5 * top else "black")
+    fig.tight_layout()
+    return _save(fig, path)
