@@ -32,6 +32,11 @@ KERNEL_MODULES = {
 }
 
 
+# Headers every extension may include: a header-only edit must trigger a rebuild.
+C_HEADERS = ["src_c/fnn_gemm.h", "src_c/fnn_gemm_kernels.h", "src_c/fnn_gemm_driver.h",
+             "src_c/fnn_openmp.h"]
+
+
 def _compiler_cmd():
     cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
     return cc.split()
@@ -120,6 +125,7 @@ def _extensions():
             "fastnn.kernels." + name,
             sources=["fastnn/kernels/%s.pyx" % name] + extra,
             include_dirs=["src_c"],
+            depends=C_HEADERS,
             extra_compile_args=COMPILE_ARGS,
             extra_link_args=LINK_ARGS,
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

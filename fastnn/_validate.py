@@ -67,7 +67,8 @@ def check_shape(x, name, expected):
     """``expected`` is a tuple of ints or None (any)."""
     ok = x.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, x.shape))
     if not ok:
-        shown = "(" + ", ".join("*" if e is None else str(e) for e in expected) + ")"
+        parts = ["*" if e is None else str(e) for e in expected]
+        shown = "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
         raise ValueError("%s must have shape %s, got %s" % (name, shown, x.shape))
 
 

@@ -1,0 +1,456 @@
+/* Private to fnn_gemm.c: the type-generic GEMM driver, included once per element type with
+ *   FNN_T (float/double), FNN_F(name) (name mangling), FNN_MR, FNN_NR, FNN_MC, FNN_KC, FNN_NC,
+ *   FNN_UKR_T (micro-kernel pointer type), FNN_EXP, FNN_EXPM1, FNN_TANH,
+ *   FNN_FMA_PER_CYCLE (FMA lanes per cycle on the reference core, for the thread-grid model).
+ *
+ * Loop nest of one output task (rows [m0, m1) x cols [n0, n1) of one batch item), BLIS order:
+ *   for jc in cols, step NC            B block (KC x NC) lives in L3
+ *     for pc in 0..K, step kb (<= KC)  fixed k-blocks: the same for every task and thread count
+ *       pack B[pc:pc+kb, jc:jc+nc] into NR-column micro-panels
+ *       for ic in rows, step MC        A block (MC x KC) lives in L2
+ *         pack A[ic:ic+mc, pc:pc+kb] into MR-row micro-panels
+ *         for jr in nc, step NR        one B micro-panel (KC x NR) stays in L1 ...
+ *           for ir in mc, step MR      ... while the A micro-panels stream past it from L2
+ *             micro-kernel on the MR x NR tile; after the last k-block, the epilogue on it
+ */
+
+typedef struct {
+    int64_t M, N, K;
+    const FNN_T *A; int64_t a_bs, a_rs, a_cs;
+    const FNN_T *B; int64_t b_bs, b_rs, b_cs;
+    FNN_T beta;
+    FNN_T *C; int64_t c_bs, c_rs, c_cs;
+    const FNN_T *bias; int bias_mode, act; FNN_T elu_alpha;
+    FNN_UKR_T ukr;
+    FNN_UKRD_T ukr_direct;
+    int direct_a;   /* read full A micro-panels in place instead of packing them */
+    int64_t kb;     /* k-block length: depends on K only, never on the thread count */
+} FNN_F(args_t);
+
+/* Thread-local, persistent, grow-only packing buffers: a page fault costs ~1.7 us per 4 KiB
+ * page on the target machine, so the buffers are allocated once per thread and reused. */
+static _Thread_local FNN_T *FNN_F(tl_bufA) = NULL;
+static _Thread_local size_t FNN_F(tl_capA) = 0;
+static _Thread_local FNN_T *FNN_F(tl_bufB) = NULL;
+static _Thread_local size_t FNN_F(tl_capB) = 0;
+
+static FNN_T *FNN_F(grow)(FNN_T **buf, size_t *cap, size_t n)
+{
+    if (n > *cap) {
+        void *p = NULL;
+        size_t bytes = (n * sizeof(FNN_T) + 63) & ~(size_t)63;
+        free(*buf);
+        *buf = NULL;
+        *cap = 0;
+        if (posix_memalign(&p, 64, bytes) != 0)
+            return NULL;
+        *buf = (FNN_T *)p;
+        *cap = n;
+    }
+    return *buf;
+}
+
+/* Pack an mc x kc block of A (element (i, k) at A[i*rs + k*cs]) into ceil(mc/MR) micro-panels:
+ * panel p holds, for each k, the MR values of rows p*MR.. p*MR+MR-1; rows past mc are zeros. */
+static void FNN_F(pack_A)(int64_t mc, int64_t kc, const FNN_T *A, int64_t rs, int64_t cs,
+                          FNN_T *buf)
+{
+    int64_t i0, k;
+    int r;
+    for (i0 = 0; i0 < mc; i0 += FNN_MR, buf += FNN_MR * kc) {
+        int mr = (int)(mc - i0 < FNN_MR ? mc - i0 : FNN_MR);
+        const FNN_T *a = A + i0 * rs;
+        if (mr == FNN_MR && rs == 1) {
+            /* A^T or Fortran order: the MR values of one k are contiguous. */
+            for (k = 0; k < kc; k++)
+                for (r = 0; r < FNN_MR; r++)
+                    buf[k * FNN_MR + r] = a[k * cs + r];
+        } else if (cs == 1) {
+            /* Row-major: read MR rows sequentially, interleave them. */
+            for (r = 0; r < mr; r++) {
+                const FNN_T *row = a + r * rs;
+                for (k = 0; k < kc; k++)
+                    buf[k * FNN_MR + r] = row[k];
+            }
+            for (; r < FNN_MR; r++)
+                for (k = 0; k < kc; k++)
+                    buf[k * FNN_MR + r] = 0;
+        } else {
+            for (k = 0; k < kc; k++) {
+                for (r = 0; r < mr; r++)
+                    buf[k * FNN_MR + r] = a[r * rs + k * cs];
+                for (; r < FNN_MR; r++)
+                    buf[k * FNN_MR + r] = 0;
+            }
+        }
+    }
+}
+
+/* Pack a kc x nc block of B (element (k, j) at B[k*rs + j*cs]) into ceil(nc/NR) micro-panels:
+ * panel q holds, for each k, the NR values of columns q*NR..; columns past nc are zeros. */
+static void FNN_F(pack_B)(int64_t kc, int64_t nc, const FNN_T *B, int64_t rs, int64_t cs,
+                          FNN_T *buf)
+{
+    int64_t j0, k;
+    int j;
+    for (j0 = 0; j0 < nc; j0 += FNN_NR, buf += FNN_NR * kc) {
+        int nr = (int)(nc - j0 < FNN_NR ? nc - j0 : FNN_NR);
+        const FNN_T *b = B + j0 * cs;
+        if (nr == FNN_NR && cs == 1) {
+            for (k = 0; k < kc; k++)
+                for (j = 0; j < FNN_NR; j++)
+                    buf[k * FNN_NR + j] = b[k * rs + j];
+        } else if (rs == 1) {
+            /* B^T or Fortran order: each column is contiguous in k. */
+            for (j = 0; j < nr; j++) {
+                const FNN_T *col = b + j * cs;
+                for (k = 0; k < kc; k++)
+                    buf[k * FNN_NR + j] = col[k];
+            }
+            for (; j < FNN_NR; j++)
+                for (k = 0; k < kc; k++)
+                    buf[k * FNN_NR + j] = 0;
+        } else {
+            for (k = 0; k < kc; k++) {
+                for (j = 0; j < nr; j++)
+                    buf[k * FNN_NR + j] = b[k * rs + j * cs];
+                for (; j < FNN_NR; j++)
+                    buf[k * FNN_NR + j] = 0;
+            }
+        }
+    }
+}
+
+static inline FNN_T FNN_F(sigmoid)(FNN_T v)
+{
+    /* exp of a non-positive number only: never overflows. */
+    if (v >= 0)
+        return 1 / (1 + FNN_EXP(-v));
+    else {
+        FNN_T e = FNN_EXP(v);
+        return e / (1 + e);
+    }
+}
+
+/* Fused epilogue on an m x n tile of C whose top-left element is C(row0, col0): bias, then the
+ * activation.  Called right after the tile's last k-block, while it is still in L1. */
+static void FNN_F(epilogue)(const FNN_F(args_t) *g, FNN_T *c, int64_t m, int64_t n,
+                            int64_t row0, int64_t col0)
+{
+    const int64_t rs = g->c_rs, cs = g->c_cs;
+    const FNN_T alpha = g->elu_alpha;
+    int64_t i, j;
+    if (g->bias_mode == FNN_BIAS_COL) {
+        const FNN_T *bias = g->bias + col0;
+        for (i = 0; i < m; i++)
+            for (j = 0; j < n; j++)
+                c[i * rs + j * cs] += bias[j];
+    } else if (g->bias_mode == FNN_BIAS_ROW) {
+        const FNN_T *bias = g->bias + row0;
+        for (i = 0; i < m; i++)
+            for (j = 0; j < n; j++)
+                c[i * rs + j * cs] += bias[i];
+    }
+    switch (g->act) {
+    case FNN_ACT_RELU:
+        for (i = 0; i < m; i++)
+            for (j = 0; j < n; j++) {
+                FNN_T v = c[i * rs + j * cs];
+                /* `v < 0` keeps NaN as NaN, like np.maximum(v, 0). */
+                c[i * rs + j * cs] = v < 0 ? (FNN_T)0 : v;
+            }
+        break;
+    case FNN_ACT_SIGMOID:
+        for (i = 0; i < m; i++)
+            for (j = 0; j < n; j++)
+                c[i * rs + j * cs] = FNN_F(sigmoid)(c[i * rs + j * cs]);
+        break;
+    case FNN_ACT_TANH:
+        for (i = 0; i < m; i++)
+            for (j = 0; j < n; j++)
+                c[i * rs + j * cs] = FNN_TANH(c[i * rs + j * cs]);
+        break;
+    case FNN_ACT_ELU:
+        for (i = 0; i < m; i++)
+            for (j = 0; j < n; j++) {
+                FNN_T v = c[i * rs + j * cs];
+                /* expm1 keeps full relative precision for small |v|. */
+                c[i * rs + j * cs] = v > 0 ? v : alpha * FNN_EXPM1(v);
+            }
+        break;
+    default:
+        break;
+    }
+}
+
+/* One MR x NR tile: accumulate this k-block, then (last block) the epilogue.  `first` marks the
+ * first k-block, where beta == 0 means C is never read and beta != 0 means C is scaled by beta and
+ * the FMA chain continues from it. */
+static void FNN_F(tile)(const FNN_F(args_t) *g, int64_t kc, const FNN_T *ap, const FNN_T *ad,
+                        const FNN_T *bp, FNN_T *c, int64_t mr, int64_t nr, int first, int last,
+                        int64_t row0, int64_t col0)
+{
+    const int64_t rs = g->c_rs, cs = g->c_cs;
+    int load = 1;
+    int64_t i, j;
+    if (first) {
+        if (g->beta == 0) {
+            load = 0;
+        } else if (g->beta != 1) {
+            for (i = 0; i < mr; i++)
+                for (j = 0; j < nr; j++)
+                    c[i * rs + j * cs] *= g->beta;
+        }
+    }
+    if (mr == FNN_MR && nr == FNN_NR && cs == 1) {
+        if (ad != NULL)
+            g->ukr_direct(kc, ad, g->a_rs, g->a_cs, bp, c, rs, load);
+        else
+            g->ukr(kc, ap, bp, c, rs, load);
+    } else {
+        FNN_T tmp[FNN_MR * FNN_NR] __attribute__((aligned(64)));
+        if (load)
+            for (i = 0; i < FNN_MR; i++)
+                for (j = 0; j < FNN_NR; j++)
+                    tmp[i * FNN_NR + j] = (i < mr && j < nr) ? c[i * rs + j * cs] : (FNN_T)0;
+        if (ad != NULL)
+            g->ukr_direct(kc, ad, g->a_rs, g->a_cs, bp, tmp, FNN_NR, load);
+        else
+            g->ukr(kc, ap, bp, tmp, FNN_NR, load);
+        for (i = 0; i < mr; i++)
+            for (j = 0; j < nr; j++)
+                c[i * rs + j * cs] = tmp[i * FNN_NR + j];
+    }
+    if (last)
+        FNN_F(epilogue)(g, c, mr, nr, row0, col0);
+}
+
+/* Last-resort path when a packing buffer cannot be allocated: a plain strided loop, so an
+ * out-of-memory condition degrades speed, never correctness or safety. */
+static void FNN_F(task_naive)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t m1,
+                              int64_t n0, int64_t n1)
+{
+    const FNN_T *A = g->A + bi * g->a_bs, *B = g->B + bi * g->b_bs;
+    FNN_T *C = g->C + bi * g->c_bs;
+    int64_t i, j, k;
+    for (i = m0; i < m1; i++)
+        for (j = n0; j < n1; j++) {
+            FNN_T acc = g->beta == 0 ? (FNN_T)0 : g->beta * C[i * g->c_rs + j * g->c_cs];
+            for (k = 0; k < g->K; k++)
+                acc += A[i * g->a_rs + k * g->a_cs] * B[k * g->b_rs + j * g->b_cs];
+            C[i * g->c_rs + j * g->c_cs] = acc;
+        }
+    FNN_F(epilogue)(g, C + m0 * g->c_rs + n0 * g->c_cs, m1 - m0, n1 - n0, m0, n0);
+}
+
+/* K == 0: C = act(beta*C + bias); A and B are never touched. */
+static void FNN_F(task_k0)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t m1,
+                           int64_t n0, int64_t n1)
+{
+    FNN_T *C = g->C + bi * g->c_bs;
+    int64_t i, j;
+    for (i = m0; i < m1; i++)
+        for (j = n0; j < n1; j++) {
+            FNN_T *c = C + i * g->c_rs + j * g->c_cs;
+            *c = g->beta == 0 ? (FNN_T)0 : g->beta * *c;
+        }
+    FNN_F(epilogue)(g, C + m0 * g->c_rs + n0 * g->c_cs, m1 - m0, n1 - n0, m0, n0);
+}
+
+static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t m1,
+                        int64_t n0, int64_t n1)
+{
+    const FNN_T *A = g->A + bi * g->a_bs, *B = g->B + bi * g->b_bs;
+    FNN_T *C = g->C + bi * g->c_bs;
+    const int64_t K = g->K, kb = g->kb;
+    const int64_t ncap = n1 - n0 < FNN_NC ? n1 - n0 : FNN_NC;
+    FNN_T *bufA, *bufB;
+    int64_t jc, pc, ic, jr, ir;
+    if (m0 >= m1 || n0 >= n1)
+        return;
+    if (K == 0) {
+        FNN_F(task_k0)(g, bi, m0, m1, n0, n1);
+        return;
+    }
+    bufA = FNN_F(grow)(&FNN_F(tl_bufA), &FNN_F(tl_capA), (size_t)FNN_MC * FNN_KC);
+    bufB = FNN_F(grow)(&FNN_F(tl_bufB), &FNN_F(tl_capB),
+                       (size_t)FNN_KC * (size_t)((ncap + FNN_NR - 1) / FNN_NR * FNN_NR));
+    if (bufA == NULL || bufB == NULL) {
+        FNN_F(task_naive)(g, bi, m0, m1, n0, n1);
+        return;
+    }
+    for (jc = n0; jc < n1; jc += FNN_NC) {
+        const int64_t nc = n1 - jc < FNN_NC ? n1 - jc : FNN_NC;
+        for (pc = 0; pc < K; pc += kb) {
+            const int64_t kc = K - pc < kb ? K - pc : kb;
+            const int first = pc == 0, last = pc + kc >= K;
+            FNN_F(pack_B)(kc, nc, B + pc * g->b_rs + jc * g->b_cs, g->b_rs, g->b_cs, bufB);
+            for (ic = m0; ic < m1; ic += FNN_MC) {
+                const int64_t mc = m1 - ic < FNN_MC ? m1 - ic : FNN_MC;
+                const int64_t mfull = mc / FNN_MR * FNN_MR;
+                if (!g->direct_a)
+                    FNN_F(pack_A)(mc, kc, A + ic * g->a_rs + pc * g->a_cs, g->a_rs, g->a_cs,
+                                  bufA);
+                else if (mfull < mc)  /* only the partial edge panel needs zero padding */
+                    FNN_F(pack_A)(mc - mfull, kc, A + (ic + mfull) * g->a_rs + pc * g->a_cs,
+                                  g->a_rs, g->a_cs, bufA + mfull * kc);
+                for (jr = 0; jr < nc; jr += FNN_NR) {
+                    const int64_t nr = nc - jr < FNN_NR ? nc - jr : FNN_NR;
+                    for (ir = 0; ir < mc; ir += FNN_MR) {
+                        const int64_t mr = mc - ir < FNN_MR ? mc - ir : FNN_MR;
+                        const FNN_T *ad = (g->direct_a && mr == FNN_MR)
+                            ? A + (ic + ir) * g->a_rs + pc * g->a_cs : NULL;
+                        FNN_F(tile)(g, kc, bufA + ir * kc, ad, bufB + jr * kc,
+                                    C + (ic + ir) * g->c_rs + (jc + jr) * g->c_cs,
+                                    mr, nr, first, last, ic + ir, jc + jr);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Split each matrix into gm x gn output tasks (aligned to MR rows / NR columns) so that the
+ * slowest thread's estimated time is smallest: compute (tile flops) plus packing (every task
+ * packs its own rows of A and columns of B, so thin tasks re-pack more).  Only the partition of
+ * the output depends on nthreads; the arithmetic of each element does not. */
+static void FNN_F(grid)(int64_t batch, int64_t M, int64_t N, int64_t K, int nthreads,
+                        int64_t *gm_out, int64_t *gn_out)
+{
+    const int64_t pm = (M + FNN_MR - 1) / FNN_MR, pn = (N + FNN_NR - 1) / FNN_NR;
+    const int64_t lim = 4 * (int64_t)nthreads;
+    int64_t gm, gn, best_gm = 1, best_gn = 1;
+    double best = -1;
+    for (gm = 1; gm <= pm && gm <= lim; gm++)
+        for (gn = 1; gn <= pn && gn <= lim; gn++) {
+            const int64_t tasks = batch * gm * gn;
+            const int64_t rounds = (tasks + nthreads - 1) / nthreads;
+            const double mt = (double)((pm + gm - 1) / gm * FNN_MR);
+            const double nt = (double)((pn + gn - 1) / gn * FNN_NR);
+            /* cycles: FMAs at FMA_PER_CYCLE lanes/cycle, ~1 cycle per packed element, plus a
+             * fixed per-task cost so ties go to fewer tasks. */
+            const double cost = (double)rounds *
+                (mt * nt * (double)K / FNN_FMA_PER_CYCLE + (mt + nt) * (double)K + 2000.0);
+            if (best < 0 || cost < best) {
+                best = cost;
+                best_gm = gm;
+                best_gn = gn;
+            }
+        }
+    *gm_out = best_gm;
+    *gn_out = best_gn;
+}
+
+static void FNN_F(run)(const FNN_F(args_t) *g, int64_t batch, int nthreads)
+{
+    const int64_t M = g->M, N = g->N;
+    int64_t gm = 1, gn = 1, ntasks;
+    /* Below ~0.5 MFLOP, waking a second thread costs more than it saves. */
+    if (nthreads > 1 && (double)batch * (double)M * (double)N * (double)(g->K > 0 ? g->K : 1)
+                            < 2.5e5)
+        nthreads = 1;
+    if (nthreads > 1)
+        FNN_F(grid)(batch, M, N, g->K, nthreads, &gm, &gn);
+    ntasks = batch * gm * gn;
+    if (nthreads > ntasks)
+        nthreads = (int)ntasks;
+#if FNN_HAVE_OPENMP
+    if (nthreads > 1) {
+        const int64_t pm = (M + FNN_MR - 1) / FNN_MR, pn = (N + FNN_NR - 1) / FNN_NR;
+        #pragma omp parallel num_threads(nthreads)
+        {
+            unsigned csr = fnn_ftz_enter();
+            int64_t t;
+            #pragma omp for schedule(static)
+            for (t = 0; t < ntasks; t++) {
+                const int64_t bi = t / (gm * gn), r = t % (gm * gn);
+                const int64_t ti = r / gn, tj = r % gn;
+                const int64_t p0 = ti * pm / gm, p1 = (ti + 1) * pm / gm;
+                const int64_t q0 = tj * pn / gn, q1 = (tj + 1) * pn / gn;
+                FNN_F(task)(g, bi, p0 * FNN_MR, p1 * FNN_MR < M ? p1 * FNN_MR : M,
+                            q0 * FNN_NR, q1 * FNN_NR < N ? q1 * FNN_NR : N);
+            }
+            fnn_ftz_leave(csr);
+        }
+        return;
+    }
+#endif
+    {
+        unsigned csr = fnn_ftz_enter();
+        int64_t bi;
+        for (bi = 0; bi < batch; bi++)
+            FNN_F(task)(g, bi, 0, M, 0, N);
+        fnn_ftz_leave(csr);
+    }
+}
+
+/* Estimated cycles for an M x N x K product in this orientation (b_cs: B's column stride). */
+static double FNN_F(orient_cost)(int64_t M, int64_t N, int64_t K, int64_t b_cs)
+{
+    const double mp = (double)((M + FNN_MR - 1) / FNN_MR * FNN_MR);
+    const double np_ = (double)((N + FNN_NR - 1) / FNN_NR * FNN_NR);
+    const int direct = N <= 2 * FNN_NR;
+    /* packing: ~1 cycle per element gathered; a unit-stride B row copies ~4x faster */
+    const double pack_a = direct ? 0.0 : (double)M * (double)K;
+    const double pack_b = (double)N * (double)K * (b_cs == 1 ? 0.25 : 1.0);
+    return mp * np_ * (double)K / FNN_FMA_PER_CYCLE + pack_a + pack_b;
+}
+
+static void FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
+                        const FNN_T *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
+                        const FNN_T *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
+                        FNN_T beta, FNN_T *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
+                        const FNN_T *bias, int bias_mode, int act, FNN_T elu_alpha,
+                        int nthreads, FNN_UKR_T ukr, FNN_UKRD_T ukr_direct)
+{
+    FNN_F(args_t) g;
+    int64_t nk;
+    if (batch <= 0 || M <= 0 || N <= 0)
+        return;
+    if (K < 0)
+        K = 0;
+    if (nthreads < 1)
+        nthreads = 1;
+    if (bias == NULL)
+        bias_mode = FNN_BIAS_NONE;
+    /* Orientation: C^T = B^T A^T swaps the roles of M and N.  Each element is still one FMA
+     * chain over the same k order and fma(a, b, c) == fma(b, a, c), so the choice changes speed,
+     * never bits; it depends on the shape and strides only, never on nthreads.
+     * direct_a: when the output is skinny (N <= 2*NR) each A micro-panel meets at most two B
+     * micro-panels, so packing A costs as much as its FMAs: read A in place instead.
+     * The orientation with the smaller estimated cost wins (cycles: padded FMAs + packing). */
+    int swap, direct_a;
+    {
+        const double c0 = FNN_F(orient_cost)(M, N, K, b_cs);
+        const double c1 = FNN_F(orient_cost)(N, M, K, a_rs);
+        swap = c1 < 0.9 * c0;
+        direct_a = (swap ? M : N) <= 2 * FNN_NR;
+    }
+    {
+        if (swap) {
+            int64_t t;
+            const FNN_T *p = A;
+            t = M; M = N; N = t;
+            A = B; B = p;
+            t = a_bs; a_bs = b_bs; b_bs = t;
+            t = a_rs; a_rs = b_cs; b_cs = t;
+            t = a_cs; a_cs = b_rs; b_rs = t;
+            t = c_rs; c_rs = c_cs; c_cs = t;
+            if (bias_mode == FNN_BIAS_ROW) bias_mode = FNN_BIAS_COL;
+            else if (bias_mode == FNN_BIAS_COL) bias_mode = FNN_BIAS_ROW;
+        }
+    }
+    g.M = M; g.N = N; g.K = K;
+    g.A = A; g.a_bs = a_bs; g.a_rs = a_rs; g.a_cs = a_cs;
+    g.B = B; g.b_bs = b_bs; g.b_rs = b_rs; g.b_cs = b_cs;
+    g.beta = beta;
+    g.C = C; g.c_bs = c_bs; g.c_rs = c_rs; g.c_cs = c_cs;
+    g.bias = bias; g.bias_mode = bias_mode; g.act = act; g.elu_alpha = elu_alpha;
+    g.ukr = ukr;
+    g.ukr_direct = ukr_direct;
+    g.direct_a = direct_a;
+    /* Equal k-blocks of at most KC (K = 257 runs as 129 + 128, not 256 + 1). */
+    nk = (K + FNN_KC - 1) / FNN_KC;
+    g.kb = nk > 0 ? (K + nk - 1) / nk : 1;
+    FNN_F(run)(&g, batch, nthreads);
+}

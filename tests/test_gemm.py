@@ -1,0 +1,376 @@
+"""fastnn.kernels matmul / matmul_bias (the C GEMM) against their NumPy twins and exact bounds.
+
+Accuracy is checked against the rigorous bound for any summation order,
+|computed - exact| <= 2 K eps (|op(a)| @ |op(b)|), with ``exact`` computed in float64 (float32
+inputs) or checked against float64 at its own eps (float64 inputs), so a wrong index, a missed
+edge tile or a dropped k-block fails while rounding differences do not.
+"""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import fastnn
+from fastnn import reference
+from fastnn.kernels import _gemm
+
+matmul, matmul_bias = _gemm.matmul, _gemm.matmul_bias
+DTYPES = [np.float32, np.float64]
+ACTS = [None, "relu", "sigmoid", "tanh", "elu"]
+
+# Dimensions that hit every edge case of the 6x16 / 6x8 tiles and the MC/KC blocks: 1, odd,
+# primes, one less/more than a multiple of MR and NR, and sizes around MC (72, 144) and KC (256).
+DIMS = st.one_of(st.integers(1, 200),
+                 st.sampled_from([1, 2, 5, 6, 7, 8, 15, 16, 17, 31, 71, 73, 97, 127, 143, 145,
+                                  191, 197, 199]))
+LAYOUTS = ["C", "F", "sliced", "negative"]
+
+
+def _layout(x, layout, rng):
+    """The same values as x, stored with the requested memory layout."""
+    if layout == "C":
+        return np.ascontiguousarray(x)
+    if layout == "F":
+        return np.asfortranarray(x)
+    if layout == "sliced":
+        # Every other row and column of a larger array: strides are not the natural ones.
+        big = rng.standard_normal((2 * x.shape[0] + 1, 3 * x.shape[1] + 2)).astype(x.dtype)
+        view = big[1::2, 2::3][: x.shape[0], : x.shape[1]]
+        view[...] = x
+        return view
+    if layout == "negative":
+        return np.ascontiguousarray(x[::-1, ::-1])[::-1, ::-1]
+    raise AssertionError(layout)
+
+
+def _bound(op_a, op_b, dtype):
+    """2 K eps (|a| @ |b|) plus a tiny absolute slack for FTZ'd denormals."""
+    k = op_a.shape[1]
+    eps = np.finfo(dtype).eps
+    mag = np.abs(op_a.astype(np.float64)) @ np.abs(op_b.astype(np.float64))
+    return 2 * max(k, 1) * eps * mag + 4 * np.finfo(dtype).tiny
+
+
+def _exact(op_a, op_b):
+    return op_a.astype(np.float64) @ op_b.astype(np.float64)
+
+
+def _assert_gemm_close(c, op_a, op_b):
+    exact = _exact(op_a, op_b)
+    err = np.abs(c.astype(np.float64) - exact)
+    bound = _bound(op_a, op_b, c.dtype)
+    assert np.all(err <= bound), "max err %g, bound there %g" % (
+        err.max(), bound.flat[np.argmax(err - bound)])
+
+
+@given(m=DIMS, k=DIMS, n=DIMS, dtype=st.sampled_from(DTYPES), trans_a=st.booleans(),
+       trans_b=st.booleans(), layout_a=st.sampled_from(LAYOUTS),
+       layout_b=st.sampled_from(LAYOUTS), seed=st.integers(0, 2**31 - 1))
+def test_matmul_random_shapes_layouts_transposes(m, k, n, dtype, trans_a, trans_b, layout_a,
+                                                 layout_b, seed):
+    rng = np.random.default_rng(seed)
+    op_a = rng.standard_normal((m, k)).astype(dtype)
+    op_b = rng.standard_normal((k, n)).astype(dtype)
+    a = _layout(op_a.T if trans_a else op_a, layout_a, rng)
+    b = _layout(op_b.T if trans_b else op_b, layout_b, rng)
+    c = matmul(a, b, trans_a=trans_a, trans_b=trans_b)
+    assert c.shape == (m, n) and c.dtype == dtype and c.flags.c_contiguous
+    _assert_gemm_close(c, op_a, op_b)
+    ref = reference.matmul(a, b, trans_a=trans_a, trans_b=trans_b)
+    tol = 2 * k * np.finfo(dtype).eps * (np.abs(op_a) @ np.abs(op_b)) * 2
+    assert np.all(np.abs(c - ref) <= tol + np.finfo(dtype).tiny)
+
+
+@given(n=DIMS, k=DIMS, m=DIMS, dtype=st.sampled_from(DTYPES), act=st.sampled_from(ACTS),
+       seed=st.integers(0, 2**31 - 1), layout_x=st.sampled_from(LAYOUTS))
+def test_matmul_bias_matches_reference(n, k, m, dtype, act, seed, layout_x):
+    rng = np.random.default_rng(seed)
+    x = _layout(rng.standard_normal((n, k)).astype(dtype), layout_x, rng)
+    w = (rng.standard_normal((k, m)) / np.sqrt(k)).astype(dtype)
+    b = rng.standard_normal(m).astype(dtype)
+    y = matmul_bias(x, w, b, activation=act, elu_alpha=0.7)
+    ref = reference.matmul_bias(x, w, b, activation=act, elu_alpha=0.7)
+    # Pre-activation error is bounded as for GEMM (+ one rounding for the bias); every activation
+    # here has slope <= 1 (elu: alpha < 1), and libm vs NumPy differ by a few ulps.
+    pre = (np.abs(x.astype(np.float64)) @ np.abs(w.astype(np.float64)) + np.abs(b))
+    eps = np.finfo(dtype).eps
+    tol = 2 * (k + 1) * eps * pre + 8 * eps * np.maximum(np.abs(ref), 1e-30) + 4 * np.finfo(
+        dtype).tiny
+    assert y.dtype == dtype and y.shape == (n, m)
+    assert np.all(np.abs(y.astype(np.float64) - ref) <= 2 * tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_float64_near_machine_precision_and_float32_close(dtype):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((97, 513)).astype(dtype)
+    b = rng.standard_normal((513, 131)).astype(dtype)
+    c = matmul(a, b)
+    exact = _exact(a, b)
+    rel = np.abs(c - exact).max() / np.abs(exact).max()
+    # random-sign sums: the error grows like sqrt(K) eps, far inside the worst-case K eps bound
+    assert rel < 4 * np.finfo(dtype).eps * np.sqrt(513)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [
+    (1, 784, 256),        # batch of one: a vector-matrix product
+    (128, 128, 10),       # skinny output (runs transposed internally)
+    (3, 1500, 5),         # K crosses KC several times (equal k-blocks)
+    (300, 40, 7),         # M crosses MC (144 float / 72 double)
+    (5, 9, 4200),         # N crosses NC (4080 float / 2040 double)
+    (145, 257, 17),       # one past every block and tile size
+    (6, 100, 17),         # transposed second call runs in the swapped (C^T) orientation
+])
+def test_block_boundaries(dtype, shape):
+    m, k, n = shape
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    _assert_gemm_close(matmul(a, b), a, b)
+    _assert_gemm_close(matmul(b, a, trans_a=True, trans_b=True), b.T, a.T)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("shape", [(150, 300, 170), (64, 1100, 40), (7, 64, 600)])
+def test_bit_identical_at_any_thread_count(dtype, act, shape):
+    m, k, n = shape
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((m, k)).astype(dtype)
+    w = rng.standard_normal((k, n)).astype(dtype) / 10
+    b = rng.standard_normal(n).astype(dtype)
+    results = []
+    for nt in (1, 2, 3, 5):
+        with fastnn.threads(nt):
+            results.append((matmul(x, w), matmul(x.T.copy(), w, trans_a=True),
+                            matmul_bias(x, w, b, activation=act)))
+    for other in results[1:]:
+        for r0, r1 in zip(results[0], other):
+            assert np.array_equal(r0, r1)  # bitwise, not approximately
+    # the transposed read of the same matrix takes another packing path, same bits
+    assert np.array_equal(results[0][0], results[0][1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_out_is_written_not_read(dtype):
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((37, 300)).astype(dtype)
+    b = rng.standard_normal((300, 41)).astype(dtype)
+    out = np.full((37, 41), np.nan, dtype=dtype)
+    res = matmul(a, b, out=out)
+    assert res is out
+    assert np.all(np.isfinite(out))
+    _assert_gemm_close(out, a, b)
+    out2 = np.full((37, 41), np.inf, dtype=dtype)
+    res2 = matmul_bias(a, b, np.zeros(41, dtype), activation="relu", out=out2)
+    assert res2 is out2 and np.array_equal(out2, np.maximum(out, 0))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_empty_dimensions_follow_numpy(dtype):
+    a = np.ones((4, 0), dtype)
+    b = np.ones((0, 3), dtype)
+    c = matmul(a, b, out=np.full((4, 3), np.nan, dtype))
+    assert np.array_equal(c, np.zeros((4, 3), dtype))
+    assert matmul(np.ones((0, 5), dtype), np.ones((5, 3), dtype)).shape == (0, 3)
+    assert matmul(np.ones((2, 5), dtype), np.ones((5, 0), dtype)).shape == (2, 0)
+    assert reference.matmul(a, b).shape == (4, 3)
+    with pytest.raises(ValueError, match="x"):
+        matmul_bias(np.ones((0, 3), dtype), np.ones((3, 2), dtype), np.ones(2, dtype))
+    with pytest.raises(ValueError, match="x"):
+        reference.matmul_bias(np.ones((0, 3), dtype), np.ones((3, 2), dtype), np.ones(2, dtype))
+
+
+def test_sigmoid_and_elu_extremes_are_finite():
+    x = np.array([[1.0], [-1.0]], np.float32)
+    w = np.array([[1e4, -1e4, 0.0]], np.float32)
+    b = np.zeros(3, np.float32)
+    s = matmul_bias(x, w, b, activation="sigmoid")
+    assert np.array_equal(s, np.array([[1, 0, 0.5], [0, 1, 0.5]], np.float32))
+    e = matmul_bias(x, w, b, activation="elu", elu_alpha=2.0)
+    assert np.array_equal(e, np.array([[1e4, -2, 0], [-2, 1e4, 0]], np.float32))
+    t = matmul_bias(x, w, b, activation="tanh")
+    assert np.array_equal(t, np.array([[1, -1, 0], [-1, 1, 0]], np.float32))
+
+
+def test_ftz_inside_kernel_and_caller_mxcsr_restored():
+    tiny = np.float32(1e-39)  # a float32 denormal
+    a = np.full((8, 4), tiny, np.float32)
+    b = np.ones((4, 8), np.float32)
+    c = matmul(a, b)
+    # DAZ reads the denormal inputs as zero inside the kernel ...
+    assert np.all(c == 0)
+    # ... and the caller's floating-point mode is back to normal afterwards.
+    assert tiny * np.float32(1.0) != 0
+    assert np.float32(1e-38) / np.float32(100) != 0
+
+
+# ----------------------------------------------------------------- the C kernel's full surface
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("beta", [0.0, 1.0, -0.5])
+@pytest.mark.parametrize("bias_mode", [None, "row", "col"])
+def test_batched_beta_bias_strided_c(dtype, beta, bias_mode):
+    rng = np.random.default_rng(4)
+    batch, m, k, n = 3, 23, 270, 29
+    a = rng.standard_normal((batch, m, k)).astype(dtype)
+    b_shared = rng.standard_normal((n, k)).astype(dtype)  # 2-D: shared by the batch, read as B^T
+    c_big = rng.standard_normal((batch, m, 2 * n)).astype(dtype)
+    c = c_big[:, :, ::2]  # non-contiguous output, written through its strides
+    c0 = c.copy()
+    gaps = c_big[:, :, 1::2].copy()
+    bias = None if bias_mode is None else rng.standard_normal(m if bias_mode == "row" else n
+                                                              ).astype(dtype)
+    _gemm._gemm_ex(a, b_shared, c, beta=beta, bias=bias, bias_mode=bias_mode, activation="tanh",
+                   trans_b=True)
+    exact = beta * c0.astype(np.float64) + _exact(a, b_shared.T)
+    if bias_mode == "row":
+        exact += bias[None, :, None]
+    elif bias_mode == "col":
+        exact += bias[None, None, :]
+    eps = np.finfo(dtype).eps
+    mag = np.abs(a.astype(np.float64)) @ np.abs(b_shared.T) + np.abs(beta * c0) + 1
+    assert np.all(np.abs(c - np.tanh(exact)) <= 2 * (k + 2) * eps * mag)
+    # only the strided view is written: the interleaved elements are untouched
+    assert np.array_equal(c_big[:, :, 1::2], gaps)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_k_zero_gives_beta_c_plus_bias(dtype):
+    c = np.full((5, 7), 2.0, dtype)
+    bias = np.arange(7, dtype=dtype)
+    _gemm._gemm_ex(np.ones((5, 0), dtype), np.ones((0, 7), dtype), c, beta=0.5, bias=bias,
+                   bias_mode="col", activation="relu")
+    assert np.array_equal(c, np.broadcast_to(1.0 + bias, (5, 7)))
+    c[...] = np.nan
+    _gemm._gemm_ex(np.ones((5, 0), dtype), np.ones((0, 7), dtype), c)  # beta 0: NaN not read
+    assert np.array_equal(c, np.zeros((5, 7), dtype))
+
+
+def test_batched_bit_identical_across_threads():
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((5, 70, 90)).astype(np.float32)
+    b = rng.standard_normal((5, 90, 110)).astype(np.float32)
+    outs = []
+    for nt in (1, 2, 4):
+        c = np.empty((5, 70, 110), np.float32)
+        with fastnn.threads(nt):
+            _gemm._gemm_ex(a, b, c)
+        outs.append(c)
+    assert all(np.array_equal(outs[0], o) for o in outs[1:])
+    for i in range(5):
+        _assert_gemm_close(outs[0][i], a[i], b[i])
+
+
+# ----------------------------------------------------------------- validation
+def _bad_calls(dtype=np.float32):
+    a = np.ones((3, 4), dtype)
+    b = np.ones((4, 5), dtype)
+    return [
+        (lambda mod: mod.matmul(np.ones(3, dtype), b), ValueError, "a must be 2-dimensional"),
+        (lambda mod: mod.matmul(a, np.ones((2, 4, 5), dtype)), ValueError, "b must be 2-dim"),
+        (lambda mod: mod.matmul(a, np.ones((5, 5), dtype)), ValueError, r"op\(a\) is 3 x 4"),
+        (lambda mod: mod.matmul(a, b, trans_a=True), ValueError, r"\(3, 4\)"),
+        (lambda mod: mod.matmul(a, b.astype(np.float64)), TypeError, "b must have the same dtype"),
+        (lambda mod: mod.matmul(a.astype(np.int64), b), TypeError, "a must have dtype"),
+        (lambda mod: mod.matmul(a, b.astype(object)), TypeError, "b must have dtype"),
+        (lambda mod: mod.matmul("abc", b), TypeError, "a must"),
+        (lambda mod: mod.matmul(a, b, trans_a=1), TypeError, "trans_a must be a bool"),
+        (lambda mod: mod.matmul(a, b, out=np.empty((3, 4), dtype)), ValueError, "out must have shape"),
+        (lambda mod: mod.matmul(a, b, out=np.empty((3, 5), np.float64 if dtype == np.float32
+                                                   else np.float32)), TypeError, "out must have dtype"),
+        (lambda mod: mod.matmul(a, b, out=np.empty((5, 3), dtype).T), ValueError, "C-contiguous"),
+        (lambda mod: mod.matmul(a, b, out=[[0.0] * 5] * 3), TypeError, "out must be"),
+        (lambda mod: mod.matmul_bias(a, b, np.ones(5, dtype), activation="gelu"), ValueError,
+         "activation must be one of"),
+        (lambda mod: mod.matmul_bias(a, b, np.ones(4, dtype)), ValueError, r"b must have shape \(5,?\)"),
+        (lambda mod: mod.matmul_bias(a, b.T, np.ones(5, dtype)), ValueError, r"w must have shape \(4, \*\)"),
+        (lambda mod: mod.matmul_bias(a, b, np.ones(5, dtype), elu_alpha=float("nan")), ValueError,
+         "elu_alpha must be finite"),
+        (lambda mod: mod.matmul_bias(a, b, np.ones((1, 5), dtype)), ValueError, "b must be 1-dim"),
+    ]
+
+
+@pytest.mark.parametrize("mod", [_gemm, reference], ids=["kernels", "reference"])
+@pytest.mark.parametrize("case", range(len(_bad_calls())))
+def test_bad_input_raises_naming_the_argument(mod, case):
+    call, exc, pattern = _bad_calls()[case]
+    with pytest.raises(exc, match=pattern):
+        call(mod)
+
+
+@pytest.mark.parametrize("mod", [_gemm, reference], ids=["kernels", "reference"])
+def test_out_overlapping_an_input_is_refused(mod):
+    buf = np.ones((6, 6), np.float32)
+    with pytest.raises(ValueError, match="out must not share memory with a"):
+        mod.matmul(buf, np.ones((6, 6), np.float32), out=buf)
+    x = np.ones((6, 6), np.float32)
+    with pytest.raises(ValueError, match="out must not share memory with w"):
+        mod.matmul_bias(x, buf, np.ones(6, np.float32), out=buf)
+
+
+def _run_child(code, env_extra=None):
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=300, env=env,
+                          cwd=os.path.dirname(os.path.dirname(fastnn.__file__)))
+
+
+def test_bad_inputs_in_child_process_raise_not_crash():
+    proc = _run_child("""
+        import numpy as np
+        from fastnn.kernels import _gemm
+        a = np.ones((3, 4), np.float32)
+        cases = [
+            lambda: _gemm.matmul(a, np.ones((5, 5), np.float32)),
+            lambda: _gemm.matmul(a, np.ones((4, 5), np.int32)),
+            lambda: _gemm.matmul(a, np.ones((4, 5), np.float32), out=np.empty((3, 5), np.float32)[:, ::-1]),
+            lambda: _gemm.matmul_bias(np.ones((0, 4), np.float32), np.ones((4, 2), np.float32), np.ones(2, np.float32)),
+            lambda: _gemm._gemm_ex(a, np.ones((4, 5), np.float32), np.empty((3, 6), np.float32)),
+            lambda: _gemm._gemm_ex(a, np.ones((4, 5), np.float32), np.empty((3, 5), np.float32), bias=np.ones(4, np.float32), bias_mode="col"),
+        ]
+        for f in cases:
+            try:
+                f()
+            except (ValueError, TypeError) as e:
+                print("raised", type(e).__name__)
+            else:
+                print("no error")
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n").count("no error") == 0, proc.stdout
+    assert proc.stdout.count("raised") == 6, proc.stdout
+
+
+def test_generic_microkernel_fallback_in_child_process():
+    proc = _run_child("""
+        import numpy as np, fastnn
+        from fastnn.kernels import _gemm
+        assert _gemm.simd_level() == "generic", _gemm.simd_level()
+        rng = np.random.default_rng(0)
+        for dt in (np.float32, np.float64):
+            a = rng.standard_normal((67, 300)).astype(dt)
+            b = rng.standard_normal((300, 45)).astype(dt)
+            outs = []
+            for nt in (1, 2):
+                with fastnn.threads(nt):
+                    outs.append(_gemm.matmul_bias(a, b, np.ones(45, dt), activation="elu"))
+            assert np.array_equal(outs[0], outs[1])
+            exact = a.astype(np.float64) @ b + 1
+            exact = np.where(exact > 0, exact, np.expm1(np.minimum(exact, 0)))
+            bound = 2 * 301 * np.finfo(dt).eps * (np.abs(a).astype(np.float64) @ np.abs(b) + 1)
+            assert np.all(np.abs(outs[0] - exact) <= bound)
+        print("ok")
+    """, {"FASTNN_GEMM_SIMD": "generic"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+def test_simd_level_is_reported():
+    assert _gemm.simd_level() in ("avx2+fma", "generic")
+    assert set(_gemm.__all__) == {"matmul", "matmul_bias", "simd_level"}
