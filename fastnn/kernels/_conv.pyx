@@ -1,0 +1,362 @@
+# Design:
+#
+# 2-D convolution as im2col + fastnn's batched C GEMM (src_c/fnn_gemm.h).  The NumPy twins in
+# fastnn/reference/conv.py are the readable version and share this module's argument checks
+# (the `_check_*` helpers are imported from there), so both raise the same errors.
+#
+# * Validate first.  Every public function checks ranks, dtypes, shapes, stride/padding and
+#   that the kernel fits, in Python, before any nogil code; bounds checking is off below, so
+#   nothing unchecked may reach it.  Non-contiguous or Fortran inputs are copied to C order
+#   once (np.ascontiguousarray; free when already contiguous).
+# * Layout.  cols is (C*kh*kw, N*P) with P = OH*OW: row r = c*kh*kw + i*kw + j is kernel tap
+#   (c, i, j), column n*P + oh*OW + ow is one output pixel.  For sample n the block
+#   cols[:, n*P:(n+1)*P] is a strided matrix (row stride N*P), so the whole forward pass is ONE
+#   batched GEMM call:  y[n] (OC x P) = W (OC x CKK) @ cols[:, n*P:(n+1)*P] + b (per row),
+#   batch strides: A 0 (W shared), B P, C OC*P.  The bias is fused into the GEMM epilogue.
+# * Workspace.  cols is large (conv 32->64 3x3 at 128x14x14: 288 x 25088 floats = 29 MB) and
+#   only lives for one call.  It lives in a thread-local, grow-only buffer (threading.local: two
+#   Python threads never share one) so its pages are faulted in once, not on every call.
+#   Whether a fresh np.empty would fault depends on the allocator: glibc reuses a freed block
+#   below its 32 MiB mmap cap (no difference measured at batch 128), above it every fresh block
+#   is new memory (batch 256, 58 MB: 23.9 ms vs 20.3 ms per forward; docs/kernels/conv.md).
+#   The buffer is kept until the thread ends; `_release_workspace()` frees the calling thread's.
+# * im2col threads: prange over (row r, sample n) pairs; pair (r, n) writes the contiguous run
+#   cols[r, n*P:(n+1)*P], and consecutive pairs are consecutive in memory, so the static
+#   schedule gives each thread one contiguous block of cols.  Pure copies: thread-count
+#   independent.  The innermost helper splits each output row into [zeros | copy | zeros] once
+#   per tap, so the copy loop has no padding test.
+# * col2im threads: prange over (n, c) input planes; one thread owns a plane and adds every tap
+#   to it in the fixed (i, j, oh, ow) order, so no two threads write one element and the sum
+#   order never depends on the thread count.  It is the same order as the NumPy twin's
+#   slice-adds, so col2im is bit-identical to the twin.
+# * Backward: cols = im2col(x) again (the API passes x; caching it across calls would hold
+#   29 MB per layer), then
+#     dw (OC x CKK) = dY (OC x N*P) @ cols^T : ONE GEMM with K = N*P.  dY is dy transposed to
+#       (OC, N*P) in a second workspace (dy[n, oc, p] is not addressable with one column
+#       stride); a single GEMM keeps each dw element's whole sum in one thread, so no
+#       cross-thread reduction is needed and dw is deterministic.
+#     db[oc] = sum over n, p of dy: prange over oc, serial sum inside (deterministic).
+#     dcols = W^T @ dy[n] per sample, one batched GEMM (W^T read through swapped strides),
+#       written over cols (no longer needed after dw), then col2im -> dx.
+# * The GEMM itself threads over output tiles and never splits a dot product, so every output
+#   here is bit-identical at any thread count.
+from cython.parallel cimport prange
+from cython cimport floating
+from libc.stdint cimport int64_t
+from libc.string cimport memcpy, memset
+
+import threading
+
+import numpy as np
+
+from fastnn._config import get_num_threads
+from fastnn.reference.conv import (_check_im2col_args, _check_col2im_args,
+                                   _check_conv_forward_args, _check_conv_backward_args)
+
+cdef extern from "fnn_gemm.h" nogil:
+    enum:
+        FNN_ACT_NONE
+    enum:
+        FNN_BIAS_NONE
+        FNN_BIAS_ROW
+    void fnn_sgemm(int64_t batch, int64_t M, int64_t N, int64_t K,
+                   const float *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
+                   const float *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
+                   float beta, float *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
+                   const float *bias, int bias_mode, int act, float elu_alpha, int nthreads)
+    void fnn_dgemm(int64_t batch, int64_t M, int64_t N, int64_t K,
+                   const double *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
+                   const double *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
+                   double beta, double *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
+                   const double *bias, int bias_mode, int act, double elu_alpha, int nthreads)
+
+__all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward"]
+
+
+# --------------------------------------------------------------------------- workspace
+_tls = threading.local()
+
+
+def _workspace(str name, Py_ssize_t size, dtype):
+    """A 1-D array of `size` elements from the calling thread's grow-only buffer `name`.
+    Contents are garbage; valid until the next call of a kernel in this module on this thread."""
+    bufs = getattr(_tls, "bufs", None)
+    if bufs is None:
+        bufs = _tls.bufs = {}
+    key = (name, np.dtype(dtype).char)
+    buf = bufs.get(key)
+    if buf is None or buf.shape[0] < size:
+        bufs[key] = None                      # free the old one before allocating the new one
+        buf = bufs[key] = np.empty(size, dtype=dtype)
+    return buf[:size]
+
+
+def _release_workspace():
+    """Free the calling thread's workspace buffers (they are rebuilt on demand)."""
+    _tls.bufs = {}
+
+
+# --------------------------------------------------------------------------- inner helpers
+cdef inline Py_ssize_t _tap_lo(Py_ssize_t j, Py_ssize_t s, Py_ssize_t p,
+                               Py_ssize_t OL) noexcept nogil:
+    """First output o whose input o*s + j - p is >= 0 (inputs of earlier ones are padding).
+    Signed divisions only see non-negative numbers (cdivision is on: C truncation)."""
+    cdef Py_ssize_t d = p - j
+    cdef Py_ssize_t lo = 0 if d <= 0 else (d + s - 1) // s
+    return lo if lo < OL else OL
+
+
+cdef inline Py_ssize_t _tap_hi(Py_ssize_t j, Py_ssize_t s, Py_ssize_t p, Py_ssize_t L,
+                               Py_ssize_t OL, Py_ssize_t lo) noexcept nogil:
+    """One past the last output o whose input o*s + j - p is < L; never below lo, so that
+    [lo, hi) is the (possibly empty) run of outputs reading real input."""
+    cdef Py_ssize_t t = L - 1 - j + p
+    cdef Py_ssize_t hi = 0 if t < 0 else t // s + 1
+    if hi > OL:
+        hi = OL
+    return hi if hi > lo else lo
+
+
+cdef inline void _im2col_run_row(const floating *xp, floating *out, Py_ssize_t H, Py_ssize_t W,
+                                 Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t i, Py_ssize_t j,
+                                 Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
+                                 Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """out[oh*OW + ow] = plane xp at (oh*sh + i - ph, ow*sw + j - pw), 0 in the padding."""
+    cdef Py_ssize_t oh, ow, ih
+    cdef const floating *src
+    cdef floating *dst
+    for oh in range(OH):
+        dst = out + oh * OW
+        ih = oh * sh + i - ph
+        if ih < 0 or ih >= H:
+            memset(dst, 0, OW * sizeof(floating))
+            continue
+        src = xp + ih * W + j - pw          # src[ow*sw] is the input under output ow
+        for ow in range(lo):
+            dst[ow] = 0
+        if sw == 1:
+            memcpy(dst + lo, src + lo, (hi - lo) * sizeof(floating))
+        else:
+            for ow in range(lo, hi):
+                dst[ow] = src[ow * sw]
+        for ow in range(hi, OW):
+            dst[ow] = 0
+
+
+cdef inline void _col2im_plane(const floating *cp, Py_ssize_t row_stride, floating *dxp,
+                               Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW,
+                               Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
+                               Py_ssize_t ph, Py_ssize_t pw) noexcept nogil:
+    """dxp (H x W, zeroed here) += every tap row of this (n, c): cp points at cols[c*kh*kw,
+    n*P]; tap (i, j) is row i*kw + j, row_stride apart.  Order (i, j, oh, ow) as the twin."""
+    cdef Py_ssize_t i, j, oh, ow, ih, lo, hi
+    cdef const floating *src
+    cdef floating *dst
+    memset(dxp, 0, H * W * sizeof(floating))
+    for i in range(kh):
+        for j in range(kw):
+            lo = _tap_lo(j, sw, pw, OW)
+            hi = _tap_hi(j, sw, pw, W, OW, lo)
+            src = cp + (i * kw + j) * row_stride
+            for oh in range(OH):
+                ih = oh * sh + i - ph
+                if ih < 0 or ih >= H:
+                    continue
+                dst = dxp + ih * W + j - pw
+                for ow in range(lo, hi):
+                    dst[ow * sw] += src[oh * OW + ow]
+
+
+# --------------------------------------------------------------------------- parallel loops
+cdef void _im2col_fill(const floating[:, :, :, ::1] x, floating[:, ::1] cols, Py_ssize_t kh,
+                       Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph,
+                       Py_ssize_t pw, Py_ssize_t OH, Py_ssize_t OW, int nt):
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t P = OH * OW, KK = kh * kw, R = C * KK
+    cdef Py_ssize_t idx, r, n, c, i, j, lo, hi
+    for idx in prange(R * N, schedule="static", nogil=True, num_threads=nt):
+        r = idx // N
+        n = idx - r * N
+        c = r // KK
+        i = (r - c * KK) // kw
+        j = r - c * KK - i * kw
+        # lo, hi are assigned here, so Cython makes them thread-private
+        lo = _tap_lo(j, sw, pw, OW)
+        hi = _tap_hi(j, sw, pw, W, OW, lo)
+        _im2col_run_row(&x[n, c, 0, 0], &cols[r, n * P], H, W, OH, OW, i, j, sh, sw, ph, pw,
+                        lo, hi)
+
+
+cdef void _col2im_fill(const floating[:, ::1] cols, floating[:, :, :, ::1] dx, Py_ssize_t kh,
+                       Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph,
+                       Py_ssize_t pw, Py_ssize_t OH, Py_ssize_t OW, int nt):
+    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
+    cdef Py_ssize_t P = OH * OW, KK = kh * kw, row_stride = cols.shape[1]
+    cdef Py_ssize_t plane, n, c
+    for plane in prange(N * C, schedule="static", nogil=True, num_threads=nt):
+        n = plane // C
+        c = plane - n * C
+        _col2im_plane(&cols[c * KK, n * P], row_stride, &dx[n, c, 0, 0], H, W, OH, OW, kh, kw,
+                      sh, sw, ph, pw)
+
+
+cdef void _transpose_dy(const floating[:, :, ::1] dy, floating[:, ::1] dyt, int nt):
+    """dyt[oc, n*P + p] = dy[n, oc, p]: contiguous runs of P, parallel over (oc, n)."""
+    cdef Py_ssize_t N = dy.shape[0], OC = dy.shape[1], P = dy.shape[2]
+    cdef Py_ssize_t idx, oc, n
+    for idx in prange(OC * N, schedule="static", nogil=True, num_threads=nt):
+        oc = idx // N
+        n = idx - oc * N
+        memcpy(&dyt[oc, n * P], &dy[n, oc, 0], P * sizeof(floating))
+
+
+cdef void _bias_grad(const floating[:, :, ::1] dy, floating[::1] db, int nt):
+    """db[oc] = sum over n then p of dy[n, oc, p]; one thread per oc, serial sum."""
+    cdef Py_ssize_t N = dy.shape[0], OC = dy.shape[1], P = dy.shape[2]
+    cdef Py_ssize_t oc, n, p
+    cdef floating acc
+    for oc in prange(OC, schedule="static", nogil=True, num_threads=nt):
+        acc = 0
+        for n in range(N):
+            for p in range(P):
+                acc = acc + dy[n, oc, p]
+        db[oc] = acc
+
+
+cdef void _gemm(int64_t batch, int64_t M, int64_t N, int64_t K,
+                const floating *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
+                const floating *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
+                floating *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
+                const floating *bias, int bias_mode, int nt) noexcept nogil:
+    """C[b] = A[b] @ B[b] (+ row bias), beta = 0, no activation."""
+    if floating is float:
+        fnn_sgemm(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, 0.0, C, c_bs, c_rs,
+                  c_cs, bias, bias_mode, FNN_ACT_NONE, 1.0, nt)
+    else:
+        fnn_dgemm(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, 0.0, C, c_bs, c_rs,
+                  c_cs, bias, bias_mode, FNN_ACT_NONE, 1.0, nt)
+
+
+cdef void _forward_gemm(const floating[:, ::1] w2, const floating[:, ::1] cols,
+                        floating[:, :, ::1] y, const floating[::1] b, bint has_bias, int nt):
+    cdef int64_t N = y.shape[0], OC = y.shape[1], P = y.shape[2], CKK = w2.shape[1]
+    cdef const floating *pb = &b[0] if has_bias else NULL
+    with nogil:
+        # y[n] (OC x P) = W (OC x CKK) @ cols[:, n*P:(n+1)*P] (row stride N*P) + b per row
+        _gemm(N, OC, P, CKK, &w2[0, 0], 0, CKK, 1, &cols[0, 0], P, N * P, 1,
+              &y[0, 0, 0], OC * P, P, 1, pb, FNN_BIAS_ROW if has_bias else FNN_BIAS_NONE, nt)
+
+
+cdef void _backward_gemms(const floating[:, ::1] w2, floating[:, ::1] cols,
+                          const floating[:, ::1] dyt, const floating[:, :, ::1] dy,
+                          floating[:, ::1] dw2, int nt):
+    cdef int64_t N = dy.shape[0], OC = dy.shape[1], P = dy.shape[2], CKK = w2.shape[1]
+    cdef int64_t NP = N * P
+    with nogil:
+        # dw (OC x CKK) = dY (OC x NP) @ cols^T (NP x CKK; cols read with swapped strides)
+        _gemm(1, OC, CKK, NP, &dyt[0, 0], 0, NP, 1, &cols[0, 0], 0, 1, NP,
+              &dw2[0, 0], 0, CKK, 1, <const floating *>NULL, FNN_BIAS_NONE, nt)
+        # dcols[:, n*P:(n+1)*P] (CKK x P) = W^T (CKK x OC) @ dy[n] (OC x P), into cols
+        _gemm(N, CKK, P, OC, &w2[0, 0], 0, 1, CKK, &dy[0, 0, 0], OC * P, P, 1,
+              &cols[0, 0], P, NP, 1, <const floating *>NULL, FNN_BIAS_NONE, nt)
+
+
+# --------------------------------------------------------------------------- dispatch helpers
+cdef object _im2col_into(object x, object cols, tuple k, tuple s, tuple p, tuple o, int nt):
+    if x.dtype == np.float32:
+        _im2col_fill[float](x, cols, k[0], k[1], s[0], s[1], p[0], p[1], o[0], o[1], nt)
+    else:
+        _im2col_fill[double](x, cols, k[0], k[1], s[0], s[1], p[0], p[1], o[0], o[1], nt)
+
+
+cdef object _col2im_into(object cols, object dx, tuple k, tuple s, tuple p, tuple o, int nt):
+    if cols.dtype == np.float32:
+        _col2im_fill[float](cols, dx, k[0], k[1], s[0], s[1], p[0], p[1], o[0], o[1], nt)
+    else:
+        _col2im_fill[double](cols, dx, k[0], k[1], s[0], s[1], p[0], p[1], o[0], o[1], nt)
+
+
+# --------------------------------------------------------------------------- public API
+def im2col(x, kh, kw, stride, padding):
+    """Unfold every kh x kw window of x into a column (see fastnn.reference.im2col).
+
+    x: (N, C, H, W) float32/float64, any layout.  stride, padding: int or (h, w) pair.
+    Returns a new array cols (C*kh*kw, N*OH*OW): cols[c*kh*kw + i*kw + j, n*OH*OW + oh*OW + ow]
+    = x[n, c, oh*sh + i - ph, ow*sw + j - pw], 0 where that position is padding.
+    """
+    x, k, s, p, o = _check_im2col_args(x, kh, kw, stride, padding)
+    x = np.ascontiguousarray(x)
+    N, C = x.shape[0], x.shape[1]
+    cols = np.empty((C * k[0] * k[1], N * o[0] * o[1]), dtype=x.dtype)
+    _im2col_into(x, cols, k, s, p, o, get_num_threads())
+    return cols
+
+
+def col2im(cols, x_shape, kh, kw, stride, padding):
+    """Adjoint of im2col (see fastnn.reference.col2im): returns dx of shape x_shape, cols'
+    dtype, where every column is added back onto its window (overlaps sum, padding dropped).
+    Parallel over (n, c) planes, each summed in a fixed order: deterministic."""
+    cols, x_shape, k, s, p, o = _check_col2im_args(cols, x_shape, kh, kw, stride, padding)
+    cols = np.ascontiguousarray(cols)
+    dx = np.empty(x_shape, dtype=cols.dtype)
+    _col2im_into(cols, dx, k, s, p, o, get_num_threads())
+    return dx
+
+
+def conv2d_forward(x, w, b, stride, padding):
+    """y = conv2d(x, w) + b, as torch.nn.functional.conv2d.
+
+    x: (N, C, H, W); w: (OC, C, kh, kw); b: (OC,) or None; one float dtype for all.
+    stride, padding: int or (h, w).  Returns a new y (N, OC, OH, OW).
+    """
+    x, w, b, k, s, p, o = _check_conv_forward_args(x, w, b, stride, padding)
+    cdef int nt = get_num_threads()
+    x = np.ascontiguousarray(x)
+    N, C, OC = x.shape[0], x.shape[1], w.shape[0]
+    P = o[0] * o[1]
+    ckk = C * k[0] * k[1]
+    w2 = np.ascontiguousarray(w).reshape(OC, ckk)
+    cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
+    _im2col_into(x, cols, k, s, p, o, nt)
+    y = np.empty((N, OC, o[0], o[1]), dtype=x.dtype)
+    y3 = y.reshape(N, OC, P)
+    has_bias = b is not None
+    bb = np.ascontiguousarray(b) if has_bias else np.zeros(1, dtype=x.dtype)
+    if x.dtype == np.float32:
+        _forward_gemm[float](w2, cols, y3, bb, has_bias, nt)
+    else:
+        _forward_gemm[double](w2, cols, y3, bb, has_bias, nt)
+    return y
+
+
+def conv2d_backward(dy, x, w, stride, padding):
+    """Gradients of conv2d_forward -> (dx, dw, db), shapes of x, w and (OC,).
+
+    dy: (N, OC, OH, OW); x, w: the forward inputs (im2col(x) is recomputed).  Deterministic:
+    bit-identical at any thread count.
+    """
+    dy, x, w, k, s, p, o = _check_conv_backward_args(dy, x, w, stride, padding)
+    cdef int nt = get_num_threads()
+    x = np.ascontiguousarray(x)
+    N, C, OC = x.shape[0], x.shape[1], w.shape[0]
+    P = o[0] * o[1]
+    ckk = C * k[0] * k[1]
+    w2 = np.ascontiguousarray(w).reshape(OC, ckk)
+    dy3 = np.ascontiguousarray(dy).reshape(N, OC, P)
+    cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
+    dyt = _workspace("dyt", OC * N * P, x.dtype).reshape(OC, N * P)
+    _im2col_into(x, cols, k, s, p, o, nt)
+    dw = np.empty(w.shape, dtype=x.dtype)
+    dw2 = dw.reshape(OC, ckk)
+    db = np.empty(OC, dtype=x.dtype)
+    dx = np.empty(x.shape, dtype=x.dtype)
+    if x.dtype == np.float32:
+        _transpose_dy[float](dy3, dyt, nt)
+        _bias_grad[float](dy3, db, nt)
+        _backward_gemms[float](w2, cols, dyt, dy3, dw2, nt)
+    else:
+        _transpose_dy[double](dy3, dyt, nt)
+        _bias_grad[double](dy3, db, nt)
+        _backward_gemms[double](w2, cols, dyt, dy3, dw2, nt)
+    _col2im_into(cols, dx, k, s, p, o, nt)   # cols now holds dcols
+    return dx, dw, db

@@ -1,0 +1,251 @@
+"""fastnn.kernels maxpool2d_forward / maxpool2d_backward against their NumPy twins (bit for bit:
+same comparisons and additions in the same order), torch (values AND argmax, ties and NaN
+included), numeric gradients, thread counts and bad input."""
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import fastnn
+from fastnn import reference
+from fastnn.kernels import _pool
+
+DTYPES = [np.float32, np.float64]
+LAYOUTS = ["C", "F", "sliced"]
+
+
+def _layout(x, layout):
+    if layout == "C":
+        return np.ascontiguousarray(x)
+    if layout == "F":
+        return np.asfortranarray(x)
+    if layout == "sliced":
+        big = np.zeros(tuple(2 * s for s in x.shape), dtype=x.dtype)
+        view = big[(slice(None, None, 2),) * x.ndim]
+        view[...] = x
+        return view
+    raise AssertionError(layout)
+
+
+@st.composite
+def pool_cases(draw):
+    """Random pooling problems: batch 1..3, 1..3 channels, planes 1..10, pools 1..4 per axis
+    (non-square included), stride None (= pool), smaller than the pool (overlapping windows) or
+    larger (gaps); values with many ties (small integers, all-equal planes) or distinct."""
+    n, c = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    ph, pw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    h, w = draw(st.integers(ph, 10)), draw(st.integers(pw, 10))
+    stride = draw(st.one_of(st.none(), st.integers(1, 4),
+                            st.tuples(st.integers(1, 4), st.integers(1, 4))))
+    pool = ph if ph == pw and draw(st.booleans()) else (ph, pw)
+    values = draw(st.sampled_from(["normal", "integers", "equal", "nan"]))
+    seed = draw(st.integers(0, 2 ** 32 - 1))
+    return dict(shape=(n, c, h, w), pool=pool, stride=stride, values=values, seed=seed)
+
+
+def _input(case, dtype):
+    rng = np.random.default_rng(case["seed"])
+    shape = case["shape"]
+    if case["values"] == "normal":
+        x = rng.standard_normal(shape)
+    elif case["values"] == "integers":
+        x = rng.integers(-2, 3, shape).astype(np.float64)    # many ties in every window
+    elif case["values"] == "equal":
+        x = np.full(shape, 1.5)                              # every window one big tie
+    else:
+        x = rng.integers(-2, 3, shape).astype(np.float64)
+        x[rng.random(shape) < 0.15] = np.nan
+        x[rng.random(shape) < 0.1] = -np.inf
+    return rng, x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=pool_cases(), layout=st.sampled_from(LAYOUTS))
+def test_pool_bit_identical_to_twin(case, layout, dtype):
+    rng, x = _input(case, dtype)
+    y, am = _pool.maxpool2d_forward(_layout(x, layout), case["pool"], case["stride"])
+    ry, ram = reference.maxpool2d_forward(x, case["pool"], case["stride"])
+    assert y.dtype == x.dtype and am.dtype == np.int64 and y.shape == am.shape == ry.shape
+    np.testing.assert_array_equal(y, ry)          # NaN == NaN for assert_array_equal
+    np.testing.assert_array_equal(am, ram)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx = _pool.maxpool2d_backward(_layout(dy, layout), _layout(am, layout), x.shape)
+    assert dx.shape == x.shape and dx.dtype == dtype
+    np.testing.assert_array_equal(dx, reference.maxpool2d_backward(dy, ram, x.shape))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=pool_cases())
+def test_pool_matches_torch_values_indices_and_grad(case, dtype):
+    torch = pytest.importorskip("torch")
+    rng, x = _input(case, dtype)
+    pool, stride = case["pool"], case["stride"]
+    tx = torch.tensor(x, requires_grad=True)
+    ty, tam = torch.nn.functional.max_pool2d(tx, pool, stride, return_indices=True)
+    y, am = _pool.maxpool2d_forward(x, pool, stride)
+    np.testing.assert_array_equal(y, ty.detach().numpy())
+    np.testing.assert_array_equal(am, tam.numpy())
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    ty.backward(torch.from_numpy(dy))
+    dx = _pool.maxpool2d_backward(dy, am, x.shape)
+    # torch may add overlapping contributions in another order: equal up to rounding
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_ties_pick_the_first_and_nan_propagates():
+    x = np.array([[[[1.0, 3.0, 3.0, 0.0],
+                    [3.0, 2.0, np.nan, 5.0],
+                    [7.0, 7.0, -np.inf, -np.inf],
+                    [7.0, 7.0, -np.inf, -np.inf]]]])
+    y, am = _pool.maxpool2d_forward(x, 2)
+    # window (0,0): 3 at (0,1) and (1,0) -> first in row-major order, flat index 1
+    # window (0,1): NaN at (1,2) beats 5 -> NaN, index 6; window (1,0): all 7 -> index 8
+    # window (1,1): all -inf -> -inf at the window's first index, 10
+    np.testing.assert_array_equal(y[0, 0], [[3.0, np.nan], [7.0, -np.inf]])
+    np.testing.assert_array_equal(am[0, 0], [[1, 6], [8, 10]])
+    assert np.isnan(_pool.maxpool2d_forward(x, 4)[0]).all()
+
+
+def test_overlapping_windows_add_gradients():
+    # 1 x 1 x 1 x 5 input, pool (1, 3), stride 1: the 9 in the middle wins all three windows.
+    x = np.array([[[[1.0, 2.0, 9.0, 3.0, 4.0]]]])
+    y, am = _pool.maxpool2d_forward(x, (1, 3), 1)
+    np.testing.assert_array_equal(am.ravel(), [2, 2, 2])
+    dx = _pool.maxpool2d_backward(np.array([[[[1.0, 10.0, 100.0]]]]), am, x.shape)
+    np.testing.assert_array_equal(dx.ravel(), [0, 0, 111.0, 0, 0])
+
+
+@pytest.mark.parametrize("pool,stride", [(2, None), ((2, 3), (1, 2)), (3, 1), ((1, 2), 3)])
+def test_pool_gradient_matches_centred_differences(pool, stride):
+    """float64, all values distinct integers (>= 1 apart), so a step of h = 0.25 never changes a
+    winner; the loss is then linear in each input and the centred difference is exact up to
+    rounding (a large h keeps that rounding, ~eps*|loss|/h, far below the tolerance)."""
+    rng = np.random.default_rng(1)
+    x = rng.permutation(2 * 2 * 6 * 7).astype(np.float64).reshape(2, 2, 6, 7)
+    y, am = _pool.maxpool2d_forward(x, pool, stride)
+    r = rng.standard_normal(y.shape)
+    dx = _pool.maxpool2d_backward(r, am, x.shape)
+    h = 0.25
+    num = np.empty_like(x)
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        x[idx] = old + h
+        up = np.vdot(_pool.maxpool2d_forward(x, pool, stride)[0], r)
+        x[idx] = old - h
+        down = np.vdot(_pool.maxpool2d_forward(x, pool, stride)[0], r)
+        x[idx] = old
+        num[idx] = (up - down) / (2 * h)
+    np.testing.assert_allclose(dx, num, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bit_identical_at_1_2_3_threads(dtype):
+    rng = np.random.default_rng(2)
+    x = rng.integers(-3, 4, (5, 7, 13, 11)).astype(dtype)     # ties included
+    results = []
+    for n in (1, 2, 3):
+        with fastnn._config.threads(n):
+            y, am = _pool.maxpool2d_forward(x, 3, (1, 2))
+            dx = _pool.maxpool2d_backward(np.cos(y), am, x.shape)
+        results.append((y, am, dx))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_argmax_of_any_integer_dtype_is_accepted():
+    x = np.random.default_rng(4).standard_normal((2, 3, 6, 6))
+    y, am = _pool.maxpool2d_forward(x, 2)
+    dy = np.ones_like(y)
+    expected = _pool.maxpool2d_backward(dy, am, x.shape)
+    for dt in (np.int32, np.uint16, np.uint64):
+        np.testing.assert_array_equal(_pool.maxpool2d_backward(dy, am.astype(dt), x.shape),
+                                      expected)
+    assert _pool.maxpool2d_backward(dy, am, list(x.shape)).shape == x.shape
+
+
+def test_api_names():
+    assert set(_pool.__all__) == {"maxpool2d_forward", "maxpool2d_backward"}
+    for name in _pool.__all__:
+        assert getattr(fastnn.kernels, name) is getattr(_pool, name)
+        assert callable(getattr(reference, name))
+
+
+# --------------------------------------------------------------------------- bad input
+_X = np.zeros((2, 3, 6, 6))
+_Y, _AM = reference.maxpool2d_forward(_X, 2)
+
+
+def _with(am, idx, value):
+    am = am.copy()
+    am[idx] = value
+    return am
+
+
+BAD = [
+    ("x rank", lambda m: m.maxpool2d_forward(_X[0], 2), ValueError, ["x", "4-dim"]),
+    ("int x", lambda m: m.maxpool2d_forward(_X.astype(np.int32), 2), TypeError, ["x", "int32"]),
+    ("object x", lambda m: m.maxpool2d_forward(_X.astype(object), 2), TypeError, ["x", "object"]),
+    ("pool 0", lambda m: m.maxpool2d_forward(_X, 0), ValueError, ["pool", "0"]),
+    ("pool too big", lambda m: m.maxpool2d_forward(_X, (7, 2)), ValueError, ["pool", "(6, 6)"]),
+    ("stride 0", lambda m: m.maxpool2d_forward(_X, 2, (1, 0)), ValueError, ["stride[1]"]),
+    ("float pool", lambda m: m.maxpool2d_forward(_X, 2.0), TypeError, ["pool"]),
+    ("huge stride", lambda m: m.maxpool2d_forward(_X, 2, 10 ** 30), ValueError, ["stride"]),
+    ("empty", lambda m: m.maxpool2d_forward(_X[:, :0], 2), ValueError, ["x"]),
+    ("argmax too big", lambda m: m.maxpool2d_backward(_Y, _with(_AM, (1, 2, 0, 1), 36), _X.shape),
+     ValueError, ["argmax", "36"]),
+    ("argmax negative", lambda m: m.maxpool2d_backward(_Y, _with(_AM, (0, 0, 2, 2), -1),
+                                                      _X.shape), ValueError, ["argmax", "-1"]),
+    ("argmax float", lambda m: m.maxpool2d_backward(_Y, _AM.astype(np.float64), _X.shape),
+     TypeError, ["argmax", "integer"]),
+    ("argmax shape", lambda m: m.maxpool2d_backward(_Y, _AM[:, :, :2], _X.shape), ValueError,
+     ["argmax", "(2, 3, 3, 3)"]),
+    ("dy int", lambda m: m.maxpool2d_backward(_AM, _AM, _X.shape), TypeError, ["dy"]),
+    ("x_shape N", lambda m: m.maxpool2d_backward(_Y, _AM, (3, 3, 6, 6)), ValueError,
+     ["dy", "x_shape"]),
+    ("x_shape rank", lambda m: m.maxpool2d_backward(_Y, _AM, (2, 3, 36)), ValueError,
+     ["x_shape"]),
+    ("x_shape type", lambda m: m.maxpool2d_backward(_Y, _AM, 36), TypeError, ["x_shape"]),
+    ("x_shape float", lambda m: m.maxpool2d_backward(_Y, _AM, (2, 3, 6.0, 6)), TypeError,
+     ["x_shape"]),
+]
+
+
+@pytest.mark.parametrize("impl", ["kernels", "reference"])
+@pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
+def test_bad_input_raises_naming_the_argument(case, impl):
+    _, call, exc, words = case
+    module = _pool if impl == "kernels" else reference
+    with pytest.raises(exc) as info:
+        call(module)
+    for word in words:
+        assert word in str(info.value), (word, str(info.value))
+
+
+def test_bad_argmax_in_child_process_does_not_crash():
+    """Out-of-range argmax would scatter outside dx if it got through: prove it cannot."""
+    code = textwrap.dedent("""
+        import numpy as np
+        from fastnn.kernels import _pool
+        x = np.zeros((2, 3, 6, 6))
+        y, am = _pool.maxpool2d_forward(x, 2)
+        for bad in (10 ** 9, -10 ** 9, 36, -1):
+            a = am.copy(); a[1, 2, 2, 2] = bad
+            try:
+                _pool.maxpool2d_backward(y, a, x.shape)
+            except ValueError:
+                print("ValueError")
+            else:
+                print("no error")
+        try:
+            _pool.maxpool2d_backward(y, am, (2, 3, 2, 2))
+        except ValueError:
+            print("ValueError")
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["ValueError"] * 5, res.stdout
