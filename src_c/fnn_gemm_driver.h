@@ -384,8 +384,9 @@ static void FNN_F(run)(const FNN_F(args_t) *g, int64_t batch, int nthreads)
     }
 }
 
-/* Estimated cycles for an M x N x K product in this orientation (b_cs: B's column stride). */
-static double FNN_F(orient_cost)(int64_t M, int64_t N, int64_t K, int64_t b_cs)
+/* Estimated cycles for an M x N x K product in this orientation (b_cs: B's column stride,
+ * c_cs: C's column stride in this orientation). */
+static double FNN_F(orient_cost)(int64_t M, int64_t N, int64_t K, int64_t b_cs, int64_t c_cs)
 {
     const double mp = (double)((M + FNN_MR - 1) / FNN_MR * FNN_MR);
     const double np_ = (double)((N + FNN_NR - 1) / FNN_NR * FNN_NR);
@@ -393,7 +394,12 @@ static double FNN_F(orient_cost)(int64_t M, int64_t N, int64_t K, int64_t b_cs)
     /* packing: ~1 cycle per element gathered; a unit-stride B row copies ~4x faster */
     const double pack_a = direct ? 0.0 : (double)M * (double)K;
     const double pack_b = (double)N * (double)K * (b_cs == 1 ? 0.25 : 1.0);
-    return mp * np_ * (double)K / FNN_FMA_PER_CYCLE + pack_a + pack_b;
+    /* The micro-kernel stores NR-wide rows of each tile.  When those rows are not contiguous
+     * (c_cs != 1) every tile touches NR cache lines (and, for a wide C, NR pages) to store
+     * MR elements each: with small K that store dominates (32 x 9 x 100352 ran 10x slower
+     * swapped), so charge ~1 cycle per stored element for it. */
+    const double store = c_cs == 1 ? 0.0 : (double)M * (double)N;
+    return mp * np_ * (double)K / FNN_FMA_PER_CYCLE + pack_a + pack_b + store;
 }
 
 static void FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
@@ -421,8 +427,8 @@ static void FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
      * The orientation with the smaller estimated cost wins (cycles: padded FMAs + packing). */
     int swap, direct_a;
     {
-        const double c0 = FNN_F(orient_cost)(M, N, K, b_cs);
-        const double c1 = FNN_F(orient_cost)(N, M, K, a_rs);
+        const double c0 = FNN_F(orient_cost)(M, N, K, b_cs, c_cs);
+        const double c1 = FNN_F(orient_cost)(N, M, K, a_rs, c_rs);
         swap = c1 < 0.9 * c0;
         direct_a = (swap ? M : N) <= 2 * FNN_NR;
     }
