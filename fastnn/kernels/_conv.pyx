@@ -35,7 +35,8 @@
 #       (OC, N*P) in a second workspace (dy[n, oc, p] is not addressable with one column
 #       stride); a single GEMM keeps each dw element's whole sum in one thread, so no
 #       cross-thread reduction is needed and dw is deterministic.
-#     db[oc] = sum over n, p of dy: prange over oc, serial sum inside (deterministic).
+#     db[oc] = sum over n, p of dy: prange over oc, serial sum inside (deterministic), fused
+#       into the pass that transposes dy.
 #     dcols = W^T @ dy[n] per sample, one batched GEMM (W^T read through swapped strides),
 #       written over cols (no longer needed after dw), then col2im -> dx.
 # * The GEMM itself threads over output tiles and never splits a dot product, so every output
@@ -200,24 +201,21 @@ cdef void _col2im_fill(const floating[:, ::1] cols, floating[:, :, :, ::1] dx, P
                       sh, sw, ph, pw)
 
 
-cdef void _transpose_dy(const floating[:, :, ::1] dy, floating[:, ::1] dyt, int nt):
-    """dyt[oc, n*P + p] = dy[n, oc, p]: contiguous runs of P, parallel over (oc, n)."""
-    cdef Py_ssize_t N = dy.shape[0], OC = dy.shape[1], P = dy.shape[2]
-    cdef Py_ssize_t idx, oc, n
-    for idx in prange(OC * N, schedule="static", nogil=True, num_threads=nt):
-        oc = idx // N
-        n = idx - oc * N
-        memcpy(&dyt[oc, n * P], &dy[n, oc, 0], P * sizeof(floating))
+cdef void _transpose_dy_bias_grad(const floating[:, :, ::1] dy, floating[:, ::1] dyt,
+                                  floating[::1] db, int nt):
+    """dyt[oc, n*P + p] = dy[n, oc, p] and db[oc] = sum over n then p of dy[n, oc, p].
 
-
-cdef void _bias_grad(const floating[:, :, ::1] dy, floating[::1] db, int nt):
-    """db[oc] = sum over n then p of dy[n, oc, p]; one thread per oc, serial sum."""
+    One pass over dy instead of two (dy is the largest array of a first-layer backward): each
+    thread owns whole output channels, copies a run of P and sums it while it is in L1.  The
+    sum runs serially in (n, p) order inside one thread, so db does not depend on the thread
+    count."""
     cdef Py_ssize_t N = dy.shape[0], OC = dy.shape[1], P = dy.shape[2]
     cdef Py_ssize_t oc, n, p
     cdef floating acc
     for oc in prange(OC, schedule="static", nogil=True, num_threads=nt):
         acc = 0
         for n in range(N):
+            memcpy(&dyt[oc, n * P], &dy[n, oc, 0], P * sizeof(floating))
             for p in range(P):
                 acc = acc + dy[n, oc, p]
         db[oc] = acc
@@ -351,12 +349,10 @@ def conv2d_backward(dy, x, w, stride, padding):
     db = np.empty(OC, dtype=x.dtype)
     dx = np.empty(x.shape, dtype=x.dtype)
     if x.dtype == np.float32:
-        _transpose_dy[float](dy3, dyt, nt)
-        _bias_grad[float](dy3, db, nt)
+        _transpose_dy_bias_grad[float](dy3, dyt, db, nt)
         _backward_gemms[float](w2, cols, dyt, dy3, dw2, nt)
     else:
-        _transpose_dy[double](dy3, dyt, nt)
-        _bias_grad[double](dy3, db, nt)
+        _transpose_dy_bias_grad[double](dy3, dyt, db, nt)
         _backward_gemms[double](w2, cols, dyt, dy3, dw2, nt)
     _col2im_into(cols, dx, k, s, p, o, nt)   # cols now holds dcols
     return dx, dw, db
