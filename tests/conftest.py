@@ -22,3 +22,26 @@ def mnist_dir():
             path and os.path.exists(os.path.join(path, "train-images-idx3-ubyte"))):
         return path
     return None
+
+
+@pytest.fixture
+def run_child():
+    """Run Python code in a child process, so a segfault fails the test instead of killing it.
+
+    The child starts in the directory that holds the *imported* fastnn package, never in the
+    source tree: ``python -c`` puts the working directory first on sys.path, and the uncompiled
+    source tree there would shadow the installed, compiled package.
+    """
+    import subprocess
+    import sys
+    import textwrap
+
+    import fastnn
+
+    def run(code, env_extra=None, timeout=300):
+        env = dict(os.environ)
+        env.update(env_extra or {})
+        return subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
+                              capture_output=True, text=True, timeout=timeout, env=env,
+                              cwd=os.path.dirname(os.path.dirname(fastnn.__file__)))
+    return run

@@ -7,8 +7,6 @@ from NumPy's BLAS, so they are checked against the bound that holds for any summ
 |computed - exact| <= 2 K eps (|A| @ |B|) with ``exact`` computed in float64 (float32 inputs),
 or, for float64, against the twin with twice that bound (both sides are rounded).
 """
-import subprocess
-import sys
 import textwrap
 import threading
 
@@ -373,7 +371,7 @@ def test_bad_input_raises_naming_the_argument(case, impl):
         assert word in str(info.value), (word, str(info.value))
 
 
-def test_bad_input_in_child_process_does_not_crash():
+def test_bad_input_in_child_process_does_not_crash(run_child):
     """A crash (segfault) would kill the child, not fail an assert: run a few there."""
     code = textwrap.dedent("""
         import numpy as np
@@ -395,7 +393,6 @@ def test_bad_input_in_child_process_does_not_crash():
             else:
                 print("no error")
     """)
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
+    res = run_child(code, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["ValueError"] * 5 + ["TypeError"], res.stdout

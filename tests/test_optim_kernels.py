@@ -3,8 +3,6 @@
 The compiled loop does per element exactly the operations the twin does on whole arrays, so
 trajectories must agree BIT FOR BIT (param and every state array), at any thread count.
 """
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -251,7 +249,7 @@ def test_failed_call_writes_nothing():
     assert not p.any() and not m.any() and not v.any()
 
 
-def test_bad_inputs_raise_cleanly_in_a_child_process():
+def test_bad_inputs_raise_cleanly_in_a_child_process(run_child):
     # A kernel that wrote outside an array or crashed would kill this child, not just fail.
     code = textwrap.dedent("""
         import numpy as np
@@ -272,7 +270,7 @@ def test_bad_inputs_raise_cleanly_in_a_child_process():
             else:
                 print("NO ERROR")
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = run_child(code, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["ValueError", "ValueError", "TypeError", "ValueError",
                                   "TypeError"], out.stdout + out.stderr

@@ -1,8 +1,6 @@
 """fastnn.kernels maxpool2d_forward / maxpool2d_backward against their NumPy twins (bit for bit:
 same comparisons and additions in the same order), torch (values AND argmax, ties and NaN
 included), numeric gradients, thread counts and bad input."""
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -225,7 +223,7 @@ def test_bad_input_raises_naming_the_argument(case, impl):
         assert word in str(info.value), (word, str(info.value))
 
 
-def test_bad_argmax_in_child_process_does_not_crash():
+def test_bad_argmax_in_child_process_does_not_crash(run_child):
     """Out-of-range argmax would scatter outside dx if it got through: prove it cannot."""
     code = textwrap.dedent("""
         import numpy as np
@@ -245,7 +243,6 @@ def test_bad_argmax_in_child_process_does_not_crash():
         except ValueError:
             print("ValueError")
     """)
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
+    res = run_child(code, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["ValueError"] * 5, res.stdout
