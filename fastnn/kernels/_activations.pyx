@@ -1,0 +1,536 @@
+# Design:
+#
+# Activations (relu, sigmoid, tanh, elu) forward/backward, row-wise softmax forward/backward,
+# the fused softmax cross-entropy (loss and dlogits in one pass) and inverted dropout.  The NumPy
+# twins in fastnn/reference/activations.py are the readable version and define the formulas; this
+# module imports their argument checks (`_check_*`) and `_make_out`, so both raise the same
+# errors for the same bad input.
+#
+# * Validate first.  dtype, shapes, labels in range, mask dtype/shape, rate and alpha, the `out`
+#   array and its overlap with the inputs are all checked in Python before nogil code runs
+#   (bounds checks are off below; the cross-entropy indexes a row by its label).  Non-contiguous
+#   or Fortran inputs are copied to C order once; elementwise functions then see one flat
+#   contiguous buffer whatever the rank.
+# * One pass, no temporaries.  The twin runs several whole-array NumPy operations per function
+#   (sigmoid: abs, negate, exp, add, two divides, where), each streaming memory and allocating a
+#   temporary.  Here each element is loaded once, transformed in registers (inline `cdef
+#   noexcept nogil` helpers) and stored once.  The cross-entropy computes max, exp, sum, log,
+#   loss and dlogits of a row while the row sits in L1.
+# * Same arithmetic as the twin, per element.  Every float32 helper does float32 operations
+#   (expf, tanhf, expm1f; constants typed `floating`, so no double literal promotes the math),
+#   float64 does double.  Where the twin's formula has no transcendental and no reduction (relu,
+#   the backward passes of relu/sigmoid/tanh, dropout) results are bit-identical; exp/tanh/expm1
+#   come from the C library here and from NumPy's SIMD code in the twin, a few ulp apart.  Row
+#   sums (softmax, cross-entropy) accumulate in double and are rounded to the dtype where the twin
+#   has a dtype sum, so they agree to rounding, not bit for bit (NumPy sums pairwise).
+# * Threads: elementwise work is cut into fixed chunks of _CHUNK elements and prange(schedule=
+#   "static") hands each thread a contiguous run of chunks; softmax and cross-entropy split rows.
+#   No element or row depends on which thread computes it, and the cross-entropy's per-row losses
+#   (double) go to a buffer that is summed serially in row order after the parallel loop, so every
+#   result, the loss included, is bit-identical at any thread count.  Arrays of fewer than two
+#   chunks run on one thread: waking the team would cost more than the work.
+# * Stability: sigmoid exponentiates only -|x| (never overflows, exact at |x| = 1e4); softmax and
+#   the cross-entropy subtract the row max and take the log of the shifted sum (no overflow for
+#   any finite logits).  NaN propagates through relu, elu and the row max, as in the twin.
+# * Dropout's mask (bool or uint8) is read as uint8: nonzero keeps the element.
+from cython.parallel cimport prange
+from cython cimport floating
+from libc.stdint cimport int64_t, uint8_t
+from libc.math cimport expf, exp, expm1f, expm1, tanhf, tanh, log, fabsf, fabs
+
+import numpy as np
+
+from fastnn._config import get_num_threads
+from fastnn.reference.activations import (
+    _check_x, _check_pair, _check_rows, _check_alpha, _check_rate, _check_mask, _check_targets,
+    _make_out,
+)
+
+__all__ = ["relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
+           "tanh_forward", "tanh_backward", "elu_forward", "elu_backward",
+           "softmax_forward", "softmax_backward", "softmax_cross_entropy",
+           "dropout_forward", "dropout_backward"]
+
+# Elements per unit of parallel work (32 KiB of float32).  Arrays of fewer than two chunks run on
+# one thread.  Chunk boundaries do not depend on the thread count.
+cdef Py_ssize_t _CHUNK = 8192
+
+# Operation codes for the elementwise drivers.
+cdef enum:
+    OP_RELU
+    OP_SIGMOID
+    OP_TANH
+    OP_ELU
+    OP_RELU_BWD
+    OP_SIGMOID_BWD
+    OP_TANH_BWD
+    OP_ELU_BWD
+
+
+cdef int _threads_for(Py_ssize_t work, Py_ssize_t units) except -1:
+    """Threads for `work` elements split into at most `units` independent pieces."""
+    cdef Py_ssize_t chunks = (work + _CHUNK - 1) // _CHUNK
+    cdef Py_ssize_t nt = get_num_threads()
+    if chunks < 2 or units < 2:
+        return 1
+    if nt > chunks:
+        nt = chunks
+    if nt > units:
+        nt = units
+    return <int>nt
+
+
+# --------------------------------------------------------------------------- per-element math
+cdef inline floating _exp(floating x) noexcept nogil:
+    if floating is float:
+        return expf(x)
+    else:
+        return exp(x)
+
+
+cdef inline floating _expm1(floating x) noexcept nogil:
+    if floating is float:
+        return expm1f(x)
+    else:
+        return expm1(x)
+
+
+cdef inline floating _tanh(floating x) noexcept nogil:
+    if floating is float:
+        return tanhf(x)
+    else:
+        return tanh(x)
+
+
+cdef inline floating _abs(floating x) noexcept nogil:
+    if floating is float:
+        return fabsf(x)
+    else:
+        return fabs(x)
+
+
+cdef inline floating _relu(floating x) noexcept nogil:
+    # `x <= 0` is false for NaN, so NaN passes through (the twin: where(x > 0, x, isnan ? x : 0))
+    return 0 if x <= 0 else x
+
+
+cdef inline floating _sigmoid(floating x) noexcept nogil:
+    # e = e^-|x| is in (0, 1]: no overflow for any x.  1/(1+e) for x >= 0, e/(1+e) otherwise,
+    # as the twin; selecting the numerator keeps the loop free of branches.
+    cdef floating one = 1
+    cdef floating e = _exp(-_abs(x))
+    cdef floating num = one if x >= 0 else e
+    return num / (one + e)
+
+
+cdef inline floating _elu(floating x, floating a) noexcept nogil:
+    # NaN fails x > 0 and expm1(NaN) is NaN: propagates
+    if x > 0:
+        return x
+    return a * _expm1(x)
+
+
+cdef inline floating _relu_bwd(floating dy, floating x) noexcept nogil:
+    return dy if x > 0 else 0
+
+
+cdef inline floating _sigmoid_bwd(floating dy, floating y) noexcept nogil:
+    cdef floating one = 1
+    return dy * (y * (one - y))
+
+
+cdef inline floating _tanh_bwd(floating dy, floating y) noexcept nogil:
+    cdef floating one = 1
+    return dy * (one - y * y)
+
+
+cdef inline floating _elu_bwd(floating dy, floating x, floating a) noexcept nogil:
+    if x > 0:
+        return dy
+    return dy * (a * _exp(x))
+
+
+cdef inline floating _dropout(floating x, uint8_t keep, floating scale) noexcept nogil:
+    return x * scale if keep != 0 else 0
+
+
+# --------------------------------------------------------------------------- elementwise chunks
+# One operation per loop (the switch is outside it), plain pointer loops the compiler can
+# vectorise where there is no libm call (relu, the backward passes, dropout).
+cdef void _unary_chunk(int op, const floating *x, floating *y, Py_ssize_t n,
+                       floating a) noexcept nogil:
+    cdef Py_ssize_t i
+    if op == OP_RELU:
+        for i in range(n):
+            y[i] = _relu(x[i])
+    elif op == OP_SIGMOID:
+        for i in range(n):
+            y[i] = _sigmoid(x[i])
+    elif op == OP_TANH:
+        for i in range(n):
+            y[i] = _tanh(x[i])
+    else:
+        for i in range(n):
+            y[i] = _elu(x[i], a)
+
+
+cdef void _binary_chunk(int op, const floating *dy, const floating *v, floating *dx,
+                        Py_ssize_t n, floating a) noexcept nogil:
+    cdef Py_ssize_t i
+    if op == OP_RELU_BWD:
+        for i in range(n):
+            dx[i] = _relu_bwd(dy[i], v[i])
+    elif op == OP_SIGMOID_BWD:
+        for i in range(n):
+            dx[i] = _sigmoid_bwd(dy[i], v[i])
+    elif op == OP_TANH_BWD:
+        for i in range(n):
+            dx[i] = _tanh_bwd(dy[i], v[i])
+    else:
+        for i in range(n):
+            dx[i] = _elu_bwd(dy[i], v[i], a)
+
+
+cdef void _dropout_chunk(const floating *x, const uint8_t *m, floating *y, Py_ssize_t n,
+                         floating scale) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        y[i] = _dropout(x[i], m[i], scale)
+
+
+# --------------------------------------------------------------------------- elementwise drivers
+cdef void _unary(int op, const floating[::1] x, floating[::1] y, floating a, int nt):
+    cdef Py_ssize_t n = x.shape[0]
+    cdef Py_ssize_t nchunks = (n + _CHUNK - 1) // _CHUNK
+    cdef Py_ssize_t c, lo, hi
+    for c in prange(nchunks, schedule="static", nogil=True, num_threads=nt):
+        lo = c * _CHUNK
+        hi = lo + _CHUNK
+        if hi > n:
+            hi = n
+        _unary_chunk(op, &x[lo], &y[lo], hi - lo, a)
+
+
+cdef void _binary(int op, const floating[::1] dy, const floating[::1] v, floating[::1] dx,
+                  floating a, int nt):
+    cdef Py_ssize_t n = dy.shape[0]
+    cdef Py_ssize_t nchunks = (n + _CHUNK - 1) // _CHUNK
+    cdef Py_ssize_t c, lo, hi
+    for c in prange(nchunks, schedule="static", nogil=True, num_threads=nt):
+        lo = c * _CHUNK
+        hi = lo + _CHUNK
+        if hi > n:
+            hi = n
+        _binary_chunk(op, &dy[lo], &v[lo], &dx[lo], hi - lo, a)
+
+
+cdef void _dropout_run(const floating[::1] x, const uint8_t[::1] m, floating[::1] y,
+                       floating scale, int nt):
+    cdef Py_ssize_t n = x.shape[0]
+    cdef Py_ssize_t nchunks = (n + _CHUNK - 1) // _CHUNK
+    cdef Py_ssize_t c, lo, hi
+    for c in prange(nchunks, schedule="static", nogil=True, num_threads=nt):
+        lo = c * _CHUNK
+        hi = lo + _CHUNK
+        if hi > n:
+            hi = n
+        _dropout_chunk(&x[lo], &m[lo], &y[lo], hi - lo, scale)
+
+
+def _flat(a):
+    # a is C-contiguous here, so this is a view: writes reach the caller's array.
+    return a.reshape(-1)
+
+
+def _unary_call(int op, x, out, double alpha):
+    xf = _flat(np.ascontiguousarray(x))
+    yf = _flat(out)
+    cdef int nt = _threads_for(xf.shape[0], xf.shape[0])
+    if xf.dtype == np.float32:
+        _unary[float](op, xf, yf, <float>alpha, nt)
+    else:
+        _unary[double](op, xf, yf, alpha, nt)
+    return out
+
+
+def _binary_call(int op, dy, v, out, double alpha):
+    dyf = _flat(np.ascontiguousarray(dy))
+    vf = _flat(np.ascontiguousarray(v))
+    dxf = _flat(out)
+    cdef int nt = _threads_for(dyf.shape[0], dyf.shape[0])
+    if dyf.dtype == np.float32:
+        _binary[float](op, dyf, vf, dxf, <float>alpha, nt)
+    else:
+        _binary[double](op, dyf, vf, dxf, alpha, nt)
+    return out
+
+
+# --------------------------------------------------------------------------- public: elementwise
+def relu_forward(x, out=None):
+    """y = max(x, 0); x any shape, float32/float64; y has x's shape and dtype.  NaN propagates
+    (as torch).  ``out``: optional C-contiguous array of x's shape and dtype (may be x)."""
+    x = _check_x(x)
+    out = _make_out(out, x.shape, x.dtype, (("x", x),))
+    return _unary_call(OP_RELU, x, out, 0.0)
+
+
+def relu_backward(dy, x, out=None):
+    """dx = dy * [x > 0] (0 at x == 0, as torch); dy and x the same shape and dtype."""
+    dy, x = _check_pair(dy, "dy", x, "x")
+    out = _make_out(out, x.shape, x.dtype, (("dy", dy), ("x", x)))
+    return _binary_call(OP_RELU_BWD, dy, x, out, 0.0)
+
+
+def sigmoid_forward(x, out=None):
+    """y = 1 / (1 + e^-x), computed from e^-|x| so no exponent overflows; x any shape."""
+    x = _check_x(x)
+    out = _make_out(out, x.shape, x.dtype, (("x", x),))
+    return _unary_call(OP_SIGMOID, x, out, 0.0)
+
+
+def sigmoid_backward(dy, y, out=None):
+    """dx = dy * y * (1 - y), from the forward OUTPUT y (dy's shape and dtype)."""
+    dy, y = _check_pair(dy, "dy", y, "y")
+    out = _make_out(out, y.shape, y.dtype, (("dy", dy), ("y", y)))
+    return _binary_call(OP_SIGMOID_BWD, dy, y, out, 0.0)
+
+
+def tanh_forward(x, out=None):
+    """y = tanh(x); x any shape."""
+    x = _check_x(x)
+    out = _make_out(out, x.shape, x.dtype, (("x", x),))
+    return _unary_call(OP_TANH, x, out, 0.0)
+
+
+def tanh_backward(dy, y, out=None):
+    """dx = dy * (1 - y^2), from the forward OUTPUT y (dy's shape and dtype)."""
+    dy, y = _check_pair(dy, "dy", y, "y")
+    out = _make_out(out, y.shape, y.dtype, (("dy", dy), ("y", y)))
+    return _binary_call(OP_TANH_BWD, dy, y, out, 0.0)
+
+
+def elu_forward(x, alpha=1.0, out=None):
+    """y = x for x > 0, alpha * (e^x - 1) otherwise (expm1 for precision near 0); x any shape,
+    alpha a finite real number."""
+    x = _check_x(x)
+    alpha = _check_alpha(alpha)
+    out = _make_out(out, x.shape, x.dtype, (("x", x),))
+    return _unary_call(OP_ELU, x, out, alpha)
+
+
+def elu_backward(dy, x, alpha=1.0, out=None):
+    """dx = dy for x > 0, dy * alpha * e^x otherwise (from the forward INPUT x)."""
+    dy, x = _check_pair(dy, "dy", x, "x")
+    alpha = _check_alpha(alpha)
+    out = _make_out(out, x.shape, x.dtype, (("dy", dy), ("x", x)))
+    return _binary_call(OP_ELU_BWD, dy, x, out, alpha)
+
+
+# --------------------------------------------------------------------------- public: dropout
+def _dropout_call(x, mask, double scale, out):
+    xf = _flat(np.ascontiguousarray(x))
+    mf = _flat(np.ascontiguousarray(mask)).view(np.uint8)    # bool is one byte, 0 or nonzero
+    yf = _flat(out)
+    cdef int nt = _threads_for(xf.shape[0], xf.shape[0])
+    if xf.dtype == np.float32:
+        _dropout_run[float](xf, mf, yf, <float>scale, nt)
+    else:
+        _dropout_run[double](xf, mf, yf, scale, nt)
+    return out
+
+
+def dropout_forward(x, mask, rate, out=None):
+    """y = x * mask / (1 - rate); x any shape, mask the keep-mask (bool or uint8, x's shape,
+    nonzero = keep), rate in [0, 1)."""
+    x = _check_x(x)
+    mask = _check_mask(mask, x.shape)
+    rate = _check_rate(rate)
+    out = _make_out(out, x.shape, x.dtype, (("x", x), ("mask", mask)))
+    # the scale is rounded to the dtype once, in Python, exactly as the twin does
+    return _dropout_call(x, mask, float(x.dtype.type(1.0 / (1.0 - rate))), out)
+
+
+def dropout_backward(dy, mask, rate, out=None):
+    """dx = dy * mask / (1 - rate); mask and rate as in dropout_forward."""
+    dy = _check_x(dy, "dy")
+    mask = _check_mask(mask, dy.shape)
+    rate = _check_rate(rate)
+    out = _make_out(out, dy.shape, dy.dtype, (("dy", dy), ("mask", mask)))
+    return _dropout_call(dy, mask, float(dy.dtype.type(1.0 / (1.0 - rate))), out)
+
+
+# --------------------------------------------------------------------------- softmax rows
+cdef inline floating _row_max(const floating *x, Py_ssize_t K) noexcept nogil:
+    # NaN wins and then sticks (nothing compares greater than NaN), as np.max
+    cdef floating m = x[0], v
+    cdef Py_ssize_t j
+    for j in range(1, K):
+        v = x[j]
+        if (v > m) | (v != v):
+            m = v
+    return m
+
+
+cdef inline floating _exp_shifted_row(const floating *x, floating *e, Py_ssize_t K,
+                                      floating m) noexcept nogil:
+    """e[j] = exp(x[j] - m); returns the sum, accumulated in double and rounded to the dtype
+    (the twin's sum is in the dtype).  e may be x (reads precede the write of each element)."""
+    cdef double s = 0
+    cdef floating v
+    cdef Py_ssize_t j
+    for j in range(K):
+        v = _exp(x[j] - m)
+        e[j] = v
+        s += v
+    return <floating>s
+
+
+cdef inline void _softmax_row(const floating *x, floating *y, Py_ssize_t K) noexcept nogil:
+    cdef floating m = _row_max(x, K)
+    cdef floating s = _exp_shifted_row(x, y, K, m)
+    cdef Py_ssize_t j
+    for j in range(K):
+        y[j] = y[j] / s
+
+
+cdef inline void _softmax_bwd_row(const floating *dy, const floating *y, floating *dx,
+                                  Py_ssize_t K) noexcept nogil:
+    cdef double acc = 0
+    cdef floating dot
+    cdef Py_ssize_t j
+    for j in range(K):
+        acc += dy[j] * y[j]                  # product in the dtype, as the twin's dy * y
+    dot = <floating>acc
+    for j in range(K):
+        dx[j] = y[j] * (dy[j] - dot)
+
+
+cdef void _softmax_rows(const floating[:, ::1] x, floating[:, ::1] y, int nt):
+    cdef Py_ssize_t N = x.shape[0], K = x.shape[1], r
+    for r in prange(N, schedule="static", nogil=True, num_threads=nt):
+        _softmax_row(&x[r, 0], &y[r, 0], K)
+
+
+cdef void _softmax_bwd_rows(const floating[:, ::1] dy, const floating[:, ::1] y,
+                            floating[:, ::1] dx, int nt):
+    cdef Py_ssize_t N = dy.shape[0], K = dy.shape[1], r
+    for r in prange(N, schedule="static", nogil=True, num_threads=nt):
+        _softmax_bwd_row(&dy[r, 0], &y[r, 0], &dx[r, 0], K)
+
+
+def softmax_forward(x, out=None):
+    """Row-wise softmax of x (N, K): y = e^(x - max) / sum e^(x - max); y (N, K) in x's dtype.
+    ``out``: optional C-contiguous (N, K) array of x's dtype (may be x)."""
+    x = _check_rows(x, "x")
+    out = _make_out(out, x.shape, x.dtype, (("x", x),))
+    xc = np.ascontiguousarray(x)
+    cdef int nt = _threads_for(xc.size, xc.shape[0])
+    if xc.dtype == np.float32:
+        _softmax_rows[float](xc, out, nt)
+    else:
+        _softmax_rows[double](xc, out, nt)
+    return out
+
+
+def softmax_backward(dy, y, out=None):
+    """dx = y * (dy - sum_k dy[:, k] y[:, k]) row-wise; dy and y (N, K) of one dtype, y the
+    forward output; dx (N, K)."""
+    dy = _check_rows(dy, "dy")
+    y = _check_rows(y, "y")
+    dy, y = _check_pair(dy, "dy", y, "y")
+    out = _make_out(out, y.shape, y.dtype, (("dy", dy), ("y", y)))
+    dyc = np.ascontiguousarray(dy)
+    yc = np.ascontiguousarray(y)
+    cdef int nt = _threads_for(yc.size, yc.shape[0])
+    if yc.dtype == np.float32:
+        _softmax_bwd_rows[float](dyc, yc, out, nt)
+    else:
+        _softmax_bwd_rows[double](dyc, yc, out, nt)
+    return out
+
+
+# --------------------------------------------------------------------------- cross-entropy
+cdef inline double _sce_label_row(const floating *z, int64_t c, floating *d, Py_ssize_t K,
+                                  floating nf) noexcept nogil:
+    """One row against class id c (validated in [0, K)): d = (p - onehot(c)) / N, returns the
+    row loss lse - z[c] in double."""
+    cdef floating one = 1
+    cdef floating m = _row_max(z, K)
+    cdef floating s = _exp_shifted_row(z, d, K, m)
+    cdef floating ec = d[c]
+    cdef Py_ssize_t j
+    for j in range(K):
+        d[j] = (d[j] / s) / nf
+    d[c] = (ec / s - one) / nf
+    # log of the dtype-rounded sum, in double (the twin: np.log(s.astype(float64)))
+    return log(<double>s) - (<double>z[c] - <double>m)
+
+
+cdef inline double _sce_soft_row(const floating *z, const floating *t, floating *d,
+                                 Py_ssize_t K, floating nf) noexcept nogil:
+    """One row against float targets t: d = (sum(t) p - t) / N, returns the row loss
+    sum(t) * lse - t . z in double (the max subtracted inside, as the twin)."""
+    cdef floating m = _row_max(z, K)
+    cdef floating s = _exp_shifted_row(z, d, K, m)
+    cdef double ts = 0, dot = 0, tj
+    cdef floating tsf
+    cdef Py_ssize_t j
+    for j in range(K):
+        tj = t[j]
+        ts += tj
+        dot += tj * (<double>z[j] - <double>m)
+    tsf = <floating>ts
+    for j in range(K):
+        d[j] = (tsf * (d[j] / s) - t[j]) / nf
+    return ts * log(<double>s) - dot
+
+
+cdef double _sce_labels(const floating[:, ::1] z, const int64_t[::1] labels,
+                        floating[:, ::1] d, double[::1] rows, int nt):
+    cdef Py_ssize_t N = z.shape[0], K = z.shape[1], r
+    cdef floating nf = <floating>N
+    cdef double total = 0
+    for r in prange(N, schedule="static", nogil=True, num_threads=nt):
+        rows[r] = _sce_label_row(&z[r, 0], labels[r], &d[r, 0], K, nf)
+    for r in range(N):                     # serial, in row order: same bits at any thread count
+        total = total + rows[r]
+    return total
+
+
+cdef double _sce_soft(const floating[:, ::1] z, const floating[:, ::1] t, floating[:, ::1] d,
+                      double[::1] rows, int nt):
+    cdef Py_ssize_t N = z.shape[0], K = z.shape[1], r
+    cdef floating nf = <floating>N
+    cdef double total = 0
+    for r in prange(N, schedule="static", nogil=True, num_threads=nt):
+        rows[r] = _sce_soft_row(&z[r, 0], &t[r, 0], &d[r, 0], K, nf)
+    for r in range(N):
+        total = total + rows[r]
+    return total
+
+
+def softmax_cross_entropy(logits, labels):
+    """Mean softmax cross-entropy of logits (N, K) against integer class ids (N,) in [0, K) or
+    float targets (N, K) of the logits' dtype -> (loss as a Python float, dlogits (N, K) in the
+    logits' dtype).  One pass per row computes the loss and its gradient together; stable for
+    logits of any finite size.  Formulas: fastnn/reference/activations.py."""
+    z = _check_rows(logits, "logits")
+    kind, t = _check_targets(z, labels)
+    z = np.ascontiguousarray(z)
+    cdef Py_ssize_t n = z.shape[0]
+    d = np.empty(z.shape, dtype=z.dtype)
+    rows = np.empty(n, dtype=np.float64)
+    cdef int nt = _threads_for(z.size, n)
+    cdef double total
+    if kind == "labels":                    # t: int64, C-contiguous, every id in [0, K)
+        if z.dtype == np.float32:
+            total = _sce_labels[float](z, t, d, rows, nt)
+        else:
+            total = _sce_labels[double](z, t, d, rows, nt)
+    else:
+        t = np.ascontiguousarray(t)
+        if z.dtype == np.float32:
+            total = _sce_soft[float](z, t, d, rows, nt)
+        else:
+            total = _sce_soft[double](z, t, d, rows, nt)
+    return total / n, d
