@@ -118,9 +118,6 @@ def _extensions():
     for name, extra in KERNEL_MODULES.items():
         if only and name not in only:
             continue
-        # DEV-ONLY: skip kernels not written yet; made strict at integration.
-        if not os.path.exists(os.path.join(HERE, "fastnn", "kernels", name + ".pyx")):
-            continue
         exts.append(Extension(
             "fastnn.kernels." + name,
             sources=["fastnn/kernels/%s.pyx" % name] + extra,

@@ -45,3 +45,18 @@ def test_env_sets_default_threads():
     env.pop("FASTNN_NUM_THREADS")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "5", out.stderr
+
+
+def test_every_twin_has_a_compiled_kernel_with_the_same_signature():
+    import inspect
+
+    from fastnn import kernels, reference
+    names = [n for n in dir(reference) if not n.startswith("_")
+             and callable(getattr(reference, n))
+             and getattr(getattr(reference, n), "__module__", "").startswith("fastnn.reference")]
+    assert len(names) >= 25, names          # matmul .. optimizer updates: the whole set
+    for name in names:
+        assert hasattr(kernels, name), "fastnn.kernels lacks %s" % name
+        assert str(inspect.signature(getattr(kernels, name))) == \
+            str(inspect.signature(getattr(reference, name))), name
+        assert getattr(kernels, name).__module__.startswith("fastnn.kernels"), name

@@ -1,24 +1,8 @@
 """Compiled kernels (Cython + OpenMP, C GEMM).  Same names, signatures and results as
 ``fastnn.reference``, the NumPy twins.  Every function validates its arguments in Python before
 any ``nogil`` code runs."""
-# DEV-ONLY tolerant imports while the modules are being written; made strict at integration.
-try:
-    from ._gemm import matmul, matmul_bias, simd_level  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
-try:
-    from ._conv import im2col, col2im, conv2d_forward, conv2d_backward  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
-try:
-    from ._pool import maxpool2d_forward, maxpool2d_backward  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
-try:
-    from ._activations import *  # noqa: F401,F403
-except ImportError:  # pragma: no cover
-    pass
-try:
-    from ._optim import *  # noqa: F401,F403
-except ImportError:  # pragma: no cover
-    pass
+from ._gemm import matmul, matmul_bias, simd_level  # noqa: F401
+from ._conv import im2col, col2im, conv2d_forward, conv2d_backward  # noqa: F401
+from ._pool import maxpool2d_forward, maxpool2d_backward  # noqa: F401
+from ._activations import *  # noqa: F401,F403
+from ._optim import *  # noqa: F401,F403
