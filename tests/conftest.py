@@ -38,8 +38,8 @@ def run_child():
 
     import fastnn
 
-    def run(code, env_extra=None, timeout=300):
-        env = dict(os.environ)
+    def run(code, env_extra=None, timeout=300, env=None):
+        env = dict(os.environ if env is None else env)
         env.update(env_extra or {})
         return subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
                               capture_output=True, text=True, timeout=timeout, env=env,

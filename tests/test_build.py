@@ -1,7 +1,5 @@
 """The installed package is the compiled one, built with OpenMP, and threads are configurable."""
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -37,13 +35,12 @@ def test_set_num_threads_roundtrip_and_validation():
         fastnn.set_num_threads(saved)
 
 
-def test_env_sets_default_threads():
+def test_env_sets_default_threads(run_child):
     code = "import fastnn; print(fastnn.get_num_threads())"
-    env = dict(os.environ, FASTNN_NUM_THREADS="3", OMP_NUM_THREADS="5")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    out = run_child(code, env_extra={"FASTNN_NUM_THREADS": "3", "OMP_NUM_THREADS": "5"})
     assert out.stdout.strip() == "3", out.stderr
-    env.pop("FASTNN_NUM_THREADS")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k != "FASTNN_NUM_THREADS"}
+    out = run_child(code, env_extra={"OMP_NUM_THREADS": "5"}, env=env)
     assert out.stdout.strip() == "5", out.stderr
 
 
