@@ -42,18 +42,8 @@ def build_info():
     }
 
 
-# DEV-ONLY tolerant imports of the Python layer; made strict at integration.
-for _mod in ("layers", "initializers", "losses", "regularizers", "optim", "datasets", "callbacks",
-             "metrics", "data"):
-    try:
-        __import__(__name__ + "." + _mod)
-    except ImportError:  # pragma: no cover
-        pass
-try:
-    from .models import Sequential, History, load_model  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
-try:
-    from .gradcheck import gradcheck  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
+# The Python layer: imported eagerly so ``fastnn.layers`` etc. work after ``import fastnn``.
+from . import (layers, initializers, losses, regularizers, optim, datasets,  # noqa: F401,E402
+               callbacks, metrics, data)
+from .models import Sequential, History, load_model  # noqa: F401,E402
+from .gradcheck import gradcheck  # noqa: F401,E402

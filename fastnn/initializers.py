@@ -564,8 +564,8 @@ def get(identifier):
     A name (``'glorot_uniform'``, the aliases ``'xavier_uniform'``, ``'xavier_normal'``,
     ``'normal'``, ``'uniform'``, or a class name such as ``'GlorotUniform'``) gives the
     module-level function; a ``{"class_name": ..., "config": ...}`` dict (from ``serialize``)
-    gives a configured instance; a callable (an ``Initializer`` or any ``f(shape, seed=...,
-    dtype=...)``) passes through.  Anything else raises ValueError/TypeError listing the names.
+    gives a configured instance; an ``Initializer`` subclass gives its default instance; a
+    callable (an ``Initializer`` or any ``f(shape, seed=..., dtype=...)``) passes through.  Anything else raises ValueError/TypeError listing the names.
     """
     if isinstance(identifier, str):
         key = _ALIASES.get(identifier, identifier)
@@ -577,6 +577,9 @@ def get(identifier):
                          % (identifier, ", ".join(_valid_names())))
     if isinstance(identifier, dict):
         return deserialize(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        # a class (GlorotUniform) means its default instance, as keras.initializers.get
+        return identifier()
     if callable(identifier):
         return identifier
     raise TypeError("initializer must be a name, a config dict or a callable "

@@ -89,9 +89,11 @@ def _check_activation(activation):
 def _check_seed(seed):
     if seed is None or isinstance(seed, np.random.Generator):
         return seed
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError("seed must be a non-negative int, a numpy.random.Generator or None, "
-                        "got %r" % (seed,))
+                        "got %r (%s)" % (seed, type(seed).__name__))
+    if seed < 0:
+        raise ValueError("seed must be a non-negative int, got %d" % seed)
     return int(seed)
 
 
@@ -245,7 +247,11 @@ class Layer:
         return dy
 
     def __repr__(self):
-        cfg = self.get_config()
+        try:
+            cfg = self.get_config()
+        except ValueError:
+            # a custom initializer or regularizer has no config; repr must still work
+            cfg = {}
         cfg.pop("name", None)
         return "%s(%s, name=%r)" % (type(self).__name__,
                                     ", ".join("%s=%r" % kv for kv in cfg.items()), self.name)

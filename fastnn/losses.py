@@ -118,7 +118,15 @@ class CrossEntropy(Loss):
         if kind == "labels":
             t = np.eye(pred.shape[1], dtype=np.float64)[t]
         o = pred.astype(np.float64)
+        # NaN passes (fit reports a diverging loss); negative entries or an all-zero row mean
+        # the input is not probabilities (logits, most likely), which clipping would hide
+        if (o < 0).any():
+            raise ValueError("pred must be probabilities (>= 0), got a minimum of %r; for "
+                             "logits use SoftmaxCrossEntropy" % float(np.nanmin(o)))
         s = o.sum(axis=1, keepdims=True)
+        if (s <= 0).any():
+            raise ValueError("pred's rows must have a positive sum (probabilities), got a row "
+                             "of zeros at index %d" % int(np.flatnonzero(s[:, 0] <= 0)[0]))
         q = o / s
         eps = self.epsilon
         c = np.clip(q, eps, 1.0 - eps)
@@ -199,6 +207,8 @@ def get(identifier):
     """
     if isinstance(identifier, Loss):
         return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()                # a class means its default instance, as Keras
     if isinstance(identifier, str):
         if identifier in _NAMES:
             return _NAMES[identifier]()

@@ -112,18 +112,26 @@ _NAMES = {"l1": lambda: L1(), "l2": lambda: L2(), "l1_l2": lambda: L1L2(0.01, 0.
 
 
 def get(identifier):
-    """None -> None; 'l1' / 'l2' / 'l1_l2' -> a default instance; a ``{"class_name",
-    "config"}`` dict -> an instance; a ``Regularizer`` (or any object with ``__call__`` and
-    ``gradient``) passes through."""
+    """Resolve a regularizer.
+
+    None -> None; 'l1' / 'l2' / 'l1_l2' (or a class name 'L1', 'L2', 'L1L2') -> a default
+    instance; a ``{"class_name", "config"}`` dict -> an instance; a ``Regularizer`` class -> its
+    default instance; a ``Regularizer`` (or any object with ``__call__`` and ``gradient``)
+    passes through."""
     if identifier is None:
         return None
     if isinstance(identifier, str):
         if identifier in _NAMES:
             return _NAMES[identifier]()
+        if identifier in _CLASSES:
+            return _CLASSES[identifier]()
         raise ValueError("unknown regularizer %r; valid names: %s"
-                         % (identifier, ", ".join(sorted(_NAMES))))
+                         % (identifier, ", ".join(sorted(_NAMES) + sorted(_CLASSES))))
     if isinstance(identifier, dict):
         return deserialize(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Regularizer):
+        # a class (L2) means its default instance, as keras.regularizers.get
+        return identifier()
     if callable(identifier) and hasattr(identifier, "gradient"):
         return identifier
     raise TypeError("regularizer must be None, a name (%s), a config dict or a Regularizer, "

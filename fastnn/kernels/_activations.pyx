@@ -14,21 +14,30 @@
 # * One pass, no temporaries.  The twin runs several whole-array NumPy operations per function
 #   (sigmoid: abs, negate, exp, add, two divides, where), each streaming memory and allocating a
 #   temporary.  Here each element is loaded once, transformed in registers (inline `cdef
-#   noexcept nogil` helpers) and stored once.  The cross-entropy computes max, exp, sum, log,
-#   loss and dlogits of a row while the row sits in L1.
-# * Same arithmetic as the twin, per element.  Every float32 helper does float32 operations
-#   (expf, tanhf, expm1f; constants typed `floating`, so no double literal promotes the math),
-#   float64 does double.  Where the twin's formula has no transcendental and no reduction (relu,
-#   the backward passes of relu/sigmoid/tanh, dropout) results are bit-identical; exp/tanh/expm1
-#   come from the C library here and from NumPy's SIMD code in the twin, a few ulp apart.  Row
-#   sums (softmax, cross-entropy) accumulate in double and are rounded to the dtype where the twin
-#   has a dtype sum, so they agree to rounding, not bit for bit (NumPy sums pairwise).
+#   noexcept nogil` helpers, or the C loops below for float32 exp/expm1/tanh) and stored once.
+#   The cross-entropy computes max, exp, sum, log, loss and dlogits of a row while the row sits
+#   in L1.
+# * Vectorised float32 transcendentals.  sigmoid, tanh, elu (forward and backward) and the exp
+#   of softmax and the cross-entropy use the branch-free float32 exp/expm1 in the C block below,
+#   which the compiler vectorises (SSE2, or AVX2 when the CPU has it); a libm call per element
+#   would keep those loops scalar.  float64 keeps libm's exp/expm1/tanh: it exists for gradient
+#   checks, not speed.
+# * Same formulas as the twin, per element, in the dtype.  Every float32 operation is a float32
+#   operation (constants typed `floating`, so no double literal promotes the math), float64 is
+#   double.  Where the twin's formula has no transcendental and no reduction (relu, the backward
+#   passes of relu/sigmoid/tanh, dropout) results are bit-identical; exp/tanh/expm1 come from
+#   the C block (float32) or libm (float64) here and from NumPy's SIMD code in the twin, a few
+#   ulp apart.  Row sums (softmax, cross-entropy) accumulate in double, serially, and are rounded
+#   to the dtype where the twin has a dtype sum, so they agree to rounding, not bit for bit
+#   (NumPy sums pairwise).
 # * Threads: elementwise work is cut into fixed chunks of _CHUNK elements and prange(schedule=
 #   "static") hands each thread a contiguous run of chunks; softmax and cross-entropy split rows.
-#   No element or row depends on which thread computes it, and the cross-entropy's per-row losses
-#   (double) go to a buffer that is summed serially in row order after the parallel loop, so every
-#   result, the loss included, is bit-identical at any thread count.  Arrays of fewer than two
-#   chunks run on one thread: waking the team would cost more than the work.
+#   No element or row depends on which thread computes it (nor on whether it lands in a vector
+#   body or a scalar remainder: both round the same operations the same way, no FMA), and the
+#   cross-entropy's per-row losses (double) go to a buffer that is summed serially in row order
+#   after the parallel loop, so every result, the loss included, is bit-identical at any thread
+#   count.  Each thread gets at least one chunk (kernels with an exp) or four (memory-bound
+#   ones), else fewer threads run: waking one would cost more than its share of the work.
 # * Stability: sigmoid exponentiates only -|x| (never overflows, exact at |x| = 1e4); softmax and
 #   the cross-entropy subtract the row max and take the log of the shifted sum (no overflow for
 #   any finite logits).  NaN propagates through relu, elu and the row max, as in the twin.
@@ -37,6 +46,183 @@ from cython.parallel cimport prange
 from cython cimport floating
 from libc.stdint cimport int64_t, uint8_t
 from libc.math cimport expf, exp, expm1f, expm1, tanhf, tanh, log, fabsf, fabs
+
+# float32 exp / expm1 on x <= 0, and the float32 loops that use them, in C: written so that the
+# compiler vectorises them (no libm call in the loop, selects instead of branches), compiled
+# twice (SSE2 baseline and AVX2, picked at run time like the GEMM's micro-kernels) without FMA,
+# so both copies round every operation the same way and give the same bits.
+#
+# Why not expf/expm1f/tanhf from libm: a libm call per element keeps the loop scalar (about 10x
+# slower than torch on sigmoid at 3.2 M elements, measured).  The argument is never positive here
+# (sigmoid: -|x|; softmax: x - max; elu: min(x, 0)), which keeps the range reduction simple:
+#
+#   e^x:      n = round(x / ln2), r = x - n ln2 (Cody-Waite, two constants), e^r by the Cephes
+#             degree-6 polynomial, times 2^n built in the exponent bits (2^n as 2^(n+64) * 2^-64
+#             below 2^-126, so denormal results are rounded once).  x < -104 gives 0.
+#   e^x - 1:  the same reduction, expm1(r) = r + r^2 q(r) with q a degree-5 minimax fit of
+#             (e^r - 1 - r) / r^2 on [-ln2/2, ln2/2], then 2^n expm1(r) + (2^n - 1).  No
+#             cancellation near 0 (n = 0 there), -1 below -30; -0.0 stays -0.0.
+#   tanh(x) = sign(x) * -u / (2 + u), u = expm1(-2|x|).
+#
+# Error against the correctly rounded result, checked on every float32 x <= 0: exp 0.98 ulp,
+# expm1 0.86 ulp, tanh 2.5 ulp (the twin's NumPy versions are of the same order; the tests allow
+# 8 ulp between them).  NaN propagates (the range reduction keeps it; the integer conversion of
+# n is fed 0 instead of NaN).  `-fno-trapping-math` for these functions only: without it GCC
+# will not turn the float compares into vector selects; it only means discarded lanes may raise
+# floating-point flags, which nothing reads.  `-ffp-contract=off` keeps a*b + c two roundings
+# even in a FASTNN_NATIVE=1 (-march=native, FMA) build, so the two copies, and a vector body and
+# its scalar remainder, still agree bit for bit.
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    #include <math.h>
+    #if defined(__GNUC__) && !defined(__clang__)
+    #pragma GCC push_options
+    #pragma GCC optimize("no-trapping-math", "fp-contract=off")
+    #define FNN_IVDEP _Pragma("GCC ivdep")
+    #elif defined(__clang__)
+    #define FNN_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+    #else
+    #define FNN_IVDEP
+    #endif
+    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    #define FNN_ACT_X86 1
+    #endif
+
+    static inline float fnn_pow2_f(float n) {
+        /* 2^n for an integral n in [-126, 127] (NaN -> 1: the caller's value is NaN anyway) */
+        float nn = n == n ? n : 0.0f;
+        uint32_t bits = (uint32_t)((int32_t)nn + 127) << 23;
+        float f;
+        memcpy(&f, &bits, sizeof f);
+        return f;
+    }
+
+    static inline float fnn_exp_neg_f(float x) {
+        /* e^x for x <= 0 or NaN */
+        float z = x < -104.0f ? -104.0f : x;
+        float t = z * 1.44269504088896341f;
+        float n = (t + 12582912.0f) - 12582912.0f;          /* round to nearest, |t| < 2^22 */
+        float r = z - n * 0.693359375f;
+        r = r - n * -2.12194440e-4f;
+        float p = 1.9875691500e-4f;
+        p = p * r + 1.3981999507e-3f;
+        p = p * r + 8.3334519073e-3f;
+        p = p * r + 4.1665795894e-2f;
+        p = p * r + 1.6666665459e-1f;
+        p = p * r + 5.0000001201e-1f;
+        p = p * (r * r) + r + 1.0f;
+        int tiny = n < -126.0f;
+        float res = p * fnn_pow2_f(tiny ? n + 64.0f : n);
+        return tiny ? res * 5.42101086242752217e-20f : res;  /* 2^-64 */
+    }
+
+    static inline float fnn_expm1_neg_f(float x) {
+        /* e^x - 1 for x <= 0 or NaN */
+        float z = x < -30.0f ? -30.0f : x;
+        float t = z * 1.44269504088896341f;
+        float n = (t + 12582912.0f) - 12582912.0f;
+        float r = z - n * 0.693359375f;
+        r = r - n * -2.12194440e-4f;
+        float q = 1.985780254e-4f;
+        q = q * r + 1.393360668e-3f;
+        q = q * r + 8.333360776e-3f;
+        q = q * r + 4.166646674e-2f;
+        q = q * r + 1.666666716e-1f;
+        q = q * r + 0.5f;
+        float p = r + (r * r) * q;
+        float s = fnn_pow2_f(n);
+        float res = p * s + (s - 1.0f);
+        return x == 0.0f ? x : res;
+    }
+
+    /* In place (x == y) is allowed: element i is read before it is written and no element
+       depends on another, which is what ivdep promises the vectoriser. */
+    #define FNN_ACT_LOOPS(SFX, ATTR)                                                         \\
+    ATTR static void fnn_sigmoid_f32##SFX(const float *x, float *y, Py_ssize_t n) {          \\
+        FNN_IVDEP for (Py_ssize_t i = 0; i < n; i++) {                                       \\
+            float v = x[i];                                                                  \\
+            float e = fnn_exp_neg_f(-fabsf(v));                                              \\
+            y[i] = (v >= 0.0f ? 1.0f : e) / (1.0f + e);                                      \\
+        }                                                                                    \\
+    }                                                                                        \\
+    ATTR static void fnn_tanh_f32##SFX(const float *x, float *y, Py_ssize_t n) {             \\
+        FNN_IVDEP for (Py_ssize_t i = 0; i < n; i++) {                                       \\
+            float v = x[i];                                                                  \\
+            float u = fnn_expm1_neg_f(-2.0f * fabsf(v));                                     \\
+            y[i] = copysignf(-u / (2.0f + u), v);                                            \\
+        }                                                                                    \\
+    }                                                                                        \\
+    ATTR static void fnn_elu_f32##SFX(const float *x, float *y, Py_ssize_t n, float a) {     \\
+        FNN_IVDEP for (Py_ssize_t i = 0; i < n; i++) {                                       \\
+            float v = x[i];                                                                  \\
+            float m = fnn_expm1_neg_f(v > 0.0f ? 0.0f : v);                                  \\
+            y[i] = v > 0.0f ? v : a * m;                                                     \\
+        }                                                                                    \\
+    }                                                                                        \\
+    ATTR static void fnn_elu_bwd_f32##SFX(const float *dy, const float *x, float *dx,        \\
+                                          Py_ssize_t n, float a) {                           \\
+        FNN_IVDEP for (Py_ssize_t i = 0; i < n; i++) {                                       \\
+            float v = x[i], g = dy[i];                                                       \\
+            float e = fnn_exp_neg_f(v > 0.0f ? 0.0f : v);                                    \\
+            dx[i] = v > 0.0f ? g : g * (a * e);                                              \\
+        }                                                                                    \\
+    }                                                                                        \\
+    ATTR static void fnn_exp_shift_f32##SFX(const float *x, float *e, Py_ssize_t n,          \\
+                                            float m) {                                       \\
+        FNN_IVDEP for (Py_ssize_t i = 0; i < n; i++)                                         \\
+            e[i] = fnn_exp_neg_f(x[i] - m);                                                  \\
+    }
+
+    FNN_ACT_LOOPS(_generic, )
+    #ifdef FNN_ACT_X86
+    FNN_ACT_LOOPS(_avx2, __attribute__((target("avx2"))))
+    #endif
+    #if defined(__GNUC__) && !defined(__clang__)
+    #pragma GCC pop_options
+    #endif
+
+    static int fnn_act_generic_only = 0;       /* tests: force the baseline copy */
+    static int fnn_act_avx2(void) {
+    #ifdef FNN_ACT_X86
+        return !fnn_act_generic_only && __builtin_cpu_supports("avx2");
+    #else
+        return 0;
+    #endif
+    }
+    #ifdef FNN_ACT_X86
+    #define FNN_ACT_PICK(name, args) \\
+        do { if (fnn_act_avx2()) name##_avx2 args; else name##_generic args; } while (0)
+    #else
+    #define FNN_ACT_PICK(name, args) name##_generic args
+    #endif
+    static void fnn_sigmoid_f32(const float *x, float *y, Py_ssize_t n) {
+        FNN_ACT_PICK(fnn_sigmoid_f32, (x, y, n));
+    }
+    static void fnn_tanh_f32(const float *x, float *y, Py_ssize_t n) {
+        FNN_ACT_PICK(fnn_tanh_f32, (x, y, n));
+    }
+    static void fnn_elu_f32(const float *x, float *y, Py_ssize_t n, float a) {
+        FNN_ACT_PICK(fnn_elu_f32, (x, y, n, a));
+    }
+    static void fnn_elu_bwd_f32(const float *dy, const float *x, float *dx, Py_ssize_t n,
+                                float a) {
+        FNN_ACT_PICK(fnn_elu_bwd_f32, (dy, x, dx, n, a));
+    }
+    static void fnn_exp_shift_f32(const float *x, float *e, Py_ssize_t n, float m) {
+        FNN_ACT_PICK(fnn_exp_shift_f32, (x, e, n, m));
+    }
+    static const char *fnn_act_simd(void) { return fnn_act_avx2() ? "avx2" : "generic"; }
+    """
+    void fnn_sigmoid_f32(const float *x, float *y, Py_ssize_t n) noexcept nogil
+    void fnn_tanh_f32(const float *x, float *y, Py_ssize_t n) noexcept nogil
+    void fnn_elu_f32(const float *x, float *y, Py_ssize_t n, float a) noexcept nogil
+    void fnn_elu_bwd_f32(const float *dy, const float *x, float *dx, Py_ssize_t n,
+                         float a) noexcept nogil
+    void fnn_exp_shift_f32(const float *x, float *e, Py_ssize_t n, float m) noexcept nogil
+    const char *fnn_act_simd() noexcept nogil
+    int fnn_act_generic_only
 
 import numpy as np
 
@@ -51,9 +237,16 @@ __all__ = ["relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward
            "softmax_forward", "softmax_backward", "softmax_cross_entropy",
            "dropout_forward", "dropout_backward"]
 
-# Elements per unit of parallel work (32 KiB of float32).  Arrays of fewer than two chunks run on
-# one thread.  Chunk boundaries do not depend on the thread count.
+# Elements per unit of parallel work (32 KiB of float32).  Chunk boundaries do not depend on the
+# thread count.
 cdef Py_ssize_t _CHUNK = 8192
+# Fewest elements worth a thread of their own.  Kernels with an exp (sigmoid, tanh, elu, softmax,
+# cross-entropy) do a few ns of work per element: one chunk each.  The memory-bound ones (relu,
+# the backward passes without an exp, dropout) do a fraction of a ns, and below about 4 chunks a
+# thread costs more to wake than it saves (measured: relu at 32768 elements took as long on 2
+# threads as on 1); torch's elementwise grain is the same 32768.
+cdef Py_ssize_t _GRAIN_EXP = 8192
+cdef Py_ssize_t _GRAIN_CHEAP = 4 * 8192
 
 # Operation codes for the elementwise drivers.
 cdef enum:
@@ -67,17 +260,27 @@ cdef enum:
     OP_ELU_BWD
 
 
-cdef int _threads_for(Py_ssize_t work, Py_ssize_t units) except -1:
-    """Threads for `work` elements split into at most `units` independent pieces."""
-    cdef Py_ssize_t chunks = (work + _CHUNK - 1) // _CHUNK
+cdef int _threads_for(Py_ssize_t work, Py_ssize_t units, Py_ssize_t grain) except -1:
+    """Threads for `work` elements split into at most `units` independent pieces (chunks or
+    rows), each thread getting at least `grain` elements (>= _CHUNK)."""
+    cdef Py_ssize_t most = work // grain
     cdef Py_ssize_t nt = get_num_threads()
-    if chunks < 2 or units < 2:
+    if most < 2 or units < 2:
         return 1
-    if nt > chunks:
-        nt = chunks
+    if nt > most:
+        nt = most
     if nt > units:
         nt = units
     return <int>nt
+
+
+def _threads_planned(Py_ssize_t work, Py_ssize_t units, bint cheap):
+    """Tests: the thread count a kernel uses for `work` elements in `units` pieces (chunks or
+    rows), at the current ``fastnn.get_num_threads()``; ``cheap`` for the memory-bound ones."""
+    return _threads_for(work, units, _GRAIN_CHEAP if cheap else _GRAIN_EXP)
+
+
+_CHUNK_ELEMENTS = _CHUNK                    # for tests: chunk boundaries are multiples of this
 
 
 # --------------------------------------------------------------------------- per-element math
@@ -160,6 +363,16 @@ cdef inline floating _dropout(floating x, uint8_t keep, floating scale) noexcept
 cdef void _unary_chunk(int op, const floating *x, floating *y, Py_ssize_t n,
                        floating a) noexcept nogil:
     cdef Py_ssize_t i
+    if floating is float:
+        if op == OP_SIGMOID:
+            fnn_sigmoid_f32(x, y, n)
+            return
+        if op == OP_TANH:
+            fnn_tanh_f32(x, y, n)
+            return
+        if op == OP_ELU:
+            fnn_elu_f32(x, y, n, a)
+            return
     if op == OP_RELU:
         for i in range(n):
             y[i] = _relu(x[i])
@@ -177,6 +390,10 @@ cdef void _unary_chunk(int op, const floating *x, floating *y, Py_ssize_t n,
 cdef void _binary_chunk(int op, const floating *dy, const floating *v, floating *dx,
                         Py_ssize_t n, floating a) noexcept nogil:
     cdef Py_ssize_t i
+    if floating is float:
+        if op == OP_ELU_BWD:
+            fnn_elu_bwd_f32(dy, v, dx, n, a)
+            return
     if op == OP_RELU_BWD:
         for i in range(n):
             dx[i] = _relu_bwd(dy[i], v[i])
@@ -237,6 +454,18 @@ cdef void _dropout_run(const floating[::1] x, const uint8_t[::1] m, floating[::1
         _dropout_chunk(&x[lo], &m[lo], &y[lo], hi - lo, scale)
 
 
+def _simd_level():
+    """Which copy of the float32 exp/expm1 loops runs: 'avx2' or 'generic' (SSE2 baseline)."""
+    return fnn_act_simd().decode()
+
+
+def _force_generic(flag):
+    """Tests only: run the baseline copy even on an AVX2 CPU (both must give the same bits).
+    Not thread-safe; set it while no kernel runs."""
+    global fnn_act_generic_only
+    fnn_act_generic_only = 1 if flag else 0
+
+
 def _flat(a):
     # a is C-contiguous here, so this is a view: writes reach the caller's array.
     return a.reshape(-1)
@@ -245,7 +474,8 @@ def _flat(a):
 def _unary_call(int op, x, out, double alpha):
     xf = _flat(np.ascontiguousarray(x))
     yf = _flat(out)
-    cdef int nt = _threads_for(xf.shape[0], xf.shape[0])
+    cdef int nt = _threads_for(xf.shape[0], xf.shape[0],
+                               _GRAIN_CHEAP if op == OP_RELU else _GRAIN_EXP)
     if xf.dtype == np.float32:
         _unary[float](op, xf, yf, <float>alpha, nt)
     else:
@@ -257,7 +487,8 @@ def _binary_call(int op, dy, v, out, double alpha):
     dyf = _flat(np.ascontiguousarray(dy))
     vf = _flat(np.ascontiguousarray(v))
     dxf = _flat(out)
-    cdef int nt = _threads_for(dyf.shape[0], dyf.shape[0])
+    cdef int nt = _threads_for(dyf.shape[0], dyf.shape[0],
+                               _GRAIN_EXP if op == OP_ELU_BWD else _GRAIN_CHEAP)
     if dyf.dtype == np.float32:
         _binary[float](op, dyf, vf, dxf, <float>alpha, nt)
     else:
@@ -331,7 +562,7 @@ def _dropout_call(x, mask, double scale, out):
     xf = _flat(np.ascontiguousarray(x))
     mf = _flat(np.ascontiguousarray(mask)).view(np.uint8)    # bool is one byte, 0 or nonzero
     yf = _flat(out)
-    cdef int nt = _threads_for(xf.shape[0], xf.shape[0])
+    cdef int nt = _threads_for(xf.shape[0], xf.shape[0], _GRAIN_CHEAP)
     if xf.dtype == np.float32:
         _dropout_run[float](xf, mf, yf, <float>scale, nt)
     else:
@@ -373,15 +604,18 @@ cdef inline floating _row_max(const floating *x, Py_ssize_t K) noexcept nogil:
 
 cdef inline floating _exp_shifted_row(const floating *x, floating *e, Py_ssize_t K,
                                       floating m) noexcept nogil:
-    """e[j] = exp(x[j] - m); returns the sum, accumulated in double and rounded to the dtype
-    (the twin's sum is in the dtype).  e may be x (reads precede the write of each element)."""
+    """e[j] = exp(x[j] - m); returns the sum, accumulated in double in index order and rounded
+    to the dtype (the twin's sum is in the dtype).  e may be x (element j is read before it is
+    written, and nothing else reads it)."""
     cdef double s = 0
-    cdef floating v
     cdef Py_ssize_t j
+    if floating is float:
+        fnn_exp_shift_f32(x, e, K, m)       # vectorised; the sum stays serial, in order
+    else:
+        for j in range(K):
+            e[j] = _exp(x[j] - m)
     for j in range(K):
-        v = _exp(x[j] - m)
-        e[j] = v
-        s += v
+        s += e[j]
     return <floating>s
 
 
@@ -424,7 +658,7 @@ def softmax_forward(x, out=None):
     x = _check_rows(x, "x")
     out = _make_out(out, x.shape, x.dtype, (("x", x),))
     xc = np.ascontiguousarray(x)
-    cdef int nt = _threads_for(xc.size, xc.shape[0])
+    cdef int nt = _threads_for(xc.size, xc.shape[0], _GRAIN_EXP)
     if xc.dtype == np.float32:
         _softmax_rows[float](xc, out, nt)
     else:
@@ -441,7 +675,7 @@ def softmax_backward(dy, y, out=None):
     out = _make_out(out, y.shape, y.dtype, (("dy", dy), ("y", y)))
     dyc = np.ascontiguousarray(dy)
     yc = np.ascontiguousarray(y)
-    cdef int nt = _threads_for(yc.size, yc.shape[0])
+    cdef int nt = _threads_for(yc.size, yc.shape[0], _GRAIN_CHEAP)
     if yc.dtype == np.float32:
         _softmax_bwd_rows[float](dyc, yc, out, nt)
     else:
@@ -520,7 +754,7 @@ def softmax_cross_entropy(logits, labels):
     cdef Py_ssize_t n = z.shape[0]
     d = np.empty(z.shape, dtype=z.dtype)
     rows = np.empty(n, dtype=np.float64)
-    cdef int nt = _threads_for(z.size, n)
+    cdef int nt = _threads_for(z.size, n, _GRAIN_EXP)
     cdef double total
     if kind == "labels":                    # t: int64, C-contiguous, every id in [0, K)
         if z.dtype == np.float32:

@@ -1,0 +1,18 @@
+"""The lab studies: many independent, seeded training runs of the MNIST MLP, run in parallel
+(local processes or a Dask cluster), resumable, summarised in figures, tables and a report.
+
+    fastnn study optimizers --quick --out study-opt      # command line (fastnn.studies.cli)
+    fastnn study init --quick --out study-init
+
+From Python::
+
+    from fastnn.studies import data, optimizers
+    cfg = optimizers.resolve_config(quick=True)
+    d = data.mnist(train_size=cfg["train_size"], test_size=cfg["test_size"])
+    rows, execution = optimizers.run_study(cfg, d, "study-opt", jobs=2)
+
+Modules: ``runner`` (grid execution, one atomic file per run, resume), ``train`` (one run),
+``data`` (what the runs train on), ``aggregate`` (mean/std across runs), ``plots``,
+``report`` (tables), ``optimizers`` and ``init`` (the two studies), ``cli``.
+See docs/studies.md.
+"""

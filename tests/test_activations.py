@@ -1,0 +1,796 @@
+"""fastnn.kernels activations, softmax, softmax cross-entropy and dropout against their NumPy twins
+(bit for bit where the design comment in _activations.pyx says so, to a few ulp where a libm
+exp/tanh/expm1 or a row sum is involved), float64 centred differences, torch, stability at
+huge logits, NaN propagation, thread counts and bad input."""
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import fastnn
+from fastnn import reference
+from fastnn.kernels import _activations as _act
+
+DTYPES = [np.float32, np.float64]
+LAYOUTS = ["C", "F", "sliced", "reversed"]
+ELEMENTWISE = ["relu", "sigmoid", "tanh", "elu"]
+# Results with no transcendental and no reduction: the same float operations in the same order
+# as the twin, so bit-identical (see the design comment in fastnn/kernels/_activations.pyx).
+BIT_IDENTICAL = {("relu", "fwd"), ("relu", "bwd"), ("sigmoid", "bwd"), ("tanh", "bwd")}
+# exp / tanh / expm1 come from the C library in the kernel and from NumPy's SIMD code in the
+# twin; each is within ~2 ulp of the true value (3 ulp apart measured on 200k float32 values),
+# and a product or quotient after it adds half an ulp.
+MAXULP = 8
+CHUNK = _act._CHUNK_ELEMENTS       # elementwise work is cut into chunks of this many elements
+
+
+def _layout(x, layout):
+    """The same values as x in another memory layout (the kernels must not care)."""
+    if layout == "C":
+        return np.ascontiguousarray(x)
+    if layout == "F":
+        return np.asfortranarray(x)
+    if layout == "sliced":
+        big = np.zeros(tuple(2 * s for s in x.shape), dtype=x.dtype)
+        view = big[(slice(None, None, 2),) * x.ndim]
+        view[...] = x
+        return view
+    if layout == "reversed":
+        rev = np.ascontiguousarray(x[(slice(None, None, -1),) * x.ndim])
+        return rev[(slice(None, None, -1),) * x.ndim]          # negative strides
+    raise AssertionError(layout)
+
+
+def _fwd(impl, name):
+    return getattr(_act if impl == "kernels" else reference, name + "_forward")
+
+
+def _kept(name, x, y):
+    """What backward takes from forward: x for relu/elu, the output y for sigmoid/tanh."""
+    return y if name in ("sigmoid", "tanh") else x
+
+
+def _eps(dtype):
+    return float(np.finfo(dtype).eps)
+
+
+def _call_fwd(mod, name, x, alpha, **kw):
+    f = getattr(mod, name + "_forward")
+    return f(x, alpha, **kw) if name == "elu" else f(x, **kw)
+
+
+def _call_bwd(mod, name, dy, v, alpha, **kw):
+    f = getattr(mod, name + "_backward")
+    return f(dy, v, alpha, **kw) if name == "elu" else f(dy, v, **kw)
+
+
+def _assert_same(a, b, exact):
+    assert a.dtype == b.dtype and a.shape == b.shape
+    if exact:
+        np.testing.assert_array_equal(a, b)
+    else:
+        np.testing.assert_array_max_ulp(a, b, maxulp=MAXULP)
+
+
+@st.composite
+def elementwise_cases(draw):
+    """Rank 1-4, each axis 1..7 (batch 1 and odd sizes), values ~N(0, 3^2) with exact zeros
+    sprinkled in (the relu kink), any layout, a random elu alpha."""
+    rank = draw(st.integers(1, 4))
+    shape = tuple(draw(st.lists(st.integers(1, 7), min_size=rank, max_size=rank)))
+    return dict(shape=shape, layout=draw(st.sampled_from(LAYOUTS)),
+                alpha=draw(st.sampled_from([1.0, 0.3, 2.5])),
+                seed=draw(st.integers(0, 2 ** 32 - 1)))
+
+
+def _values(shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = 3.0 * rng.standard_normal(shape)
+    x[rng.random(shape) < 0.1] = 0.0
+    dy = rng.standard_normal(shape)
+    return rng, x.astype(dtype), dy.astype(dtype)
+
+
+# --------------------------------------------------------------------------- elementwise vs twin
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@given(case=elementwise_cases())
+def test_elementwise_matches_twin(name, dtype, case):
+    _, x, dy = _values(case["shape"], dtype, case["seed"])
+    a = case["alpha"]
+    y = _call_fwd(_act, name, _layout(x, case["layout"]), a)
+    ry = _call_fwd(reference, name, x, a)
+    assert y.flags.c_contiguous
+    _assert_same(y, ry, (name, "fwd") in BIT_IDENTICAL)
+    v = _kept(name, x, ry)
+    dx = _call_bwd(_act, name, _layout(dy, case["layout"]), _layout(v, case["layout"]), a)
+    _assert_same(dx, _call_bwd(reference, name, dy, v, a), (name, "bwd") in BIT_IDENTICAL)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@pytest.mark.parametrize("impl", ["kernels", "reference"])
+def test_elementwise_out_and_in_place(name, dtype, impl):
+    mod = _act if impl == "kernels" else reference
+    _, x, dy = _values((3, 5, 7), dtype, 3)
+    expected = _call_fwd(mod, name, x, 0.7)
+    out = np.full_like(x, np.nan)
+    assert _call_fwd(mod, name, x, 0.7, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    xi = x.copy()
+    assert _call_fwd(mod, name, xi, 0.7, out=xi) is xi             # in place: out=x
+    np.testing.assert_array_equal(xi, expected)
+
+    v = _kept(name, x, expected)
+    expected = _call_bwd(mod, name, dy, v, 0.7)
+    for target in ("dy", "v"):                                        # out=dy and out=x (or y)
+        d, vv = dy.copy(), v.copy()
+        out = d if target == "dy" else vv
+        assert _call_bwd(mod, name, d, vv, 0.7, out=out) is out
+        np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_readonly_and_broadcast_inputs(dtype):
+    _, x, dy = _values((4, 9), dtype, 5)
+    x.flags.writeable = False
+    dy.flags.writeable = False
+    for name in ELEMENTWISE:
+        y = _call_fwd(_act, name, x, 1.0)
+        _assert_same(y, _call_fwd(reference, name, x, 1.0), (name, "fwd") in BIT_IDENTICAL)
+        _call_bwd(_act, name, dy, _kept(name, x, y), 1.0)
+    # a zero-stride broadcast view reads the one row for every row
+    row = x[0]
+    b = np.broadcast_to(row, (6, row.size))
+    np.testing.assert_array_equal(_act.relu_forward(b),
+                                  np.tile(reference.relu_forward(row), (6, 1)))
+    z = np.ascontiguousarray(x[:, :5])
+    labels = np.arange(4) % 5
+    z.flags.writeable = labels.flags.writeable = False
+    np.testing.assert_allclose(_act.softmax_forward(z), reference.softmax_forward(z),
+                               rtol=16 * _eps(dtype))
+    _act.softmax_backward(dy[:, :5], z)
+    _check_ce(z, labels, dtype)
+    mask = np.ones(x.shape, dtype=bool)
+    mask.flags.writeable = False
+    np.testing.assert_array_equal(_act.dropout_forward(x, mask, 0.5), 2 * x)
+
+
+def test_elementwise_special_values():
+    """relu(-0.0) = +0.0 and relu(+-inf); sigmoid(+-inf) = 1/0; elu(-inf) = -alpha; tanh(+-inf)."""
+    for dtype in DTYPES:
+        x = np.array([-0.0, 0.0, np.inf, -np.inf, 1e-40, -1e-40], dtype=dtype)
+        for impl in ("kernels", "reference"):
+            y = _fwd(impl, "relu")(x)
+            assert not np.signbit(y[0])
+            np.testing.assert_array_equal(y, np.maximum(x, 0))
+            np.testing.assert_array_equal(_fwd(impl, "sigmoid")(x[2:4]), [1.0, 0.0])
+            np.testing.assert_array_equal(_fwd(impl, "tanh")(x[2:4]), [1.0, -1.0])
+            np.testing.assert_array_equal(_fwd(impl, "elu")(x[2:4], 0.5), [np.inf, -0.5])
+
+
+# --------------------------------------------------------------------------- stability, NaN
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("impl", ["kernels", "reference"])
+def test_sigmoid_saturates_exactly_without_warnings(impl, dtype):
+    x = np.array([-1e4, 1e4, -1e30, 1e30, -200.0, 200.0, np.finfo(dtype).max,
+                  -np.finfo(dtype).max], dtype=dtype)
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+        warnings.simplefilter("error")
+        y = _fwd(impl, "sigmoid")(x)
+    np.testing.assert_array_equal(y[:4], [0.0, 1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(y[6:], [1.0, 0.0])
+    # e^-200 is 1.4e-87 in float64 and underflows to 0 in float32: either way y = e/(1+e) = e
+    np.testing.assert_allclose(y[4], np.exp(np.float64(-200)).astype(dtype), rtol=4 * _eps(dtype))
+    assert y[5] == 1.0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("impl", ["kernels", "reference"])
+def test_cross_entropy_at_huge_logits_equals_float64_logsumexp(impl, dtype):
+    rng = np.random.default_rng(7)
+    z = (rng.choice([-1e4, 1e4], size=(6, 5)) + rng.integers(-3, 4, (6, 5))).astype(dtype)
+    z[0] = 1e4                                  # a row of equal huge logits
+    z[1] = -1e4
+    labels = rng.integers(0, 5, 6)
+    mod = _act if impl == "kernels" else reference
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+        warnings.simplefilter("error")
+        loss, d = mod.softmax_cross_entropy(z, labels)
+        y = mod.softmax_forward(z)
+    zd = z.astype(np.float64)
+    m = zd.max(axis=1)
+    e = np.exp(zd - m[:, None])                  # exact shift: the logits are integers
+    lse = m + np.log(e.sum(axis=1))
+    expected = np.mean(lse - zd[np.arange(6), labels])
+    assert np.isfinite(loss) and np.isfinite(d).all() and np.isfinite(y).all()
+    # the log of a dtype-rounded row sum: off by ~eps of the dtype per row, whatever the logits
+    assert abs(loss - expected) <= 4 * _eps(dtype) * max(1.0, abs(expected)), (loss, expected)
+    p = e / e.sum(axis=1, keepdims=True)        # not exp(z - lse): lse ~ 1e4 keeps few digits
+    np.testing.assert_allclose(d, (p - np.eye(5)[labels]) / 6, rtol=0, atol=4 * _eps(dtype))
+    np.testing.assert_allclose(y, p, rtol=0, atol=4 * _eps(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nan_propagation_as_the_twin(dtype):
+    """NaN passes through relu, sigmoid, tanh, elu (forward); the backward of relu/elu at a NaN
+    x gives 0 / NaN as the formulas do; a NaN logit makes its softmax row (and that row of the
+    cross-entropy) NaN and leaves the other rows alone."""
+    x = np.array([[np.nan, 1.0, -1.0, 0.0], [2.0, -3.0, 0.5, 1.0]], dtype=dtype)
+    dy = np.array([[1.0, np.nan, 2.0, 3.0], [1.0, 1.0, 1.0, 1.0]], dtype=dtype)
+    for name in ELEMENTWISE:
+        y = _call_fwd(_act, name, x, 1.0)
+        assert np.isnan(y[0, 0]) and np.isfinite(y[1]).all(), name
+        _assert_same(y, _call_fwd(reference, name, x, 1.0), (name, "fwd") in BIT_IDENTICAL)
+        v = _kept(name, x, y)
+        dx = _call_bwd(_act, name, dy, v, 1.0)
+        _assert_same(dx, _call_bwd(reference, name, dy, v, 1.0), (name, "bwd") in BIT_IDENTICAL)
+        assert np.isnan(dx[0, 1]), name           # dy NaN at x = 1 > 0: NaN for every function
+    assert _act.relu_backward(dy, x)[0, 0] == 0   # x NaN fails x > 0: no gradient
+    assert np.isnan(_act.elu_backward(dy, x)[0, 0])
+    for impl in ("kernels", "reference"):
+        mod = _act if impl == "kernels" else reference
+        y = mod.softmax_forward(x)
+        assert np.isnan(y[0]).all() and np.isfinite(y[1]).all()
+        loss, d = mod.softmax_cross_entropy(x, np.array([1, 2]))
+        assert np.isnan(loss) and np.isnan(d[0]).all() and np.isfinite(d[1]).all()
+
+
+def test_minus_inf_logit_is_probability_zero():
+    """A -inf logit (a masked class) is a probability of 0, not NaN, in softmax and in the
+    cross-entropy against integer labels."""
+    for dtype in DTYPES:
+        z = np.array([[0.0, -np.inf, 1.0], [-np.inf, 2.0, 2.0]], dtype=dtype)
+        for mod in (_act, reference):
+            y = mod.softmax_forward(z)
+            assert y[0, 1] == 0 and y[1, 0] == 0 and np.isfinite(y).all()
+            loss, d = mod.softmax_cross_entropy(z, np.array([2, 1]))
+            assert np.isfinite(loss) and np.isfinite(d).all() and d[0, 1] == 0
+
+
+# --------------------------------------------------------------------------- float32 exp/expm1
+def _sweep():
+    """float32 inputs over every regime: a dense grid through the denormal results of e^x
+    (x < -87.3) and past saturation, random values, and magnitudes from 1e-45 to 100."""
+    rng = np.random.default_rng(30)
+    mags = np.logspace(-45, 2, 50000)
+    return np.concatenate([np.linspace(-110, 110, 200001), 20 * rng.standard_normal(100000),
+                           -mags, mags, [0.0, -0.0]]).astype(np.float32)
+
+
+def _max_ulp(a, exact):
+    """Largest error of float32 a against float64 `exact`, in float32 ulps of the exact value."""
+    spacing = np.spacing(np.abs(exact.astype(np.float32))).astype(np.float64)
+    return float(np.max(np.abs(a.astype(np.float64) - exact) / spacing))
+
+
+@pytest.mark.parametrize("copy", ["default", "generic"])
+def test_float32_transcendentals_are_accurate(copy):
+    """The kernel's own float32 exp/expm1 (vectorised, not libm) against float64 results:
+    within 2.5 ulp for sigmoid, tanh, elu and its backward, and softmax within 3 (the error
+    budget in the comment above the C block in _activations.pyx)."""
+    x = _sweep()
+    xd = x.astype(np.float64)
+    _act._force_generic(copy == "generic")
+    try:
+        sig = np.where(xd >= 0, 1 / (1 + np.exp(-xd)), np.exp(xd) / (1 + np.exp(xd)))
+        assert _max_ulp(_act.sigmoid_forward(x), sig) <= 2.5
+        assert _max_ulp(_act.tanh_forward(x), np.tanh(xd)) <= 2.5
+        for a in (1.0, 0.3, 2.5):
+            a32 = float(np.float32(a))
+            elu = np.where(xd > 0, xd, a32 * np.expm1(np.minimum(xd, 0)))
+            assert _max_ulp(_act.elu_forward(x, a), elu) <= 2.0, a
+            delu = np.where(xd > 0, 1.0, a32 * np.exp(np.minimum(xd, 0)))
+            assert _max_ulp(_act.elu_backward(np.ones_like(x), x, a), delu) <= 2.5, a
+        z = x[:200000].reshape(-1, 40)
+        zd = z.astype(np.float64)
+        e = np.exp(zd - zd.max(axis=1, keepdims=True))
+        assert _max_ulp(_act.softmax_forward(z), e / e.sum(axis=1, keepdims=True)) <= 3.0
+        y = _act.tanh_forward(np.array([-0.0, 0.0], np.float32))
+        assert np.signbit(y[0]) and not np.signbit(y[1])
+    finally:
+        _act._force_generic(False)
+
+
+def test_vector_copies_give_the_same_bits():
+    """The float32 loops exist twice (SSE2 baseline and AVX2); both round the same operations
+    in the same way, so a machine's choice of copy never changes a result."""
+    assert _act._simd_level() in ("avx2", "generic")
+    x = _sweep()[:70001]                         # odd length: a scalar remainder in each chunk
+    dy = np.cos(x)
+    z = x[:70000].reshape(-1, 35)
+    labels = np.arange(z.shape[0]) % 35
+
+    def run():
+        return [_act.sigmoid_forward(x), _act.tanh_forward(x), _act.elu_forward(x, 0.7),
+                _act.elu_backward(dy, x, 0.7), _act.softmax_forward(z),
+                *_act.softmax_cross_entropy(z, labels)]
+    default = run()
+    _act._force_generic(True)
+    try:
+        assert _act._simd_level() == "generic"
+        generic = run()
+    finally:
+        _act._force_generic(False)
+    for a, b in zip(default, generic):
+        np.testing.assert_array_equal(a, b)
+
+
+# --------------------------------------------------------------------------- softmax, CE vs twin
+@st.composite
+def row_cases(draw):
+    n, k = draw(st.integers(1, 9)), draw(st.integers(1, 13))
+    return dict(shape=(n, k), layout=draw(st.sampled_from(LAYOUTS)),
+                scale=draw(st.sampled_from([0.1, 3.0, 30.0])),
+                seed=draw(st.integers(0, 2 ** 32 - 1)))
+
+
+def _rows(case, dtype):
+    rng = np.random.default_rng(case["seed"])
+    z = (case["scale"] * rng.standard_normal(case["shape"])).astype(dtype)
+    return rng, z
+
+
+def _soft_targets(rng, shape, dtype, kind):
+    n, k = shape
+    if kind == "one-hot":
+        return np.eye(k, dtype=dtype)[rng.integers(0, k, n)]
+    t = rng.random(shape)
+    if kind == "soft":
+        t /= t.sum(axis=1, keepdims=True)                     # rows sum to 1
+    return t.astype(dtype)                                    # "unnormalised": any sum
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=row_cases())
+def test_softmax_matches_twin(case, dtype):
+    rng, z = _rows(case, dtype)
+    y = _act.softmax_forward(_layout(z, case["layout"]))
+    ry = reference.softmax_forward(z)
+    # p = e / s: e a few ulp apart (libm vs SIMD exp), s summed in double vs NumPy's pairwise
+    # dtype sum (a few ulp for these short rows)
+    np.testing.assert_allclose(y, ry, rtol=16 * _eps(dtype), atol=0)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=0, atol=z.shape[1] * _eps(dtype))
+    dy = rng.standard_normal(z.shape).astype(dtype)
+    dx = _act.softmax_backward(_layout(dy, case["layout"]), _layout(ry, case["layout"]))
+    # dy - dot cancels: compare against the scale of dy, not elementwise
+    scale = np.abs(dy).max()
+    np.testing.assert_allclose(dx, reference.softmax_backward(dy, ry), rtol=16 * _eps(dtype),
+                               atol=16 * _eps(dtype) * scale)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("impl", ["kernels", "reference"])
+def test_softmax_out_and_in_place(impl, dtype):
+    mod = _act if impl == "kernels" else reference
+    rng, z = _rows(dict(shape=(5, 7), scale=3.0, seed=11), dtype)
+    expected = mod.softmax_forward(z)
+    zi = z.copy()
+    assert mod.softmax_forward(zi, out=zi) is zi
+    np.testing.assert_array_equal(zi, expected)
+    dy = rng.standard_normal(z.shape).astype(dtype)
+    expected_dx = mod.softmax_backward(dy, expected)
+    for target in ("dy", "y"):
+        d, y = dy.copy(), expected.copy()
+        out = d if target == "dy" else y
+        assert mod.softmax_backward(d, y, out=out) is out
+        np.testing.assert_array_equal(out, expected_dx)
+
+
+def _check_ce(z, labels, dtype, layout="C"):
+    loss, d = _act.softmax_cross_entropy(_layout(z, layout), _layout(labels, layout))
+    rloss, rd = reference.softmax_cross_entropy(z, labels)
+    assert isinstance(loss, float) and d.dtype == dtype and d.shape == z.shape
+    # per-row losses are float64 in both; they differ by the log of a dtype-rounded row sum
+    # (a few ulp of the dtype) and sum in the same order
+    assert abs(loss - rloss) <= 16 * _eps(dtype) * max(1.0, abs(rloss)), (loss, rloss)
+    n = z.shape[0]
+    np.testing.assert_allclose(d, rd, rtol=16 * _eps(dtype), atol=4 * _eps(dtype) / n)
+    return loss, d
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=row_cases(), kind=st.sampled_from(["labels", "one-hot", "soft", "unnormalised"]))
+def test_cross_entropy_matches_twin(case, dtype, kind):
+    rng, z = _rows(case, dtype)
+    n, k = z.shape
+    if kind == "labels":
+        labels = rng.integers(0, k, n)
+    else:
+        labels = _soft_targets(rng, (n, k), dtype, kind)
+    _check_ce(z, labels, dtype, case["layout"])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_integer_labels_of_any_dtype_and_one_hot_agree(dtype):
+    rng, z = _rows(dict(shape=(9, 6), scale=3.0, seed=4), dtype)
+    labels = rng.integers(0, 6, 9)
+    loss, d = _check_ce(z, labels, dtype)
+    for dt in (np.int8, np.int16, np.int32, np.uint8, np.uint16, np.uint32, np.uint64,
+               np.intp, np.longlong):
+        l2, d2 = _act.softmax_cross_entropy(z, labels.astype(dt))
+        assert l2 == loss
+        np.testing.assert_array_equal(d2, d)
+    l3, d3 = _act.softmax_cross_entropy(z, labels.tolist())          # a list of ints
+    assert l3 == loss
+    # one-hot float targets: the same formula; row sums of exactly 1 leave p - t unchanged
+    l4, d4 = _act.softmax_cross_entropy(z, np.eye(6, dtype=dtype)[labels])
+    assert abs(l4 - loss) <= 4 * _eps(dtype) * abs(loss)
+    np.testing.assert_allclose(d4, d, rtol=4 * _eps(dtype), atol=_eps(dtype) / 9)
+
+
+# --------------------------------------------------------------------------- gradients
+def _numeric_grad(f, x, h=1e-6):
+    """Centred differences of the scalar f at x (float64), one element at a time."""
+    x = x.copy()
+    g = np.empty_like(x)
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        x[idx] = old + h
+        up = f(x)
+        x[idx] = old - h
+        down = f(x)
+        x[idx] = old
+        g[idx] = (up - down) / (2 * h)
+    return g
+
+
+def _away_from_kink(rng, shape):
+    """Values with |x| in [0.1, 2]: a step of 1e-6 never crosses the relu/elu kink at 0."""
+    return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.1, 2.0, shape)
+
+
+@pytest.mark.parametrize("impl", ["kernels", "reference"])
+@pytest.mark.parametrize("name,alpha", [("relu", None), ("sigmoid", None), ("tanh", None),
+                                        ("elu", 1.0), ("elu", 0.4), ("elu", 2.5)])
+def test_backward_matches_centred_differences(name, alpha, impl):
+    mod = _act if impl == "kernels" else reference
+    rng = np.random.default_rng(8)
+    x = _away_from_kink(rng, (3, 2, 5))
+    dy = rng.standard_normal(x.shape)
+    a = 1.0 if alpha is None else alpha
+    y = _call_fwd(mod, name, x, a)
+    dx = _call_bwd(mod, name, dy, _kept(name, x, y), a)
+    num = _numeric_grad(lambda v: np.vdot(_call_fwd(mod, name, v, a), dy), x)
+    np.testing.assert_allclose(dx, num, rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("impl", ["kernels", "reference"])
+def test_softmax_backward_matches_centred_differences(impl):
+    mod = _act if impl == "kernels" else reference
+    rng = np.random.default_rng(9)
+    z = 2.0 * rng.standard_normal((4, 6))
+    dy = rng.standard_normal(z.shape)
+    dx = mod.softmax_backward(dy, mod.softmax_forward(z))
+    num = _numeric_grad(lambda v: np.vdot(mod.softmax_forward(v), dy), z)
+    np.testing.assert_allclose(dx, num, rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("impl", ["kernels", "reference"])
+@pytest.mark.parametrize("kind", ["labels", "one-hot", "soft", "unnormalised"])
+def test_cross_entropy_gradient_matches_centred_differences(kind, impl):
+    mod = _act if impl == "kernels" else reference
+    rng = np.random.default_rng(10)
+    z = 2.0 * rng.standard_normal((5, 7))
+    t = rng.integers(0, 7, 5) if kind == "labels" else _soft_targets(rng, z.shape, np.float64,
+                                                                     kind)
+    _, d = mod.softmax_cross_entropy(z, t)
+    num = _numeric_grad(lambda v: mod.softmax_cross_entropy(v, t)[0], z)
+    np.testing.assert_allclose(d, num, rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("impl", ["kernels", "reference"])
+def test_dropout_backward_is_the_gradient_of_forward(impl):
+    mod = _act if impl == "kernels" else reference
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((4, 5))
+    dy = rng.standard_normal(x.shape)
+    mask = rng.random(x.shape) >= 0.3
+    num = _numeric_grad(lambda v: np.vdot(mod.dropout_forward(v, mask, 0.3), dy), x)
+    np.testing.assert_allclose(mod.dropout_backward(dy, mask, 0.3), num, rtol=1e-7, atol=1e-8)
+
+
+# --------------------------------------------------------------------------- dropout
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mask_dtype", [np.bool_, np.uint8])
+@given(case=elementwise_cases(), rate=st.sampled_from([0.0, 0.1, 0.5, 0.9, 0.999]))
+def test_dropout_matches_twin_and_inverted_scaling(dtype, mask_dtype, case, rate):
+    rng, x, dy = _values(case["shape"], dtype, case["seed"])
+    keep = rng.random(x.shape) >= rate
+    # uint8 masks: any nonzero byte keeps
+    mask = keep if mask_dtype is np.bool_ else keep.astype(np.uint8) * rng.integers(1, 256, x.shape,
+                                                                                    dtype=np.uint8)
+    lay = case["layout"]
+    y = _act.dropout_forward(_layout(x, lay), _layout(mask, lay), rate)
+    np.testing.assert_array_equal(y, reference.dropout_forward(x, mask, rate))
+    scale = dtype(1.0 / (1.0 - rate))
+    np.testing.assert_array_equal(y, np.where(keep, x * scale, dtype(0)))
+    dx = _act.dropout_backward(_layout(dy, lay), _layout(mask, lay), rate)
+    np.testing.assert_array_equal(dx, reference.dropout_backward(dy, mask, rate))
+    np.testing.assert_array_equal(dx, np.where(keep, dy * scale, dtype(0)))
+
+
+def test_dropout_rate_zero_is_identity_on_kept_and_mean_is_preserved():
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((50, 40))
+    ones = np.ones(x.shape, dtype=bool)
+    for mod in (_act, reference):
+        np.testing.assert_array_equal(mod.dropout_forward(x, ones, 0.0), x)
+        np.testing.assert_array_equal(mod.dropout_backward(x, ones, 0), x)
+    # inverted scaling: E[y] = x; with a constant x the mean over a Bernoulli mask is x up to
+    # sampling noise (2000 draws of keep-probability 0.75: sd of the mean ~ 0.013)
+    c = np.full(2000, 2.0)
+    mask = rng.random(2000) >= 0.25
+    assert abs(_act.dropout_forward(c, mask, 0.25).mean() - 2.0) < 0.1
+    np.testing.assert_array_equal(np.unique(_act.dropout_forward(c, mask, 0.25)), [0.0, 2.0 / 0.75])
+
+
+@pytest.mark.parametrize("impl", ["kernels", "reference"])
+def test_dropout_out_and_in_place(impl):
+    mod = _act if impl == "kernels" else reference
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((6, 7)).astype(np.float32)
+    mask = rng.random(x.shape) >= 0.4
+    expected = mod.dropout_forward(x, mask, 0.4)
+    xi = x.copy()
+    assert mod.dropout_forward(xi, mask, 0.4, out=xi) is xi
+    np.testing.assert_array_equal(xi, expected)
+    xi = x.copy()
+    assert mod.dropout_backward(xi, mask, 0.4, out=xi) is xi
+    np.testing.assert_array_equal(xi, mod.dropout_backward(x, mask, 0.4))
+
+
+# --------------------------------------------------------------------------- threads
+def _at_threads(fn, split, counts=(1, 2, 3)):
+    """fn() at each thread count; `split` is [(work, units, cheap)] for the kernels fn calls,
+    checked to really run on that many threads (else the test would prove nothing)."""
+    out = []
+    for n in counts:
+        with fastnn.threads(n):
+            for work, units, cheap in split:
+                assert _act._threads_planned(work, units, cheap) == n, (work, units, cheap, n)
+            out.append(fn())
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_elementwise_and_dropout_bit_identical_at_any_thread_count(dtype):
+    rng = np.random.default_rng(14)
+    size = 12 * CHUNK + 17      # 13 chunks, the last one short: split even for relu and dropout
+    x = (3 * rng.standard_normal(size)).astype(dtype).reshape(-1, 1)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    mask = rng.random(x.shape) >= 0.3
+
+    def run():
+        res = []
+        for name in ELEMENTWISE:
+            y = _call_fwd(_act, name, x, 0.8)
+            res += [y, _call_bwd(_act, name, dy, _kept(name, x, y), 0.8)]
+        return res + [_act.dropout_forward(x, mask, 0.3), _act.dropout_backward(dy, mask, 0.3)]
+    runs = _at_threads(run, [(size, size, True), (size, size, False)])
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other):
+            np.testing.assert_array_equal(a, b)
+    # and the split arrays still match the twin (bit for bit where promised)
+    for i, name in enumerate(ELEMENTWISE):
+        ry = _call_fwd(reference, name, x, 0.8)
+        _assert_same(runs[1][2 * i], ry, (name, "fwd") in BIT_IDENTICAL)
+        v = _kept(name, x, ry)                  # the same backward input for both
+        with fastnn.threads(2):
+            dx = _call_bwd(_act, name, dy, v, 0.8)
+        _assert_same(dx, _call_bwd(reference, name, dy, v, 0.8), (name, "bwd") in BIT_IDENTICAL)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_and_cross_entropy_bit_identical_at_any_thread_count(dtype):
+    rng = np.random.default_rng(15)
+    z = (3 * rng.standard_normal((4001, 25))).astype(dtype)      # 100025 elements, 4001 rows
+    dy = rng.standard_normal(z.shape).astype(dtype)
+    labels = rng.integers(0, 25, z.shape[0])
+    soft = _soft_targets(rng, z.shape, dtype, "soft")
+
+    def run():
+        y = _act.softmax_forward(z)
+        return [y, _act.softmax_backward(dy, y), *_act.softmax_cross_entropy(z, labels),
+                *_act.softmax_cross_entropy(z, soft)]
+    runs = _at_threads(run, [(z.size, z.shape[0], False), (z.size, z.shape[0], True)])
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other):
+            if isinstance(a, float):
+                assert a == b                     # the mean loss too, not just each row
+            else:
+                np.testing.assert_array_equal(a, b)
+    _check_ce(z, labels, dtype)
+
+
+# --------------------------------------------------------------------------- torch
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", ["labels", "soft"])
+def test_cross_entropy_matches_torch(kind, dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(16)
+    z = (4 * rng.standard_normal((33, 10))).astype(dtype)
+    t = rng.integers(0, 10, 33) if kind == "labels" else _soft_targets(rng, z.shape, dtype, "soft")
+    loss, d = _act.softmax_cross_entropy(z, t)
+    tz = torch.tensor(z, requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(tz, torch.from_numpy(t))
+    tl.backward()
+    tol = 64 * _eps(dtype)
+    assert abs(loss - tl.item()) <= tol * max(1.0, abs(loss))
+    np.testing.assert_allclose(d, tz.grad.numpy(), rtol=tol, atol=tol / 33)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("alpha", [1.0, 0.5, 1.7])
+def test_elu_matches_torch(alpha, dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(17)
+    x = (3 * rng.standard_normal((7, 13))).astype(dtype)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.elu(tx, alpha)
+    ty.backward(torch.from_numpy(dy))
+    np.testing.assert_array_max_ulp(_act.elu_forward(x, alpha), ty.detach().numpy(), MAXULP)
+    np.testing.assert_array_max_ulp(_act.elu_backward(dy, x, alpha), tx.grad.numpy(), MAXULP)
+
+
+# --------------------------------------------------------------------------- API and bad input
+def test_api_names_match_the_twin():
+    names = {"relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
+             "tanh_forward", "tanh_backward", "elu_forward", "elu_backward", "softmax_forward",
+             "softmax_backward", "softmax_cross_entropy", "dropout_forward", "dropout_backward"}
+    assert set(_act.__all__) == names == set(reference.activations.__all__)
+    for name in names:
+        assert getattr(fastnn.kernels, name) is getattr(_act, name)
+
+
+_A = np.zeros((3, 4))
+_A32 = np.zeros((3, 4), dtype=np.float32)
+_L = np.array([0, 1, 3])
+_M = np.ones((3, 4), dtype=bool)
+_BUF = np.zeros(13)
+
+BAD = [
+    # dtype and type
+    ("int x", lambda m: m.relu_forward(_A.astype(np.int32)), TypeError, ["x", "int32"]),
+    ("object x", lambda m: m.sigmoid_forward(_A.astype(object)), TypeError, ["x", "object"]),
+    ("bool x", lambda m: m.tanh_forward(_A > 0), TypeError, ["x", "bool"]),
+    ("float16 x", lambda m: m.elu_forward(_A.astype(np.float16)), TypeError, ["x", "float16"]),
+    ("dict x", lambda m: m.relu_forward({}), TypeError, ["x", "dict"]),
+    ("int dy", lambda m: m.relu_backward(_A.astype(np.int64), _A), TypeError, ["dy", "int64"]),
+    ("mixed dtypes", lambda m: m.sigmoid_backward(_A32, _A), TypeError, ["y", "float32",
+                                                                          "float64"]),
+    ("empty x", lambda m: m.relu_forward(np.zeros((0, 3))), ValueError, ["x", "empty"]),
+    # shapes and ranks
+    ("dy shape", lambda m: m.tanh_backward(_A[:2], _A), ValueError, ["dy", "(3, 4)", "(2, 4)"]),
+    ("softmax rank 1", lambda m: m.softmax_forward(_A[0]), ValueError, ["x", "2-dim"]),
+    ("softmax rank 3", lambda m: m.softmax_forward(_A[None]), ValueError, ["x", "2-dim"]),
+    ("softmax bwd rank", lambda m: m.softmax_backward(_A[0], _A[0]), ValueError, ["dy", "2-dim"]),
+    ("softmax bwd shape", lambda m: m.softmax_backward(_A[:, :3], _A), ValueError, ["dy"]),
+    ("softmax 0 classes", lambda m: m.softmax_forward(np.zeros((3, 0))), ValueError, ["x"]),
+    ("logits rank", lambda m: m.softmax_cross_entropy(_A[0], _L), ValueError, ["logits"]),
+    ("logits int", lambda m: m.softmax_cross_entropy(_A.astype(np.int32), _L), TypeError,
+     ["logits"]),
+    # labels
+    ("labels too big", lambda m: m.softmax_cross_entropy(_A, np.array([0, 4, 1])), ValueError,
+     ["labels", "[0, 4)", "4"]),
+    ("labels negative", lambda m: m.softmax_cross_entropy(_A, np.array([0, -1, 1])), ValueError,
+     ["labels", "-1"]),
+    ("labels huge", lambda m: m.softmax_cross_entropy(_A, np.array([0, 2 ** 62, 1])), ValueError,
+     ["labels"]),
+    ("labels length", lambda m: m.softmax_cross_entropy(_A, _L[:2]), ValueError,
+     ["labels", "3", "2"]),
+    ("labels 2-D int", lambda m: m.softmax_cross_entropy(_A, np.zeros((3, 4), np.int64)),
+     ValueError, ["labels"]),
+    ("float labels (N,)", lambda m: m.softmax_cross_entropy(_A, _L.astype(np.float64)),
+     ValueError, ["labels", "(3, 4)"]),
+    ("float labels shape", lambda m: m.softmax_cross_entropy(_A, np.zeros((3, 5))), ValueError,
+     ["labels", "(3, 4)", "(3, 5)"]),
+    ("float labels dtype", lambda m: m.softmax_cross_entropy(_A, np.zeros((3, 4), np.float32)),
+     TypeError, ["labels", "float64", "float32"]),
+    ("labels NaN", lambda m: m.softmax_cross_entropy(_A, np.full((3, 4), np.nan)), ValueError,
+     ["labels", "finite"]),
+    ("labels bool", lambda m: m.softmax_cross_entropy(_A, np.array([True, False, True])),
+     TypeError, ["labels", "bool"]),
+    ("labels str", lambda m: m.softmax_cross_entropy(_A, "abc"), TypeError, ["labels"]),
+    # mask, rate, alpha
+    ("mask shape", lambda m: m.dropout_forward(_A, _M[:2], 0.5), ValueError, ["mask", "(3, 4)"]),
+    ("mask dtype", lambda m: m.dropout_forward(_A, _M.astype(np.float64), 0.5), TypeError,
+     ["mask", "float64"]),
+    ("mask int32", lambda m: m.dropout_backward(_A, _M.astype(np.int32), 0.5), TypeError,
+     ["mask", "int32"]),
+    ("mask list", lambda m: m.dropout_forward(_A, _M.tolist(), 0.5), TypeError, ["mask"]),
+    ("rate 1", lambda m: m.dropout_forward(_A, _M, 1.0), ValueError, ["rate", "1.0"]),
+    ("rate negative", lambda m: m.dropout_backward(_A, _M, -0.1), ValueError, ["rate", "-0.1"]),
+    ("rate NaN", lambda m: m.dropout_forward(_A, _M, float("nan")), ValueError, ["rate"]),
+    ("rate str", lambda m: m.dropout_forward(_A, _M, "0.5"), TypeError, ["rate"]),
+    ("alpha inf", lambda m: m.elu_forward(_A, float("inf")), ValueError, ["alpha", "inf"]),
+    ("alpha NaN", lambda m: m.elu_backward(_A, _A, float("nan")), ValueError, ["alpha"]),
+    ("alpha None", lambda m: m.elu_forward(_A, None), TypeError, ["alpha"]),
+    # out
+    ("out shape", lambda m: m.relu_forward(_A, out=np.zeros((4, 3))), ValueError,
+     ["out", "(3, 4)", "(4, 3)"]),
+    ("out dtype", lambda m: m.sigmoid_forward(_A, out=_A32.copy()), TypeError,
+     ["out", "float64", "float32"]),
+    ("out F-order", lambda m: m.tanh_forward(_A, out=np.zeros((3, 4), order="F")), ValueError,
+     ["out", "contiguous"]),
+    ("out strided", lambda m: m.elu_forward(_A, out=np.zeros((3, 8))[:, ::2]), ValueError,
+     ["out", "contiguous"]),
+    ("out read-only", lambda m: m.relu_forward(_A, out=np.broadcast_to(np.zeros(4), (3, 4))),
+     ValueError, ["out"]),
+    ("out list", lambda m: m.relu_forward(_A, out=[0.0] * 12), TypeError, ["out"]),
+    ("out overlaps x", lambda m: m.relu_forward(_BUF[:12].reshape(3, 4),
+                                                out=_BUF[1:].reshape(3, 4)),
+     ValueError, ["out", "overlap", "x"]),
+    ("out overlaps y", lambda m: m.sigmoid_backward(_A, _BUF[1:].reshape(3, 4),
+                                                    out=_BUF[:12].reshape(3, 4)),
+     ValueError, ["out", "overlap", "y"]),
+    ("out overlaps dy (strided)", lambda m: m.relu_backward(_BUF[::2][:6].reshape(2, 3), _A[:2, :3],
+                                                            out=_BUF[:6].reshape(2, 3)),
+     ValueError, ["out", "overlap", "dy"]),
+    ("out overlaps softmax x", lambda m: m.softmax_forward(_BUF[1:].reshape(3, 4),
+                                                           out=_BUF[:12].reshape(3, 4)),
+     ValueError, ["out", "overlap", "x"]),
+]
+
+
+@pytest.mark.parametrize("impl", ["kernels", "reference"])
+@pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
+def test_bad_input_raises_naming_the_argument(case, impl):
+    _, call, exc, words = case
+    module = _act if impl == "kernels" else reference
+    with pytest.raises(exc) as info:
+        call(module)
+    for word in words:
+        assert word in str(info.value), (word, str(info.value))
+
+
+def test_mask_sharing_out_memory_is_rejected():
+    """A uint8 mask that is out's own bytes would be overwritten by wider floats before it is
+    read: refused (the same array as x, in place, stays allowed)."""
+    buf = np.zeros((3, 4), dtype=np.float32)
+    mask = buf.view(np.uint8)[:, :4]
+    for mod in (_act, reference):
+        with pytest.raises(ValueError, match="mask"):
+            mod.dropout_forward(np.ones((3, 4), np.float32), mask, 0.5, out=buf)
+
+
+def test_bad_input_in_child_process_does_not_crash(run_child):
+    """The cross-entropy indexes a row by its label and every loop writes through raw pointers
+    with bounds checks off: show in a separate process that bad labels, masks and outs are
+    refused before that code runs (a crash would show as a signal, not an exception)."""
+    code = textwrap.dedent("""
+        import numpy as np
+        from fastnn.kernels import _activations as A
+        z = np.zeros((4, 5), dtype=np.float32)
+        x = np.zeros(40000, dtype=np.float32)
+        buf = np.zeros(40001, dtype=np.float32)
+        calls = [
+            lambda: A.softmax_cross_entropy(z, np.array([0, 1, 2, 10 ** 9])),
+            lambda: A.softmax_cross_entropy(z, np.array([0, 1, 2, -(10 ** 9)])),
+            lambda: A.softmax_cross_entropy(z, np.array([0, 1, 2, 5], dtype=np.uint8)),
+            lambda: A.softmax_cross_entropy(z, np.array([0, 1, 2])),
+            lambda: A.softmax_cross_entropy(z, np.zeros((4, 4), dtype=np.float32)),
+            lambda: A.softmax_cross_entropy(z, np.zeros((3, 5), dtype=np.float32)),
+            lambda: A.dropout_forward(x, np.ones(39999, dtype=bool), 0.5),
+            lambda: A.dropout_backward(x, np.ones(40000, dtype=np.float32), 0.5),
+            lambda: A.relu_forward(x, out=np.zeros(39999, dtype=np.float32)),
+            lambda: A.relu_forward(buf[1:], out=buf[:-1]),
+            lambda: A.softmax_forward(z, out=np.zeros((4, 4), dtype=np.float32)),
+            lambda: A.softmax_backward(z, z[:3]),
+            lambda: A.elu_backward(x, x[:-1]),
+        ]
+        for call in calls:
+            try:
+                call()
+            except (ValueError, TypeError) as e:
+                print(type(e).__name__)
+            else:
+                print("no-error")
+    """)
+    res = run_child(code, timeout=120)
+    assert res.returncode == 0, res.stderr
+    words = res.stdout.split()
+    assert len(words) == 13 and "no-error" not in words, res.stdout
