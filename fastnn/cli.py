@@ -453,7 +453,14 @@ def main(argv=None):
             print("fastnn %s: %s" % (command, e), file=sys.stderr)
             return 1
         if isinstance(e, (UsageError, DatasetError, ValueError, TypeError, OSError)):
-            print("fastnn %s: error: %s" % (command, _one_line(e)), file=sys.stderr)
+            msg = _one_line(e)
+            if isinstance(e, DatasetError):
+                # the library's advice names its keyword argument; say it in command-line terms
+                msg = msg.replace("Call with download=True to fetch them",
+                                  "Run without --no-download to fetch them")
+                msg = msg.replace("pass path= or set FASTNN_DATA",
+                                  "pass --data-dir or set FASTNN_DATA")
+            print("fastnn %s: error: %s" % (command, msg), file=sys.stderr)
             return 2
         raise
 

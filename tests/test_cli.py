@@ -102,6 +102,9 @@ def test_missing_data_exits_2_naming_the_files(capsys, tmp_path):
     assert code == 2
     assert "train-images-idx3-ubyte" in err and str(tmp_path) in err
     assert len(err.strip().splitlines()) == 1
+    # the advice is in command-line terms, not the library's keyword arguments
+    assert "without --no-download" in err and "--data-dir" in err
+    assert "download=True" not in err
 
 
 @pytest.mark.mnist
