@@ -86,6 +86,12 @@ def _check_activation(activation):
     return activation
 
 
+def _check_need_dx(need_dx):
+    if not isinstance(need_dx, (bool, np.bool_)):
+        raise TypeError("need_dx must be a bool, got %r (%s)" % (need_dx, type(need_dx).__name__))
+    return bool(need_dx)
+
+
 def _check_seed(seed):
     if seed is None or isinstance(seed, np.random.Generator):
         return seed
@@ -379,14 +385,17 @@ class Dense(_WeightedLayer):
         self._cache = (x, y)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
+        """dx = dz @ W^T; fills kernel.grad = x^T @ dz and bias.grad = sum(dz).  need_dx=False
+        skips dx (returns None): a network's first layer never needs it (Sequential.fit)."""
         x, y = self._kept()
         dy = self._check_dy(dy, y.shape, self.dtype)
+        need_dx = _check_need_dx(need_dx)
         dz = _activation_backward(dy, y, self.activation)
         k = K()
         dw = k.matmul(x, dz, trans_a=True)
         db = dz.sum(axis=0)
-        dx = k.matmul(dz, self.kernel.value, trans_b=True)
+        dx = k.matmul(dz, self.kernel.value, trans_b=True) if need_dx else None
         self._write_grads(dw, db)
         return dx
 
@@ -452,11 +461,15 @@ class Conv2D(_WeightedLayer):
         self._cache = (x, y)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
+        """dx, and kernel.grad / bias.grad, from conv2d_backward.  need_dx=False skips dx (a
+        GEMM and a col2im) and returns None: a network's first layer never needs it."""
         x, y = self._kept()
         dy = self._check_dy(dy, y.shape, self.dtype)
+        need_dx = _check_need_dx(need_dx)
         dz = _activation_backward(dy, y, self.activation)
-        dx, dw, db = K().conv2d_backward(dz, x, self.kernel.value, self.stride, self.padding)
+        dx, dw, db = K().conv2d_backward(dz, x, self.kernel.value, self.stride, self.padding,
+                                         need_dx=need_dx)
         self._write_grads(dw, db)
         return dx
 

@@ -318,13 +318,34 @@ class Sequential:
 
     __call__ = forward
 
-    def backward(self, dy):
-        """dL/dinput from dL/doutput of the last forward; fills every parameter's ``grad``."""
+    def backward(self, dy, need_dx=True):
+        """dL/dinput from dL/doutput of the last forward; fills every parameter's ``grad``.
+
+        need_dx=False (what ``fit`` uses): the gradient w.r.t. the model's input is not wanted,
+        so the backward pass stops at the first layer with parameters, which skips its own dx
+        (for Dense a GEMM, for Conv2D a GEMM and a col2im); returns None.  Every parameter's
+        ``grad`` is the same either way."""
         if not self.layers:
             raise ValueError("the model has no layers")
-        for layer in reversed(self.layers):
+        if not isinstance(need_dx, (bool, np.bool_)):
+            raise TypeError("need_dx must be a bool, got %r (%s)"
+                            % (need_dx, type(need_dx).__name__))
+        first = 0
+        if not need_dx:
+            first = next((i for i, layer in enumerate(self.layers) if layer.parameters()),
+                         None)
+            if first is None:        # nothing to train: no gradient is needed at all
+                return None
+        for layer in reversed(self.layers[first + 1:] if not need_dx else self.layers):
             dy = layer.backward(dy)
-        return dy
+        if need_dx:
+            return dy
+        layer = self.layers[first]
+        if isinstance(layer, (_layers.Dense, _layers.Conv2D)):
+            layer.backward(dy, need_dx=False)
+        else:                        # a custom layer: its backward may not take need_dx
+            layer.backward(dy)
+        return None
 
     def parameters(self):
         """Every layer's parameters, in layer order (kernel before bias within a layer)."""
@@ -676,7 +697,7 @@ class Sequential:
                 correct += self._n_correct(out, yb)
             # Layers overwrite (not accumulate) their parameters' grads in backward, so no
             # zero_grad is needed between steps.
-            self.backward(loss_fn.backward())
+            self.backward(loss_fn.backward(), need_dx=False)
             optimizer.step()
             batch_losses.append(batch_loss)
             weighted_sum += batch_loss * xb.shape[0]

@@ -396,3 +396,29 @@ def test_bad_input_in_child_process_does_not_crash(run_child):
     res = run_child(code, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["ValueError"] * 5 + ["TypeError"], res.stdout
+
+
+# --------------------------------------------------------------------------- need_dx=False
+@pytest.mark.parametrize("mod", [_conv, reference], ids=["compiled", "twin"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_without_dx_gives_the_same_weight_gradients(mod, dtype):
+    # The first layer of a network skips dx; dw and db must not change by a bit.
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 2, 9, 7)).astype(dtype)
+    w = rng.standard_normal((5, 2, 3, 2)).astype(dtype)
+    dy = rng.standard_normal(mod.conv2d_forward(x, w, None, (2, 1), (1, 0)).shape).astype(dtype)
+    dx, dw, db = mod.conv2d_backward(dy, x, w, (2, 1), (1, 0))
+    none, dw2, db2 = mod.conv2d_backward(dy, x, w, (2, 1), (1, 0), need_dx=False)
+    assert none is None and dx.shape == x.shape
+    np.testing.assert_array_equal(dw2, dw)
+    np.testing.assert_array_equal(db2, db)
+
+
+@pytest.mark.parametrize("mod", [_conv, reference], ids=["compiled", "twin"])
+@pytest.mark.parametrize("bad", [1, "no", None])
+def test_backward_need_dx_must_be_a_bool(mod, bad):
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    w = np.zeros((1, 1, 3, 3), np.float32)
+    dy = np.zeros((1, 1, 2, 2), np.float32)
+    with pytest.raises(TypeError, match="need_dx"):
+        mod.conv2d_backward(dy, x, w, 1, 0, need_dx=bad)

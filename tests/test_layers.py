@@ -729,3 +729,24 @@ def test_layers_work_inside_sequential_on_both_backends(rng):
             outs.append([y, dx] + [p.grad.copy() for p in model.parameters()])
     for a, b in zip(*outs):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
+
+
+# --------------------------------------------------------------------------- need_dx=False
+@pytest.mark.parametrize("make, shape", [
+    (lambda: L.Dense(7, 5, activation="relu", seed=0), (3, 7)),
+    (lambda: L.Conv2D(2, 4, (3, 2), stride=(2, 1), padding=1, activation="relu", seed=0),
+     (2, 2, 9, 6)),
+], ids=["dense", "conv2d"])
+def test_backward_without_dx_fills_the_same_grads(on_backend, make, shape, rng):
+    x = rng.standard_normal(shape).astype(np.float32)
+    a, b = make(), make()
+    y = a.forward(x, training=True)
+    b.forward(x, training=True)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx = a.backward(dy)
+    assert dx.shape == x.shape
+    assert b.backward(dy, need_dx=False) is None
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(q.grad, p.grad)
+    with pytest.raises(TypeError, match="need_dx"):
+        b.backward(dy, need_dx="no")

@@ -577,3 +577,25 @@ def test_fit_limits_blas_threads():
     small_mlp().fit(x, y, epochs=1, verbose=0, callbacks=[Probe()])
     expected = 1 if fastnn.backend.get_backend() == "compiled" else fastnn.get_num_threads()
     assert seen and all(n == expected for n in seen)
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: Sequential([L.Dropout(0.1, seed=3), L.Dense(12, 6, activation="relu", seed=0),
+                         L.Dropout(0.5, seed=1), L.Dense(6, 3, seed=2)]), (4, 12)),
+    (lambda: zoo.cnn(seed=0), (2, 1, 28, 28)),
+], ids=["mlp-with-input-dropout", "lab-cnn"])
+def test_backward_without_input_gradient_gives_the_same_grads(make, shape):
+    # fit uses need_dx=False: layers before the first weighted layer are skipped, and that
+    # layer skips its dx; every parameter gradient must be bit-identical to the full pass.
+    rng = np.random.default_rng(0)
+    x = rng.random(shape).astype(np.float32)
+    a, b = make(), make()
+    out = a.forward(x, training=True)
+    b.forward(x, training=True)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    assert a.backward(g).shape == x.shape
+    assert b.backward(g, need_dx=False) is None
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(q.grad, p.grad)
+    with pytest.raises(TypeError, match="need_dx"):
+        b.backward(g, need_dx=0)

@@ -712,7 +712,8 @@ cdef inline double _sce_soft_row(const floating *z, const floating *t, floating 
     for j in range(K):
         tj = t[j]
         ts += tj
-        dot += tj * (<double>z[j] - <double>m)
+        if tj != 0:     # a -inf logit with target 0 adds nothing (0 * -inf would be NaN)
+            dot += tj * (<double>z[j] - <double>m)
     tsf = <floating>ts
     for j in range(K):
         d[j] = (tsf * (d[j] / s) - t[j]) / nf

@@ -247,13 +247,15 @@ cdef void _forward_gemm(const floating[:, ::1] w2, const floating[:, ::1] cols,
 
 cdef void _backward_gemms(const floating[:, ::1] w2, floating[:, ::1] cols,
                           const floating[:, ::1] dyt, const floating[:, :, ::1] dy,
-                          floating[:, ::1] dw2, int nt):
+                          floating[:, ::1] dw2, bint need_dx, int nt):
     cdef int64_t N = dy.shape[0], OC = dy.shape[1], P = dy.shape[2], CKK = w2.shape[1]
     cdef int64_t NP = N * P
     with nogil:
         # dw (OC x CKK) = dY (OC x NP) @ cols^T (NP x CKK; cols read with swapped strides)
         _gemm(1, OC, CKK, NP, &dyt[0, 0], 0, NP, 1, &cols[0, 0], 0, 1, NP,
               &dw2[0, 0], 0, CKK, 1, <const floating *>NULL, FNN_BIAS_NONE, nt)
+        if not need_dx:
+            return
         # dcols[:, n*P:(n+1)*P] (CKK x P) = W^T (CKK x OC) @ dy[n] (OC x P), into cols
         _gemm(N, CKK, P, OC, &w2[0, 0], 0, 1, CKK, &dy[0, 0, 0], OC * P, P, 1,
               &cols[0, 0], P, NP, 1, <const floating *>NULL, FNN_BIAS_NONE, nt)
@@ -327,13 +329,15 @@ def conv2d_forward(x, w, b, stride, padding):
     return y
 
 
-def conv2d_backward(dy, x, w, stride, padding):
+def conv2d_backward(dy, x, w, stride, padding, need_dx=True):
     """Gradients of conv2d_forward -> (dx, dw, db), shapes of x, w and (OC,).
 
-    dy: (N, OC, OH, OW); x, w: the forward inputs (im2col(x) is recomputed).  Deterministic:
-    bit-identical at any thread count.
+    dy: (N, OC, OH, OW); x, w: the forward inputs (im2col(x) is recomputed).  need_dx=False
+    skips the input gradient (dx is None): the first layer of a network never needs it, and it
+    costs a GEMM and a col2im.  Deterministic: bit-identical at any thread count.
     """
     dy, x, w, k, s, p, o = _check_conv_backward_args(dy, x, w, stride, padding)
+    need_dx = _check_need_dx(need_dx)
     cdef int nt = get_num_threads()
     x = np.ascontiguousarray(x)
     N, C, OC = x.shape[0], x.shape[1], w.shape[0]
@@ -347,12 +351,20 @@ def conv2d_backward(dy, x, w, stride, padding):
     dw = np.empty(w.shape, dtype=x.dtype)
     dw2 = dw.reshape(OC, ckk)
     db = np.empty(OC, dtype=x.dtype)
-    dx = np.empty(x.shape, dtype=x.dtype)
     if x.dtype == np.float32:
         _transpose_dy_bias_grad[float](dy3, dyt, db, nt)
-        _backward_gemms[float](w2, cols, dyt, dy3, dw2, nt)
+        _backward_gemms[float](w2, cols, dyt, dy3, dw2, need_dx, nt)
     else:
         _transpose_dy_bias_grad[double](dy3, dyt, db, nt)
-        _backward_gemms[double](w2, cols, dyt, dy3, dw2, nt)
+        _backward_gemms[double](w2, cols, dyt, dy3, dw2, need_dx, nt)
+    if not need_dx:
+        return None, dw, db
+    dx = np.empty(x.shape, dtype=x.dtype)
     _col2im_into(cols, dx, k, s, p, o, nt)   # cols now holds dcols
     return dx, dw, db
+
+
+def _check_need_dx(need_dx):
+    if not isinstance(need_dx, (bool, np.bool_)):
+        raise TypeError("need_dx must be a bool, got %r (%s)" % (need_dx, type(need_dx).__name__))
+    return bool(need_dx)

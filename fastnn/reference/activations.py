@@ -237,7 +237,11 @@ def softmax_cross_entropy(logits, labels):
     else:
         td = t.astype(np.float64)
         tsum = td.sum(axis=1)
-        row = tsum * log_s - (td * zd).sum(axis=1)
+        # a target of 0 contributes nothing, even against a -inf logit (0 * -inf = NaN), so
+        # one-hot targets give what the integer labels give
+        with np.errstate(invalid="ignore"):
+            tz = np.where(td != 0, td * zd, 0.0)
+        row = tsum * log_s - tz.sum(axis=1)
     loss = 0.0
     for v in row.tolist():             # Python floats, in row order, as the compiled kernel
         loss += v

@@ -204,20 +204,25 @@ def conv2d_forward(x, w, b, stride, padding):
     return np.ascontiguousarray(y.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3))
 
 
-def conv2d_backward(dy, x, w, stride, padding):
+def conv2d_backward(dy, x, w, stride, padding, need_dx=True):
     """Gradients of conv2d_forward: returns (dx, dw, db).
 
     dy: (N, OC, OH, OW), the loss gradient w.r.t. y; x: (N, C, H, W) and w: (OC, C, kh, kw), the
     forward inputs.  dx has x's shape, dw w's shape, db is (OC,) (the bias gradient, returned
-    whether or not the forward pass used a bias).
+    whether or not the forward pass used a bias).  need_dx=False returns dx = None without
+    computing it (a network's first layer never needs the gradient of its input).
     """
     dy, x, w, (kh, kw), stride, padding, (OH, OW) = _check_conv_backward_args(
         dy, x, w, stride, padding)
+    if not isinstance(need_dx, (bool, np.bool_)):
+        raise TypeError("need_dx must be a bool, got %r (%s)" % (need_dx, type(need_dx).__name__))
     OC = w.shape[0]
     dY = dy.transpose(1, 0, 2, 3).reshape(OC, -1)         # (OC, N*OH*OW)
     cols = im2col(x, kh, kw, stride, padding)             # (C*kh*kw, N*OH*OW)
     dw = np.matmul(dY, cols.T).reshape(w.shape)
     db = dy.sum(axis=(0, 2, 3))
+    if not need_dx:
+        return None, dw, db
     dcols = np.matmul(w.reshape(OC, -1).T, dY)            # (C*kh*kw, N*OH*OW)
     dx = col2im(dcols, x.shape, kh, kw, stride, padding)
     return dx, dw, db
