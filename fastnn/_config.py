@@ -9,7 +9,8 @@ import os
 _num_threads = None
 
 
-def _available_cpus():
+def available_cpus():
+    """CPUs this process may run on (the affinity mask when the OS has one)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
@@ -35,7 +36,7 @@ def default_num_threads():
         value = _from_env(var)
         if value is not None:
             return value
-    return _available_cpus()
+    return available_cpus()
 
 
 def get_num_threads():

@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _atomic
+
 __all__ = ["DatasetError", "load_mnist", "load_fashion_mnist", "cache_dir"]
 
 
@@ -324,22 +326,9 @@ def _download_bytes(url, timeout=_DOWNLOAD_TIMEOUT):
 
 
 def _atomic_write(path, data):
-    """Write via a temp file in the same directory + fsync + os.replace: a reader never sees a
+    """Write ``data`` (bytes) to ``path`` atomically (fastnn._atomic): a reader never sees a
     partial file, and concurrent fetchers cannot corrupt each other's result."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".part", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, str(path))
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    _atomic.atomic_write(path, lambda fh: fh.write(data))
 
 
 def _verify_fetched_gz(spec, stem, raw):

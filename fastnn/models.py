@@ -41,7 +41,6 @@ import math
 import numbers
 import os
 import sys
-import tempfile
 import time
 import warnings
 import zipfile
@@ -49,6 +48,7 @@ import zipfile
 import numpy as np
 
 from . import __version__
+from . import _atomic
 from . import backend as _backend
 from . import callbacks as _callbacks
 from . import layers as _layers
@@ -835,43 +835,9 @@ class Sequential:
         blob = json.dumps(header).encode("utf-8")
         members = {"header": np.frombuffer(blob, dtype=np.uint8)}
         members.update(arrays)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                                   dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, allow_pickle=False, **members)
-                fh.flush()
-                os.fsync(fh.fileno())
-            # mkstemp creates the file 0600; give it the mode a plain open() would have.
-            os.chmod(tmp, _new_file_mode(path))
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        # Make the rename itself durable (POSIX: fsync the directory entry).
-        if hasattr(os, "O_DIRECTORY"):
-            try:
-                dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-                try:
-                    os.fsync(dfd)
-                finally:
-                    os.close(dfd)
-            except OSError:
-                pass
-        return path
-
-
-def _new_file_mode(path):
-    try:
-        return os.stat(path).st_mode & 0o777          # overwrite: keep the old file's mode
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
+        # a missing directory is an error (a mistyped path), as for np.save
+        return _atomic.atomic_write(
+            path, lambda fh: np.savez(fh, allow_pickle=False, **members), make_dirs=False)
 
 
 # --------------------------------------------------------------------------- loading

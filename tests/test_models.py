@@ -599,3 +599,16 @@ def test_backward_without_input_gradient_gives_the_same_grads(make, shape):
         np.testing.assert_array_equal(q.grad, p.grad)
     with pytest.raises(TypeError, match="need_dx"):
         b.backward(g, need_dx=0)
+
+
+def test_save_into_a_missing_directory_raises_and_keeps_modes(tmp_path):
+    model = small_mlp()
+    with pytest.raises(FileNotFoundError):
+        model.save(tmp_path / "no-such-dir" / "m.npz")
+    assert os.listdir(tmp_path) == []
+    path = tmp_path / "m.npz"
+    model.save(path)
+    os.chmod(path, 0o640)
+    model.save(path)                      # overwriting keeps the existing file's mode
+    assert (os.stat(path).st_mode & 0o777) == 0o640
+    assert sorted(os.listdir(tmp_path)) == ["m.npz"]

@@ -34,8 +34,9 @@ import multiprocessing
 import os
 import signal
 import sys
-import tempfile
 import time
+
+from .. import _atomic, _config
 
 __all__ = ["available_cores", "normalize", "atomic_write", "load_record", "execute",
            "ExecutionSummary"]
@@ -49,10 +50,7 @@ _WORKER_THREADS = None
 
 def available_cores():
     """CPUs this process may run on (the affinity mask when the OS has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+    return _config.available_cpus()
 
 
 def normalize(config):
@@ -62,27 +60,10 @@ def normalize(config):
 
 
 def atomic_write(path, text):
-    """Write ``text`` to ``path`` atomically: temporary file in the same directory, flush,
-    fsync, ``os.replace``.  Readers see the old file or the new one, never a partial one."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+    """Write ``text`` to ``path`` atomically (fastnn._atomic: temporary file in the same
+    directory, fsync, ``os.replace``).  Readers see the old file or the new one, never a partial
+    one."""
+    return _atomic.atomic_write(path, lambda fh: fh.write(text), binary=False)
 
 
 def record_path(runs_dir, run_id):
