@@ -1,8 +1,13 @@
 import os
+import sys
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+
+# tests/ (not the repository root, whose fastnn/ is uncompiled) on sys.path, so test modules can
+# import the shared helpers in fnn_testutil.py
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 settings.register_profile(
     "fastnn", max_examples=25, deadline=None,
@@ -13,15 +18,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fastnn"))
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
-
-
-def mnist_dir():
-    """The MNIST directory for tests: FASTNN_DATA if it holds the IDX files, else None."""
-    path = os.environ.get("FASTNN_DATA")
-    if path and os.path.exists(os.path.join(path, "train-images-idx3-ubyte.gz")) or (
-            path and os.path.exists(os.path.join(path, "train-images-idx3-ubyte"))):
-        return path
-    return None
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from hypothesis import given, strategies as st
 import fastnn
 from fastnn import reference
 from fastnn.kernels import _activations as _act
+from fnn_testutil import layout as _layout
 
 DTYPES = [np.float32, np.float64]
 LAYOUTS = ["C", "F", "sliced", "reversed"]
@@ -24,23 +25,6 @@ BIT_IDENTICAL = {("relu", "fwd"), ("relu", "bwd"), ("sigmoid", "bwd"), ("tanh", 
 # and a product or quotient after it adds half an ulp.
 MAXULP = 8
 CHUNK = _act._CHUNK_ELEMENTS       # elementwise work is cut into chunks of this many elements
-
-
-def _layout(x, layout):
-    """The same values as x in another memory layout (the kernels must not care)."""
-    if layout == "C":
-        return np.ascontiguousarray(x)
-    if layout == "F":
-        return np.asfortranarray(x)
-    if layout == "sliced":
-        big = np.zeros(tuple(2 * s for s in x.shape), dtype=x.dtype)
-        view = big[(slice(None, None, 2),) * x.ndim]
-        view[...] = x
-        return view
-    if layout == "reversed":
-        rev = np.ascontiguousarray(x[(slice(None, None, -1),) * x.ndim])
-        return rev[(slice(None, None, -1),) * x.ndim]          # negative strides
-    raise AssertionError(layout)
 
 
 def _fwd(impl, name):

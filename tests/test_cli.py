@@ -5,24 +5,11 @@ import importlib.util
 import json
 import re
 
-import numpy as np
 import pytest
 
 from fastnn import cli
 from fastnn.models import load_model
-
-
-def _load_conftest():
-    # --import-mode=importlib keeps tests/ off sys.path, so `import conftest` does not work
-    import os
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conftest.py")
-    spec = importlib.util.spec_from_file_location("_fastnn_tests_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-mnist_dir = _load_conftest().mnist_dir
+from fnn_testutil import mnist_dir
 
 
 def run(capsys, *argv):

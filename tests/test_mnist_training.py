@@ -7,26 +7,15 @@ epochs.  Lab CNN (conv32-pool-conv64-pool-dense128-dropout 0.5-10, Adam 1e-3, ba
 seed 0): >= 98.0% after 1 epoch.  Both train on all 60000 training images and are scored on
 the 10000 test images.  They take a minute or two on two cores.
 """
-import importlib.util
-import os
 
 import numpy as np
 import pytest
 
 from fastnn import data, datasets, zoo
+from fnn_testutil import mnist_dir
 
 
-def _mnist_dir():
-    # tests/conftest.py's mnist_dir(); loaded by path because --import-mode=importlib keeps
-    # tests/ off sys.path
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conftest.py")
-    spec = importlib.util.spec_from_file_location("_fastnn_tests_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.mnist_dir()
-
-
-MNIST = _mnist_dir()
+MNIST = mnist_dir()
 pytestmark = [pytest.mark.mnist, pytest.mark.slow,
               pytest.mark.skipif(MNIST is None, reason="needs MNIST in FASTNN_DATA")]
 

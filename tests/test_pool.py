@@ -10,22 +10,10 @@ from hypothesis import given, strategies as st
 import fastnn
 from fastnn import reference
 from fastnn.kernels import _pool
+from fnn_testutil import layout as _layout
 
 DTYPES = [np.float32, np.float64]
 LAYOUTS = ["C", "F", "sliced"]
-
-
-def _layout(x, layout):
-    if layout == "C":
-        return np.ascontiguousarray(x)
-    if layout == "F":
-        return np.asfortranarray(x)
-    if layout == "sliced":
-        big = np.zeros(tuple(2 * s for s in x.shape), dtype=x.dtype)
-        view = big[(slice(None, None, 2),) * x.ndim]
-        view[...] = x
-        return view
-    raise AssertionError(layout)
 
 
 @st.composite

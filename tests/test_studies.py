@@ -6,7 +6,6 @@ command on real MNIST with --quick (skipped without MNIST).
     FASTNN_DATA=/work/shared/datasets/mnist python -m pytest tests/test_studies.py -q
 """
 import csv
-import importlib.util
 import json
 import math
 import os
@@ -25,19 +24,10 @@ from fastnn.studies import aggregate, data as study_data, init as init_study
 from fastnn.studies import optimizers as opt_study
 from fastnn.studies import runner
 from fastnn.studies.train import train_run
+from fnn_testutil import mnist_dir
 
 
-def _mnist_dir():
-    # tests/conftest.py's mnist_dir(), loaded by path (--import-mode=importlib keeps tests/ off
-    # sys.path)
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conftest.py")
-    spec = importlib.util.spec_from_file_location("_fastnn_tests_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.mnist_dir()
-
-
-MNIST = _mnist_dir()
+MNIST = mnist_dir()
 TIMING_KEYS = ("wall_time", "threads", "epoch_time", "eval_time")
 
 
