@@ -111,6 +111,13 @@ def check_scalar(v, name, *, min=None, max=None, min_inclusive=True, max_inclusi
     return v
 
 
+def check_bool(v, name):
+    """A Python or NumPy bool (not 0/1, not a string): TypeError naming ``name`` otherwise."""
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError("%s must be a bool, got %r (%s)" % (name, v, type(v).__name__))
+    return bool(v)
+
+
 def check_out(out, name, shape, dtype):
     """Validate a caller-supplied output array: exact shape and dtype, C-contiguous, writeable."""
     if not isinstance(out, np.ndarray):

@@ -86,12 +86,6 @@ def _check_activation(activation):
     return activation
 
 
-def _check_need_dx(need_dx):
-    if not isinstance(need_dx, (bool, np.bool_)):
-        raise TypeError("need_dx must be a bool, got %r (%s)" % (need_dx, type(need_dx).__name__))
-    return bool(need_dx)
-
-
 def _check_seed(seed):
     if seed is None or isinstance(seed, np.random.Generator):
         return seed
@@ -390,7 +384,7 @@ class Dense(_WeightedLayer):
         skips dx (returns None): a network's first layer never needs it (Sequential.fit)."""
         x, y = self._kept()
         dy = self._check_dy(dy, y.shape, self.dtype)
-        need_dx = _check_need_dx(need_dx)
+        need_dx = _v.check_bool(need_dx, "need_dx")
         dz = _activation_backward(dy, y, self.activation)
         k = K()
         dw = k.matmul(x, dz, trans_a=True)
@@ -466,7 +460,7 @@ class Conv2D(_WeightedLayer):
         GEMM and a col2im) and returns None: a network's first layer never needs it."""
         x, y = self._kept()
         dy = self._check_dy(dy, y.shape, self.dtype)
-        need_dx = _check_need_dx(need_dx)
+        need_dx = _v.check_bool(need_dx, "need_dx")
         dz = _activation_backward(dy, y, self.activation)
         dx, dw, db = K().conv2d_backward(dz, x, self.kernel.value, self.stride, self.padding,
                                          need_dx=need_dx)

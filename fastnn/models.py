@@ -40,7 +40,6 @@ import json
 import math
 import numbers
 import os
-import sys
 import time
 import warnings
 import zipfile
@@ -49,6 +48,7 @@ import numpy as np
 
 from . import __version__
 from . import _atomic
+from . import _validate as _v
 from . import backend as _backend
 from . import callbacks as _callbacks
 from . import layers as _layers
@@ -327,25 +327,22 @@ class Sequential:
         ``grad`` is the same either way."""
         if not self.layers:
             raise ValueError("the model has no layers")
-        if not isinstance(need_dx, (bool, np.bool_)):
-            raise TypeError("need_dx must be a bool, got %r (%s)"
-                            % (need_dx, type(need_dx).__name__))
-        first = 0
-        if not need_dx:
-            first = next((i for i, layer in enumerate(self.layers) if layer.parameters()),
-                         None)
-            if first is None:        # nothing to train: no gradient is needed at all
+        if not _v.check_bool(need_dx, "need_dx"):
+            # layers before the first one with parameters need no gradient at all
+            first = next((i for i, layer in enumerate(self.layers) if layer.parameters()), None)
+            if first is None:
                 return None
-        for layer in reversed(self.layers[first + 1:] if not need_dx else self.layers):
+            for layer in reversed(self.layers[first + 1:]):
+                dy = layer.backward(dy)
+            layer = self.layers[first]
+            if isinstance(layer, (_layers.Dense, _layers.Conv2D)):
+                layer.backward(dy, need_dx=False)
+            else:                    # a custom layer: its backward may not take need_dx
+                layer.backward(dy)
+            return None
+        for layer in reversed(self.layers):
             dy = layer.backward(dy)
-        if need_dx:
-            return dy
-        layer = self.layers[first]
-        if isinstance(layer, (_layers.Dense, _layers.Conv2D)):
-            layer.backward(dy, need_dx=False)
-        else:                        # a custom layer: its backward may not take need_dx
-            layer.backward(dy)
-        return None
+        return dy
 
     def parameters(self):
         """Every layer's parameters, in layer order (kernel before bias within a layer)."""

@@ -50,6 +50,7 @@ import threading
 
 import numpy as np
 
+from fastnn import _validate as _v
 from fastnn._config import get_num_threads
 from fastnn.reference.conv import (_check_im2col_args, _check_col2im_args,
                                    _check_conv_forward_args, _check_conv_backward_args)
@@ -337,7 +338,7 @@ def conv2d_backward(dy, x, w, stride, padding, need_dx=True):
     costs a GEMM and a col2im.  Deterministic: bit-identical at any thread count.
     """
     dy, x, w, k, s, p, o = _check_conv_backward_args(dy, x, w, stride, padding)
-    need_dx = _check_need_dx(need_dx)
+    need_dx = _v.check_bool(need_dx, "need_dx")
     cdef int nt = get_num_threads()
     x = np.ascontiguousarray(x)
     N, C, OC = x.shape[0], x.shape[1], w.shape[0]
@@ -362,9 +363,3 @@ def conv2d_backward(dy, x, w, stride, padding, need_dx=True):
     dx = np.empty(x.shape, dtype=x.dtype)
     _col2im_into(cols, dx, k, s, p, o, nt)   # cols now holds dcols
     return dx, dw, db
-
-
-def _check_need_dx(need_dx):
-    if not isinstance(need_dx, (bool, np.bool_)):
-        raise TypeError("need_dx must be a bool, got %r (%s)" % (need_dx, type(need_dx).__name__))
-    return bool(need_dx)

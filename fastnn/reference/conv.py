@@ -214,8 +214,7 @@ def conv2d_backward(dy, x, w, stride, padding, need_dx=True):
     """
     dy, x, w, (kh, kw), stride, padding, (OH, OW) = _check_conv_backward_args(
         dy, x, w, stride, padding)
-    if not isinstance(need_dx, (bool, np.bool_)):
-        raise TypeError("need_dx must be a bool, got %r (%s)" % (need_dx, type(need_dx).__name__))
+    need_dx = _v.check_bool(need_dx, "need_dx")
     OC = w.shape[0]
     dY = dy.transpose(1, 0, 2, 3).reshape(OC, -1)         # (OC, N*OH*OW)
     cols = im2col(x, kh, kw, stride, padding)             # (C*kh*kw, N*OH*OW)

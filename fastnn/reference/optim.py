@@ -14,10 +14,10 @@ update rule operation by operation, in the array's dtype:
 The argument checks and the scalar preparation live here and are imported by the compiled module,
 so both implementations accept and reject exactly the same inputs.
 """
-import math
 
 import numpy as np
 
+from .. import _validate as _v
 from .._validate import FLOAT_DTYPES, check_int, check_scalar
 
 __all__ = [
@@ -30,10 +30,7 @@ __all__ = [
 # Shared checks (also used by fastnn.kernels._optim before its nogil loops)
 # --------------------------------------------------------------------------------------------
 
-def _check_flag(v, name):
-    if not isinstance(v, (bool, np.bool_)):
-        raise TypeError("%s must be a bool, got %r (%s)" % (name, v, type(v).__name__))
-    return bool(v)
+_check_flag = _v.check_bool
 
 
 def _check_arrays(param, grad, states):

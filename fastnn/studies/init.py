@@ -35,7 +35,8 @@ import os
 import numpy as np
 
 from . import aggregate, plots, report, runner
-from .optimizers import _check_common, _fastnn_version
+from .optimizers import (_check_activations, _check_common, _check_positive_ints,
+                         _fastnn_version)
 from .train import epoch_rows_csv, train_run
 
 __all__ = ["KERAS_INITIALIZERS", "DEFAULTS", "QUICK", "resolve_config", "make_tasks",
@@ -89,10 +90,7 @@ def resolve_config(**overrides):
     for key in ("initializers", "schemes", "activations"):
         if not cfg[key] or len(set(cfg[key])) != len(cfg[key]):
             raise ValueError("%s must list distinct names, got %s" % (key, cfg[key]))
-    for name in cfg["activations"]:
-        if name not in ("sigmoid", "relu", "tanh", "elu"):
-            raise ValueError("activations: unknown %r; expected sigmoid, relu, tanh or elu"
-                             % name)
+    _check_activations(cfg)
     if cfg["optimizer"] not in optim._NAMES:
         raise ValueError("optimizer: unknown %r; expected one of %s"
                          % (cfg["optimizer"], ", ".join(sorted(optim._NAMES))))
@@ -101,10 +99,7 @@ def resolve_config(**overrides):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
                 or v <= 0:
             raise ValueError("%s must be a positive number, got %r" % (key, v))
-    for key in ("part1_epochs", "part1_runs", "stats_batch", "histogram_bins"):
-        v = cfg[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError("%s must be a positive integer, got %r" % (key, v))
+    _check_positive_ints(cfg, ("part1_epochs", "part1_runs", "stats_batch", "histogram_bins"))
     _check_common(cfg)
     return cfg
 

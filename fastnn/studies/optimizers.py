@@ -84,10 +84,7 @@ def resolve_config(**overrides):
         raise ValueError("optimizers must name at least one optimizer")
     if len(set(cfg["optimizers"])) != len(cfg["optimizers"]):
         raise ValueError("optimizers lists a name twice: %s" % ",".join(cfg["optimizers"]))
-    for name in cfg["activations"]:
-        if name not in ("sigmoid", "relu", "tanh", "elu"):
-            raise ValueError("activations: unknown %r; expected sigmoid, relu, tanh or elu"
-                             % name)
+    _check_activations(cfg)
     if not cfg["activations"] or len(set(cfg["activations"])) != len(cfg["activations"]):
         raise ValueError("activations must name distinct activations, got %s"
                          % cfg["activations"])
@@ -102,11 +99,23 @@ def resolve_config(**overrides):
     return cfg
 
 
-def _check_common(cfg):
-    for key in ("runs", "epochs", "batch_size", "train_size", "test_size", "eval_batch_size"):
+def _check_activations(cfg):
+    for name in cfg["activations"]:
+        if name not in ("sigmoid", "relu", "tanh", "elu"):
+            raise ValueError("activations: unknown %r; expected sigmoid, relu, tanh or elu"
+                             % name)
+
+
+def _check_positive_ints(cfg, keys):
+    for key in keys:
         v = cfg[key]
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError("%s must be a positive integer, got %r" % (key, v))
+
+
+def _check_common(cfg):
+    _check_positive_ints(cfg, ("runs", "epochs", "batch_size", "train_size", "test_size",
+                               "eval_batch_size"))
     if isinstance(cfg["seed_offset"], bool) or not isinstance(cfg["seed_offset"], int) or \
             cfg["seed_offset"] < 0:
         raise ValueError("seed_offset must be an integer >= 0, got %r" % (cfg["seed_offset"],))
