@@ -28,13 +28,13 @@ KERNEL_MODULES = {
     "_pool": [],
     "_activations": [],
     "_optim": [],
-    "_buildinfo": [],
+    "_runtime": [],
 }
 
 
 # Headers every extension may include: a header-only edit must trigger a rebuild.
 C_HEADERS = ["src_c/fnn_gemm.h", "src_c/fnn_gemm_kernels.h", "src_c/fnn_gemm_driver.h",
-             "src_c/fnn_openmp.h"]
+             "src_c/fnn_openmp.h", "src_c/fnn_cpu.h"]
 
 
 def _compiler_cmd():

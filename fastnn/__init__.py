@@ -4,36 +4,33 @@ Hot kernels are Cython over typed memoryviews with OpenMP plus a C GEMM (``fastn
 each has a readable NumPy twin (``fastnn.reference``).  Models and training are a thin Python
 layer on top.
 """
-__version__ = "0.1.0"
-
+from ._version import __version__  # noqa: F401
 from ._config import get_num_threads, set_num_threads, threads  # noqa: F401
 from .parameter import Parameter  # noqa: F401
 from . import kernels, reference, backend  # noqa: F401
+from .kernels._runtime import set_simd, get_simd, cpu_simd_levels  # noqa: F401
 
 
 def build_info():
     """What the compiled core was built with and uses now.
 
     Returns a dict: ``openmp`` (bool, from the compiled extension), ``openmp_version``,
-    ``simd`` (micro-kernel chosen at run time for this CPU), ``compiler``, ``compile_args``,
+    ``simd`` (the level the kernels run at now: FASTNN_SIMD / ``set_simd``, default the best
+    this CPU has), ``cpu_simd`` (every level this CPU can run), ``compiler``, ``compile_args``,
     ``link_args``, ``native`` (FASTNN_NATIVE=1 build), ``num_threads``.
     """
-    from .kernels import _buildinfo
+    from .kernels import _runtime
     try:
         from ._build_config import BUILD_CONFIG
     except ImportError:  # built by something other than setup.py
         BUILD_CONFIG = {}
-    try:
-        from .kernels._gemm import simd_level
-        simd = simd_level()
-    except ImportError:
-        simd = "unknown"
     return {
         "version": __version__,
-        "openmp": _buildinfo.openmp_enabled(),
-        "openmp_version": _buildinfo.openmp_version(),
+        "openmp": _runtime.openmp_enabled(),
+        "openmp_version": _runtime.openmp_version(),
         "openmp_probe": BUILD_CONFIG.get("openmp_reason"),
-        "simd": simd,
+        "simd": _runtime.get_simd(),
+        "cpu_simd": list(_runtime.cpu_simd_levels()),
         "compiler": BUILD_CONFIG.get("compiler"),
         "compile_args": BUILD_CONFIG.get("compile_args"),
         "link_args": BUILD_CONFIG.get("link_args"),

@@ -5,6 +5,7 @@ run on.  Every kernel wrapper reads ``get_num_threads()`` and passes it to its `
 the C GEMM), so ``set_num_threads`` takes effect on the next call.  Results never depend on it.
 """
 import os
+import warnings
 
 _num_threads = None
 
@@ -15,6 +16,13 @@ def available_cpus():
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+def max_threads():
+    """The most threads a kernel may be given: 4 per available CPU, at least 64.  More is never
+    faster, and each OpenMP thread reserves a stack (8 MiB by default): an absurd count would
+    exhaust the address space and make libgomp abort the whole process."""
+    return max(64, 4 * available_cpus())
 
 
 def _from_env(var):
@@ -28,6 +36,11 @@ def _from_env(var):
         raise ValueError("%s must be a positive integer, got %r" % (var, raw)) from None
     if value < 1:
         raise ValueError("%s must be a positive integer, got %r" % (var, raw))
+    cap = max_threads()
+    if value > cap:
+        warnings.warn("%s=%d is more than fastnn will use; using %d threads" % (var, value, cap),
+                      RuntimeWarning, stacklevel=2)
+        value = cap
     return value
 
 
@@ -48,13 +61,18 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    """Set the number of threads every compiled kernel uses (n >= 1)."""
+    """Set the number of threads every compiled kernel uses: 1 <= n <= ``max_threads()``
+    (ValueError outside; each kernel also runs fewer threads when its work is small)."""
     global _num_threads
     if isinstance(n, bool) or not isinstance(n, (int,)) and not hasattr(n, "__index__"):
         raise TypeError("num_threads must be an int, got %s" % type(n).__name__)
-    n = int(n)
+    n = int(n.__index__())
     if n < 1:
         raise ValueError("num_threads must be >= 1, got %d" % n)
+    cap = max_threads()
+    if n > cap:
+        raise ValueError("num_threads must be <= %d (4 per available CPU, at least 64), got %d"
+                         % (cap, n))
     _num_threads = n
 
 

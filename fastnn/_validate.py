@@ -3,6 +3,7 @@
 Every public kernel validates here, in Python, before any ``nogil`` code runs (bounds checks are
 off there).  Errors name the argument, the expected and the actual value.
 """
+import collections
 import math
 import numbers
 
@@ -118,8 +119,15 @@ def check_bool(v, name):
     return bool(v)
 
 
-def check_out(out, name, shape, dtype):
-    """Validate a caller-supplied output array: exact shape and dtype, C-contiguous, writeable."""
+def check_out(out, name, shape, dtype, inputs=(), allow_inplace=False):
+    """The one ``out=`` rule of every kernel.
+
+    ``out`` must be an ndarray of exactly ``shape`` and ``dtype``, C-contiguous and writeable, and
+    must not share memory with any of ``inputs`` (a sequence of ``(name, array or None)``): the
+    kernel writes ``out`` while it reads them.  With ``allow_inplace`` (elementwise kernels that
+    read element i before writing it) ``out`` may be *exactly* an input -- same start, dtype,
+    shape, C-contiguous -- but never partially overlap one.  Returns ``out``.
+    """
     if not isinstance(out, np.ndarray):
         raise TypeError("%s must be a numpy.ndarray or None, got %s" % (name, type(out).__name__))
     if out.dtype != dtype:
@@ -130,19 +138,79 @@ def check_out(out, name, shape, dtype):
         raise ValueError("%s must be C-contiguous" % name)
     if not out.flags.writeable:
         raise ValueError("%s must be writeable" % name)
+    for in_name, arr in inputs:
+        if arr is None or not np.shares_memory(out, arr):
+            continue
+        if allow_inplace and _same_memory(out, arr):
+            continue
+        if allow_inplace:
+            raise ValueError("%s must not partially overlap %s (the same array, in place, is "
+                             "allowed)" % (name, in_name))
+        raise ValueError("%s must not share memory with %s (the kernel writes %s while reading "
+                         "%s)" % (name, in_name, name, in_name))
     return out
 
 
+def _same_memory(a, b):
+    """True when ``b`` is element for element the memory of ``a`` (C-contiguous ``a``)."""
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.dtype == b.dtype and a.shape == b.shape and b.flags.c_contiguous)
+
+
+def make_out(out, name, shape, dtype, inputs=(), allow_inplace=False):
+    """A fresh ``np.empty(shape, dtype)`` when ``out`` is None, else ``check_out(...)``."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    return check_out(out, name, shape, dtype, inputs, allow_inplace)
+
+
 def check_labels(labels, name, n, num_classes):
-    """Integer class ids, shape (n,), each in [0, num_classes) -> int64 C-contiguous array."""
+    """Integer class ids, shape (n,), each in [0, num_classes) -> a private int64 copy.
+
+    Always a copy: the compiled kernels index with these ids with the GIL released, and an id
+    checked here must be the id used there, whatever another thread does to the caller's array.
+    """
     labels = check_int_array(labels, name, ndim=1)
     if labels.shape[0] != n:
         raise ValueError("%s must have length %d (the batch size), got %d" % (name, n, labels.shape[0]))
+    labels = np.array(labels, dtype=np.int64, order="C", copy=True)
     lo, hi = labels.min(), labels.max()
     if lo < 0 or hi >= num_classes:
         bad = lo if lo < 0 else hi
         raise ValueError("%s must be class ids in [0, %d), got %d" % (name, num_classes, bad))
-    return np.ascontiguousarray(labels, dtype=np.int64)
+    return labels
+
+
+ClassTargets = collections.namedtuple("ClassTargets", "kind values")
+ClassTargets.__doc__ = """``kind`` is 'labels' (``values``: a private int64 (N,) copy) or 'probs'
+(``values``: float (N, K) targets in the requested dtype, C-contiguous)."""
+
+
+def check_class_targets(targets, name, n, num_classes, dtype):
+    """The one check of classification targets: integer class ids ``(n,)`` in
+    ``[0, num_classes)``, or float one-hot / soft targets ``(n, num_classes)``, finite and
+    non-negative, cast to ``dtype``.  Returns a :class:`ClassTargets`."""
+    if not isinstance(targets, np.ndarray):
+        if isinstance(targets, (list, tuple)):
+            targets = np.asarray(targets)
+        else:
+            raise TypeError("%s must be a numpy.ndarray, got %s" % (name, type(targets).__name__))
+    if np.issubdtype(targets.dtype, np.integer):
+        return ClassTargets("labels", check_labels(targets, name, n, num_classes))
+    if targets.dtype.kind != "f":
+        raise TypeError("%s must be integer class ids (N,) or float targets (N, K), got dtype %s"
+                        % (name, targets.dtype))
+    if targets.ndim == 1:
+        raise ValueError("%s of shape %s holds floats: class ids must have an integer dtype "
+                         "(e.g. %s.astype(np.int64)), float targets shape (%d, %d)"
+                         % (name, targets.shape, name, n, num_classes))
+    check_shape(targets, name, (n, num_classes))
+    if not np.isfinite(targets).all():
+        raise ValueError("%s must be finite, but it holds NaN or inf values" % name)
+    if (targets < 0).any():
+        raise ValueError("%s must be non-negative (one-hot or soft targets), got a minimum of %r"
+                         % (name, float(targets.min())))
+    return ClassTargets("probs", np.array(targets, dtype=dtype, order="C", copy=True))
 
 
 def check_activation(activation, name="activation"):
@@ -150,8 +218,3 @@ def check_activation(activation, name="activation"):
     if activation not in allowed:
         raise ValueError("%s must be one of %s, got %r" % (name, allowed, activation))
     return activation
-
-
-def contiguous(x):
-    """C-contiguous view or copy (no copy when already contiguous)."""
-    return np.ascontiguousarray(x)

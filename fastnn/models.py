@@ -46,7 +46,7 @@ import zipfile
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from . import _atomic
 from . import _validate as _v
 from . import backend as _backend

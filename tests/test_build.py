@@ -8,8 +8,8 @@ import fastnn
 
 def test_tested_package_is_installed_not_source_tree():
     # The compiled extension must be importable from where fastnn was imported.
-    from fastnn.kernels import _buildinfo
-    assert _buildinfo.__file__.endswith((".so", ".pyd")), _buildinfo.__file__
+    from fastnn.kernels import _runtime
+    assert _runtime.__file__.endswith((".so", ".pyd")), _runtime.__file__
 
 
 def test_build_info_reports_openmp():
