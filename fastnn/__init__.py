@@ -3,12 +3,25 @@
 Hot kernels are Cython over typed memoryviews with OpenMP plus a C GEMM (``fastnn.kernels``);
 each has a readable NumPy twin (``fastnn.reference``).  Models and training are a thin Python
 layer on top.
+
+    import fastnn
+    from fastnn import zoo, data
+    (x, y), (xt, yt) = fastnn.datasets.load_mnist()
+    model = zoo.mlp(seed=0)
+    model.fit(data.preprocess_images(x, flatten=True), y, epochs=2, batch_size=128)
+    model.save("mlp.npz"); model = fastnn.load_model("mlp.npz")
 """
 from ._version import __version__  # noqa: F401
 from ._config import get_num_threads, set_num_threads, threads  # noqa: F401
 from .parameter import Parameter  # noqa: F401
 from . import kernels, reference, backend  # noqa: F401
+from .kernels import _runtime
 from .kernels._runtime import set_simd, get_simd, cpu_simd_levels  # noqa: F401
+
+try:
+    from ._build_config import BUILD_CONFIG as _BUILD_CONFIG
+except ImportError:  # built by something other than setup.py
+    _BUILD_CONFIG = {}
 
 
 def build_info():
@@ -19,28 +32,23 @@ def build_info():
     this CPU has), ``cpu_simd`` (every level this CPU can run), ``compiler``, ``compile_args``,
     ``link_args``, ``native`` (FASTNN_NATIVE=1 build), ``num_threads``.
     """
-    from .kernels import _runtime
-    try:
-        from ._build_config import BUILD_CONFIG
-    except ImportError:  # built by something other than setup.py
-        BUILD_CONFIG = {}
     return {
         "version": __version__,
         "openmp": _runtime.openmp_enabled(),
         "openmp_version": _runtime.openmp_version(),
-        "openmp_probe": BUILD_CONFIG.get("openmp_reason"),
+        "openmp_probe": _BUILD_CONFIG.get("openmp_reason"),
         "simd": _runtime.get_simd(),
         "cpu_simd": list(_runtime.cpu_simd_levels()),
-        "compiler": BUILD_CONFIG.get("compiler"),
-        "compile_args": BUILD_CONFIG.get("compile_args"),
-        "link_args": BUILD_CONFIG.get("link_args"),
-        "native": BUILD_CONFIG.get("native", False),
+        "compiler": _BUILD_CONFIG.get("compiler"),
+        "compile_args": _BUILD_CONFIG.get("compile_args"),
+        "link_args": _BUILD_CONFIG.get("link_args"),
+        "native": _BUILD_CONFIG.get("native", False),
         "num_threads": get_num_threads(),
     }
 
 
 # The Python layer: imported eagerly so ``fastnn.layers`` etc. work after ``import fastnn``.
 from . import (layers, initializers, losses, regularizers, optim, datasets,  # noqa: F401,E402
-               callbacks, metrics, data)
+               callbacks, metrics, data, errors, history, training, saving)
 from .models import Sequential, History, load_model  # noqa: F401,E402
 from .gradcheck import gradcheck  # noqa: F401,E402

@@ -4,8 +4,11 @@ readable twins (for teaching, for tests, and as the NumPy baseline in ``bench/``
 
     with fastnn.backend.use("reference"):
         model.fit(...)
+    backend.K().matmul(a, b)          # the active kernel set's matmul
 """
 import contextlib
+
+from . import kernels, reference
 
 _BACKENDS = ("compiled", "reference")
 _current = "compiled"
@@ -36,8 +39,4 @@ def use(name):
 
 def K():
     """The active kernel module (``fastnn.kernels`` or ``fastnn.reference``)."""
-    if _current == "compiled":
-        from . import kernels
-        return kernels
-    from . import reference
-    return reference
+    return kernels if _current == "compiled" else reference

@@ -1,5 +1,11 @@
 """Callbacks: code that ``Sequential.fit`` runs at fixed points of the training loop.
 
+    model.fit(x, y, epochs=50, validation_data=(xv, yv), callbacks=[
+        EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True),
+        ModelCheckpoint("ckpt/epoch{epoch:02d}.npz"),
+        CSVLogger("log.csv"),
+        lambda epoch, logs: print(epoch, logs["val_accuracy"])])
+
 Hooks (override any; each gets a ``logs`` dict):
 
     on_train_begin(logs)
@@ -17,12 +23,14 @@ epochs, initial_epoch, steps (batches per epoch), samples, batch_size, seed, ver
 list is called at each epoch end.
 """
 import csv
-import math
-import numbers
 import os
 import sys
 
 import numpy as np
+from tqdm import tqdm
+
+from . import _validate as _v
+from .history import COLUMN_ORDER
 
 __all__ = ["Callback", "CallbackList", "ProgressBar", "EarlyStopping", "ModelCheckpoint",
            "CSVLogger", "LambdaCallback"]
@@ -188,7 +196,6 @@ class ProgressBar(Callback):
         self._seen = 0
         self._loss_sum = 0.0
         if self._mode == "bar":
-            from tqdm import tqdm
             self._bar = tqdm(total=self.params.get("steps"), unit="batch", leave=True,
                              desc="Epoch %d/%d" % (epoch + 1, self.params.get("epochs", 0)),
                              file=sys.stderr, dynamic_ncols=True, mininterval=0.2)
@@ -270,17 +277,10 @@ class EarlyStopping(Callback):
                  restore_best_weights=False, verbose=0):
         super().__init__()
         self.monitor = _check_monitor(monitor)
-        if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real) or \
-                not math.isfinite(min_delta) or min_delta < 0:
-            raise ValueError("min_delta must be a finite number >= 0, got %r" % (min_delta,))
-        self.min_delta = float(min_delta)
-        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 0:
-            raise ValueError("patience must be an int >= 0, got %r" % (patience,))
-        self.patience = int(patience)
+        self.min_delta = _v.check_scalar(min_delta, "min_delta", min=0.0)
+        self.patience = _v.check_int(patience, "patience", min=0)
         self.mode = _check_mode(mode, self.monitor)
-        if not isinstance(restore_best_weights, bool):
-            raise TypeError("restore_best_weights must be a bool, got %r" % (restore_best_weights,))
-        self.restore_best_weights = restore_best_weights
+        self.restore_best_weights = _v.check_bool(restore_best_weights, "restore_best_weights")
         self.verbose = verbose
         self._reset()
 
@@ -341,9 +341,7 @@ class ModelCheckpoint(Callback):
         super().__init__()
         self.path = os.fspath(path)
         self.monitor = _check_monitor(monitor)
-        if not isinstance(save_best_only, bool):
-            raise TypeError("save_best_only must be a bool, got %r" % (save_best_only,))
-        self.save_best_only = save_best_only
+        self.save_best_only = _v.check_bool(save_best_only, "save_best_only")
         self.mode = _check_mode(mode, self.monitor)
         self.verbose = verbose
         self.best = None
@@ -393,7 +391,7 @@ class CSVLogger(Callback):
         if not isinstance(separator, str) or len(separator) != 1:
             raise ValueError("separator must be a single character, got %r" % (separator,))
         self.separator = separator
-        self.append = bool(append)
+        self.append = _v.check_bool(append, "append")
         self._fh = None
         self._writer = None
         self._keys = None
@@ -408,9 +406,8 @@ class CSVLogger(Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         if self._writer is None:
-            order = ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "time")
-            self._keys = [k for k in order if k in logs] + sorted(k for k in logs
-                                                                   if k not in order)
+            self._keys = [k for k in COLUMN_ORDER if k in logs] + sorted(
+                k for k in logs if k not in COLUMN_ORDER)
             self._writer = csv.DictWriter(self._fh, fieldnames=["epoch"] + self._keys,
                                           delimiter=self.separator, extrasaction="ignore")
             if self._write_header:

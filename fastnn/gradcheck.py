@@ -4,6 +4,11 @@
 pred, target)`` checks a loss.  Both return a ``GradcheckResult`` (``.ok``, the largest relative
 error per tensor, a readable table as repr).
 
+    res = gradcheck(Dense(4, 3, activation="tanh", seed=0), np.random.rand(5, 4))
+    res.ok                 # True: backward agrees with the centred differences
+    res                    # a table: tensor, shape, checked, max abs/rel error, ok
+    gradcheck_loss(losses.MSE(), pred, target).ok
+
 What is compared.  For a layer or model f and an upstream gradient dy (random from ``seed`` when
 not given) the scalar objective is
 
@@ -46,6 +51,10 @@ import math
 import numbers
 
 import numpy as np
+
+from . import _validate as _v
+from .layers import Dropout, Layer
+from .losses import Loss
 
 __all__ = ["gradcheck", "gradcheck_loss", "GradcheckResult", "TensorCheck"]
 
@@ -127,39 +136,19 @@ class GradcheckResult:
 
 
 # --------------------------------------------------------------------------- argument checks
-def _check_positive(v, name):
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v <= 0:
-        raise ValueError("%s must be a finite number > 0, got %r" % (name, v))
-    return float(v)
-
-
-def _check_tolerance(v, name):
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
-        raise ValueError("%s must be a finite number >= 0, got %r" % (name, v))
-    return float(v)
+def _check_tolerances(eps, atol, rtol):
+    return (_v.check_scalar(eps, "eps", min=0.0, min_inclusive=False),
+            _v.check_scalar(atol, "atol", min=0.0), _v.check_scalar(rtol, "rtol", min=0.0))
 
 
 def _check_rng(seed):
     if isinstance(seed, np.random.Generator):
         return seed
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError("seed must be a non-negative int or a numpy.random.Generator, got %r"
-                         % (seed,))
-    return np.random.default_rng(int(seed))
-
-
-def _check_flag(v, name):
-    if not isinstance(v, (bool, np.bool_)):
-        raise ValueError("%s must be True or False, got %r" % (name, v))
-    return bool(v)
+    return np.random.default_rng(_v.check_int(seed, "seed", min=0))
 
 
 def _check_max_elements(v):
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-        raise ValueError("max_elements must be None or an int >= 1, got %r" % (v,))
-    return int(v)
+    return None if v is None else _v.check_int(v, "max_elements", min=1)
 
 
 def _as_float64(a, name):
@@ -227,7 +216,6 @@ def _centred(objective, values, idx, eps):
 
 # --------------------------------------------------------------------------- layers and models
 def _dropout_layers(model):
-    from .layers import Dropout
     found = [model] if isinstance(model, Dropout) else []
     for layer in getattr(model, "layers", None) or []:
         if isinstance(layer, Dropout):
@@ -284,7 +272,6 @@ def gradcheck(layer_or_model, x, dy=None, *, eps=1e-6, atol=1e-6, rtol=1e-5, see
     ``.errors``.  Raises TypeError/ValueError for bad arguments, and TypeError when the copy
     cannot run in float64 (a parameter or the output stays float32).
     """
-    from .losses import Loss
     if isinstance(layer_or_model, Loss):
         raise TypeError("layer_or_model is a loss (%s): use fastnn.gradcheck.gradcheck_loss(loss, "
                         "pred, target)" % type(layer_or_model).__name__)
@@ -293,12 +280,10 @@ def gradcheck(layer_or_model, x, dy=None, *, eps=1e-6, atol=1e-6, rtol=1e-5, see
             raise TypeError("layer_or_model must have forward(x, training) and backward(dy) "
                             "methods (a fastnn layer or Sequential), got %s"
                             % type(layer_or_model).__name__)
-    eps = _check_positive(eps, "eps")
-    atol = _check_tolerance(atol, "atol")
-    rtol = _check_tolerance(rtol, "rtol")
+    eps, atol, rtol = _check_tolerances(eps, atol, rtol)
     rng = _check_rng(seed)
-    params = _check_flag(params, "params")
-    training = _check_flag(training, "training")
+    params = _v.check_bool(params, "params")
+    training = _v.check_bool(training, "training")
     max_elements = _check_max_elements(max_elements)
     x = _as_float64(x, "x")
 
@@ -374,14 +359,11 @@ def gradcheck_loss(loss, pred, target, *, eps=1e-6, atol=1e-6, rtol=1e-5, seed=0
 
     Returns a ``GradcheckResult`` with one check, "pred".
     """
-    from .layers import Layer
     if isinstance(loss, Layer) or not all(callable(getattr(loss, a, None))
                                           for a in ("forward", "backward")):
         raise TypeError("loss must have forward(pred, target) -> float and backward() -> dpred "
                         "(a fastnn.losses loss), got %s" % type(loss).__name__)
-    eps = _check_positive(eps, "eps")
-    atol = _check_tolerance(atol, "atol")
-    rtol = _check_tolerance(rtol, "rtol")
+    eps, atol, rtol = _check_tolerances(eps, atol, rtol)
     rng = _check_rng(seed)
     max_elements = _check_max_elements(max_elements)
     pred = _as_float64(pred, "pred")

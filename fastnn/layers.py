@@ -1,11 +1,18 @@
 """Layers with explicit forward and backward passes (CS231n style, no autograd tape).
 
+    layer = Dense(784, 10, activation="relu", seed=0)
+    y = layer.forward(x, training=True)      # (N, 10); keeps x and y for backward
+    dx = layer.backward(dy)                  # dL/dx; fills layer.kernel.grad, layer.bias.grad
+    layer.backward(dy, need_dx=False)        # the grads only (None): a network's first layer
+
 Every layer has
 
 * ``forward(x, training=False) -> y`` which keeps what ``backward`` will need,
-* ``backward(dy) -> dx`` which applies the chain rule to the kept arrays: given dL/dy it
-  returns dL/dx and *overwrites* each parameter's ``grad`` with dL/dparameter (plus the
-  regularizer's gradient, when the layer has one),
+* ``backward(dy, need_dx=True) -> dx`` which applies the chain rule to the kept arrays: given
+  dL/dy it returns dL/dx and *overwrites* each parameter's ``grad`` with dL/dparameter (plus the
+  regularizer's gradient, when the layer has one).  ``need_dx=False`` says the caller does not
+  want dx (the first layer of a network, ``Sequential.backward(..., need_dx=False)``): the
+  parameters' grads are filled all the same, dx is not computed and None is returned,
 * ``parameters()`` -> list of ``fastnn.Parameter`` in a fixed order (kernel, then bias),
 * ``output_shape(input_shape)`` (shapes without the batch dimension), ``get_config()``
   (JSON-serialisable constructor arguments), ``regularization_loss()`` -> float,
@@ -45,7 +52,6 @@ from .parameter import Parameter
 __all__ = ["Layer", "Dense", "Conv2D", "MaxPool2D", "Flatten", "Dropout", "ReLU", "Sigmoid",
            "Tanh", "ELU", "Softmax", "serialize", "deserialize", "get"]
 
-_ACTIVATIONS = (None, "relu", "sigmoid", "tanh", "elu")
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _name_counts = collections.defaultdict(int)
 
@@ -70,7 +76,7 @@ def _check_float_dtype(dtype, name="dtype"):
     try:
         dt = np.dtype(dtype)
     except TypeError:
-        raise TypeError("%s must be float32 or float64, got %r" % (name, dtype))
+        raise TypeError("%s must be float32 or float64, got %r" % (name, dtype)) from None
     if dt not in _FLOATS:
         raise TypeError("%s must be float32 or float64, got %s" % (name, dt))
     return dt
@@ -78,23 +84,22 @@ def _check_float_dtype(dtype, name="dtype"):
 
 def _check_activation(activation):
     if activation == "linear":
-        activation = None
-    if activation not in _ACTIVATIONS:
-        raise ValueError("activation must be one of %s, got %r (for a softmax output, keep the "
-                         "logits and use SoftmaxCrossEntropy, or add a Softmax() layer)"
-                         % (_ACTIVATIONS + ("linear",), activation))
-    return activation
+        return None
+    try:
+        return _v.check_activation(activation)
+    except ValueError as e:
+        raise ValueError("%s (or 'linear'; for a softmax output, keep the logits and use "
+                         "SoftmaxCrossEntropy, or add a Softmax() layer)" % e) from None
 
 
 def _check_seed(seed):
     if seed is None or isinstance(seed, np.random.Generator):
         return seed
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+    try:
+        return _v.check_int(seed, "seed", min=0)
+    except TypeError:
         raise TypeError("seed must be a non-negative int, a numpy.random.Generator or None, "
-                        "got %r (%s)" % (seed, type(seed).__name__))
-    if seed < 0:
-        raise ValueError("seed must be a non-negative int, got %d" % seed)
-    return int(seed)
+                        "got %r (%s)" % (seed, type(seed).__name__)) from None
 
 
 def _json_seed(seed):
@@ -181,7 +186,16 @@ def _activation_backward(dy, y, activation, alpha=1.0):
 # --------------------------------------------------------------------------- base class
 class Layer:
     """Base class.  Subclasses set ``_prefix`` (the default-name stem) and implement
-    ``forward``, ``backward``, ``output_shape`` and ``get_config``."""
+    ``forward``, ``backward``, ``output_shape`` and ``get_config``.
+
+        class Square(Layer):
+            def forward(self, x, training=False):
+                self._cache = x
+                return x * x
+            def backward(self, dy, need_dx=True):
+                x = self._kept()
+                return 2 * x * dy if need_dx else None
+    """
 
     _prefix = "layer"
 
@@ -193,7 +207,8 @@ class Layer:
     def forward(self, x, training=False):
         raise NotImplementedError
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
+        """dL/dx from dL/dy (the module docstring); None when ``need_dx`` is False."""
         raise NotImplementedError
 
     def __call__(self, x, training=False):
@@ -258,7 +273,35 @@ class Layer:
 
 
 class _WeightedLayer(Layer):
-    """Shared parts of Dense and Conv2D: kernel + bias, initializers, regularizers, dtype."""
+    """What Dense and Conv2D share: kernel + bias, initializers, regularizers, dtype, and one
+    pass in both directions, with bias and activation treated alike:
+
+        forward:   y = act(affine(x; W, b))        keeps (x, y), not z = affine(x)
+        backward:  dz = _activation_backward(dy, y)   (every activation's derivative from y)
+                   dx, dW, db = the affine map's backward at dz   (dx skipped if not need_dx)
+                   _write_grads(dW, db)             (overwrite, plus the regularizers)
+
+    A subclass gives ``_check_x(x)`` (shape checks), ``_affine_activation(x) -> y`` and
+    ``_affine_backward(dz, x, need_dx) -> (dx or None, dW, db)``.
+    """
+
+    def forward(self, x, training=False):
+        x = _as_input(x, "x", self.dtype)
+        self._check_x(x)
+        y = self._affine_activation(x)
+        self._cache = (x, y)
+        return y
+
+    def backward(self, dy, need_dx=True):
+        """dx, and kernel.grad / bias.grad.  need_dx=False skips dx and returns None: a
+        network's first layer never needs it (``Sequential.fit``)."""
+        x, y = self._kept()
+        dy = self._check_dy(dy, y.shape, self.dtype)
+        need_dx = _v.check_bool(need_dx, "need_dx")
+        dz = _activation_backward(dy, y, self.activation)
+        dx, dw, db = self._affine_backward(dz, x, need_dx)
+        self._write_grads(dw, db)
+        return dx
 
     def _init_weights(self, kernel_shape, bias_shape, kernel_initializer, bias_initializer,
                       kernel_regularizer, bias_regularizer, seed, dtype):
@@ -372,26 +415,18 @@ class Dense(_WeightedLayer):
                            kernel_initializer, bias_initializer, kernel_regularizer,
                            bias_regularizer, seed, dtype)
 
-    def forward(self, x, training=False):
-        x = _as_input(x, "x", self.dtype)
+    def _check_x(self, x):
         _check_input_shape(x, (None, self.in_features))
-        y = K().matmul_bias(x, self.kernel.value, self.bias.value, activation=self.activation)
-        self._cache = (x, y)
-        return y
 
-    def backward(self, dy, need_dx=True):
-        """dx = dz @ W^T; fills kernel.grad = x^T @ dz and bias.grad = sum(dz).  need_dx=False
-        skips dx (returns None): a network's first layer never needs it (Sequential.fit)."""
-        x, y = self._kept()
-        dy = self._check_dy(dy, y.shape, self.dtype)
-        need_dx = _v.check_bool(need_dx, "need_dx")
-        dz = _activation_backward(dy, y, self.activation)
+    def _affine_activation(self, x):
+        return K().matmul_bias(x, self.kernel.value, self.bias.value, activation=self.activation)
+
+    def _affine_backward(self, dz, x, need_dx):
         k = K()
         dw = k.matmul(x, dz, trans_a=True)
         db = dz.sum(axis=0)
         dx = k.matmul(dz, self.kernel.value, trans_b=True) if need_dx else None
-        self._write_grads(dw, db)
-        return dx
+        return dx, dw, db
 
     def output_shape(self, input_shape):
         input_shape = _check_input_shape_arg(input_shape)
@@ -446,26 +481,19 @@ class Conv2D(_WeightedLayer):
                              "kernel_size %s" % (name, h, w, self.padding, self.kernel_size))
         return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
-    def forward(self, x, training=False):
-        x = _as_input(x, "x", self.dtype)
+    def _check_x(self, x):
         _check_input_shape(x, (None, self.in_channels, None, None))
         self._out_hw(x.shape[2], x.shape[3], "x")
+
+    def _affine_activation(self, x):
         z = K().conv2d_forward(x, self.kernel.value, self.bias.value, self.stride, self.padding)
         y = _activation_forward(z, self.activation)
-        self._cache = (x, y)
         return y
 
-    def backward(self, dy, need_dx=True):
-        """dx, and kernel.grad / bias.grad, from conv2d_backward.  need_dx=False skips dx (a
-        GEMM and a col2im) and returns None: a network's first layer never needs it."""
-        x, y = self._kept()
-        dy = self._check_dy(dy, y.shape, self.dtype)
-        need_dx = _v.check_bool(need_dx, "need_dx")
-        dz = _activation_backward(dy, y, self.activation)
-        dx, dw, db = K().conv2d_backward(dz, x, self.kernel.value, self.stride, self.padding,
-                                         need_dx=need_dx)
-        self._write_grads(dw, db)
-        return dx
+    def _affine_backward(self, dz, x, need_dx):
+        # need_dx=False skips a GEMM and a col2im
+        return K().conv2d_backward(dz, x, self.kernel.value, self.stride, self.padding,
+                                   need_dx=need_dx)
 
     def output_shape(self, input_shape):
         input_shape = _check_input_shape_arg(input_shape)
@@ -512,9 +540,11 @@ class MaxPool2D(Layer):
         self._cache = (argmax, x.shape, y.shape, x.dtype)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         argmax, x_shape, y_shape, dtype = self._kept()
         dy = self._check_dy(dy, y_shape, dtype)
+        if not _v.check_bool(need_dx, "need_dx"):
+            return None
         return K().maxpool2d_backward(dy, argmax, x_shape)
 
     def output_shape(self, input_shape):
@@ -549,9 +579,11 @@ class Flatten(Layer):
         self._cache = (x.shape, y.shape, x.dtype)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         x_shape, y_shape, dtype = self._kept()
         dy = self._check_dy(dy, y_shape, dtype)
+        if not _v.check_bool(need_dx, "need_dx"):
+            return None
         return dy.reshape(x_shape)
 
     def output_shape(self, input_shape):
@@ -565,8 +597,9 @@ class Dropout(Layer):
     (``training=False``) is the identity.
 
     Shapes: x, y, mask all equal.  Forward keeps the boolean keep-mask (True = kept), drawn as
-    ``rng.random(x.shape) >= rate`` from a ``numpy.random.Generator`` seeded by ``seed`` (an int
-    or a Generator), so a seeded run reproduces.  Backward: dx = dy * mask / (1 - rate).
+    ``rng.random(x.shape) >= rate`` from ``rng``, a ``numpy.random.Generator`` seeded by
+    ``seed`` (an int or a Generator), so a seeded run reproduces (checkpoints save and restore
+    its state).  Backward: dx = dy * mask / (1 - rate).
     ``forward(x, training=True, mask=m)`` uses the given keep-mask instead of drawing one
     (gradient checks, tests).  rate = 0, or training=False, passes x through unchanged and
     draws nothing.
@@ -577,7 +610,7 @@ class Dropout(Layer):
     def __init__(self, rate, seed=None, name=None):
         self.rate = _v.check_scalar(rate, "rate", min=0.0, max=1.0, max_inclusive=False)
         self.seed = _check_seed(seed)
-        self._rng = self.seed if isinstance(self.seed, np.random.Generator) \
+        self.rng = self.seed if isinstance(self.seed, np.random.Generator) \
             else np.random.default_rng(self.seed)
         super().__init__(name)
 
@@ -589,7 +622,7 @@ class Dropout(Layer):
             self._cache = (None, x.shape, x.dtype)
             return x
         if mask is None:
-            mask = self._rng.random(x.shape) >= self.rate
+            mask = self.rng.random(x.shape) >= self.rate
         else:
             if not isinstance(mask, np.ndarray) or mask.dtype.kind not in "bu":
                 raise TypeError("mask must be a bool or uint8 numpy.ndarray, got %r"
@@ -600,9 +633,11 @@ class Dropout(Layer):
         self._cache = (mask, x.shape, x.dtype)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         mask, x_shape, dtype = self._kept()
         dy = self._check_dy(dy, x_shape, dtype)
+        if not _v.check_bool(need_dx, "need_dx"):
+            return None
         if mask is None:
             return dy
         return K().dropout_backward(dy, mask, self.rate)
@@ -613,7 +648,8 @@ class Dropout(Layer):
 
 # --------------------------------------------------------------------------- activations
 class _Activation(Layer):
-    """Elementwise activation on any shape; keeps ``_keeps`` ('x' or 'y') for backward."""
+    """Elementwise activation on any shape.  A subclass's forward keeps x or y (whichever its
+    derivative is written in) and ``_backward(dy, kept)`` applies that derivative."""
 
     def __init__(self, name=None):
         super().__init__(name)
@@ -624,9 +660,11 @@ class _Activation(Layer):
             raise ValueError("x must have a non-empty batch dimension, got shape %s" % (x.shape,))
         return x
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         kept = self._kept()
         dy = self._check_dy(dy, kept.shape, kept.dtype)
+        if not _v.check_bool(need_dx, "need_dx"):
+            return None
         return self._backward(dy, kept)
 
 
@@ -716,9 +754,11 @@ class Softmax(Layer):
         self._cache = y
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         y = self._kept()
         dy = self._check_dy(dy, y.shape, y.dtype)
+        if not _v.check_bool(need_dx, "need_dx"):
+            return None
         k = y.shape[-1]
         dx = K().softmax_backward(np.ascontiguousarray(dy).reshape(-1, k), y.reshape(-1, k))
         return dx.reshape(y.shape)

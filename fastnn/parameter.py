@@ -1,4 +1,9 @@
-"""``Parameter``: a trainable array and its gradient."""
+"""``Parameter``: a trainable array and its gradient.
+
+    w = Parameter(np.zeros((3, 2), np.float32), name="dense/kernel")   # grad: zeros
+    w.grad[...] = 1.0                  # what a layer's backward writes
+    w.value -= 0.1 * w.grad            # what an optimizer's step does, in place
+"""
 import numpy as np
 
 
@@ -40,4 +45,5 @@ class Parameter:
         self.grad[...] = 0
 
     def __repr__(self):
-        return "Parameter(name=%r, shape=%s, dtype=%s)" % (self.name, self.value.shape, self.value.dtype)
+        return "Parameter(name=%r, shape=%s, dtype=%s)" % (self.name, self.value.shape,
+                                                           self.value.dtype)

@@ -17,8 +17,9 @@ import numbers
 
 import numpy as np
 
+from . import _validate as _v
 from . import layers as L
-from .models import Sequential
+from .models import Sequential, check_input_shape
 
 __all__ = ["mlp", "cnn"]
 
@@ -26,9 +27,8 @@ _ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu")
 
 
 def _seeds(seed, n):
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
-                             or seed < 0):
-        raise TypeError("seed must be a non-negative int or None, got %r" % (seed,))
+    if seed is not None:
+        seed = _v.check_int(seed, "seed", min=0)
     children = np.random.SeedSequence(seed).spawn(n)
     return [int(c.generate_state(1, np.uint64)[0]) for c in children]
 
@@ -36,12 +36,17 @@ def _seeds(seed, n):
 def _check_common(activation, dropout, num_classes):
     if activation not in _ACTIVATIONS:
         raise ValueError("activation must be one of %s, got %r" % (_ACTIVATIONS, activation))
-    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or \
-            not 0.0 <= float(dropout) < 1.0:
-        raise ValueError("dropout must be a rate in [0, 1), got %r" % (dropout,))
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or \
-            num_classes < 2:
-        raise ValueError("num_classes must be an int >= 2, got %r" % (num_classes,))
+    _v.check_scalar(dropout, "dropout", min=0.0, max=1.0, max_inclusive=False)
+    _v.check_int(num_classes, "num_classes", min=2)
+
+
+def _check_widths(widths, name):
+    """A tuple of positive layer widths (an int n means (n,))."""
+    if isinstance(widths, numbers.Integral) and not isinstance(widths, bool):
+        widths = (widths,)
+    if not isinstance(widths, (tuple, list)):
+        raise ValueError("%s must be a tuple of positive layer widths, got %r" % (name, widths))
+    return tuple(_v.check_int(w, "%s[%d]" % (name, i), min=1) for i, w in enumerate(widths))
 
 
 def mlp(hidden=(256, 128), activation="relu", dropout=0.2, kernel_initializer="glorot_uniform",
@@ -51,14 +56,9 @@ def mlp(hidden=(256, 128), activation="relu", dropout=0.2, kernel_initializer="g
     Dense(prev, num_classes) giving logits.  Input (N, input_dim), output (N, num_classes).
 
     The defaults are the lab MLP (784-256-128-10, ReLU, dropout 0.2, Glorot uniform)."""
-    if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
-        hidden = (hidden,)
-    if not isinstance(hidden, (tuple, list)) or not all(
-            isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in hidden):
-        raise ValueError("hidden must be a tuple of positive layer widths, got %r" % (hidden,))
+    hidden = _check_widths(hidden, "hidden")
     _check_common(activation, dropout, num_classes)
-    if isinstance(input_dim, bool) or not isinstance(input_dim, numbers.Integral) or input_dim < 1:
-        raise ValueError("input_dim must be a positive int, got %r" % (input_dim,))
+    input_dim = _v.check_int(input_dim, "input_dim", min=1)
     seeds = _seeds(seed, 2 * len(hidden) + 1)
     layers = []
     prev = int(input_dim)
@@ -84,15 +84,13 @@ def cnn(channels=(32, 64), dense=128, dropout=0.5, activation="relu",
     Input (N, C, H, W) NCHW, output (N, num_classes).
 
     The defaults are the lab CNN: 1x28x28 -> 32x14x14 -> 64x7x7 -> 3136 -> 128 -> 10."""
-    if not isinstance(channels, (tuple, list)) or not channels or not all(
-            isinstance(c, numbers.Integral) and not isinstance(c, bool) and c >= 1
-            for c in channels):
+    if not isinstance(channels, (tuple, list)) or not channels:
         raise ValueError("channels must be a non-empty tuple of positive ints, got %r"
                          % (channels,))
-    if isinstance(dense, bool) or not isinstance(dense, numbers.Integral) or dense < 1:
-        raise ValueError("dense must be a positive int, got %r" % (dense,))
+    channels = _check_widths(channels, "channels")
+    dense = _v.check_int(dense, "dense", min=1)
     _check_common(activation, dropout, num_classes)
-    input_shape = Sequential._check_input_shape(input_shape)
+    input_shape = check_input_shape(input_shape)
     if len(input_shape) != 3:
         raise ValueError("input_shape must be (C, H, W), got %r" % (input_shape,))
     seeds = _seeds(seed, len(channels) + 3)

@@ -229,7 +229,9 @@ def test_early_stopping_needs_the_metric():
         model().fit(x, y, epochs=2, verbose=0, callbacks=[cb.EarlyStopping()])
 
 
-@pytest.mark.parametrize("kw, exc", [(dict(patience=-1), ValueError), (dict(min_delta=-0.1), ValueError),
+@pytest.mark.parametrize("kw, exc", [(dict(patience=-1), ValueError),
+                                     (dict(patience=1.5), TypeError),
+                                     (dict(min_delta=-0.1), ValueError),
                                      (dict(mode="up"), ValueError), (dict(monitor=3), TypeError),
                                      (dict(restore_best_weights=1), TypeError)])
 def test_early_stopping_bad_arguments(kw, exc):

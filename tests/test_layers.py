@@ -337,7 +337,8 @@ ACT_LAYERS = [
     (L.Sigmoid, {}, lambda x: 1 / (1 + np.exp(-x)),
      lambda x: np.exp(-x) / (1 + np.exp(-x)) ** 2),
     (L.Tanh, {}, np.tanh, lambda x: 1 / np.cosh(x) ** 2),
-    (L.ELU, {}, lambda x: np.where(x > 0, x, np.exp(x) - 1), lambda x: np.where(x > 0, 1, np.exp(x))),
+    (L.ELU, {}, lambda x: np.where(x > 0, x, np.exp(x) - 1),
+     lambda x: np.where(x > 0, 1, np.exp(x))),
     (L.ELU, {"alpha": 0.3}, lambda x: np.where(x > 0, x, 0.3 * (np.exp(x) - 1)),
      lambda x: np.where(x > 0, 1, 0.3 * np.exp(x))),
 ]
@@ -442,7 +443,8 @@ def test_dropout_reproducible_from_seed():
         ya, yb, yc = (l.forward(x, training=True) for l in (a, b, c))
         np.testing.assert_array_equal(ya, yb)
         assert not np.array_equal(ya, yc)
-    g1, g2 = L.Dropout(0.3, seed=np.random.default_rng(9)), L.Dropout(0.3, seed=np.random.default_rng(9))
+    g1 = L.Dropout(0.3, seed=np.random.default_rng(9))
+    g2 = L.Dropout(0.3, seed=np.random.default_rng(9))
     np.testing.assert_array_equal(g1.forward(x, training=True), g2.forward(x, training=True))
 
 
@@ -750,3 +752,24 @@ def test_backward_without_dx_fills_the_same_grads(on_backend, make, shape, rng):
         np.testing.assert_array_equal(q.grad, p.grad)
     with pytest.raises(TypeError, match="need_dx"):
         b.backward(dy, need_dx="no")
+
+
+@pytest.mark.parametrize("layer,shape", _all_layers(np.float64)
+                         + [(L.Dropout(0.5, seed=0), (2, 3))],
+                         ids=lambda v: type(v).__name__ if isinstance(v, L.Layer) else "")
+def test_every_layer_takes_need_dx(layer, shape, rng):
+    """backward(dy, need_dx) is the base protocol: every layer takes it; need_dx=False returns
+    None and still writes the same parameter grads as the full pass."""
+    x = rng.standard_normal(shape)
+    y = layer.forward(x, training=True)
+    dy = rng.standard_normal(y.shape)
+    dx = layer.backward(dy, need_dx=True)
+    assert dx.shape == x.shape
+    grads = [p.grad.copy() for p in layer.parameters()]
+    for p in layer.parameters():
+        p.grad[...] = np.nan
+    assert layer.backward(dy, need_dx=False) is None
+    for p, g in zip(layer.parameters(), grads):
+        np.testing.assert_array_equal(p.grad, g)
+    with pytest.raises(TypeError, match="need_dx"):
+        layer.backward(dy, need_dx=1)

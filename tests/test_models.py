@@ -84,7 +84,8 @@ def test_backward_matches_finite_differences(rng):
         xp, xm = x.copy(), x.copy()
         xp[idx] += eps
         xm[idx] -= eps
-        num[idx] = (loss.forward(model.forward(xp), y) - loss.forward(model.forward(xm), y)) / (2 * eps)
+        num[idx] = (loss.forward(model.forward(xp), y)
+                    - loss.forward(model.forward(xm), y)) / (2 * eps)
     np.testing.assert_allclose(dx, num, rtol=1e-5, atol=1e-8)
     # and for one weight
     w = model.parameters()[0]
@@ -298,7 +299,8 @@ def test_save_load_round_trip(tmp_path):
     assert weights_equal(model, back)
     assert [p.name for p in back.parameters()] == [p.name for p in model.parameters()]
     assert isinstance(back.optimizer, optim.Adam)
-    assert back.optimizer.param_groups[0]["lr"] == 3e-3 and back.optimizer.param_groups[0]["amsgrad"]
+    group = back.optimizer.param_groups[0]
+    assert group["lr"] == 3e-3 and group["amsgrad"]
     sd_a, sd_b = model.optimizer.state_dict(), back.optimizer.state_dict()
     assert sd_a["param_groups"] == sd_b["param_groups"]
     assert sd_a["state"].keys() == sd_b["state"].keys()
@@ -310,7 +312,7 @@ def test_save_load_round_trip(tmp_path):
     assert back.history.to_dict() == model.history.to_dict()
     for la, lb in zip(model.layers, back.layers):
         if isinstance(la, L.Dropout):
-            assert la._rng.bit_generator.state == lb._rng.bit_generator.state
+            assert la.rng.bit_generator.state == lb.rng.bit_generator.state
     np.testing.assert_array_equal(back.predict(x), model.predict(x))
     assert back.input_shape == model.input_shape
 
@@ -321,7 +323,8 @@ def test_save_without_optimizer_and_cnn(tmp_path):
     back = load_model(tmp_path / "fresh.fnn")
     assert back.optimizer is None and back.history is None and back.epochs_completed == 0
     assert weights_equal(model, back)
-    assert back.summary(print_fn=None).splitlines()[3:] == model.summary(print_fn=None).splitlines()[3:]
+    assert (back.summary(print_fn=None).splitlines()[3:]
+            == model.summary(print_fn=None).splitlines()[3:])
 
 
 def test_save_is_atomic(tmp_path, monkeypatch):
@@ -491,7 +494,7 @@ def _bad_fit_cases():
         (dict(x=x[:0], y=y[:0]), ValueError, "x must not be empty"),
         (dict(y=y[:30]), ValueError, "y must have one entry per sample"),
         (dict(y=y + 5), ValueError, "y must be class ids in \\[0, 3\\)"),
-        (dict(y=y.astype(np.float32)), ValueError, "y as float targets"),
+        (dict(y=y.astype(np.float32)), ValueError, "y of shape \\(40,\\) holds floats"),
         (dict(y=y.astype(str)), TypeError, "y must be"),
         (dict(epochs=0), ValueError, "epochs must be >= 1"),
         (dict(epochs=2.0), TypeError, "epochs must be an int"),
@@ -612,3 +615,106 @@ def test_save_into_a_missing_directory_raises_and_keeps_modes(tmp_path):
     model.save(path)                      # overwriting keeps the existing file's mode
     assert (os.stat(path).st_mode & 0o777) == 0o640
     assert sorted(os.listdir(tmp_path)) == ["m.npz"]
+
+
+# --------------------------------------------------------------------------- module split
+def test_public_names_are_the_split_modules_objects():
+    from fastnn import errors, history, saving, training
+    import fastnn.models as models
+    assert models.History is history.History is fastnn.History
+    assert models.load_model is saving.load_model is fastnn.load_model
+    assert models.TrainingDivergedError is errors.TrainingDivergedError
+    assert models.Sequential is fastnn.Sequential
+    assert callable(training.fit) and callable(saving.save_model)
+
+
+def test_corrupt_file_raises_checkpoint_error_with_fields(tmp_path):
+    from fastnn.errors import CheckpointError
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(CheckpointError) as err:
+        load_model(bad)
+    assert isinstance(err.value, ValueError)
+    assert err.value.path == str(bad) and str(bad) in str(err.value)
+    assert "corrupt" in err.value.problem
+
+
+def test_save_model_and_model_save_write_the_same_checkpoint(tmp_path):
+    from fastnn import saving
+    x, y = blobs(60)
+    model = small_mlp()
+    model.fit(x, y, epochs=1, batch_size=20, seed=0, verbose=0)
+    model.save(tmp_path / "a.npz")
+    saving.save_model(model, tmp_path / "b.npz")
+    a, b = np.load(tmp_path / "a.npz"), np.load(tmp_path / "b.npz")
+    assert sorted(a.files) == sorted(b.files)
+    for name in a.files:
+        np.testing.assert_array_equal(a[name], b[name])
+    assert json.loads(a["header"].tobytes())["format"] == "fastnn.Sequential"
+
+
+class _Scale(L.Layer):
+    """A custom layer with one parameter: y = x * s; records the need_dx it was given."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.s = fastnn.Parameter(np.full(width, 2.0), name="scale")
+        self.calls = []
+
+    def forward(self, x, training=False):
+        self._cache = x
+        return x * self.s.value
+
+    def backward(self, dy, need_dx=True):
+        self.calls.append(need_dx)
+        x = self._kept()
+        self.s.grad[...] = (dy * x).sum(axis=0)
+        return dy * self.s.value if need_dx else None
+
+    def parameters(self):
+        return [self.s]
+
+
+def test_backward_without_input_gradient_follows_the_layer_protocol(rng):
+    """Sequential asks any first layer with parameters, not just Dense/Conv2D, to skip dx."""
+    first = _Scale(4)
+    model = Sequential([L.ReLU(), first, L.Dense(4, 3, seed=0, dtype=np.float64)])
+    x = rng.standard_normal((5, 4))
+    model.forward(x, training=True)
+    assert model.backward(np.ones((5, 3)), need_dx=False) is None
+    assert first.calls == [False]
+    full = model.backward(np.ones((5, 3)))
+    assert full.shape == x.shape and first.calls == [False, True]
+
+
+def test_float_class_targets_are_checked_once_for_fit():
+    x, y = blobs(40)
+    onehot = fastnn.data.one_hot(y, 3)
+    with pytest.raises(ValueError, match="y must be non-negative"):
+        small_mlp().fit(x, -onehot, verbose=0, loss="categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"y must have shape \(40, 3\)"):
+        small_mlp().fit(x, onehot[:, :2], verbose=0, loss="categorical_crossentropy")
+    with pytest.raises(ValueError, match="y must be 1-dimensional"):
+        small_mlp().fit(x, y[:, None], verbose=0)
+
+
+def test_history_files_are_written_atomically(tmp_path):
+    hist = History()
+    hist.append_epoch(0, {"loss": 0.5, "accuracy": 0.75}, [0.6, 0.4])
+    path_json, path_csv = tmp_path / "h.json", tmp_path / "h.csv"
+    hist.to_json(path_json)
+    hist.to_csv(path_csv)
+    good_json, good_csv = path_json.read_text(), path_csv.read_text()
+    assert good_csv == "epoch,loss,accuracy\n0,0.5,0.75\n"
+
+    class Unprintable:
+        def __repr__(self):
+            raise RuntimeError("repr failed (simulated)")
+
+    hist.append_epoch(1, {"loss": Unprintable()}, [0.3])
+    with pytest.raises(TypeError):
+        hist.to_json(path_json)                     # not JSON-serialisable
+    with pytest.raises(RuntimeError, match="simulated"):
+        hist.to_csv(path_csv)
+    assert path_json.read_text() == good_json and path_csv.read_text() == good_csv
+    assert sorted(os.listdir(tmp_path)) == ["h.csv", "h.json"]     # no temp file left
