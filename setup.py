@@ -34,7 +34,8 @@ KERNEL_MODULES = {
 
 # Headers every extension may include: a header-only edit must trigger a rebuild.
 C_HEADERS = ["src_c/fnn_gemm.h", "src_c/fnn_gemm_kernels.h", "src_c/fnn_gemm_driver.h",
-             "src_c/fnn_openmp.h", "src_c/fnn_cpu.h"]
+             "src_c/fnn_openmp.h", "src_c/fnn_cpu.h", "src_c/fnn_vecmath.h",
+             "src_c/fnn_activations.h"]
 
 
 def _compiler_cmd():

@@ -179,8 +179,8 @@ def _activation_backward(dy, y, activation, alpha=1.0):
         return k.sigmoid_backward(dy, y)
     if activation == "tanh":
         return k.tanh_backward(dy, y)
-    # elu: the kernel's elu_backward wants z; from y it is this one elementwise expression
-    return np.where(y > 0, dy, dy * (y + y.dtype.type(alpha)))
+    # elu: from y (elu_backward would want z)
+    return k.elu_backward_from_output(dy, y, alpha)
 
 
 # --------------------------------------------------------------------------- base class

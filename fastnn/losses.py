@@ -39,25 +39,10 @@ def _pred(pred, ndim=None):
 
 
 def _class_targets(target, pred):
-    """Integer labels (N,) or float targets of pred's shape (N, K) -> ('labels', int64 array) or
-    ('probs', array of pred's dtype)."""
+    """Integer labels (N,) or float targets of pred's shape (N, K), finite and non-negative ->
+    ``ClassTargets('labels', int64 copy)`` or ``ClassTargets('probs', copy in pred's dtype)``."""
     n, k = pred.shape
-    if not isinstance(target, np.ndarray):
-        if isinstance(target, (list, tuple)):
-            target = np.asarray(target)
-        else:
-            raise TypeError("target must be a numpy.ndarray, got %s" % type(target).__name__)
-    if np.issubdtype(target.dtype, np.integer):
-        return "labels", _v.check_labels(target, "target", n, k)
-    if target.dtype.kind != "f":
-        raise TypeError("target must be integer class ids (N,) or float targets (N, K), got "
-                        "dtype %s" % target.dtype)
-    if target.shape != pred.shape:
-        raise ValueError("float target must have pred's shape %s (one-hot or soft targets; "
-                         "integer class ids have shape (%d,)), got %s" % (pred.shape, n, target.shape))
-    if not np.isfinite(target).all():
-        raise ValueError("target must be finite")
-    return "probs", np.ascontiguousarray(target, dtype=pred.dtype)
+    return _v.check_class_targets(target, "target", n, k, pred.dtype)
 
 
 class Loss:
@@ -212,7 +197,8 @@ def get(identifier):
     if isinstance(identifier, str):
         if identifier in _NAMES:
             return _NAMES[identifier]()
-        raise ValueError("unknown loss %r; valid names: %s" % (identifier, ", ".join(sorted(_NAMES))))
+        raise ValueError("unknown loss %r; valid names: %s"
+                         % (identifier, ", ".join(sorted(_NAMES))))
     if hasattr(identifier, "forward") and hasattr(identifier, "backward"):
         return identifier
     raise TypeError("loss must be a name (%s) or a Loss instance, got %r"

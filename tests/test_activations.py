@@ -1,7 +1,8 @@
 """fastnn.kernels activations, softmax, softmax cross-entropy and dropout against their NumPy twins
 (bit for bit where the design comment in _activations.pyx says so, to a few ulp where a libm
 exp/tanh/expm1 or a row sum is involved), float64 centred differences, torch, stability at
-huge logits, NaN propagation, thread counts and bad input."""
+huge logits, NaN propagation, thread counts, SIMD levels, bad input and the label race."""
+import contextlib
 import textwrap
 import warnings
 
@@ -20,9 +21,10 @@ ELEMENTWISE = ["relu", "sigmoid", "tanh", "elu"]
 # Results with no transcendental and no reduction: the same float operations in the same order
 # as the twin, so bit-identical (see the design comment in fastnn/kernels/_activations.pyx).
 BIT_IDENTICAL = {("relu", "fwd"), ("relu", "bwd"), ("sigmoid", "bwd"), ("tanh", "bwd")}
-# exp / tanh / expm1 come from the C library in the kernel and from NumPy's SIMD code in the
-# twin; each is within ~2 ulp of the true value (3 ulp apart measured on 200k float32 values),
-# and a product or quotient after it adds half an ulp.
+# exp / tanh / expm1 come from the kernel's own float32 code or libm (float64) in the kernel and
+# from NumPy's SIMD code in the twin; each is within ~2.5 ulp of the true value, and a product
+# or quotient after it adds half an ulp (how far apart they are in practice:
+# docs/kernels/activations.md).
 MAXULP = 8
 CHUNK = _act._CHUNK_ELEMENTS       # elementwise work is cut into chunks of this many elements
 
@@ -113,6 +115,57 @@ def test_elementwise_out_and_in_place(name, dtype, impl):
         d, vv = dy.copy(), v.copy()
         out = d if target == "dy" else vv
         assert _call_bwd(mod, name, d, vv, 0.7, out=out) is out
+        np.testing.assert_array_equal(out, expected)
+
+
+# --------------------------------------------------------------------------- ELU from its output
+def _elu_bwd_from_y_numpy(dy, y, alpha):
+    """The expression Dense/Conv2D used before the kernel existed (layers.py), in the dtype."""
+    return np.where(y > 0, dy, dy * (y + y.dtype.type(alpha)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=elementwise_cases())
+def test_elu_backward_from_output_is_bit_identical_to_the_twin(dtype, case):
+    """No transcendental: the kernel, the twin and the NumPy expression the layers used give the
+    same bits, on any layout."""
+    _, x, dy = _values(case["shape"], dtype, case["seed"])
+    a = case["alpha"]
+    y = reference.elu_forward(x, a)
+    lay = case["layout"]
+    dx = _act.elu_backward_from_output(_layout(dy, lay), _layout(y, lay), a)
+    assert dx.flags.c_contiguous and dx.dtype == dtype
+    np.testing.assert_array_equal(dx, reference.elu_backward_from_output(dy, y, a))
+    np.testing.assert_array_equal(dx, _elu_bwd_from_y_numpy(dy, y, a))
+    # and it is ELU's derivative: agrees with the backward from the input x
+    np.testing.assert_allclose(dx, reference.elu_backward(dy, x, a), rtol=64 * _eps(dtype),
+                               atol=64 * _eps(dtype) * a)
+
+
+def test_elu_backward_from_output_special_values():
+    """NaN in y gives NaN (NaN fails y > 0, then dy * NaN); NaN dy passes; y = 0 (x = 0 or a
+    saturated -0.0) takes the dy * (y + alpha) branch, which is dy * alpha: ELU's slope at 0."""
+    for dtype in DTYPES:
+        y = np.array([np.nan, 1.0, 0.0, -0.0, -0.5, -1.0, np.inf], dtype=dtype)
+        dy = np.array([1.0, np.nan, 2.0, 2.0, 2.0, 2.0, 3.0], dtype=dtype)
+        for mod in (_act, reference):
+            dx = mod.elu_backward_from_output(dy, y, 1.0)
+            np.testing.assert_array_equal(dx, _elu_bwd_from_y_numpy(dy, y, 1.0))
+            assert np.isnan(dx[0]) and np.isnan(dx[1])
+            np.testing.assert_array_equal(dx[2:], np.array([2.0, 2.0, 1.0, 0.0, 3.0], dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("impl", ["kernels", "reference"])
+def test_elu_backward_from_output_out_and_in_place(impl, dtype):
+    mod = _act if impl == "kernels" else reference
+    _, x, dy = _values((3, 5, 7), dtype, 21)
+    y = mod.elu_forward(x, 0.7)
+    expected = mod.elu_backward_from_output(dy, y, 0.7)
+    for target in ("dy", "y"):
+        d, yy = dy.copy(), y.copy()
+        out = d if target == "dy" else yy
+        assert mod.elu_backward_from_output(d, yy, 0.7, out=out) is out
         np.testing.assert_array_equal(out, expected)
 
 
@@ -250,15 +303,30 @@ def _max_ulp(a, exact):
     return float(np.max(np.abs(a.astype(np.float64) - exact) / spacing))
 
 
-@pytest.mark.parametrize("copy", ["default", "generic"])
-def test_float32_transcendentals_are_accurate(copy):
-    """The kernel's own float32 exp/expm1 (vectorised, not libm) against float64 results:
-    within 2.5 ulp for sigmoid, tanh, elu and its backward, and softmax within 3 (the error
-    budget in the comment above the C block in _activations.pyx)."""
+@contextlib.contextmanager
+def _simd(level):
+    """Run the kernels at SIMD ``level`` (fastnn.set_simd), restoring the previous level."""
+    previous = fastnn.set_simd(level)
+    try:
+        yield
+    finally:
+        fastnn.set_simd(previous)
+
+
+# the C loops' variant expected at each level: there is no AVX-512 variant (yet), so the best
+# one at or below avx512 is AVX2
+VARIANT = {"generic": "generic", "avx2": "avx2", "avx512": "avx2"}
+
+
+@pytest.mark.parametrize("level", fastnn.cpu_simd_levels())
+def test_float32_transcendentals_are_accurate(level):
+    """The kernel's own float32 exp/expm1 (vectorised, not libm) against float64 results, at
+    every SIMD level this CPU runs: within 2.5 ulp for sigmoid, tanh, elu and its backward, and
+    softmax within 3 (the error budget in src_c/fnn_vecmath.h)."""
     x = _sweep()
     xd = x.astype(np.float64)
-    _act._force_generic(copy == "generic")
-    try:
+    with _simd(level):
+        assert _act._loop_variant() == VARIANT[level]
         sig = np.where(xd >= 0, 1 / (1 + np.exp(-xd)), np.exp(xd) / (1 + np.exp(xd)))
         assert _max_ulp(_act.sigmoid_forward(x), sig) <= 2.5
         assert _max_ulp(_act.tanh_forward(x), np.tanh(xd)) <= 2.5
@@ -274,32 +342,47 @@ def test_float32_transcendentals_are_accurate(copy):
         assert _max_ulp(_act.softmax_forward(z), e / e.sum(axis=1, keepdims=True)) <= 3.0
         y = _act.tanh_forward(np.array([-0.0, 0.0], np.float32))
         assert np.signbit(y[0]) and not np.signbit(y[1])
-    finally:
-        _act._force_generic(False)
 
 
-def test_vector_copies_give_the_same_bits():
-    """The float32 loops exist twice (SSE2 baseline and AVX2); both round the same operations
-    in the same way, so a machine's choice of copy never changes a result."""
-    assert _act._simd_level() in ("avx2", "generic")
-    x = _sweep()[:70001]                         # odd length: a scalar remainder in each chunk
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_simd_level_gives_the_same_bits(dtype):
+    """The float32 loops exist once per SIMD level (generic, AVX2); every variant rounds the
+    same operations in the same way (no FMA), so fastnn.set_simd / FASTNN_SIMD never changes a
+    result of this family.  Every kernel of the family, at every level this CPU runs."""
+    levels = fastnn.cpu_simd_levels()
+    if len(levels) < 2:
+        pytest.skip("this CPU runs only the generic level")
+    rng = np.random.default_rng(31)
+    x = _sweep()[:70001].astype(dtype)           # odd length: a scalar remainder in each chunk
     dy = np.cos(x)
+    y = _act.elu_forward(x, 0.7)
     z = x[:70000].reshape(-1, 35)
     labels = np.arange(z.shape[0]) % 35
+    soft = _soft_targets(rng, z.shape, dtype, "soft")
+    mask = rng.random(x.shape) >= 0.3
 
     def run():
-        return [_act.sigmoid_forward(x), _act.tanh_forward(x), _act.elu_forward(x, 0.7),
-                _act.elu_backward(dy, x, 0.7), _act.softmax_forward(z),
-                *_act.softmax_cross_entropy(z, labels)]
-    default = run()
-    _act._force_generic(True)
-    try:
-        assert _act._simd_level() == "generic"
-        generic = run()
-    finally:
-        _act._force_generic(False)
-    for a, b in zip(default, generic):
-        np.testing.assert_array_equal(a, b)
+        sy = _act.softmax_forward(z)
+        return [_act.relu_forward(x), _act.relu_backward(dy, x), _act.sigmoid_forward(x),
+                _act.sigmoid_backward(dy, _act.sigmoid_forward(x)), _act.tanh_forward(x),
+                _act.tanh_backward(dy, _act.tanh_forward(x)), _act.elu_forward(x, 0.7),
+                _act.elu_backward(dy, x, 0.7), _act.elu_backward_from_output(dy, y, 0.7),
+                sy, _act.softmax_backward(z, sy),
+                *_act.softmax_cross_entropy(z, labels), *_act.softmax_cross_entropy(z, soft),
+                _act.dropout_forward(x, mask, 0.3), _act.dropout_backward(dy, mask, 0.3)]
+    results = {}
+    for level in levels:
+        with _simd(level):
+            assert _act._loop_variant() == VARIANT[level]
+            results[level] = run()
+    # the levels must really run different code for the comparison to mean something
+    assert len({VARIANT[level] for level in levels}) >= 2
+    for level in levels[1:]:
+        for a, b in zip(results[levels[0]], results[level]):
+            if isinstance(a, float):
+                assert a == b, level
+            else:
+                np.testing.assert_array_equal(a, b, err_msg=level)
 
 
 # --------------------------------------------------------------------------- softmax, CE vs twin
@@ -442,6 +525,19 @@ def test_backward_matches_centred_differences(name, alpha, impl):
 
 
 @pytest.mark.parametrize("impl", ["kernels", "reference"])
+@pytest.mark.parametrize("alpha", [1.0, 0.4, 2.5])
+def test_elu_backward_from_output_matches_centred_differences(alpha, impl):
+    """float64 centred differences through elu_forward, the backward fed the forward's OUTPUT."""
+    mod = _act if impl == "kernels" else reference
+    rng = np.random.default_rng(18)
+    x = _away_from_kink(rng, (3, 2, 5))
+    dy = rng.standard_normal(x.shape)
+    dx = mod.elu_backward_from_output(dy, mod.elu_forward(x, alpha), alpha)
+    num = _numeric_grad(lambda v: np.vdot(mod.elu_forward(v, alpha), dy), x)
+    np.testing.assert_allclose(dx, num, rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("impl", ["kernels", "reference"])
 def test_softmax_backward_matches_centred_differences(impl):
     mod = _act if impl == "kernels" else reference
     rng = np.random.default_rng(9)
@@ -552,6 +648,7 @@ def test_elementwise_and_dropout_bit_identical_at_any_thread_count(dtype):
         for name in ELEMENTWISE:
             y = _call_fwd(_act, name, x, 0.8)
             res += [y, _call_bwd(_act, name, dy, _kept(name, x, y), 0.8)]
+        res.append(_act.elu_backward_from_output(dy, res[6], 0.8))      # res[6]: elu's y
         return res + [_act.dropout_forward(x, mask, 0.3), _act.dropout_backward(dy, mask, 0.3)]
     runs = _at_threads(run, [(size, size, True), (size, size, False)])
     for other in runs[1:]:
@@ -623,8 +720,9 @@ def test_elu_matches_torch(alpha, dtype):
 # --------------------------------------------------------------------------- API and bad input
 def test_api_names_match_the_twin():
     names = {"relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
-             "tanh_forward", "tanh_backward", "elu_forward", "elu_backward", "softmax_forward",
-             "softmax_backward", "softmax_cross_entropy", "dropout_forward", "dropout_backward"}
+             "tanh_forward", "tanh_backward", "elu_forward", "elu_backward",
+             "elu_backward_from_output", "softmax_forward", "softmax_backward",
+             "softmax_cross_entropy", "dropout_forward", "dropout_backward"}
     assert set(_act.__all__) == names == set(reference.activations.__all__)
     for name in names:
         assert getattr(fastnn.kernels, name) is getattr(_act, name)
@@ -669,13 +767,21 @@ BAD = [
     ("labels 2-D int", lambda m: m.softmax_cross_entropy(_A, np.zeros((3, 4), np.int64)),
      ValueError, ["labels"]),
     ("float labels (N,)", lambda m: m.softmax_cross_entropy(_A, _L.astype(np.float64)),
-     ValueError, ["labels", "(3, 4)"]),
+     ValueError, ["labels", "integer dtype", "(3, 4)"]),
+    ("float32 labels (N,)", lambda m: m.softmax_cross_entropy(_A, _L.astype(np.float32)),
+     ValueError, ["labels", "integer dtype"]),
     ("float labels shape", lambda m: m.softmax_cross_entropy(_A, np.zeros((3, 5))), ValueError,
      ["labels", "(3, 4)", "(3, 5)"]),
     ("float labels dtype", lambda m: m.softmax_cross_entropy(_A, np.zeros((3, 4), np.float32)),
      TypeError, ["labels", "float64", "float32"]),
     ("labels NaN", lambda m: m.softmax_cross_entropy(_A, np.full((3, 4), np.nan)), ValueError,
      ["labels", "finite"]),
+    ("labels inf", lambda m: m.softmax_cross_entropy(_A, np.full((3, 4), np.inf)), ValueError,
+     ["labels", "finite"]),
+    ("labels negative soft", lambda m: m.softmax_cross_entropy(_A, np.full((3, 4), -0.25)),
+     ValueError, ["labels", "non-negative", "-0.25"]),
+    ("float labels list", lambda m: m.softmax_cross_entropy(_A32, [[0.0, 1.0, 0.0, 0.0]] * 3),
+     TypeError, ["labels", "float32", "float64"]),
     ("labels bool", lambda m: m.softmax_cross_entropy(_A, np.array([True, False, True])),
      TypeError, ["labels", "bool"]),
     ("labels str", lambda m: m.softmax_cross_entropy(_A, "abc"), TypeError, ["labels"]),
@@ -693,6 +799,15 @@ BAD = [
     ("alpha inf", lambda m: m.elu_forward(_A, float("inf")), ValueError, ["alpha", "inf"]),
     ("alpha NaN", lambda m: m.elu_backward(_A, _A, float("nan")), ValueError, ["alpha"]),
     ("alpha None", lambda m: m.elu_forward(_A, None), TypeError, ["alpha"]),
+    ("elu from y alpha NaN", lambda m: m.elu_backward_from_output(_A, _A, float("nan")),
+     ValueError, ["alpha"]),
+    ("elu from y shape", lambda m: m.elu_backward_from_output(_A[:2], _A), ValueError,
+     ["dy", "y", "(3, 4)", "(2, 4)"]),
+    ("elu from y dtypes", lambda m: m.elu_backward_from_output(_A, _A32), TypeError,
+     ["y", "float32", "float64"]),
+    ("elu from y out overlaps y", lambda m: m.elu_backward_from_output(
+        _A, _BUF[1:].reshape(3, 4), out=_BUF[:12].reshape(3, 4)), ValueError,
+     ["out", "overlap", "y"]),
     # out
     ("out shape", lambda m: m.relu_forward(_A, out=np.zeros((4, 3))), ValueError,
      ["out", "(3, 4)", "(4, 3)"]),
@@ -765,6 +880,8 @@ def test_bad_input_in_child_process_does_not_crash(run_child):
             lambda: A.softmax_forward(z, out=np.zeros((4, 4), dtype=np.float32)),
             lambda: A.softmax_backward(z, z[:3]),
             lambda: A.elu_backward(x, x[:-1]),
+            lambda: A.elu_backward_from_output(x, x[:-1]),
+            lambda: A.softmax_cross_entropy(z, np.full((4, 5), -1.0, dtype=np.float32)),
         ]
         for call in calls:
             try:
@@ -777,4 +894,42 @@ def test_bad_input_in_child_process_does_not_crash(run_child):
     res = run_child(code, timeout=120)
     assert res.returncode == 0, res.stderr
     words = res.stdout.split()
-    assert len(words) == 13 and "no-error" not in words, res.stdout
+    assert len(words) == 15 and "no-error" not in words, res.stdout
+
+
+def test_labels_changed_by_another_thread_never_index_out_of_bounds(run_child):
+    """Issue 11's check-then-use race: a thread flips labels between 0 and 10**10 while the
+    cross-entropy runs with the GIL released.  The kernel indexes only through the contract's
+    private copy, checked after it was made, so every call either raises ValueError (the copy
+    caught a bad id) or computes with ids in range -- never an out-of-bounds write.  Run for
+    about two seconds in a child process, where a crash shows as a signal."""
+    code = textwrap.dedent("""
+        import threading, time
+        import numpy as np
+        from fastnn import kernels as K
+        n = 200000
+        z = np.zeros((n, 10), np.float32)
+        lab = np.zeros(n, np.int64)
+        def flip():
+            while True:
+                lab[::997] = 10 ** 10
+                lab[::997] = 0
+        threading.Thread(target=flip, daemon=True).start()
+        calls = refused = 0
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end or calls < 5:
+            try:
+                loss, d = K.softmax_cross_entropy(z, lab)
+            except ValueError:
+                refused += 1
+            else:
+                # equal logits: every row's loss is log(10) whatever its (valid) label, and its
+                # gradient has exactly one negative entry, (0.1 - 1) / n
+                assert abs(loss - np.log(10)) < 1e-5, loss
+                assert (d < 0).sum() == n, (d < 0).sum()
+            calls += 1
+        print("ok", calls, refused)
+    """)
+    res = run_child(code, timeout=300)
+    assert res.returncode == 0, (res.returncode, res.stderr[-2000:])
+    assert res.stdout.split()[0] == "ok", res.stdout

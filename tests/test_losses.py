@@ -455,6 +455,32 @@ def test_error_messages_name_the_argument():
         losses.MSE().forward(z, z[:, :4])
 
 
+@pytest.mark.parametrize("cls", [losses.SoftmaxCrossEntropy, losses.CrossEntropy])
+def test_class_targets_are_checked_once_naming_target(on_backend, cls):
+    """Both class losses use fastnn._validate.check_class_targets: negative or non-finite soft
+    targets are refused, and float class ids of shape (N,) are told to use an integer dtype."""
+    z, y = logits(4, seed=5), labels_for(4, seed=5)
+    pred = z if cls is losses.SoftmaxCrossEntropy else probs(4, seed=5)
+    soft = probs(4, seed=6)
+    neg = soft.copy()
+    neg[1, 3] = -0.2
+    with pytest.raises(ValueError, match=r"target must be non-negative.*-0\.2"):
+        cls().forward(pred, neg)
+    for bad in (np.inf, -np.inf, np.nan):
+        t = soft.copy()
+        t[2, 0] = bad
+        with pytest.raises(ValueError, match="target must be finite"):
+            cls().forward(pred, t)
+    with pytest.raises(ValueError, match="target.*integer dtype"):
+        cls().forward(pred, y.astype(np.float64))
+    with pytest.raises(ValueError, match=r"target must have shape \(4, 5\), got \(4, 6\)"):
+        cls().forward(pred, np.zeros((4, 6)))
+    # float targets of another float dtype are cast to pred's dtype (the loss is float64 inside)
+    a = cls().forward(pred, soft)
+    b = cls().forward(pred, soft.astype(np.float32))
+    assert math.isfinite(a) and a == pytest.approx(b, rel=1e-6)
+
+
 # --------------------------------------------------------------------------- names
 @pytest.mark.parametrize("name,cls", [
     ("sparse_categorical_crossentropy", losses.SoftmaxCrossEntropy),

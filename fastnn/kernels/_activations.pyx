@@ -1,43 +1,51 @@
 # Design:
 #
-# Activations (relu, sigmoid, tanh, elu) forward/backward, row-wise softmax forward/backward,
-# the fused softmax cross-entropy (loss and dlogits in one pass) and inverted dropout.  The NumPy
-# twins in fastnn/reference/activations.py are the readable version and define the formulas; this
-# module imports their argument checks (`_check_*`) and `_make_out`, so both raise the same
-# errors for the same bad input.
+# Activations (relu, sigmoid, tanh, elu) forward/backward, ELU's backward from its output,
+# row-wise softmax forward/backward, the fused softmax cross-entropy (loss and dlogits in one
+# pass) and inverted dropout.  Three files make this family: the contract
+# (fastnn/contracts/activations.py: every argument check, the out= array, alpha and the dropout
+# scale), the NumPy twin (fastnn/reference/activations.py: the formulas) and this module, which
+# calls the same contract and then runs prange loops over typed memoryviews.  The float32 loops
+# with an exp/expm1 are C, in src_c/fnn_activations.h (declared in _activations.pxd), over the
+# vectorisable float32 exp/expm1 of src_c/fnn_vecmath.h.
 #
-# * Validate first.  dtype, shapes, labels in range, mask dtype/shape, rate and alpha, the `out`
-#   array and its overlap with the inputs are all checked in Python before nogil code runs
-#   (bounds checks are off below; the cross-entropy indexes a row by its label).  Non-contiguous
-#   or Fortran inputs are copied to C order once; elementwise functions then see one flat
-#   contiguous buffer whatever the rank.
+# * Validate first.  The contract runs in Python before any nogil code (bounds checks are off
+#   below; the cross-entropy indexes a row by its label).  Non-contiguous or Fortran inputs are
+#   copied to C order once; elementwise functions then see one flat contiguous buffer whatever
+#   the rank.
+# * Indices from caller memory: the cross-entropy indexes only through the contract's private
+#   int64 copy of the labels (fastnn._validate.check_labels copies, then checks the copy), so no
+#   other thread can change an id between its check and its use.
 # * One pass, no temporaries.  The twin runs several whole-array NumPy operations per function
 #   (sigmoid: abs, negate, exp, add, two divides, where), each streaming memory and allocating a
 #   temporary.  Here each element is loaded once, transformed in registers (inline `cdef
-#   noexcept nogil` helpers, or the C loops below for float32 exp/expm1/tanh) and stored once.
-#   The cross-entropy computes max, exp, sum, log, loss and dlogits of a row while the row sits
-#   in L1.
-# * Vectorised float32 transcendentals.  sigmoid, tanh, elu (forward and backward) and the exp
-#   of softmax and the cross-entropy use the branch-free float32 exp/expm1 in the C block below,
-#   which the compiler vectorises (SSE2, or AVX2 when the CPU has it); a libm call per element
-#   would keep those loops scalar.  float64 keeps libm's exp/expm1/tanh: it exists for gradient
-#   checks, not speed.
+#   noexcept nogil` helpers, or the C loops for float32 exp/expm1/tanh) and stored once.  The
+#   cross-entropy computes max, exp, sum, log, loss and dlogits of a row while the row sits in
+#   L1.
+# * Vectorised float32 transcendentals.  sigmoid, tanh, elu (forward and backward) and the exp of
+#   softmax and the cross-entropy call the C loops, whose branch-free exp/expm1 the compiler
+#   vectorises; a libm call per element would keep those loops scalar.  float64 keeps libm's
+#   exp/expm1/tanh: it exists for gradient checks, not speed.
+# * SIMD by the process-wide level.  Each call reads fastnn.kernels._runtime.simd_level() once
+#   (FASTNN_SIMD, fastnn.set_simd) and passes it to the C loops, which run their best variant at
+#   or below it (generic or AVX2).  Every variant does the same float32 operations in the same
+#   order without FMA, so the level never changes a result (tested at every level the CPU has).
 # * Same formulas as the twin, per element, in the dtype.  Every float32 operation is a float32
 #   operation (constants typed `floating`, so no double literal promotes the math), float64 is
 #   double.  Where the twin's formula has no transcendental and no reduction (relu, the backward
-#   passes of relu/sigmoid/tanh, dropout) results are bit-identical; exp/tanh/expm1 come from
-#   the C block (float32) or libm (float64) here and from NumPy's SIMD code in the twin, a few
-#   ulp apart.  Row sums (softmax, cross-entropy) accumulate in double, serially, and are rounded
-#   to the dtype where the twin has a dtype sum, so they agree to rounding, not bit for bit
-#   (NumPy sums pairwise).
+#   passes of relu/sigmoid/tanh, elu_backward_from_output, dropout) results are bit-identical;
+#   exp/tanh/expm1 come from the C loops (float32) or libm (float64) here and from NumPy's SIMD
+#   code in the twin, a few ulp apart.  Row sums (softmax, cross-entropy) accumulate in double,
+#   serially, and are rounded to the dtype where the twin has a dtype sum, so they agree to
+#   rounding, not bit for bit (NumPy sums pairwise).
 # * Threads: elementwise work is cut into fixed chunks of _CHUNK elements and prange(schedule=
 #   "static") hands each thread a contiguous run of chunks; softmax and cross-entropy split rows.
 #   No element or row depends on which thread computes it (nor on whether it lands in a vector
 #   body or a scalar remainder: both round the same operations the same way, no FMA), and the
 #   cross-entropy's per-row losses (double) go to a buffer that is summed serially in row order
 #   after the parallel loop, so every result, the loss included, is bit-identical at any thread
-#   count.  Each thread gets at least one chunk (kernels with an exp) or four (memory-bound
-#   ones), else fewer threads run: waking one would cost more than its share of the work.
+#   count.  Every kernel caps its threads to the work (_threads_for): each thread gets at least
+#   one chunk (kernels with an exp) or four (memory-bound ones), else fewer threads run.
 # * Stability: sigmoid exponentiates only -|x| (never overflows, exact at |x| = 1e4); softmax and
 #   the cross-entropy subtract the row max and take the log of the shifted sum (no overflow for
 #   any finite logits).  NaN propagates through relu, elu and the row max, as in the twin.
@@ -47,204 +55,26 @@ from cython cimport floating
 from libc.stdint cimport int64_t, uint8_t
 from libc.math cimport expf, exp, expm1f, expm1, tanhf, tanh, log, fabsf, fabs
 
-# float32 exp / expm1 on x <= 0, and the float32 loops that use them, in C: written so that the
-# compiler vectorises them (no libm call in the loop, selects instead of branches), compiled
-# twice (SSE2 baseline and AVX2, picked at run time like the GEMM's micro-kernels) without FMA,
-# so both copies round every operation the same way and give the same bits.
-#
-# Why not expf/expm1f/tanhf from libm: a libm call per element keeps the loop scalar (about 10x
-# slower than torch on sigmoid at 3.2 M elements, measured).  The argument is never positive here
-# (sigmoid: -|x|; softmax: x - max; elu: min(x, 0)), which keeps the range reduction simple:
-#
-#   e^x:      n = round(x / ln2), r = x - n ln2 (Cody-Waite, two constants), e^r by the Cephes
-#             degree-6 polynomial, times 2^n built in the exponent bits (2^n as 2^(n+64) * 2^-64
-#             below 2^-126, so denormal results are rounded once).  x < -104 gives 0.
-#   e^x - 1:  the same reduction, expm1(r) = r + r^2 q(r) with q a degree-5 minimax fit of
-#             (e^r - 1 - r) / r^2 on [-ln2/2, ln2/2], then 2^n expm1(r) + (2^n - 1).  No
-#             cancellation near 0 (n = 0 there), -1 below -30; -0.0 stays -0.0.
-#   tanh(x) = sign(x) * -u / (2 + u), u = expm1(-2|x|).
-#
-# Error against the correctly rounded result, checked on every float32 x <= 0: exp 0.98 ulp,
-# expm1 0.86 ulp, tanh 2.5 ulp (the twin's NumPy versions are of the same order; the tests allow
-# 8 ulp between them).  NaN propagates (the range reduction keeps it; the integer conversion of
-# n is fed 0 instead of NaN).  `-fno-trapping-math` for these functions only: without it GCC
-# will not turn the float compares into vector selects; it only means discarded lanes may raise
-# floating-point flags, which nothing reads.  `-ffp-contract=off` keeps a*b + c two roundings
-# even in a FASTNN_NATIVE=1 (-march=native, FMA) build, so the two copies, and a vector body and
-# its scalar remainder, still agree bit for bit.
-cdef extern from *:
-    """
-    #include <stdint.h>
-    #include <string.h>
-    #include <math.h>
-    #if defined(__GNUC__) && !defined(__clang__)
-    #pragma GCC push_options
-    #pragma GCC optimize("no-trapping-math", "fp-contract=off")
-    #define FNN_IVDEP _Pragma("GCC ivdep")
-    #elif defined(__clang__)
-    #define FNN_IVDEP _Pragma("clang loop vectorize(assume_safety)")
-    #else
-    #define FNN_IVDEP
-    #endif
-    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    #define FNN_ACT_X86 1
-    #endif
-
-    static inline float fnn_pow2_f(float n) {
-        /* 2^n for an integral n in [-126, 127] (NaN -> 1: the caller's value is NaN anyway) */
-        float nn = n == n ? n : 0.0f;
-        uint32_t bits = (uint32_t)((int32_t)nn + 127) << 23;
-        float f;
-        memcpy(&f, &bits, sizeof f);
-        return f;
-    }
-
-    static inline float fnn_exp_neg_f(float x) {
-        /* e^x for x <= 0 or NaN */
-        float z = x < -104.0f ? -104.0f : x;
-        float t = z * 1.44269504088896341f;
-        float n = (t + 12582912.0f) - 12582912.0f;          /* round to nearest, |t| < 2^22 */
-        float r = z - n * 0.693359375f;
-        r = r - n * -2.12194440e-4f;
-        float p = 1.9875691500e-4f;
-        p = p * r + 1.3981999507e-3f;
-        p = p * r + 8.3334519073e-3f;
-        p = p * r + 4.1665795894e-2f;
-        p = p * r + 1.6666665459e-1f;
-        p = p * r + 5.0000001201e-1f;
-        p = p * (r * r) + r + 1.0f;
-        int tiny = n < -126.0f;
-        float res = p * fnn_pow2_f(tiny ? n + 64.0f : n);
-        return tiny ? res * 5.42101086242752217e-20f : res;  /* 2^-64 */
-    }
-
-    static inline float fnn_expm1_neg_f(float x) {
-        /* e^x - 1 for x <= 0 or NaN */
-        float z = x < -30.0f ? -30.0f : x;
-        float t = z * 1.44269504088896341f;
-        float n = (t + 12582912.0f) - 12582912.0f;
-        float r = z - n * 0.693359375f;
-        r = r - n * -2.12194440e-4f;
-        float q = 1.985780254e-4f;
-        q = q * r + 1.393360668e-3f;
-        q = q * r + 8.333360776e-3f;
-        q = q * r + 4.166646674e-2f;
-        q = q * r + 1.666666716e-1f;
-        q = q * r + 0.5f;
-        float p = r + (r * r) * q;
-        float s = fnn_pow2_f(n);
-        float res = p * s + (s - 1.0f);
-        return x == 0.0f ? x : res;
-    }
-
-    /* In place (x == y) is allowed: element i is read before it is written and no element
-       depends on another, which is what ivdep promises the vectoriser. */
-    #define FNN_ACT_LOOPS(SFX, ATTR)                                                         \\
-    ATTR static void fnn_sigmoid_f32##SFX(const float *x, float *y, Py_ssize_t n) {          \\
-        FNN_IVDEP for (Py_ssize_t i = 0; i < n; i++) {                                       \\
-            float v = x[i];                                                                  \\
-            float e = fnn_exp_neg_f(-fabsf(v));                                              \\
-            y[i] = (v >= 0.0f ? 1.0f : e) / (1.0f + e);                                      \\
-        }                                                                                    \\
-    }                                                                                        \\
-    ATTR static void fnn_tanh_f32##SFX(const float *x, float *y, Py_ssize_t n) {             \\
-        FNN_IVDEP for (Py_ssize_t i = 0; i < n; i++) {                                       \\
-            float v = x[i];                                                                  \\
-            float u = fnn_expm1_neg_f(-2.0f * fabsf(v));                                     \\
-            y[i] = copysignf(-u / (2.0f + u), v);                                            \\
-        }                                                                                    \\
-    }                                                                                        \\
-    ATTR static void fnn_elu_f32##SFX(const float *x, float *y, Py_ssize_t n, float a) {     \\
-        FNN_IVDEP for (Py_ssize_t i = 0; i < n; i++) {                                       \\
-            float v = x[i];                                                                  \\
-            float m = fnn_expm1_neg_f(v > 0.0f ? 0.0f : v);                                  \\
-            y[i] = v > 0.0f ? v : a * m;                                                     \\
-        }                                                                                    \\
-    }                                                                                        \\
-    ATTR static void fnn_elu_bwd_f32##SFX(const float *dy, const float *x, float *dx,        \\
-                                          Py_ssize_t n, float a) {                           \\
-        FNN_IVDEP for (Py_ssize_t i = 0; i < n; i++) {                                       \\
-            float v = x[i], g = dy[i];                                                       \\
-            float e = fnn_exp_neg_f(v > 0.0f ? 0.0f : v);                                    \\
-            dx[i] = v > 0.0f ? g : g * (a * e);                                              \\
-        }                                                                                    \\
-    }                                                                                        \\
-    ATTR static void fnn_exp_shift_f32##SFX(const float *x, float *e, Py_ssize_t n,          \\
-                                            float m) {                                       \\
-        FNN_IVDEP for (Py_ssize_t i = 0; i < n; i++)                                         \\
-            e[i] = fnn_exp_neg_f(x[i] - m);                                                  \\
-    }
-
-    FNN_ACT_LOOPS(_generic, )
-    #ifdef FNN_ACT_X86
-    FNN_ACT_LOOPS(_avx2, __attribute__((target("avx2"))))
-    #endif
-    #if defined(__GNUC__) && !defined(__clang__)
-    #pragma GCC pop_options
-    #endif
-
-    static int fnn_act_generic_only = 0;       /* tests: force the baseline copy */
-    static int fnn_act_avx2(void) {
-    #ifdef FNN_ACT_X86
-        return !fnn_act_generic_only && __builtin_cpu_supports("avx2");
-    #else
-        return 0;
-    #endif
-    }
-    #ifdef FNN_ACT_X86
-    #define FNN_ACT_PICK(name, args) \\
-        do { if (fnn_act_avx2()) name##_avx2 args; else name##_generic args; } while (0)
-    #else
-    #define FNN_ACT_PICK(name, args) name##_generic args
-    #endif
-    static void fnn_sigmoid_f32(const float *x, float *y, Py_ssize_t n) {
-        FNN_ACT_PICK(fnn_sigmoid_f32, (x, y, n));
-    }
-    static void fnn_tanh_f32(const float *x, float *y, Py_ssize_t n) {
-        FNN_ACT_PICK(fnn_tanh_f32, (x, y, n));
-    }
-    static void fnn_elu_f32(const float *x, float *y, Py_ssize_t n, float a) {
-        FNN_ACT_PICK(fnn_elu_f32, (x, y, n, a));
-    }
-    static void fnn_elu_bwd_f32(const float *dy, const float *x, float *dx, Py_ssize_t n,
-                                float a) {
-        FNN_ACT_PICK(fnn_elu_bwd_f32, (dy, x, dx, n, a));
-    }
-    static void fnn_exp_shift_f32(const float *x, float *e, Py_ssize_t n, float m) {
-        FNN_ACT_PICK(fnn_exp_shift_f32, (x, e, n, m));
-    }
-    static const char *fnn_act_simd(void) { return fnn_act_avx2() ? "avx2" : "generic"; }
-    """
-    void fnn_sigmoid_f32(const float *x, float *y, Py_ssize_t n) noexcept nogil
-    void fnn_tanh_f32(const float *x, float *y, Py_ssize_t n) noexcept nogil
-    void fnn_elu_f32(const float *x, float *y, Py_ssize_t n, float a) noexcept nogil
-    void fnn_elu_bwd_f32(const float *dy, const float *x, float *dx, Py_ssize_t n,
-                         float a) noexcept nogil
-    void fnn_exp_shift_f32(const float *x, float *e, Py_ssize_t n, float m) noexcept nogil
-    const char *fnn_act_simd() noexcept nogil
-    int fnn_act_generic_only
+from fastnn.kernels._runtime cimport simd_level
 
 import numpy as np
 
 from fastnn._config import get_num_threads
-from fastnn.reference.activations import (
-    _check_x, _check_pair, _check_rows, _check_alpha, _check_rate, _check_mask, _check_targets,
-    _make_out,
-)
+from fastnn.contracts import activations as _contract
 
 __all__ = ["relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
            "tanh_forward", "tanh_backward", "elu_forward", "elu_backward",
-           "softmax_forward", "softmax_backward", "softmax_cross_entropy",
-           "dropout_forward", "dropout_backward"]
+           "elu_backward_from_output", "softmax_forward", "softmax_backward",
+           "softmax_cross_entropy", "dropout_forward", "dropout_backward"]
 
 # Elements per unit of parallel work (32 KiB of float32).  Chunk boundaries do not depend on the
 # thread count.
 cdef Py_ssize_t _CHUNK = 8192
 # Fewest elements worth a thread of their own.  Kernels with an exp (sigmoid, tanh, elu, softmax,
 # cross-entropy) do a few ns of work per element: one chunk each.  The memory-bound ones (relu,
-# the backward passes without an exp, dropout) do a fraction of a ns, and below about 4 chunks a
-# thread costs more to wake than it saves (measured: relu at 32768 elements took as long on 2
-# threads as on 1); torch's elementwise grain is the same 32768.
+# the backward passes without an exp, dropout) do a fraction of a ns per element, and below
+# about 4 chunks a thread costs more to wake than it saves (the measurement:
+# docs/kernels/activations.md); torch's elementwise grain is the same 32768.
 cdef Py_ssize_t _GRAIN_EXP = 8192
 cdef Py_ssize_t _GRAIN_CHEAP = 4 * 8192
 
@@ -258,6 +88,7 @@ cdef enum:
     OP_SIGMOID_BWD
     OP_TANH_BWD
     OP_ELU_BWD
+    OP_ELU_BWD_FROM_Y
 
 
 cdef int _threads_for(Py_ssize_t work, Py_ssize_t units, Py_ssize_t grain) except -1:
@@ -281,6 +112,12 @@ def _threads_planned(Py_ssize_t work, Py_ssize_t units, bint cheap):
 
 
 _CHUNK_ELEMENTS = _CHUNK                    # for tests: chunk boundaries are multiples of this
+
+
+def _loop_variant():
+    """Tests and docs: which variant of the float32 C loops runs at the current SIMD level
+    (``fastnn.get_simd()``): 'avx2' or 'generic'."""
+    return fnn_act_variant(simd_level()).decode("ascii")
 
 
 # --------------------------------------------------------------------------- per-element math
@@ -353,6 +190,14 @@ cdef inline floating _elu_bwd(floating dy, floating x, floating a) noexcept nogi
     return dy * (a * _exp(x))
 
 
+cdef inline floating _elu_bwd_from_y(floating dy, floating y, floating a) noexcept nogil:
+    # where x <= 0, y = a (e^x - 1), so d/dx = a e^x = y + a: the twin's dy * (y + a), in the
+    # dtype (NaN y fails y > 0 and gives NaN, as there)
+    if y > 0:
+        return dy
+    return dy * (y + a)
+
+
 cdef inline floating _dropout(floating x, uint8_t keep, floating scale) noexcept nogil:
     return x * scale if keep != 0 else 0
 
@@ -361,17 +206,17 @@ cdef inline floating _dropout(floating x, uint8_t keep, floating scale) noexcept
 # One operation per loop (the switch is outside it), plain pointer loops the compiler can
 # vectorise where there is no libm call (relu, the backward passes, dropout).
 cdef void _unary_chunk(int op, const floating *x, floating *y, Py_ssize_t n,
-                       floating a) noexcept nogil:
+                       floating a, int simd) noexcept nogil:
     cdef Py_ssize_t i
     if floating is float:
         if op == OP_SIGMOID:
-            fnn_sigmoid_f32(x, y, n)
+            fnn_sigmoid_f32(simd, x, y, n)
             return
         if op == OP_TANH:
-            fnn_tanh_f32(x, y, n)
+            fnn_tanh_f32(simd, x, y, n)
             return
         if op == OP_ELU:
-            fnn_elu_f32(x, y, n, a)
+            fnn_elu_f32(simd, x, y, n, a)
             return
     if op == OP_RELU:
         for i in range(n):
@@ -388,11 +233,11 @@ cdef void _unary_chunk(int op, const floating *x, floating *y, Py_ssize_t n,
 
 
 cdef void _binary_chunk(int op, const floating *dy, const floating *v, floating *dx,
-                        Py_ssize_t n, floating a) noexcept nogil:
+                        Py_ssize_t n, floating a, int simd) noexcept nogil:
     cdef Py_ssize_t i
     if floating is float:
         if op == OP_ELU_BWD:
-            fnn_elu_bwd_f32(dy, v, dx, n, a)
+            fnn_elu_bwd_f32(simd, dy, v, dx, n, a)
             return
     if op == OP_RELU_BWD:
         for i in range(n):
@@ -403,6 +248,9 @@ cdef void _binary_chunk(int op, const floating *dy, const floating *v, floating 
     elif op == OP_TANH_BWD:
         for i in range(n):
             dx[i] = _tanh_bwd(dy[i], v[i])
+    elif op == OP_ELU_BWD_FROM_Y:
+        for i in range(n):
+            dx[i] = _elu_bwd_from_y(dy[i], v[i], a)
     else:
         for i in range(n):
             dx[i] = _elu_bwd(dy[i], v[i], a)
@@ -416,7 +264,7 @@ cdef void _dropout_chunk(const floating *x, const uint8_t *m, floating *y, Py_ss
 
 
 # --------------------------------------------------------------------------- elementwise drivers
-cdef void _unary(int op, const floating[::1] x, floating[::1] y, floating a, int nt):
+cdef void _unary(int op, const floating[::1] x, floating[::1] y, floating a, int nt, int simd):
     cdef Py_ssize_t n = x.shape[0]
     cdef Py_ssize_t nchunks = (n + _CHUNK - 1) // _CHUNK
     cdef Py_ssize_t c, lo, hi
@@ -425,11 +273,11 @@ cdef void _unary(int op, const floating[::1] x, floating[::1] y, floating a, int
         hi = lo + _CHUNK
         if hi > n:
             hi = n
-        _unary_chunk(op, &x[lo], &y[lo], hi - lo, a)
+        _unary_chunk(op, &x[lo], &y[lo], hi - lo, a, simd)
 
 
 cdef void _binary(int op, const floating[::1] dy, const floating[::1] v, floating[::1] dx,
-                  floating a, int nt):
+                  floating a, int nt, int simd):
     cdef Py_ssize_t n = dy.shape[0]
     cdef Py_ssize_t nchunks = (n + _CHUNK - 1) // _CHUNK
     cdef Py_ssize_t c, lo, hi
@@ -438,7 +286,7 @@ cdef void _binary(int op, const floating[::1] dy, const floating[::1] v, floatin
         hi = lo + _CHUNK
         if hi > n:
             hi = n
-        _binary_chunk(op, &dy[lo], &v[lo], &dx[lo], hi - lo, a)
+        _binary_chunk(op, &dy[lo], &v[lo], &dx[lo], hi - lo, a, simd)
 
 
 cdef void _dropout_run(const floating[::1] x, const uint8_t[::1] m, floating[::1] y,
@@ -454,18 +302,6 @@ cdef void _dropout_run(const floating[::1] x, const uint8_t[::1] m, floating[::1
         _dropout_chunk(&x[lo], &m[lo], &y[lo], hi - lo, scale)
 
 
-def _simd_level():
-    """Which copy of the float32 exp/expm1 loops runs: 'avx2' or 'generic' (SSE2 baseline)."""
-    return fnn_act_simd().decode()
-
-
-def _force_generic(flag):
-    """Tests only: run the baseline copy even on an AVX2 CPU (both must give the same bits).
-    Not thread-safe; set it while no kernel runs."""
-    global fnn_act_generic_only
-    fnn_act_generic_only = 1 if flag else 0
-
-
 def _flat(a):
     # a is C-contiguous here, so this is a view: writes reach the caller's array.
     return a.reshape(-1)
@@ -476,10 +312,11 @@ def _unary_call(int op, x, out, double alpha):
     yf = _flat(out)
     cdef int nt = _threads_for(xf.shape[0], xf.shape[0],
                                _GRAIN_CHEAP if op == OP_RELU else _GRAIN_EXP)
+    cdef int simd = simd_level()
     if xf.dtype == np.float32:
-        _unary[float](op, xf, yf, <float>alpha, nt)
+        _unary[float](op, xf, yf, <float>alpha, nt, simd)
     else:
-        _unary[double](op, xf, yf, alpha, nt)
+        _unary[double](op, xf, yf, alpha, nt, simd)
     return out
 
 
@@ -489,72 +326,73 @@ def _binary_call(int op, dy, v, out, double alpha):
     dxf = _flat(out)
     cdef int nt = _threads_for(dyf.shape[0], dyf.shape[0],
                                _GRAIN_EXP if op == OP_ELU_BWD else _GRAIN_CHEAP)
+    cdef int simd = simd_level()
     if dyf.dtype == np.float32:
-        _binary[float](op, dyf, vf, dxf, <float>alpha, nt)
+        _binary[float](op, dyf, vf, dxf, <float>alpha, nt, simd)
     else:
-        _binary[double](op, dyf, vf, dxf, alpha, nt)
+        _binary[double](op, dyf, vf, dxf, alpha, nt, simd)
     return out
 
 
 # --------------------------------------------------------------------------- public: elementwise
+# Each public function is spelled out rather than generated from a table: its signature and
+# docstring are its own (tests/test_build.py compares every signature with the twin's), and the
+# functions differ only in the contract call and the operation code.
 def relu_forward(x, out=None):
     """y = max(x, 0); x any shape, float32/float64; y has x's shape and dtype.  NaN propagates
     (as torch).  ``out``: optional C-contiguous array of x's shape and dtype (may be x)."""
-    x = _check_x(x)
-    out = _make_out(out, x.shape, x.dtype, (("x", x),))
+    x, _, out = _contract.unary(x, out)
     return _unary_call(OP_RELU, x, out, 0.0)
 
 
 def relu_backward(dy, x, out=None):
     """dx = dy * [x > 0] (0 at x == 0, as torch); dy and x the same shape and dtype."""
-    dy, x = _check_pair(dy, "dy", x, "x")
-    out = _make_out(out, x.shape, x.dtype, (("dy", dy), ("x", x)))
+    dy, x, _, out = _contract.binary(dy, x, "x", out)
     return _binary_call(OP_RELU_BWD, dy, x, out, 0.0)
 
 
 def sigmoid_forward(x, out=None):
     """y = 1 / (1 + e^-x), computed from e^-|x| so no exponent overflows; x any shape."""
-    x = _check_x(x)
-    out = _make_out(out, x.shape, x.dtype, (("x", x),))
+    x, _, out = _contract.unary(x, out)
     return _unary_call(OP_SIGMOID, x, out, 0.0)
 
 
 def sigmoid_backward(dy, y, out=None):
     """dx = dy * y * (1 - y), from the forward OUTPUT y (dy's shape and dtype)."""
-    dy, y = _check_pair(dy, "dy", y, "y")
-    out = _make_out(out, y.shape, y.dtype, (("dy", dy), ("y", y)))
+    dy, y, _, out = _contract.binary(dy, y, "y", out)
     return _binary_call(OP_SIGMOID_BWD, dy, y, out, 0.0)
 
 
 def tanh_forward(x, out=None):
     """y = tanh(x); x any shape."""
-    x = _check_x(x)
-    out = _make_out(out, x.shape, x.dtype, (("x", x),))
+    x, _, out = _contract.unary(x, out)
     return _unary_call(OP_TANH, x, out, 0.0)
 
 
 def tanh_backward(dy, y, out=None):
     """dx = dy * (1 - y^2), from the forward OUTPUT y (dy's shape and dtype)."""
-    dy, y = _check_pair(dy, "dy", y, "y")
-    out = _make_out(out, y.shape, y.dtype, (("dy", dy), ("y", y)))
+    dy, y, _, out = _contract.binary(dy, y, "y", out)
     return _binary_call(OP_TANH_BWD, dy, y, out, 0.0)
 
 
 def elu_forward(x, alpha=1.0, out=None):
     """y = x for x > 0, alpha * (e^x - 1) otherwise (expm1 for precision near 0); x any shape,
     alpha a finite real number."""
-    x = _check_x(x)
-    alpha = _check_alpha(alpha)
-    out = _make_out(out, x.shape, x.dtype, (("x", x),))
+    x, alpha, out = _contract.unary_alpha(x, alpha, out)
     return _unary_call(OP_ELU, x, out, alpha)
 
 
 def elu_backward(dy, x, alpha=1.0, out=None):
     """dx = dy for x > 0, dy * alpha * e^x otherwise (from the forward INPUT x)."""
-    dy, x = _check_pair(dy, "dy", x, "x")
-    alpha = _check_alpha(alpha)
-    out = _make_out(out, x.shape, x.dtype, (("dy", dy), ("x", x)))
+    dy, x, alpha, out = _contract.binary_alpha(dy, x, "x", alpha, out)
     return _binary_call(OP_ELU_BWD, dy, x, out, alpha)
+
+
+def elu_backward_from_output(dy, y, alpha=1.0, out=None):
+    """dx = dy for y > 0, dy * (y + alpha) otherwise, from the forward OUTPUT y (what Dense and
+    Conv2D keep); bit-identical to the twin's ``np.where(y > 0, dy, dy * (y + alpha))``."""
+    dy, y, alpha, out = _contract.binary_alpha(dy, y, "y", alpha, out)
+    return _binary_call(OP_ELU_BWD_FROM_Y, dy, y, out, alpha)
 
 
 # --------------------------------------------------------------------------- public: dropout
@@ -573,21 +411,15 @@ def _dropout_call(x, mask, double scale, out):
 def dropout_forward(x, mask, rate, out=None):
     """y = x * mask / (1 - rate); x any shape, mask the keep-mask (bool or uint8, x's shape,
     nonzero = keep), rate in [0, 1)."""
-    x = _check_x(x)
-    mask = _check_mask(mask, x.shape)
-    rate = _check_rate(rate)
-    out = _make_out(out, x.shape, x.dtype, (("x", x), ("mask", mask)))
-    # the scale is rounded to the dtype once, in Python, exactly as the twin does
-    return _dropout_call(x, mask, float(x.dtype.type(1.0 / (1.0 - rate))), out)
+    x, mask, scale, out = _contract.dropout(x, mask, rate, out)
+    # the contract rounded the scale to the dtype once, exactly as the twin uses it
+    return _dropout_call(x, mask, float(scale), out)
 
 
 def dropout_backward(dy, mask, rate, out=None):
     """dx = dy * mask / (1 - rate); mask and rate as in dropout_forward."""
-    dy = _check_x(dy, "dy")
-    mask = _check_mask(mask, dy.shape)
-    rate = _check_rate(rate)
-    out = _make_out(out, dy.shape, dy.dtype, (("dy", dy), ("mask", mask)))
-    return _dropout_call(dy, mask, float(dy.dtype.type(1.0 / (1.0 - rate))), out)
+    dy, mask, scale, out = _contract.dropout(dy, mask, rate, out, "dy")
+    return _dropout_call(dy, mask, float(scale), out)
 
 
 # --------------------------------------------------------------------------- softmax rows
@@ -603,14 +435,14 @@ cdef inline floating _row_max(const floating *x, Py_ssize_t K) noexcept nogil:
 
 
 cdef inline floating _exp_shifted_row(const floating *x, floating *e, Py_ssize_t K,
-                                      floating m) noexcept nogil:
+                                      floating m, int simd) noexcept nogil:
     """e[j] = exp(x[j] - m); returns the sum, accumulated in double in index order and rounded
     to the dtype (the twin's sum is in the dtype).  e may be x (element j is read before it is
     written, and nothing else reads it)."""
     cdef double s = 0
     cdef Py_ssize_t j
     if floating is float:
-        fnn_exp_shift_f32(x, e, K, m)       # vectorised; the sum stays serial, in order
+        fnn_exp_shift_f32(simd, x, e, K, m)     # vectorised; the sum stays serial, in order
     else:
         for j in range(K):
             e[j] = _exp(x[j] - m)
@@ -619,9 +451,10 @@ cdef inline floating _exp_shifted_row(const floating *x, floating *e, Py_ssize_t
     return <floating>s
 
 
-cdef inline void _softmax_row(const floating *x, floating *y, Py_ssize_t K) noexcept nogil:
+cdef inline void _softmax_row(const floating *x, floating *y, Py_ssize_t K,
+                              int simd) noexcept nogil:
     cdef floating m = _row_max(x, K)
-    cdef floating s = _exp_shifted_row(x, y, K, m)
+    cdef floating s = _exp_shifted_row(x, y, K, m, simd)
     cdef Py_ssize_t j
     for j in range(K):
         y[j] = y[j] / s
@@ -639,10 +472,10 @@ cdef inline void _softmax_bwd_row(const floating *dy, const floating *y, floatin
         dx[j] = y[j] * (dy[j] - dot)
 
 
-cdef void _softmax_rows(const floating[:, ::1] x, floating[:, ::1] y, int nt):
+cdef void _softmax_rows(const floating[:, ::1] x, floating[:, ::1] y, int nt, int simd):
     cdef Py_ssize_t N = x.shape[0], K = x.shape[1], r
     for r in prange(N, schedule="static", nogil=True, num_threads=nt):
-        _softmax_row(&x[r, 0], &y[r, 0], K)
+        _softmax_row(&x[r, 0], &y[r, 0], K, simd)
 
 
 cdef void _softmax_bwd_rows(const floating[:, ::1] dy, const floating[:, ::1] y,
@@ -655,24 +488,21 @@ cdef void _softmax_bwd_rows(const floating[:, ::1] dy, const floating[:, ::1] y,
 def softmax_forward(x, out=None):
     """Row-wise softmax of x (N, K): y = e^(x - max) / sum e^(x - max); y (N, K) in x's dtype.
     ``out``: optional C-contiguous (N, K) array of x's dtype (may be x)."""
-    x = _check_rows(x, "x")
-    out = _make_out(out, x.shape, x.dtype, (("x", x),))
+    x, _, out = _contract.rows(x, out)
     xc = np.ascontiguousarray(x)
     cdef int nt = _threads_for(xc.size, xc.shape[0], _GRAIN_EXP)
+    cdef int simd = simd_level()
     if xc.dtype == np.float32:
-        _softmax_rows[float](xc, out, nt)
+        _softmax_rows[float](xc, out, nt, simd)
     else:
-        _softmax_rows[double](xc, out, nt)
+        _softmax_rows[double](xc, out, nt, simd)
     return out
 
 
 def softmax_backward(dy, y, out=None):
     """dx = y * (dy - sum_k dy[:, k] y[:, k]) row-wise; dy and y (N, K) of one dtype, y the
     forward output; dx (N, K)."""
-    dy = _check_rows(dy, "dy")
-    y = _check_rows(y, "y")
-    dy, y = _check_pair(dy, "dy", y, "y")
-    out = _make_out(out, y.shape, y.dtype, (("dy", dy), ("y", y)))
+    dy, y, _, out = _contract.rows_binary(dy, y, out)
     dyc = np.ascontiguousarray(dy)
     yc = np.ascontiguousarray(y)
     cdef int nt = _threads_for(yc.size, yc.shape[0], _GRAIN_CHEAP)
@@ -685,12 +515,12 @@ def softmax_backward(dy, y, out=None):
 
 # --------------------------------------------------------------------------- cross-entropy
 cdef inline double _sce_label_row(const floating *z, int64_t c, floating *d, Py_ssize_t K,
-                                  floating nf) noexcept nogil:
-    """One row against class id c (validated in [0, K)): d = (p - onehot(c)) / N, returns the
-    row loss lse - z[c] in double."""
+                                  floating nf, int simd) noexcept nogil:
+    """One row against class id c (in [0, K): read from the contract's private, checked copy):
+    d = (p - onehot(c)) / N, returns the row loss lse - z[c] in double."""
     cdef floating one = 1
     cdef floating m = _row_max(z, K)
-    cdef floating s = _exp_shifted_row(z, d, K, m)
+    cdef floating s = _exp_shifted_row(z, d, K, m, simd)
     cdef floating ec = d[c]
     cdef Py_ssize_t j
     for j in range(K):
@@ -701,11 +531,11 @@ cdef inline double _sce_label_row(const floating *z, int64_t c, floating *d, Py_
 
 
 cdef inline double _sce_soft_row(const floating *z, const floating *t, floating *d,
-                                 Py_ssize_t K, floating nf) noexcept nogil:
+                                 Py_ssize_t K, floating nf, int simd) noexcept nogil:
     """One row against float targets t: d = (sum(t) p - t) / N, returns the row loss
     sum(t) * lse - t . z in double (the max subtracted inside, as the twin)."""
     cdef floating m = _row_max(z, K)
-    cdef floating s = _exp_shifted_row(z, d, K, m)
+    cdef floating s = _exp_shifted_row(z, d, K, m, simd)
     cdef double ts = 0, dot = 0, tj
     cdef floating tsf
     cdef Py_ssize_t j
@@ -721,24 +551,24 @@ cdef inline double _sce_soft_row(const floating *z, const floating *t, floating 
 
 
 cdef double _sce_labels(const floating[:, ::1] z, const int64_t[::1] labels,
-                        floating[:, ::1] d, double[::1] rows, int nt):
+                        floating[:, ::1] d, double[::1] rows, int nt, int simd):
     cdef Py_ssize_t N = z.shape[0], K = z.shape[1], r
     cdef floating nf = <floating>N
     cdef double total = 0
     for r in prange(N, schedule="static", nogil=True, num_threads=nt):
-        rows[r] = _sce_label_row(&z[r, 0], labels[r], &d[r, 0], K, nf)
+        rows[r] = _sce_label_row(&z[r, 0], labels[r], &d[r, 0], K, nf, simd)
     for r in range(N):                     # serial, in row order: same bits at any thread count
         total = total + rows[r]
     return total
 
 
 cdef double _sce_soft(const floating[:, ::1] z, const floating[:, ::1] t, floating[:, ::1] d,
-                      double[::1] rows, int nt):
+                      double[::1] rows, int nt, int simd):
     cdef Py_ssize_t N = z.shape[0], K = z.shape[1], r
     cdef floating nf = <floating>N
     cdef double total = 0
     for r in prange(N, schedule="static", nogil=True, num_threads=nt):
-        rows[r] = _sce_soft_row(&z[r, 0], &t[r, 0], &d[r, 0], K, nf)
+        rows[r] = _sce_soft_row(&z[r, 0], &t[r, 0], &d[r, 0], K, nf, simd)
     for r in range(N):
         total = total + rows[r]
     return total
@@ -746,26 +576,29 @@ cdef double _sce_soft(const floating[:, ::1] z, const floating[:, ::1] t, floati
 
 def softmax_cross_entropy(logits, labels):
     """Mean softmax cross-entropy of logits (N, K) against integer class ids (N,) in [0, K) or
-    float targets (N, K) of the logits' dtype -> (loss as a Python float, dlogits (N, K) in the
-    logits' dtype).  One pass per row computes the loss and its gradient together; stable for
-    logits of any finite size.  Formulas: fastnn/reference/activations.py."""
-    z = _check_rows(logits, "logits")
-    kind, t = _check_targets(z, labels)
+    float targets (N, K) of the logits' dtype, finite and non-negative -> (loss as a Python
+    float, dlogits (N, K) in the logits' dtype).  One pass per row computes the loss and its
+    gradient together; stable for logits of any finite size.  Formulas:
+    fastnn/reference/activations.py."""
+    z, kind, t = _contract.cross_entropy(logits, labels)
     z = np.ascontiguousarray(z)
     cdef Py_ssize_t n = z.shape[0]
     d = np.empty(z.shape, dtype=z.dtype)
     rows = np.empty(n, dtype=np.float64)
     cdef int nt = _threads_for(z.size, n, _GRAIN_EXP)
+    cdef int simd = simd_level()
     cdef double total
-    if kind == "labels":                    # t: int64, C-contiguous, every id in [0, K)
+    # t is the contract's private copy (C-contiguous): class ids int64, each checked in [0, K)
+    # after the copy was made, so the ids read below are the ids checked, whatever another
+    # thread does to the caller's labels meanwhile; float targets of z's dtype
+    if kind == "labels":
         if z.dtype == np.float32:
-            total = _sce_labels[float](z, t, d, rows, nt)
+            total = _sce_labels[float](z, t, d, rows, nt, simd)
         else:
-            total = _sce_labels[double](z, t, d, rows, nt)
+            total = _sce_labels[double](z, t, d, rows, nt, simd)
     else:
-        t = np.ascontiguousarray(t)
         if z.dtype == np.float32:
-            total = _sce_soft[float](z, t, d, rows, nt)
+            total = _sce_soft[float](z, t, d, rows, nt, simd)
         else:
-            total = _sce_soft[double](z, t, d, rows, nt)
+            total = _sce_soft[double](z, t, d, rows, nt, simd)
     return total / n, d
