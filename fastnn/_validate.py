@@ -173,12 +173,14 @@ def check_labels(labels, name, n, num_classes):
     labels = check_int_array(labels, name, ndim=1)
     if labels.shape[0] != n:
         raise ValueError("%s must have length %d (the batch size), got %d" % (name, n, labels.shape[0]))
-    labels = np.array(labels, dtype=np.int64, order="C", copy=True)
-    lo, hi = labels.min(), labels.max()
+    labels = np.array(labels, order="C", copy=True)
+    # the range is checked on the copy in its own dtype (a uint64 id above 2**63 must be
+    # reported as itself, not as its int64 wrap-around), then the copy is converted
+    lo, hi = int(labels.min()), int(labels.max())
     if lo < 0 or hi >= num_classes:
         bad = lo if lo < 0 else hi
         raise ValueError("%s must be class ids in [0, %d), got %d" % (name, num_classes, bad))
-    return labels
+    return labels.astype(np.int64, copy=False)
 
 
 ClassTargets = collections.namedtuple("ClassTargets", "kind values")
