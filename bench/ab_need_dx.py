@@ -3,29 +3,51 @@
     FASTNN_DATA=path/to/mnist python bench/ab_need_dx.py cnn     # 40 batches of 64
     FASTNN_DATA=path/to/mnist python bench/ab_need_dx.py mlp     # 200 batches of 128
 
-One model and optimizer; after a warm-up round, 4 rounds alternate the two settings, so machine
-noise hits both alike.  Prints the median wall and CPU time per round for each setting.
+One model and optimizer; each timed call is one pass over the batches (forward, loss,
+backward, Adam step).  ``fastnn.benchmarks.timing.alternate`` runs the two settings in 4
+alternating blocks after a warm-up pass of each, so machine noise hits both alike.  Prints the
+median wall and CPU time per pass for each setting.
 """
-import time, numpy as np, sys
-from fastnn import datasets, data, zoo, optim, losses
-from fastnn.models import Sequential
-(x,y),_ = datasets.load_mnist(verbose=False)
-kind = sys.argv[1]
-if kind == "cnn":
-    X = data.preprocess_images(x[:64*40]); Y=y[:64*40].astype(np.int64); bs=64; make=lambda: zoo.cnn(seed=0)
-else:
-    X = data.preprocess_images(x[:128*200], flatten=True); Y=y[:128*200].astype(np.int64); bs=128; make=lambda: zoo.mlp(hidden=(256,128),activation="relu",dropout=0.2,seed=0)
-m = make(); opt = optim.Adam(m.parameters(), lr=1e-3); lf = losses.SoftmaxCrossEntropy()
-def run(need):
-    w=time.perf_counter(); c=time.process_time()
-    for i in range(0, X.shape[0], bs):
-        out = m.forward(X[i:i+bs], training=True); lf.forward(out, Y[i:i+bs])
-        m.backward(lf.backward(), need_dx=need); opt.step()
-    return time.perf_counter()-w, time.process_time()-c
-run(False)
-res={True:[],False:[]}
-for r in range(4):
-    for need in (True, False):
-        res[need].append(run(need))
-for need in (True, False):
-    a=np.array(res[need]); print(kind, "need_dx=%s"%need, "wall median %.3f s  cpu median %.3f s"%(np.median(a[:,0]), np.median(a[:,1])), "n_batches", X.shape[0]//bs)
+import argparse
+
+import numpy as np
+
+from fastnn import data, datasets, losses, optim, zoo
+from fastnn.benchmarks.timing import alternate
+
+# model -> (batches, batch size, builder)
+MODELS = {
+    "cnn": (40, 64, lambda: zoo.cnn(seed=0)),
+    "mlp": (200, 128, lambda: zoo.mlp(hidden=(256, 128), activation="relu", dropout=0.2,
+                                      seed=0)),
+}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("model", choices=sorted(MODELS))
+    args = p.parse_args(argv)
+    batches, batch_size, build = MODELS[args.model]
+    (x, y), _ = datasets.load_mnist(verbose=False)
+    n = batches * batch_size
+    x = data.preprocess_images(x[:n], flatten=args.model == "mlp")
+    y = y[:n].astype(np.int64)
+    model = build()
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    loss = losses.SoftmaxCrossEntropy()
+
+    def one_pass(need_dx):
+        for i in range(0, n, batch_size):
+            loss.forward(model.forward(x[i:i + batch_size], training=True), y[i:i + batch_size])
+            model.backward(loss.backward(), need_dx=need_dx)
+            opt.step()
+
+    results = alternate(lambda: one_pass(True), lambda: one_pass(False), blocks=4)
+    for need_dx, r in zip((True, False), results):
+        print("%s need_dx=%s wall median %.3f s  cpu median %.3f s n_batches %d"
+              % (args.model, need_dx, r.median, r.cpu_median, batches))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

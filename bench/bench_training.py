@@ -33,8 +33,8 @@ import pytest
 
 import fastnn
 from fastnn import backend, data, datasets, zoo
+from fastnn.benchmarks.cases import IMPLS
 
-IMPLS = ["fastnn", "numpy-twin", "torch"]
 #: batches timed per CNN round (batch 64); the group name and extra_info carry the number
 CNN_BATCHES = int(os.environ.get("FASTNN_BENCH_CNN_BATCHES", "200"))
 #: batches per MLP round; None = the whole epoch (469 batches of 128)

@@ -1,37 +1,44 @@
-"""Benchmarks (pytest-benchmark).  Not part of CI's test run: run them on a quiet machine with
+"""Benchmarks (pytest-benchmark).  Not part of the test run: on a quiet machine,
 
-    pytest bench/ --benchmark-json bench/results.json
+    pytest bench/ --benchmark-only --benchmark-json bench/results.json
     python bench/report.py bench/results.json --markdown bench/results.md --png docs/bench.png
 
 Every benchmark sets ``benchmark.group`` (kernel and shape) and ``benchmark.extra_info['impl']``
-(fastnn / numpy-twin / torch) so ``report.py`` can put implementations side by side.
+(fastnn / numpy-twin / torch) so ``report.py`` can put the implementations side by side.
 """
 import os
 
 import pytest
+from threadpoolctl import threadpool_limits
 
 import fastnn
+from fastnn.benchmarks.cases import torch_module
 
 
 def pytest_configure(config):
-    # Side-by-side comparisons are only fair at one thread count for everyone.
+    # Side-by-side comparisons are only fair at one thread count for everyone: fastnn, torch
+    # and NumPy's BLAS (which runs the numpy-twin baselines).
     n = int(os.environ.get("FASTNN_BENCH_THREADS", "2"))
     fastnn.set_num_threads(n)
-    try:
-        import torch
+    torch = torch_module()
+    if torch is not None:
         torch.set_num_threads(n)
-    except ImportError:
-        pass
-    try:
-        from threadpoolctl import threadpool_limits
-        # NumPy's BLAS runs the numpy-twin baselines with the same number of threads.
-        config._fastnn_blas_limit = threadpool_limits(n, user_api="blas")
-    except ImportError:
-        pass
+    config.fastnn_blas_limit = threadpool_limits(n, user_api="blas")
 
 
-def torch_or_skip():
-    return pytest.importorskip("torch")
-
-
-IMPLS = ["fastnn", "numpy-twin", "torch"]
+@pytest.fixture
+def run_case(benchmark):
+    """``run_case(case, impl)``: time one case of ``fastnn.benchmarks.cases`` with one impl,
+    tagged for report.py (group, impl, flops / bytes); skipped when it cannot run here."""
+    def run(case, impl):
+        benchmark.group = case.group
+        benchmark.extra_info["impl"] = impl
+        benchmark.extra_info.update(case.info())
+        step = case.step(impl)
+        if step is None:
+            pytest.skip("no %s version of %s here (torch missing, or the case is compared "
+                        "against NumPy only)" % (impl, case.group))
+        benchmark.extra_info.update(getattr(step, "extra_info", {}))
+        step()   # warm: first touch of the pages, workspaces, torch's lazy optimizer state
+        benchmark(step)
+    return run

@@ -2,11 +2,25 @@
 
     FASTNN_NUM_THREADS=1 perf record -o perf.data python bench/profile_conv.py 40
     perf report -i perf.data --stdio --sort symbol
+
+The step is the benchmark case "conv fwd+bwd conv2 ..." of fastnn.benchmarks.cases.
 """
-import numpy as np, sys
-from fastnn import kernels as K
-rng=np.random.default_rng(0)
-x=rng.standard_normal((128,32,14,14),dtype=np.float32); w=rng.standard_normal((64,32,3,3),dtype=np.float32); b=np.zeros(64,np.float32)
-y=K.conv2d_forward(x,w,b,1,1); dy=rng.standard_normal(y.shape,dtype=np.float32)
-for _ in range(int(sys.argv[1])):
-    K.conv2d_forward(x,w,b,1,1); K.conv2d_backward(dy,x,w,1,1)
+import sys
+
+from fastnn.benchmarks.cases import suite
+
+GROUP = "conv fwd+bwd conv2 128x32x14x14 -> 64 3x3 pad1"
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    repeats = int(argv[0]) if argv else 40
+    (case,) = [c for c in suite("conv") if c.group == GROUP]
+    step = case.step("fastnn")
+    for _ in range(repeats):
+        step()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -10,23 +10,21 @@ import json
 import sys
 from collections import OrderedDict
 
+import numpy as np
+
+from fastnn.benchmarks.timing import format_seconds
+from fastnn.plotting import new_figure, save_figure
+
 
 def load(path):
     with open(path) as fh:
         data = json.load(fh)
     groups = OrderedDict()
     for b in data.get("benchmarks", []):
-        impl = (b.get("extra_info") or {}).get("impl") or (b.get("params") or {}).get("impl") or b["name"]
+        impl = ((b.get("extra_info") or {}).get("impl") or (b.get("params") or {}).get("impl")
+                or b["name"])
         groups.setdefault(b.get("group") or b["name"], OrderedDict())[impl] = b
     return data, groups
-
-
-def _fmt_time(seconds):
-    if seconds >= 1:
-        return "%.3f s" % seconds
-    if seconds >= 1e-3:
-        return "%.3f ms" % (seconds * 1e3)
-    return "%.1f us" % (seconds * 1e6)
 
 
 def markdown(data, groups):
@@ -50,21 +48,17 @@ def markdown(data, groups):
             if "bytes" in info:
                 extra.append("%.1f GB/s" % (info["bytes"] / st["median"] / 1e9))
             lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-                group, impl, _fmt_time(st["median"]), _fmt_time(st["min"]), _fmt_time(st["max"]),
-                speed, ", ".join(extra)))
+                group, impl, format_seconds(st["median"], 3), format_seconds(st["min"], 3),
+                format_seconds(st["max"], 3), speed, ", ".join(extra)))
     return "\n".join(lines) + "\n"
 
 
 def bar_chart(groups, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
     names = [g for g, impls in groups.items() if "fastnn" in impls and len(impls) > 1]
     impls = ["numpy-twin", "torch"]
     colors = {"numpy-twin": "tab:blue", "torch": "tab:orange"}
-    fig, ax = plt.subplots(figsize=(10, 0.38 * len(names) + 1.6))
+    fig = new_figure((10, 0.38 * len(names) + 1.6))
+    ax = fig.subplots()
     y = np.arange(len(names))
     h = 0.38
     for k, impl in enumerate(impls):
@@ -80,8 +74,7 @@ def bar_chart(groups, path):
     ax.set_title("fastnn kernels vs NumPy twins and torch (median times)")
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def main(argv=None):

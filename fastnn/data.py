@@ -7,9 +7,10 @@ import numbers
 
 import numpy as np
 
-from ._validate import check_int
+from ._validate import check_int, check_int_array
 
-__all__ = ["preprocess_images", "batches", "BatchIterator", "train_val_split", "one_hot"]
+__all__ = ["preprocess_images", "batches", "BatchIterator", "train_val_split", "one_hot",
+           "as_array"]
 
 
 def _rng(seed, name="seed"):
@@ -24,12 +25,19 @@ def _rng(seed, name="seed"):
     return np.random.default_rng(int(seed))
 
 
+def as_array(a, name):
+    """``a`` as an ndarray: an ndarray as is, a list or tuple converted; anything else (a
+    scalar, a generator) is TypeError naming ``name``.  (fastnn.metrics takes its inputs the
+    same way.)"""
+    if isinstance(a, np.ndarray):
+        return a
+    if isinstance(a, (list, tuple)):
+        return np.asarray(a)
+    raise TypeError("%s must be a numpy.ndarray, got %s" % (name, type(a).__name__))
+
+
 def _as_batchable(a, name):
-    if not isinstance(a, np.ndarray):
-        if isinstance(a, (list, tuple)):
-            a = np.asarray(a)
-        else:
-            raise TypeError("%s must be a numpy.ndarray, got %s" % (name, type(a).__name__))
+    a = as_array(a, name)
     if a.ndim == 0:
         raise ValueError("%s must have a leading sample axis, got a 0-dimensional array" % name)
     if a.shape[0] == 0:
@@ -151,17 +159,7 @@ def one_hot(labels, num_classes=None, dtype=np.float32):
 
     ``num_classes`` defaults to ``max(labels) + 1``; every id must be in ``[0, num_classes)``.
     """
-    if not isinstance(labels, np.ndarray):
-        if isinstance(labels, (list, tuple)):
-            labels = np.asarray(labels)
-        else:
-            raise TypeError("labels must be a numpy.ndarray, got %s" % type(labels).__name__)
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError("labels must have an integer dtype, got %s" % labels.dtype)
-    if labels.ndim != 1:
-        raise ValueError("labels must be 1-dimensional, got shape %s" % (labels.shape,))
-    if labels.size == 0:
-        raise ValueError("labels must not be empty")
+    labels = check_int_array(labels, "labels", ndim=1)
     lo, hi = int(labels.min()), int(labels.max())
     if num_classes is None:
         num_classes = hi + 1

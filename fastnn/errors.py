@@ -23,45 +23,73 @@ class FastnnError(Exception):
 class DatasetError(FastnnError, ValueError):
     """A dataset file is missing, corrupt or cannot be fetched.
 
-    Fields: ``dataset`` (e.g. 'MNIST'), ``files`` (the file names concerned), ``looked_in``
-    (list of ``(directory, how it was chosen)``), ``problem`` (what is wrong, one sentence) and
-    ``remedy`` (a code: 'download' -- fetching is off; 'replace' -- delete or replace the named
-    file; 'provide' -- point at a directory with the files; None).  ``str()`` is the library's
-    wording; :meth:`message` words it for the command line with ``style='cli'``.
+    Fields (the facts; :meth:`message` words them):
+
+    ``problem``    what is wrong, one sentence (may hold a list of attempts, one per line)
+    ``dataset``    e.g. 'MNIST' (the message starts with it)
+    ``files``      the files concerned (names or paths)
+    ``looked_in``  ``[(directory, how it was chosen)]``, how = 'path=', 'FASTNN_DATA' or 'cache'
+    ``remedy``     what the user can do, a code:
+                   'download'  fetching was off: allow it, or point at the files;
+                   'replace'   the named file is bad: delete it (it is fetched again) or point
+                               at a good copy;
+                   'provide'   nothing could be fetched: download ``files`` from ``sources``
+                               into ``cache``, or point at a directory holding them;
+                   'cache'     the cache directory cannot be created;
+                   None        nothing to advise
+    ``cache``      the cache directory, ``sources`` the base URLs the files come from
+
+    ``str()`` is the library's wording (keyword arguments: ``path=``, ``download=True``);
+    ``message('cli')`` the command line's (``--data-dir``, ``--no-download``).
     """
 
-    def __init__(self, problem, dataset=None, files=(), looked_in=(), remedy=None, cache=None):
+    REMEDIES = ("download", "replace", "provide", "cache", None)
+
+    def __init__(self, problem, dataset=None, files=(), looked_in=(), remedy=None, cache=None,
+                 sources=()):
+        if remedy not in self.REMEDIES:
+            raise ValueError("remedy must be one of %s, got %r" % (self.REMEDIES, remedy))
         self.problem = str(problem)
         self.dataset = dataset
         self.files = tuple(str(f) for f in files)
         self.looked_in = tuple((str(d), str(how)) for d, how in looked_in)
         self.remedy = remedy
         self.cache = None if cache is None else str(cache)
+        self.sources = tuple(str(s) for s in sources)
         super().__init__(self.message("api"))
 
-    def where(self):
-        return ", ".join("%s (%s)" % (d, how) for d, how in self.looked_in)
+    def where(self, style="api"):
+        """'dir (how), dir (how)': the places looked in (``path=`` is ``--data-dir`` on the
+        command line)."""
+        names = {"path=": "--data-dir"} if style == "cli" else {}
+        return ", ".join("%s (%s)" % (d, names.get(how, how)) for d, how in self.looked_in)
 
     def message(self, style="api"):
         """The whole message; ``style`` 'api' (keyword arguments) or 'cli' (flags)."""
+        if style not in ("api", "cli"):
+            raise ValueError("style must be 'api' or 'cli', got %r" % (style,))
         cli = style == "cli"
-        parts = [self.problem.rstrip(".") + "."]
+        point = "pass --data-dir or set FASTNN_DATA" if cli else "pass path= or set FASTNN_DATA"
+        files = ", ".join(self.files) or "the file"
+        cache = self.cache or "the cache"
+        parts = [("%s: %s" % (self.dataset, self.problem) if self.dataset
+                  else self.problem).rstrip(".") + "."]
         if self.looked_in:
-            parts.append("Looked in %s." % self.where())
+            parts.append("Looked in %s." % self.where(style))
         if self.remedy == "download":
             parts.append("%s to fetch them into %s, or put the files (gz or raw) in a directory "
                          "and %s." % ("Run without --no-download" if cli
-                                      else "Call with download=True", self.cache or "the cache",
-                                      "pass --data-dir or set FASTNN_DATA" if cli
-                                      else "pass path= or set FASTNN_DATA"))
+                                      else "Call with download=True", cache, point))
         elif self.remedy == "replace":
-            parts.append("Delete or replace %s (a file in the cache is fetched again), or %s to "
-                         "a directory with a good copy."
-                         % (", ".join(self.files) or "the file",
-                            "pass --data-dir" if cli else "pass path= or set FASTNN_DATA"))
+            parts.append("Delete %s (it is then fetched again into the cache), or %s to a "
+                         "directory with a good copy." % (files, point))
         elif self.remedy == "provide":
-            parts.append("%s to a directory holding the files."
-                         % ("Pass --data-dir" if cli else "Pass path= or set FASTNN_DATA"))
+            parts.append("What to do: download %s from %s into %s (gz or decompressed), or %s "
+                         "to a directory holding them."
+                         % (files, " or ".join(self.sources) or "a mirror", cache, point))
+        elif self.remedy == "cache":
+            parts.append("Set XDG_CACHE_HOME to a writable directory, or download %s yourself "
+                         "and %s." % (files, point))
         return " ".join(parts)
 
 

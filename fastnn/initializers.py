@@ -51,6 +51,7 @@ R's diagonal folded in, as Keras; see ``Orthogonal`` for the conv layout).
 """
 import math
 import numbers
+import re
 
 import numpy as np
 
@@ -74,7 +75,8 @@ def _check_shape(shape):
     if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
         shape = (shape,)
     if not isinstance(shape, (tuple, list)):
-        raise TypeError("shape must be a tuple of ints, got %r (%s)" % (shape, type(shape).__name__))
+        raise TypeError("shape must be a tuple of ints, got %r (%s)"
+                        % (shape, type(shape).__name__))
     out = []
     for i, s in enumerate(shape):
         if isinstance(s, bool) or not isinstance(s, numbers.Integral):
@@ -91,7 +93,8 @@ def _check_dtype(dtype):
     try:
         dt = np.dtype(dtype)
     except TypeError:
-        raise TypeError("dtype must be a floating dtype such as numpy.float32, got %r" % (dtype,))
+        raise TypeError("dtype must be a floating dtype such as numpy.float32, got %r"
+                        % (dtype,)) from None
     if dt.kind != "f":
         raise TypeError("dtype must be a floating dtype (float32 or float64), got %s" % dt)
     return dt
@@ -199,32 +202,32 @@ class Initializer:
         return "%s(%s)" % (type(self).__name__, args)
 
 
-class Zeros(Initializer):
+class _Fill(Initializer):
+    """Every element equals the class keyword ``value``; nothing to configure.  ``name`` is
+    the class name in lower case."""
+    _VALUE = None
+
+    def __init_subclass__(cls, value, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._VALUE = value
+        cls.name = cls.__name__.lower()
+
+    def __init__(self):
+        super().__init__(None)
+
+    def _generate(self, shape, seed, dtype):
+        return np.full(shape, self._VALUE, dtype=dtype)
+
+    def get_config(self):
+        return {}
+
+
+class Zeros(_Fill, value=0.0):
     """All zeros."""
-    name = "zeros"
-
-    def __init__(self):
-        super().__init__(None)
-
-    def _generate(self, shape, seed, dtype):
-        return np.zeros(shape, dtype=dtype)
-
-    def get_config(self):
-        return {}
 
 
-class Ones(Initializer):
+class Ones(_Fill, value=1.0):
     """All ones."""
-    name = "ones"
-
-    def __init__(self):
-        super().__init__(None)
-
-    def _generate(self, shape, seed, dtype):
-        return np.ones(shape, dtype=dtype)
-
-    def get_config(self):
-        return {}
 
 
 class Constant(Initializer):
@@ -356,8 +359,15 @@ class VarianceScaling(Initializer):
 
 
 class _FixedVarianceScaling(VarianceScaling):
-    """A VarianceScaling with fixed (scale, mode, distribution); only ``seed`` is configurable."""
+    """A VarianceScaling with fixed ``(scale, mode, distribution)``, given as the class keyword
+    ``args``; only ``seed`` is configurable.  ``name`` is the Keras name, the class name in
+    snake case (GlorotUniform -> glorot_uniform)."""
     _ARGS = None
+
+    def __init_subclass__(cls, args, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._ARGS = args
+        cls.name = re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
 
     def __init__(self, seed=None):
         super().__init__(*self._ARGS, seed=seed)
@@ -366,40 +376,28 @@ class _FixedVarianceScaling(VarianceScaling):
         return Initializer.get_config(self)
 
 
-class GlorotUniform(_FixedVarianceScaling):
+class GlorotUniform(_FixedVarianceScaling, args=(1.0, "fan_avg", "uniform")):
     """U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)).  Also called Xavier uniform."""
-    name = "glorot_uniform"
-    _ARGS = (1.0, "fan_avg", "uniform")
 
 
-class GlorotNormal(_FixedVarianceScaling):
+class GlorotNormal(_FixedVarianceScaling, args=(1.0, "fan_avg", "truncated_normal")):
     """Truncated normal with std sqrt(2 / (fan_in + fan_out)) after truncation (Xavier normal)."""
-    name = "glorot_normal"
-    _ARGS = (1.0, "fan_avg", "truncated_normal")
 
 
-class HeUniform(_FixedVarianceScaling):
+class HeUniform(_FixedVarianceScaling, args=(2.0, "fan_in", "uniform")):
     """U(-limit, limit), limit = sqrt(6 / fan_in)."""
-    name = "he_uniform"
-    _ARGS = (2.0, "fan_in", "uniform")
 
 
-class HeNormal(_FixedVarianceScaling):
+class HeNormal(_FixedVarianceScaling, args=(2.0, "fan_in", "truncated_normal")):
     """Truncated normal with std sqrt(2 / fan_in) after truncation."""
-    name = "he_normal"
-    _ARGS = (2.0, "fan_in", "truncated_normal")
 
 
-class LecunUniform(_FixedVarianceScaling):
+class LecunUniform(_FixedVarianceScaling, args=(1.0, "fan_in", "uniform")):
     """U(-limit, limit), limit = sqrt(3 / fan_in)."""
-    name = "lecun_uniform"
-    _ARGS = (1.0, "fan_in", "uniform")
 
 
-class LecunNormal(_FixedVarianceScaling):
+class LecunNormal(_FixedVarianceScaling, args=(1.0, "fan_in", "truncated_normal")):
     """Truncated normal with std sqrt(1 / fan_in) after truncation."""
-    name = "lecun_normal"
-    _ARGS = (1.0, "fan_in", "truncated_normal")
 
 
 class Orthogonal(Initializer):
@@ -445,6 +443,8 @@ class Orthogonal(Initializer):
         return {"gain": self.gain, **super().get_config()}
 
 
+# Identity has Constant's shape (one hyper-parameter, no seed: __init__, _generate, get_config),
+# the protocol every Initializer follows; what it computes is its own.
 class Identity(Initializer):
     """``gain * eye(rows, cols)`` for a 2-D shape (rectangular allowed), as Keras."""
     name = "identity"
@@ -500,34 +500,22 @@ def variance_scaling(shape, seed=None, dtype=np.float32, scale=1.0, mode="fan_in
     return VarianceScaling(scale, mode, distribution)(shape, seed=seed, dtype=dtype)
 
 
-def glorot_uniform(shape, seed=None, dtype=np.float32):
-    """U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out))."""
-    return GlorotUniform()(shape, seed=seed, dtype=dtype)
+def _fixed_function(cls):
+    """The function form ``name(shape, seed=None, dtype=np.float32)`` of a fixed variance
+    scaling class, named and documented as the class."""
+    def init(shape, seed=None, dtype=np.float32):
+        return cls()(shape, seed=seed, dtype=dtype)
+    init.__name__ = init.__qualname__ = cls.name
+    init.__doc__ = cls.__doc__
+    return init
 
 
-def glorot_normal(shape, seed=None, dtype=np.float32):
-    """Truncated normal, std sqrt(2 / (fan_in + fan_out)) after truncation."""
-    return GlorotNormal()(shape, seed=seed, dtype=dtype)
-
-
-def he_uniform(shape, seed=None, dtype=np.float32):
-    """U(-limit, limit), limit = sqrt(6 / fan_in)."""
-    return HeUniform()(shape, seed=seed, dtype=dtype)
-
-
-def he_normal(shape, seed=None, dtype=np.float32):
-    """Truncated normal, std sqrt(2 / fan_in) after truncation."""
-    return HeNormal()(shape, seed=seed, dtype=dtype)
-
-
-def lecun_uniform(shape, seed=None, dtype=np.float32):
-    """U(-limit, limit), limit = sqrt(3 / fan_in)."""
-    return LecunUniform()(shape, seed=seed, dtype=dtype)
-
-
-def lecun_normal(shape, seed=None, dtype=np.float32):
-    """Truncated normal, std sqrt(1 / fan_in) after truncation."""
-    return LecunNormal()(shape, seed=seed, dtype=dtype)
+glorot_uniform = _fixed_function(GlorotUniform)
+glorot_normal = _fixed_function(GlorotNormal)
+he_uniform = _fixed_function(HeUniform)
+he_normal = _fixed_function(HeNormal)
+lecun_uniform = _fixed_function(LecunUniform)
+lecun_normal = _fixed_function(LecunNormal)
 
 
 def orthogonal(shape, seed=None, dtype=np.float32, gain=1.0):
@@ -565,7 +553,8 @@ def get(identifier):
     ``'normal'``, ``'uniform'``, or a class name such as ``'GlorotUniform'``) gives the
     module-level function; a ``{"class_name": ..., "config": ...}`` dict (from ``serialize``)
     gives a configured instance; an ``Initializer`` subclass gives its default instance; a
-    callable (an ``Initializer`` or any ``f(shape, seed=..., dtype=...)``) passes through.  Anything else raises ValueError/TypeError listing the names.
+    callable (an ``Initializer`` or any ``f(shape, seed=..., dtype=...)``) passes through.
+    Anything else raises ValueError/TypeError listing the names.
     """
     if isinstance(identifier, str):
         key = _ALIASES.get(identifier, identifier)

@@ -1,16 +1,10 @@
 """Classification metrics on NumPy arrays."""
 import numpy as np
 
+from ._validate import check_int
+from .data import as_array
+
 __all__ = ["accuracy", "confusion_matrix"]
-
-
-def _as_array(a, name):
-    if not isinstance(a, np.ndarray):
-        if isinstance(a, (list, tuple)):
-            a = np.asarray(a)
-        else:
-            raise TypeError("%s must be a numpy.ndarray, got %s" % (name, type(a).__name__))
-    return a
 
 
 def _to_class_ids(a, name):
@@ -19,7 +13,7 @@ def _to_class_ids(a, name):
     A 1-D float array is refused rather than truncated: it is more likely a bug (e.g. sigmoid
     outputs) than class ids.  Scores take the argmax (first maximum on ties, as np.argmax).
     """
-    a = _as_array(a, name)
+    a = as_array(a, name)
     if a.ndim == 1:
         if not np.issubdtype(a.dtype, np.integer):
             raise TypeError("%s as a 1-D array must hold integer class ids, got dtype %s "
@@ -72,11 +66,7 @@ def confusion_matrix(y_true, y_pred, num_classes=None):
     if num_classes is None:
         widths = [a.shape[1] for a in (y_true, y_pred) if np.ndim(a) == 2]
         num_classes = max(widths + [hi + 1])
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
-        raise TypeError("num_classes must be an int, got %r" % (num_classes,))
-    k = int(num_classes)
-    if k < 1:
-        raise ValueError("num_classes must be >= 1, got %d" % k)
+    k = check_int(num_classes, "num_classes", min=1)
     if hi >= k:
         raise ValueError("class ids must be < num_classes=%d, got %d" % (k, hi))
     return np.bincount(t * k + p, minlength=k * k).reshape(k, k).astype(np.int64)

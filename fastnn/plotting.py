@@ -3,31 +3,50 @@
 Figures are built as ``matplotlib.figure.Figure`` with an Agg canvas, not through pyplot: no
 display is ever needed, the user's pyplot backend and state are left untouched, and nothing is
 registered with pyplot, so no figure leaks however many are made.  matplotlib is imported only
-when a function is called, so ``import fastnn`` does not pay for it.  Each function returns the
-Figure (it shows inline in Jupyter) and writes a PNG when ``path`` is given.
+when a figure is drawn (:func:`mpl`), so ``import fastnn`` does not pay for it.  Each function
+returns the Figure (it shows inline in Jupyter) and writes a PNG when ``path`` is given.
+
+:func:`new_figure` and :func:`save_figure` are the two steps every figure of fastnn goes through
+(the studies' figures too).
 """
 import os
+import types
 
 import numpy as np
 
-__all__ = ["plot_sample_grid", "plot_history", "plot_confusion_matrix"]
+__all__ = ["plot_sample_grid", "plot_history", "plot_confusion_matrix", "new_figure",
+           "save_figure", "mpl"]
 
 
-def _figure(figsize):
+def mpl():
+    """matplotlib's parts that fastnn draws with: ``Figure``, ``FigureCanvasAgg``, ``colormaps``
+    and ``ticker``.  The one place fastnn imports matplotlib, on the first figure: it is a heavy
+    import that ``import fastnn``, and a command that draws nothing, must not pay for."""
+    from matplotlib import colormaps, ticker
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    fig = Figure(figsize=figsize)
-    FigureCanvasAgg(fig)  # attaches itself to fig; savefig then renders with Agg
+    return types.SimpleNamespace(Figure=Figure, FigureCanvasAgg=FigureCanvasAgg,
+                                 colormaps=colormaps, ticker=ticker)
+
+
+def new_figure(figsize):
+    """An empty ``matplotlib.figure.Figure`` of ``figsize`` inches on an Agg canvas (never
+    pyplot: no display needed, no global state touched)."""
+    parts = mpl()
+    fig = parts.Figure(figsize=figsize)
+    parts.FigureCanvasAgg(fig)  # attaches itself to fig; savefig then renders with Agg
     return fig
 
 
-def _save(fig, path):
+def save_figure(fig, path, dpi=100):
+    """Write ``fig`` as a PNG to ``path`` (its directory is created) when ``path`` is not None;
+    returns ``fig``."""
     if path is not None:
         path = os.fspath(path)
         parent = os.path.dirname(path)
         if parent:
             os.makedirs(parent, exist_ok=True)
-        fig.savefig(path, dpi=100)
+        fig.savefig(path, dpi=dpi)
     return fig
 
 
@@ -85,7 +104,7 @@ def plot_sample_grid(images, labels=None, predictions=None, path=None, n=5, seed
     def name(c):
         return str(class_names[int(c)]) if class_names is not None else str(int(c))
 
-    fig = _figure((1.6 * n, 1.75 * n))
+    fig = new_figure((1.6 * n, 1.75 * n))
     axes = fig.subplots(n, n, squeeze=False)
     for slot, ax in enumerate(axes.flat):
         ax.set_xticks([])
@@ -110,7 +129,7 @@ def plot_sample_grid(images, labels=None, predictions=None, path=None, n=5, seed
         n_wrong = int(np.count_nonzero(labels[chosen] != predictions[chosen]))
         fig.suptitle("%d of %d shown misclassified (red)" % (n_wrong, k), fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_history(history, path=None):
@@ -129,8 +148,7 @@ def plot_history(history, path=None):
     if not panels:
         raise ValueError("history has none of 'loss', 'val_loss', 'accuracy', 'val_accuracy'; "
                          "got keys %s" % sorted(hist))
-    from matplotlib.ticker import MaxNLocator
-    fig = _figure((5.5 * len(panels), 4))
+    fig = new_figure((5.5 * len(panels), 4))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (metric, keys) in zip(axes, panels):
         for key in keys:
@@ -139,13 +157,13 @@ def plot_history(history, path=None):
             ax.plot(epochs, values, marker="o", markersize=3,
                     label=("validation" if key.startswith("val_") else "train"))
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 1.5" ticks
+        ax.xaxis.set_major_locator(mpl().ticker.MaxNLocator(integer=True))  # no "epoch 1.5" ticks
         ax.set_ylabel(metric)
         ax.set_title(metric)
         ax.grid(True, alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_confusion_matrix(cm, path=None, class_names=None, normalize=False):
@@ -166,7 +184,7 @@ def plot_confusion_matrix(cm, path=None, class_names=None, normalize=False):
     if len(names) != k:
         raise ValueError("class_names must have %d entries, got %d" % (k, len(names)))
     size = max(4.0, 0.55 * k + 2)
-    fig = _figure((size + 1, size))
+    fig = new_figure((size + 1, size))
     ax = fig.subplots()
     im = ax.imshow(shown, cmap="Blues", interpolation="nearest")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
@@ -186,4 +204,4 @@ def plot_confusion_matrix(cm, path=None, class_names=None, normalize=False):
                 ax.text(j, i, text, ha="center", va="center", fontsize=7,
                         color="white" if top and shown[i, j] > 0.5 * top else "black")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -1,13 +1,16 @@
 """The ``fastnn`` command, run in-process through ``fastnn.cli.main``: --help of every
 sub-command, exit status 2 with a one-line message for bad arguments and missing data, a short
-real training run (MNIST, --limit) with its --out artefacts, and the quick bench."""
-import importlib.util
+real training run (MNIST, --limit) with its --out artefacts, and the quick bench; plus the
+package's edges: ``python -m fastnn`` works and nothing in fastnn imports ``fastnn.cli``."""
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 
 from fastnn import cli
+from fastnn.benchmarks import cases
 from fastnn.models import load_model
 from fnn_testutil import mnist_dir
 
@@ -37,15 +40,43 @@ def test_bench_help_points_to_the_full_suite(capsys):
     assert "pytest bench/ --benchmark-only" in " ".join(out.split())
 
 
-def test_study_is_delegated(capsys):
-    have = importlib.util.find_spec("fastnn.studies") is not None
+def test_study_lists_its_commands(capsys):
     code, out, err = run(capsys, "study", "--help")
-    if have:
-        assert code == 0 and "study" in out
-    else:
-        assert code == 2
-        assert "fastnn.studies.cli" in err and len(err.strip().splitlines()) == 1
-        assert "Traceback" not in err
+    assert code == 0 and "optimizers" in out and "init" in out and err == ""
+
+
+def test_study_without_a_study_prints_help_and_exits_2(capsys):
+    code, out, _ = run(capsys, "study")
+    assert code == 2 and out.startswith("usage: fastnn study")
+
+
+def test_python_dash_m_fastnn():
+    res = subprocess.run([sys.executable, "-m", "fastnn", "--version"], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.startswith("fastnn ")
+
+
+def test_nothing_in_fastnn_imports_the_command_line():
+    # Every module of the package (the studies and benchmarks included) imports without
+    # pulling in fastnn.cli, and without torch or pytest (optional / test-only).
+    code = """
+import importlib, pkgutil, sys, fastnn
+def walk(package):
+    for m in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+        if m.name not in ("fastnn.cli", "fastnn.__main__"):   # the command line itself
+            module = importlib.import_module(m.name)
+            if m.ispkg:
+                walk(module)
+walk(fastnn)
+assert "fastnn.studies.init" in sys.modules and "fastnn.benchmarks.cases" in sys.modules
+bad = sorted(n for n in sys.modules
+             if n.startswith("fastnn.cli") or n.split(".")[0] in ("torch", "pytest"))
+print(" ".join(bad) or "clean")
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "clean"
 
 
 def test_no_arguments_means_train(capsys, monkeypatch):
@@ -55,7 +86,7 @@ def test_no_arguments_means_train(capsys, monkeypatch):
         seen.update(vars(args))
         return 0
 
-    monkeypatch.setattr(cli, "_cmd_train", fake_train)
+    monkeypatch.setattr(cli.train, "run", fake_train)
     assert cli.main([]) == 0
     assert seen["command"] == "train" and seen["model"] == "mlp" and seen["optimizer"] == "adam"
 
@@ -91,7 +122,25 @@ def test_missing_data_exits_2_naming_the_files(capsys, tmp_path):
     assert len(err.strip().splitlines()) == 1
     # the advice is in command-line terms, not the library's keyword arguments
     assert "without --no-download" in err and "--data-dir" in err
-    assert "download=True" not in err
+    assert "download=True" not in err and "path=" not in err
+
+
+def test_diverging_training_exits_1(capsys, monkeypatch):
+    def diverge(args):
+        raise cli.errors.TrainingDivergedError("loss became nan at epoch 1, batch 3")
+
+    monkeypatch.setattr(cli.train, "run", diverge)
+    code, _, err = run(capsys, "train")
+    assert code == 1 and err.strip() == "fastnn train: loss became nan at epoch 1, batch 3"
+
+
+def test_ctrl_c_exits_130(capsys, monkeypatch):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.train, "run", interrupted)
+    code, _, err = run(capsys, "train")
+    assert code == 130 and "interrupted" in err
 
 
 @pytest.mark.mnist
@@ -134,8 +183,11 @@ def test_bench_quick(capsys):
     code, out, err = run(capsys, "bench", "--repeats", "1", "--no-torch", "--threads", "1")
     assert code == 0, err
     rows = [l for l in out.splitlines() if l.startswith("| ") and "---" not in l]
-    assert rows[0].startswith("| kernel |")
-    names = " ".join(rows[1:])
-    for kernel in ("matmul_bias", "conv2d forward", "maxpool2d", "Adam"):
-        assert kernel in names
+    assert rows[0].startswith("| kernel | shape | fastnn | NumPy twin | twin / fastnn |")
+    assert "torch" not in rows[0]
+    # one row per quick case of the shared table, in its order, each with a time per impl
+    quick = cases.quick()
+    assert [r.split(" | ")[:2] for r in rows[1:]] == [["| " + c.kernel, c.shape] for c in quick]
+    assert all(re.search(r"\d (s|ms|us) \| .*\d (s|ms|us) \| [0-9.]+x \|$", r) for r in rows[1:])
+    assert {c.suite for c in quick} >= {"gemm", "conv", "pool", "optim"}
     assert "pytest bench/ --benchmark-only" in out

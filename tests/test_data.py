@@ -17,7 +17,8 @@ def test_preprocess_scales_and_shapes():
     x = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)  # (1, 2, 2)
     nchw = preprocess_images(x)
     assert nchw.shape == (1, 1, 2, 2) and nchw.dtype == np.float32
-    np.testing.assert_array_equal(nchw[0, 0], np.array([[0, 255], [51, 102]], np.float32) / np.float32(255))
+    np.testing.assert_array_equal(nchw[0, 0],
+                                  np.array([[0, 255], [51, 102]], np.float32) / np.float32(255))
     assert nchw.min() == 0.0 and nchw.max() == 1.0
     flat = preprocess_images(x, flatten=True, dtype=np.float64)
     assert flat.shape == (1, 4) and flat.dtype == np.float64

@@ -159,6 +159,13 @@ def test_corrupt_file_raises_naming_file_place_and_remedy(env, tmp_path, case):
     assert stem in msg and str(d) in msg
     assert "Delete" in msg and "FASTNN_DATA" in msg and "path=" in msg
     assert isinstance(ei.value, ValueError)
+    # the facts as fields, worded for the command line on request
+    e = ei.value
+    assert e.remedy == "replace" and e.dataset == "Synthetic" and len(e.files) == 1
+    assert stem in e.files[0] and e.looked_in[0] == (str(d), "path=")
+    cli = e.message("cli")
+    assert stem in cli and str(d) in cli and "Delete" in cli and "--data-dir" in cli
+    assert "path=" not in cli
 
 
 def test_corrupt_structure_detected_without_checksum_table(env, tmp_path):
@@ -223,7 +230,8 @@ def test_cache_dir_respects_xdg_and_home(env, tmp_path, monkeypatch):
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert ds.cache_dir("mnist") == tmp_path / "home" / ".cache" / "fastnn" / "mnist"
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")  # XDG: relative paths are ignored
-    assert ds.cache_dir("fashion_mnist") == tmp_path / "home" / ".cache" / "fastnn" / "fashion_mnist"
+    assert ds.cache_dir("fashion_mnist") == (tmp_path / "home" / ".cache" / "fastnn"
+                                             / "fashion_mnist")
 
 
 def test_resolution_order_argument_env_cache(env, tmp_path, monkeypatch):
@@ -273,6 +281,12 @@ def test_missing_without_download_says_where_and_what(env, tmp_path):
         assert stem in msg
     assert str(tmp_path / "nowhere") in msg and str(ds.cache_dir("synthetic")) in msg
     assert "download=True" in msg and "FASTNN_DATA" in msg
+    e = ei.value
+    assert e.remedy == "download" and sorted(e.files) == sorted(STEMS.values())
+    assert e.cache == str(ds.cache_dir("synthetic"))
+    cli = e.message("cli")
+    assert "without --no-download" in cli and "--data-dir" in cli
+    assert "download=True" not in cli and "path=" not in cli
 
 
 # --- fetching -------------------------------------------------------------------------------
@@ -294,7 +308,8 @@ def test_fetch_from_mirror_into_cache_not_user_dir(env, tmp_path, monkeypatch, c
 
     monkeypatch.setattr(ds, "_download_bytes", mirror)
     assert_same(ds._load(spec_for(files), user, download=True), arrays)
-    assert served == ["https://mirror-a.invalid/%s.gz" % stem, "https://mirror-b.invalid/%s.gz" % stem]
+    assert served == ["https://mirror-a.invalid/%s.gz" % stem,
+                      "https://mirror-b.invalid/%s.gz" % stem]
     assert sorted(os.listdir(user)) == before                       # user dir untouched
     assert sorted(os.listdir(ds.cache_dir("synthetic"))) == [stem + ".gz"]  # no temp leftovers
     err = capsys.readouterr().err
@@ -443,8 +458,8 @@ def test_fashion_gz_checked_against_published_md5(env, tmp_path):
 def test_fashion_raw_mnist_file_rejected(env, tmp_path):
     files = file_bytes(make_arrays(51))
     write_dir(tmp_path / "f", files, gz=False)
-    spec = dataclasses.replace(ds._FASHION, counts={},
-                               not_sha256={s: hashlib.sha256(b).hexdigest() for s, b in files.items()})
+    spec = dataclasses.replace(ds._FASHION, counts={}, not_sha256={
+        s: hashlib.sha256(b).hexdigest() for s, b in files.items()})
     with pytest.raises(DatasetError, match="is the MNIST file"):
         ds._load(spec, tmp_path / "f", download=False)
     # Without that coincidence, raw Fashion files load on structure alone.

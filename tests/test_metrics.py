@@ -93,7 +93,8 @@ def test_plot_sample_grid(plotting, tmp_path):
     labels = rng.integers(0, 10, size=40)
     preds = labels.copy()
     preds[:3] = (preds[:3] + 1) % 10
-    fig = plotting.plot_sample_grid(images, labels, preds, path=tmp_path / "sub" / "grid.png", seed=1)
+    fig = plotting.plot_sample_grid(images, labels, preds, path=tmp_path / "sub" / "grid.png",
+                                    seed=1)
     assert _is_png(tmp_path / "sub" / "grid.png")
     axes = fig.get_axes()
     assert len(axes) == 25

@@ -31,6 +31,14 @@ MNIST = mnist_dir()
 TIMING_KEYS = ("wall_time", "threads", "epoch_time", "eval_time")
 
 
+def on_mnist(test):
+    """Marks a test that runs a study on the real MNIST: mnist, slow, skipped without it."""
+    for mark in (pytest.mark.mnist, pytest.mark.slow,
+                 pytest.mark.skipif(MNIST is None, reason="needs MNIST in FASTNN_DATA")):
+        test = mark(test)
+    return test
+
+
 @pytest.fixture(scope="module")
 def toy():
     return study_data.synthetic(n_train=256, n_test=128, dim=32, seed=3)
@@ -541,8 +549,9 @@ def test_optimizers_help_lists_options_and_learning_rates(capsys):
 
 @pytest.mark.parametrize("argv, needle", [
     (["study", "optimizers", "--optimizers", "sgd,adamz"], "unknown 'adamz'"),
-    (["study", "optimizers", "--lr", "adam:0.1"], "--lr must be name=value"),
-    (["study", "optimizers", "--lr", "adam=-1"], "--lr must be name=value"),
+    (["study", "optimizers", "--lr", "adam:0.1"], "argument --lr: expected name=value"),
+    (["study", "optimizers", "--lr", "adam=-1"], "argument --lr: expected name=value"),
+    (["study", "optimizers", "--optimizers", " , "], "expected a comma-separated list"),
     (["study", "optimizers", "--jobs", "0"], "--jobs must be a positive integer"),
     (["study", "optimizers", "--runs", "0"], "runs must be a positive integer"),
     (["study", "init", "--parts", "1,4"], "parts: unknown '4'"),
@@ -559,9 +568,7 @@ def test_missing_mnist_exits_2(capsys, tmp_path):
     assert code == 2 and "train-images" in err and "without --no-download" in err
 
 
-@pytest.mark.mnist
-@pytest.mark.slow
-@pytest.mark.skipif(MNIST is None, reason="needs MNIST in FASTNN_DATA")
+@on_mnist
 def test_cli_optimizer_study_quick_and_resume(capsys, tmp_path):
     out = str(tmp_path / "opt")
     code, stdout, err = run_cli(capsys, "study", "optimizers", "--quick", "--data-dir", MNIST,
@@ -594,9 +601,7 @@ def _drop_columns(text, columns):
     return [{k: v for k, v in r.items() if k not in columns} for r in rows]
 
 
-@pytest.mark.mnist
-@pytest.mark.slow
-@pytest.mark.skipif(MNIST is None, reason="needs MNIST in FASTNN_DATA")
+@on_mnist
 def test_cli_init_study_quick(capsys, tmp_path):
     out = str(tmp_path / "init")
     code, stdout, err = run_cli(capsys, "study", "init", "--quick", "--data-dir", MNIST,

@@ -1,7 +1,7 @@
 """The lab studies: many independent, seeded training runs of the MNIST MLP, run in parallel
 (local processes or a Dask cluster), resumable, summarised in figures, tables and a report.
 
-    fastnn study optimizers --quick --out study-opt      # command line (fastnn.studies.cli)
+    fastnn study optimizers --quick --out study-opt      # command line (fastnn/cli/study.py)
     fastnn study init --quick --out study-init
 
 From Python::
@@ -13,6 +13,7 @@ From Python::
 
 Modules: ``runner`` (grid execution, one atomic file per run, resume), ``train`` (one run),
 ``data`` (what the runs train on), ``aggregate`` (mean/std across runs), ``plots``,
-``report`` (tables), ``optimizers`` and ``init`` (the two studies), ``cli``.
+``report`` (tables), ``config`` (defaults, presets and the checks both studies share),
+``optimizers`` and ``init`` (the two studies).  Nothing here imports the command line.
 See docs/studies.md.
 """

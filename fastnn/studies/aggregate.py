@@ -9,8 +9,9 @@ import math
 
 import numpy as np
 
-__all__ = ["mean_std", "curve_matrix", "curve_mean_std", "smooth", "smoothed_batch_matrix",
-           "first_reach", "cumulative_time_to"]
+__all__ = ["mean_std", "final_mean_std", "group_summary", "ratio", "curve_matrix",
+           "curve_mean_std", "smooth", "smoothed_batch_matrix", "first_reach",
+           "cumulative_time_to", "group_curves", "default_smooth_window"]
 
 
 def mean_std(values):
@@ -21,6 +22,34 @@ def mean_std(values):
     if a.size == 0:
         return math.nan, math.nan
     return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else 0.0
+
+
+def final_mean_std(records, key):
+    """(mean, std) of the last value of each record's ``key`` list (records whose list is
+    empty are left out)."""
+    return mean_std([r[key][-1] for r in records if r[key]])
+
+
+def group_summary(records):
+    """The columns every study's summary has, for one group of runs (one cell of the grid):
+    ``runs``, ``diverged``, the final training loss and final test accuracy (mean and std over
+    the runs that did not diverge) and ``run_seconds_mean`` (wall time, all runs).  Returns
+    ``(row, the runs that did not diverge)``."""
+    ok = [r for r in records if not r.get("diverged")]
+    loss, acc = final_mean_std(ok, "loss"), final_mean_std(ok, "test_accuracy")
+    row = {"runs": len(records), "diverged": len(records) - len(ok),
+           "final_loss_mean": loss[0], "final_loss_std": loss[1],
+           "test_accuracy_mean": acc[0], "test_accuracy_std": acc[1],
+           "run_seconds_mean": mean_std([r["wall_time"] for r in records])[0]}
+    return row, ok
+
+
+def ratio(value, base):
+    """``value / base`` for a baseline comparison; None unless both are finite and base > 0."""
+    if base is None or value is None or not (math.isfinite(base) and base > 0
+                                             and math.isfinite(value)):
+        return None
+    return value / base
 
 
 def curve_matrix(records, key):

@@ -9,6 +9,9 @@ import hashlib
 
 import numpy as np
 
+from .. import datasets
+from ..data import preprocess_images
+
 __all__ = ["StudyData", "mnist", "synthetic"]
 
 
@@ -74,8 +77,6 @@ class StudyData:
     def arrays(self):
         """(x_train, y_train, x_test, y_test): float32 (N, D) inputs and int64 labels."""
         if self._prepared is None:
-            from ..data import preprocess_images
-
             def prep(x):
                 if x.dtype == np.uint8:
                     return preprocess_images(x if x.ndim >= 3 else x[:, None, :],
@@ -90,7 +91,6 @@ def mnist(data_dir=None, train_size=None, test_size=None, download=True, verbose
     """MNIST through ``fastnn.datasets.load_mnist``: the first ``train_size`` training images
     (all 60000 when None) and the first ``test_size`` test images (all 10000 when None).
     The first N of the training file are roughly class-balanced (about N/10 per digit)."""
-    from .. import datasets
     (x_tr, y_tr), (x_te, y_te) = datasets.load_mnist(data_dir, download=download,
                                                      verbose=verbose)
     for v, n, label in ((train_size, x_tr.shape[0], "train_size"),

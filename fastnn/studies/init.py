@@ -34,9 +34,13 @@ import os
 
 import numpy as np
 
+from .. import initializers, optim, zoo
+from .._config import threads as kernel_threads
+from .._version import __version__
+from ..layers import Dense
+from ..losses import SoftmaxCrossEntropy
 from . import aggregate, plots, report, runner
-from .optimizers import (_check_activations, _check_common, _check_positive_ints,
-                         _fastnn_version)
+from .config import check_activations, check_common, check_positive_ints, merge, seeds
 from .train import epoch_rows_csv, train_run
 
 __all__ = ["KERAS_INITIALIZERS", "DEFAULTS", "QUICK", "resolve_config", "make_tasks",
@@ -63,13 +67,7 @@ QUICK = {"part1_epochs": 2, "runs": 2, "epochs": 2, "train_size": 3000, "test_si
 def resolve_config(**overrides):
     """DEFAULTS, then QUICK when ``quick=True``, then the non-None ``overrides``; validated
     (ValueError naming the option)."""
-    from .. import initializers, optim
-    quick = overrides.pop("quick", False)
-    cfg = dict(DEFAULTS)
-    if quick:
-        cfg.update(QUICK)
-    cfg.update({k: v for k, v in overrides.items() if v is not None})
-    cfg["quick"] = bool(quick)
+    cfg = merge(DEFAULTS, QUICK, overrides)
     for p in cfg["parts"]:
         if p not in PARTS:
             raise ValueError("parts: unknown %r; expected a subset of 1,2,stats" % p)
@@ -90,25 +88,26 @@ def resolve_config(**overrides):
     for key in ("initializers", "schemes", "activations"):
         if not cfg[key] or len(set(cfg[key])) != len(cfg[key]):
             raise ValueError("%s must list distinct names, got %s" % (key, cfg[key]))
-    _check_activations(cfg)
-    if cfg["optimizer"] not in optim._NAMES:
+    check_activations(cfg)
+    names = sorted(optim._NAMES)  # TODO(merge): sorted(optim.names()), public after issue 9
+    if cfg["optimizer"] not in names:
         raise ValueError("optimizer: unknown %r; expected one of %s"
-                         % (cfg["optimizer"], ", ".join(sorted(optim._NAMES))))
+                         % (cfg["optimizer"], ", ".join(names)))
     for key in ("lr", "normal_std", "part1_lr"):
         v = cfg[key]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
                 or v <= 0:
             raise ValueError("%s must be a positive number, got %r" % (key, v))
-    _check_positive_ints(cfg, ("part1_epochs", "part1_runs", "stats_batch", "histogram_bins"))
-    _check_common(cfg)
+    check_positive_ints(cfg, ("part1_epochs", "part1_runs", "stats_batch", "histogram_bins"))
+    check_common(cfg)
     return cfg
 
 
 def scheme_init(cfg, scheme):
     """The JSON initializer spec of a part-2 scheme ('normal' = N(0, normal_std))."""
     if scheme == "normal":
-        from ..initializers import RandomNormal, serialize
-        return serialize(RandomNormal(mean=0.0, stddev=float(cfg["normal_std"])))
+        return initializers.serialize(initializers.RandomNormal(
+            mean=0.0, stddev=float(cfg["normal_std"])))
     return scheme
 
 
@@ -117,10 +116,6 @@ def scheme_label(cfg, scheme):
              "glorot_normal": "Xavier/Glorot normal", "glorot_uniform": "Xavier/Glorot uniform",
              "he_normal": "He normal", "he_uniform": "He uniform"}
     return names.get(scheme, scheme)
-
-
-def _seeds(cfg, runs):
-    return [cfg["seed_offset"] + i for i in range(runs)]
 
 
 def _p1_id(name, s):
@@ -136,11 +131,13 @@ def make_tasks(cfg, data):
     seed), for the parts selected in ``cfg``."""
     common = {"hidden": list(cfg["hidden"]), "dropout": cfg["dropout"],
               "batch_size": cfg["batch_size"], "eval_batch_size": cfg["eval_batch_size"],
-              "data": data.describe(), "fastnn": _fastnn_version()}
+              "data": data.describe(),
+              # a finished run is reused only by the fastnn version that made it
+              "fastnn": __version__}
     tasks = []
     if "1" in cfg["parts"]:
         for name in cfg["initializers"]:
-            for s in _seeds(cfg, cfg["part1_runs"]):
+            for s in seeds(cfg, cfg["part1_runs"]):
                 tasks.append({"id": _p1_id(name, s), "config": dict(
                     common, study="init-part1", activation=cfg["part1_activation"], init=name,
                     optimizer=cfg["part1_optimizer"], lr=cfg["part1_lr"],
@@ -149,7 +146,7 @@ def make_tasks(cfg, data):
     if "2" in cfg["parts"]:
         for act in cfg["activations"]:
             for scheme in cfg["schemes"]:
-                for s in _seeds(cfg, cfg["runs"]):
+                for s in seeds(cfg, cfg["runs"]):
                     tasks.append({"id": _p2_id(scheme, act, s), "config": dict(
                         common, study="init-part2", activation=act,
                         init=scheme_init(cfg, scheme), optimizer=cfg["optimizer"],
@@ -171,22 +168,17 @@ def part1_summary(cfg, records):
     and stds over the runs that did not diverge."""
     rows = []
     for name in cfg["initializers"]:
-        recs = [records[_p1_id(name, s)] for s in _seeds(cfg, cfg["part1_runs"])]
-        ok = [r for r in recs if not r.get("diverged")]
-        fl = aggregate.mean_std([r["loss"][-1] for r in ok if r["loss"]])
-        fa = aggregate.mean_std([r["accuracy"][-1] for r in ok if r["accuracy"]])
-        tl = aggregate.mean_std([r["test_loss"][-1] for r in ok if r["test_loss"]])
-        ta = aggregate.mean_std([r["test_accuracy"][-1] for r in ok if r["test_accuracy"]])
-        best = aggregate.mean_std([max(r["test_accuracy"]) for r in ok if r["test_accuracy"]])
-        rows.append({
-            "initializer": name, "runs": len(recs), "diverged": len(recs) - len(ok),
-            "final_loss_mean": fl[0], "final_loss_std": fl[1], "final_accuracy_mean": fa[0],
-            "final_test_loss_mean": tl[0], "final_test_loss_std": tl[1],
-            "test_accuracy_mean": ta[0], "test_accuracy_std": ta[1],
-            "best_test_accuracy_mean": best[0],
-            "initial_test_loss_mean": aggregate.mean_std([r["init_test"]["loss"]
-                                                          for r in recs])[0],
-            "run_seconds_mean": aggregate.mean_std([r["wall_time"] for r in recs])[0]})
+        recs = [records[_p1_id(name, s)] for s in seeds(cfg, cfg["part1_runs"])]
+        row, ok = aggregate.group_summary(recs)
+        test_loss = aggregate.final_mean_std(ok, "test_loss")
+        row.update(
+            initializer=name, final_accuracy_mean=aggregate.final_mean_std(ok, "accuracy")[0],
+            final_test_loss_mean=test_loss[0], final_test_loss_std=test_loss[1],
+            best_test_accuracy_mean=aggregate.mean_std(
+                [max(r["test_accuracy"]) for r in ok if r["test_accuracy"]])[0],
+            initial_test_loss_mean=aggregate.mean_std([r["init_test"]["loss"]
+                                                       for r in recs])[0])
+        rows.append(row)
     order = sorted(range(len(rows)), key=lambda i: (
         not math.isfinite(rows[i]["test_accuracy_mean"]),
         -rows[i]["test_accuracy_mean"] if math.isfinite(rows[i]["test_accuracy_mean"]) else 0.0,
@@ -207,29 +199,21 @@ def part2_summary(cfg, records):
     final loss relative to the 'normal' scheme's when it is in the grid."""
     rows = []
     for act in cfg["activations"]:
-        group = []
-        for scheme in cfg["schemes"]:
-            recs = [records[_p2_id(scheme, act, s)] for s in _seeds(cfg, cfg["runs"])]
-            ok = [r for r in recs if not r.get("diverged")]
-            fl = aggregate.mean_std([r["loss"][-1] for r in ok if r["loss"]])
-            ta = aggregate.mean_std([r["test_accuracy"][-1] for r in ok if r["test_accuracy"]])
-            group.append({
-                "activation": act, "scheme": scheme, "label": scheme_label(cfg, scheme),
-                "runs": len(recs), "diverged": len(recs) - len(ok),
-                "first_batch_loss_mean": aggregate.mean_std(
-                    [r["batch_losses"][0] for r in recs if r["batch_losses"]])[0],
-                "final_loss_mean": fl[0], "final_loss_std": fl[1],
-                "test_accuracy_mean": ta[0], "test_accuracy_std": ta[1],
-                "run_seconds_mean": aggregate.mean_std([r["wall_time"] for r in recs])[0]})
-        base = next((g for g in group if g["scheme"] == "normal"), None)
+        group = [_part2_row(cfg, records, act, scheme) for scheme in cfg["schemes"]]
+        base = next((g["final_loss_mean"] for g in group if g["scheme"] == "normal"), None)
         for g in group:
-            g["final_loss_vs_normal"] = (
-                g["final_loss_mean"] / base["final_loss_mean"]
-                if base is not None and math.isfinite(base["final_loss_mean"])
-                and base["final_loss_mean"] > 0 and math.isfinite(g["final_loss_mean"])
-                else None)
+            g["final_loss_vs_normal"] = aggregate.ratio(g["final_loss_mean"], base)
         rows.extend(group)
     return rows
+
+
+def _part2_row(cfg, records, act, scheme):
+    recs = [records[_p2_id(scheme, act, s)] for s in seeds(cfg, cfg["runs"])]
+    row, _ = aggregate.group_summary(recs)
+    row.update(activation=act, scheme=scheme, label=scheme_label(cfg, scheme),
+               first_batch_loss_mean=aggregate.mean_std(
+                   [r["batch_losses"][0] for r in recs if r["batch_losses"]])[0])
+    return row
 
 
 # --------------------------------------------------------------------------- statistics
@@ -249,9 +233,6 @@ def activation_statistics(cfg, data):
     the linear output layer; grad_out_std = std of dL/da, grad_w_std = std of dL/dW, for the
     mean softmax cross-entropy of the batch), and ``samples[(act, scheme)]`` = [(layer name,
     hidden outputs)] for the histogram figure.  Computed in this process (cheap)."""
-    from .. import initializers, zoo
-    from ..layers import Dense
-    from ..losses import SoftmaxCrossEntropy
     x, y, _, _ = data.arrays()
     n = min(cfg["stats_batch"], x.shape[0])
     x, y = x[:n], y[:n]
@@ -358,8 +339,7 @@ def run_study(cfg, data, out, *, jobs=1, threads=None, scheduler=None, progress=
     if "2" in cfg["parts"]:
         result["part2"] = _part2(cfg, records, out, log_scale, sections)
     if "stats" in cfg["parts"]:
-        import fastnn
-        with fastnn.threads(threads or runner.available_cores()):
+        with kernel_threads(threads or runner.available_cores()):
             result["stats"] = _stats(cfg, data, out, sections)
     _write_report(cfg, data, out, sections, ex, command)
     if print_fn:
@@ -395,7 +375,7 @@ def _part1(cfg, records, out, log_scale, sections):
     style = plots.series_style(cfg["initializers"])
     series = []
     for name in cfg["initializers"]:
-        recs = [records[_p1_id(name, s)] for s in _seeds(cfg, cfg["part1_runs"])]
+        recs = [records[_p1_id(name, s)] for s in seeds(cfg, cfg["part1_runs"])]
         ok = [r for r in recs if not r.get("diverged")] or recs
         c, ls, lw = style[name]
         label = "constant (value 0)" if name == "constant" else name
@@ -457,7 +437,7 @@ def _part2(cfg, records, out, log_scale, sections):
         align="llrrrrr")
     runner.atomic_write(os.path.join(out, "part2_summary.md"), table)
     all_recs = [records[_p2_id(sc, a, s)] for a in cfg["activations"] for sc in cfg["schemes"]
-                for s in _seeds(cfg, cfg["runs"])]
+                for s in seeds(cfg, cfg["runs"])]
     window = aggregate.default_smooth_window(all_recs)
     style = plots.series_style(cfg["schemes"],
                                baseline="normal" if "normal" in cfg["schemes"] else None)
@@ -465,7 +445,7 @@ def _part2(cfg, records, out, log_scale, sections):
     for act in cfg["activations"]:
         series = []
         for scheme in cfg["schemes"]:
-            group = [records[_p2_id(scheme, act, s)] for s in _seeds(cfg, cfg["runs"])]
+            group = [records[_p2_id(scheme, act, s)] for s in seeds(cfg, cfg["runs"])]
             s = aggregate.group_curves(group, window)
             c, ls, lw = style[scheme]
             s.update(label=scheme_label(cfg, scheme), color=c, linestyle=ls, linewidth=lw)
@@ -540,22 +520,12 @@ def _stats(cfg, data, out, sections):
 
 
 def _write_report(cfg, data, out, sections, ex, command):
-    lines = [
-        "# Initializer study%s\n" % (" (quick preset)" if cfg["quick"] else ""),
-        "Re-run exactly (finished runs in `runs/` are reused, a run whose configuration "
-        "differs is recomputed):\n",
-        "```\n%s\n```\n" % command,
-        "## Configuration\n",
-        report.markdown_table(["setting", "value"], [
-            ["parts", ", ".join(cfg["parts"])],
-            ["data", data.name + " (fingerprint %s)" % data.fingerprint],
-            ["test evaluation", "before training and after every epoch on the %d test images "
-             "(inference mode, batches of %d)" % (data.n_test, cfg["eval_batch_size"])],
-            ["environment", report.environment(ex.where)],
-            ["this invocation", "%d runs reused, %d computed, %.1f s"
-             % (len(ex.reused), len(ex.computed), ex.seconds)],
-            ["full configuration", "`config.json`"]], align="ll"),
-    ]
+    lines = report.report_head("Initializer study", cfg["quick"], command, [
+        ["parts", ", ".join(cfg["parts"])],
+        ["data", data.name + " (fingerprint %s)" % data.fingerprint],
+        ["test evaluation", "before training and after every epoch on the %d test images "
+         "(inference mode, batches of %d)" % (data.n_test, cfg["eval_batch_size"])]],
+        ex, after=[["full configuration", "`config.json`"]])
     lines += [text for title, text in sections if not title.endswith("table")]
     lines.append("## Files\n\n- `runs/p1-<initializer>-seed<s>.json`, "
                  "`runs/p2-<scheme>-<activation>-seed<s>.json`: one run each (configuration, "

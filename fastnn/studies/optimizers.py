@@ -21,7 +21,9 @@ import json
 import math
 import os
 
+from .._version import __version__
 from . import aggregate, plots, report, runner
+from .config import check_activations, check_common, merge, seeds
 from .train import epoch_rows_csv, train_run
 
 __all__ = ["OPTIMIZERS", "LABELS", "DEFAULT_LR", "ACTIVATIONS", "DEFAULTS", "QUICK",
@@ -69,13 +71,8 @@ def resolve_config(**overrides):
     """DEFAULTS updated with the non-None ``overrides``; ``lr`` (a dict of per-optimizer
     overrides) is merged into DEFAULT_LR; ``quick=True`` applies QUICK before the overrides.
     Validates names and values (ValueError naming the option)."""
-    quick = overrides.pop("quick", False)
     lr_over = overrides.pop("lr", None) or {}
-    cfg = dict(DEFAULTS)
-    if quick:
-        cfg.update(QUICK)
-    cfg.update({k: v for k, v in overrides.items() if v is not None})
-    cfg["quick"] = bool(quick)
+    cfg = merge(DEFAULTS, QUICK, overrides)
     for name in cfg["optimizers"]:
         if name not in OPTIMIZERS:
             raise ValueError("optimizers: unknown %r; expected names from %s"
@@ -84,7 +81,7 @@ def resolve_config(**overrides):
         raise ValueError("optimizers must name at least one optimizer")
     if len(set(cfg["optimizers"])) != len(cfg["optimizers"]):
         raise ValueError("optimizers lists a name twice: %s" % ",".join(cfg["optimizers"]))
-    _check_activations(cfg)
+    check_activations(cfg)
     if not cfg["activations"] or len(set(cfg["activations"])) != len(cfg["activations"]):
         raise ValueError("activations must name distinct activations, got %s"
                          % cfg["activations"])
@@ -95,47 +92,12 @@ def resolve_config(**overrides):
         if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
             raise ValueError("lr: %s must be a positive number, got %r" % (name, v))
     cfg["lr"] = {name: float(lr_over.get(name, DEFAULT_LR[name])) for name in cfg["optimizers"]}
-    _check_common(cfg)
+    check_common(cfg)
     return cfg
 
 
-def _check_activations(cfg):
-    for name in cfg["activations"]:
-        if name not in ("sigmoid", "relu", "tanh", "elu"):
-            raise ValueError("activations: unknown %r; expected sigmoid, relu, tanh or elu"
-                             % name)
-
-
-def _check_positive_ints(cfg, keys):
-    for key in keys:
-        v = cfg[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError("%s must be a positive integer, got %r" % (key, v))
-
-
-def _check_common(cfg):
-    _check_positive_ints(cfg, ("runs", "epochs", "batch_size", "train_size", "test_size",
-                               "eval_batch_size"))
-    if isinstance(cfg["seed_offset"], bool) or not isinstance(cfg["seed_offset"], int) or \
-            cfg["seed_offset"] < 0:
-        raise ValueError("seed_offset must be an integer >= 0, got %r" % (cfg["seed_offset"],))
-    if not (isinstance(cfg["dropout"], (int, float)) and 0 <= cfg["dropout"] < 1):
-        raise ValueError("dropout must be in [0, 1), got %r" % (cfg["dropout"],))
-    if "loss_threshold" in cfg and not (isinstance(cfg["loss_threshold"], (int, float))
-                                        and math.isfinite(cfg["loss_threshold"])
-                                        and cfg["loss_threshold"] > 0):
-        raise ValueError("loss_threshold must be a positive number, got %r"
-                         % (cfg["loss_threshold"],))
-
-
-def seeds(cfg):
-    return [cfg["seed_offset"] + i for i in range(cfg["runs"])]
-
-
-def _fastnn_version():
-    # in every run's config: a finished run is reused only by the fastnn version that made it
-    import fastnn
-    return fastnn.__version__
+def _run_id(optimizer, activation, seed):
+    return "%s-%s-seed%d" % (optimizer, activation, seed)
 
 
 def make_tasks(cfg, data):
@@ -143,14 +105,16 @@ def make_tasks(cfg, data):
     tasks = []
     for act in cfg["activations"]:
         for opt in cfg["optimizers"]:
-            for s in seeds(cfg):
-                tasks.append({"id": "%s-%s-seed%d" % (opt, act, s), "config": {
+            for s in seeds(cfg, cfg["runs"]):
+                tasks.append({"id": _run_id(opt, act, s), "config": {
                     "study": "optimizers", "hidden": list(cfg["hidden"]), "activation": act,
                     "dropout": cfg["dropout"], "init": cfg["init"], "optimizer": opt,
                     "lr": cfg["lr"][opt], "epochs": cfg["epochs"],
                     "batch_size": cfg["batch_size"], "seed": s,
                     "eval_batch_size": cfg["eval_batch_size"], "weight_histograms": False,
-                    "data": data.describe(), "fastnn": _fastnn_version()}})
+                    "data": data.describe(),
+                    # a finished run is reused only by the fastnn version that made it
+                    "fastnn": __version__}})
     return tasks
 
 
@@ -176,28 +140,21 @@ def summarize(cfg, records):
     for act in cfg["activations"]:
         group_rows = []
         for opt in cfg["optimizers"]:
-            recs = [records["%s-%s-seed%d" % (opt, act, s)] for s in seeds(cfg)]
-            ok = [r for r in recs if not r.get("diverged")]
-            fl = aggregate.mean_std([r["loss"][-1] for r in ok if r["loss"]])
-            ta = aggregate.mean_std([r["test_accuracy"][-1] for r in ok if r["test_accuracy"]])
+            recs = [records[_run_id(opt, act, s)] for s in seeds(cfg, cfg["runs"])]
+            row, ok = aggregate.group_summary(recs)
             reach = [(aggregate.first_reach(r["loss"], thr), r) for r in ok]
             reach = [(e, r) for e, r in reach if e is not None]
             e_mean = aggregate.mean_std([e for e, _ in reach])[0]
             s_mean = aggregate.mean_std([aggregate.cumulative_time_to(r["epoch_time"], e)
                                          for e, r in reach])[0]
-            group_rows.append({
-                "activation": act, "optimizer": opt, "label": LABELS[opt], "lr": cfg["lr"][opt],
-                "runs": len(recs), "diverged": len(recs) - len(ok),
-                "final_loss_mean": fl[0], "final_loss_std": fl[1],
-                "test_accuracy_mean": ta[0], "test_accuracy_std": ta[1],
-                "loss_threshold": float(thr), "threshold_reached": len(reach),
-                "epochs_to_threshold_mean": e_mean, "seconds_to_threshold_mean": s_mean,
-                "run_seconds_mean": aggregate.mean_std([r["wall_time"] for r in recs])[0]})
-        base = next((r for r in group_rows if r["optimizer"] == BASELINE), None)
+            row.update(activation=act, optimizer=opt, label=LABELS[opt], lr=cfg["lr"][opt],
+                       loss_threshold=float(thr), threshold_reached=len(reach),
+                       epochs_to_threshold_mean=e_mean, seconds_to_threshold_mean=s_mean)
+            group_rows.append(row)
+        base = next((r["final_loss_mean"] for r in group_rows if r["optimizer"] == BASELINE),
+                    None)
         for r in group_rows:
-            r["final_loss_vs_sgd"] = (r["final_loss_mean"] / base["final_loss_mean"]
-                                      if base is not None and base["final_loss_mean"] > 0
-                                      and math.isfinite(r["final_loss_mean"]) else None)
+            r["final_loss_vs_sgd"] = aggregate.ratio(r["final_loss_mean"], base)
         group_rows.sort(key=lambda r: (not math.isfinite(r["final_loss_mean"]),
                                        r["final_loss_mean"] if math.isfinite(r["final_loss_mean"])
                                        else 0.0, OPTIMIZERS.index(r["optimizer"])))
@@ -278,7 +235,7 @@ def run_study(cfg, data, out, *, jobs=1, threads=None, scheduler=None, progress=
     for act in cfg["activations"]:
         series = []
         for opt in cfg["optimizers"]:
-            group = [records["%s-%s-seed%d" % (opt, act, s)] for s in seeds(cfg)]
+            group = [records[_run_id(opt, act, s)] for s in seeds(cfg, cfg["runs"])]
             c, ls, lw = style[opt]
             s = aggregate.group_curves(group, window)
             s.update(label="%s (lr %g)" % (LABELS[opt], cfg["lr"][opt]), color=c,
@@ -306,29 +263,21 @@ def _write_report(cfg, data, out, rows, summary_md, figures, ex, window, command
     lr_rows = [[LABELS[k], report.fmt(v), "yes" if v != DEFAULT_LR[k] else "no", LR_REASONS[k]]
                for k, v in cfg["lr"].items()]
     arch = "-".join(map(str, [784] + list(cfg["hidden"]) + [10]))
-    lines = [
-        "# Optimizer study%s\n" % (" (quick preset)" if cfg["quick"] else ""),
-        "Re-run exactly (finished runs in `runs/` are reused, a run whose configuration "
-        "differs is recomputed):\n",
-        "```\n%s\n```\n" % command,
-        "## Configuration\n",
-        report.markdown_table(["setting", "value"], [
-            ["model", "MLP %s (fastnn.zoo.mlp), %s kernels, zero biases, dropout %g after each "
-             "hidden layer, logits + softmax cross-entropy" % (arch, cfg["init"], cfg["dropout"])],
-            ["activations", ", ".join(cfg["activations"])],
-            ["optimizers", ", ".join(LABELS[k] for k in cfg["optimizers"])
-             + " (fastnn.optim.get presets: momentum and Nesterov use momentum 0.9)"],
-            ["runs", "%d per (optimizer, activation): seeds %d..%d; run i of every optimizer "
-             "starts from the same weights (zoo.mlp seed) and sees the same batches (fit "
-             "seed)" % (cfg["runs"], cfg["seed_offset"], cfg["seed_offset"] + cfg["runs"] - 1)],
-            ["epochs", str(cfg["epochs"])], ["batch size", str(cfg["batch_size"])],
-            ["data", data.name + " (fingerprint %s)" % data.fingerprint],
-            ["test evaluation", "after every epoch on the %d test images (inference mode, "
-             "batches of %d)" % (data.n_test, cfg["eval_batch_size"])],
-            ["loss threshold", "%g (training loss per epoch)" % cfg["loss_threshold"]],
-            ["environment", report.environment(ex.where)],
-            ["this invocation", "%d runs reused, %d computed, %.1f s"
-             % (len(ex.reused), len(ex.computed), ex.seconds)]], align="ll"),
+    lines = report.report_head("Optimizer study", cfg["quick"], command, [
+        ["model", "MLP %s (fastnn.zoo.mlp), %s kernels, zero biases, dropout %g after each "
+         "hidden layer, logits + softmax cross-entropy" % (arch, cfg["init"], cfg["dropout"])],
+        ["activations", ", ".join(cfg["activations"])],
+        ["optimizers", ", ".join(LABELS[k] for k in cfg["optimizers"])
+         + " (fastnn.optim.get presets: momentum and Nesterov use momentum 0.9)"],
+        ["runs", "%d per (optimizer, activation): seeds %d..%d; run i of every optimizer "
+         "starts from the same weights (zoo.mlp seed) and sees the same batches (fit "
+         "seed)" % (cfg["runs"], cfg["seed_offset"], cfg["seed_offset"] + cfg["runs"] - 1)],
+        ["epochs", str(cfg["epochs"])], ["batch size", str(cfg["batch_size"])],
+        ["data", data.name + " (fingerprint %s)" % data.fingerprint],
+        ["test evaluation", "after every epoch on the %d test images (inference mode, "
+         "batches of %d)" % (data.n_test, cfg["eval_batch_size"])],
+        ["loss threshold", "%g (training loss per epoch)" % cfg["loss_threshold"]]], ex)
+    lines += [
         "\n### Learning rates\n",
         report.markdown_table(["optimizer", "lr", "overridden", "why this value"], lr_rows,
                               align="lrll"),

@@ -4,9 +4,11 @@ Every figure keeps its legend in a column of its own, right of the plots, so no 
 hidden; colours are tab10 (the baseline curve is black and dashed); bands are ±1 std across
 runs, drawn translucent under their mean curve.
 """
+import math
+
 import numpy as np
 
-from ..plotting import _figure, _save
+from ..plotting import mpl, new_figure, save_figure
 
 __all__ = ["series_style", "comparison_figure", "curves_figure", "weight_histogram_figure",
            "activation_stats_figure", "activation_hist_figure"]
@@ -15,8 +17,8 @@ _BAND_ALPHA = 0.18
 
 
 def _tab10():
-    from matplotlib import colormaps
-    return [colormaps["tab10"](i) for i in range(10)]
+    tab10 = mpl().colormaps["tab10"]
+    return [tab10(i) for i in range(10)]
 
 
 def series_style(names, baseline=None):
@@ -67,9 +69,7 @@ def _legend_column(fig, handles, labels, title, right=0.80):
 def _log_y(ax):
     """Log y axis labelled in plain numbers (0.2, 0.5, 1, 2), minor ticks at 2 and 5 labelled
     too, so values can be read off without counting grid lines."""
-    import math
-
-    from matplotlib.ticker import FuncFormatter
+    FuncFormatter = mpl().ticker.FuncFormatter
 
     def label(v, _pos, minor=False):
         if not v > 0:
@@ -85,8 +85,7 @@ def _log_y(ax):
 
 
 def _integer_epochs(ax):
-    from matplotlib.ticker import MaxNLocator
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(mpl().ticker.MaxNLocator(integer=True))
 
 
 def comparison_figure(series, title, path=None, log_scale=None, batches_per_epoch=None,
@@ -99,7 +98,7 @@ def comparison_figure(series, title, path=None, log_scale=None, batches_per_epoc
     drawn)."""
     log = _use_log([s["epoch_mean"] for s in series] + [s["iter_mean"] for s in series],
                    log_scale)
-    fig = _figure((17, 5))
+    fig = new_figure((17, 5))
     axes = fig.subplots(1, 3)
     handles = []
     for s in series:
@@ -135,7 +134,7 @@ def comparison_figure(series, title, path=None, log_scale=None, batches_per_epoc
     fig.suptitle(title, fontsize=12)
     fig.subplots_adjust(left=0.05, wspace=0.28, top=0.86, bottom=0.12)
     _legend_column(fig, handles, [s["label"] for s in series], legend_title, right=0.84)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def curves_figure(series, title, path=None, log_scale=None, legend_title=None):
@@ -146,7 +145,7 @@ def curves_figure(series, title, path=None, log_scale=None, legend_title=None):
     test_accuracy means (fractions; optional ``*_std`` bands); test curves have E+1 points,
     training curves E."""
     log = _use_log([s["loss"] for s in series] + [s["test_loss"] for s in series], log_scale)
-    fig = _figure((14, 9))
+    fig = new_figure((14, 9))
     axes = fig.subplots(2, 2)
     panels = [("loss", "training loss", 1, axes[0, 0], log),
               ("test_loss", "test loss", 0, axes[0, 1], log),
@@ -155,7 +154,7 @@ def curves_figure(series, title, path=None, log_scale=None, legend_title=None):
     handles = []
     for s in series:
         style = (s["color"], s["linestyle"], s["linewidth"])
-        for key, name, first, ax, lg in panels:
+        for key, _name, first, ax, lg in panels:
             mean = np.asarray(s[key], dtype=np.float64)
             std = np.asarray(s.get(key + "_std", np.zeros(mean.size)), dtype=np.float64)
             if "accuracy" in key:
@@ -163,7 +162,7 @@ def curves_figure(series, title, path=None, log_scale=None, legend_title=None):
             h = _band(ax, np.arange(first, first + mean.size), mean, std, *style, s["label"], lg)
             if key == "loss":
                 handles.append(h)
-    for key, name, first, ax, lg in panels:
+    for _key, name, first, ax, lg in panels:
         ax.set_title(name + (" (log scale)" if lg else ""))
         ax.set_xlabel("epoch" + (" (0 = before training)" if first == 0 else ""))
         ax.set_ylabel(name.split(" = ")[0])
@@ -174,14 +173,14 @@ def curves_figure(series, title, path=None, log_scale=None, legend_title=None):
     fig.suptitle(title, fontsize=12)
     fig.subplots_adjust(left=0.06, wspace=0.22, hspace=0.3, top=0.92, bottom=0.07)
     _legend_column(fig, handles, [s["label"] for s in series], legend_title, right=0.83)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def weight_histogram_figure(weights, title, path=None):
     """One column per Dense kernel; top row its weights before training, bottom row after
     (histograms from the run record, shared bins per layer, mean/std in the titles)."""
     n = len(weights)
-    fig = _figure((4.6 * n, 6.2))
+    fig = new_figure((4.6 * n, 6.2))
     axes = fig.subplots(2, n, squeeze=False)
     for j, w in enumerate(weights):
         edges = np.asarray(w["edges"])
@@ -201,7 +200,7 @@ def weight_histogram_figure(weights, title, path=None):
             ax.grid(True, alpha=0.3)
     fig.suptitle(title, fontsize=12)
     fig.subplots_adjust(left=0.07, right=0.98, wspace=0.3, hspace=0.55, top=0.86, bottom=0.09)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def activation_stats_figure(rows, schemes, activations, labels, path=None):
@@ -212,7 +211,7 @@ def activation_stats_figure(rows, schemes, activations, labels, path=None):
     cols = [("z_std", "std of pre-activations z = hW + b"),
             ("a_std", "std of layer outputs act(z)"),
             ("grad_w_std", "std of dL/dW (one batch)")]
-    fig = _figure((16, 4.3 * len(activations)))
+    fig = new_figure((16, 4.3 * len(activations)))
     axes = fig.subplots(len(activations), 3, squeeze=False)
     handles = {}
     for i, act in enumerate(activations):
@@ -240,7 +239,7 @@ def activation_stats_figure(rows, schemes, activations, labels, path=None):
     fig.subplots_adjust(left=0.06, wspace=0.3, hspace=0.45, top=0.9, bottom=0.1)
     _legend_column(fig, [handles[s] for s in schemes], [labels[s] for s in schemes],
                    "initialization", right=0.84)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def activation_hist_figure(samples, schemes, activations, labels, path=None):
@@ -248,7 +247,7 @@ def activation_hist_figure(samples, schemes, activations, labels, path=None):
     (activation, scheme), hidden layers overlaid (translucent), one legend for all panels.
     ``samples[(act, scheme)]`` is a list of (layer name, values) pairs.  ReLU's exact zeros
     are counted in the panel title, not drawn (they would dwarf the rest)."""
-    fig = _figure((4.6 * len(schemes) + 2.2, 3.9 * len(activations)))
+    fig = new_figure((4.6 * len(schemes) + 2.2, 3.9 * len(activations)))
     axes = fig.subplots(len(activations), len(schemes), squeeze=False)
     colors = _tab10()
     handles = {}
@@ -278,4 +277,4 @@ def activation_hist_figure(samples, schemes, activations, labels, path=None):
     fig.subplots_adjust(left=0.06, wspace=0.3, hspace=0.5, top=0.86, bottom=0.1)
     right = 1 - 2.0 / (4.6 * len(schemes) + 2.2)
     _legend_column(fig, list(handles.values()), list(handles), "hidden layer", right=right)
-    return _save(fig, path)
+    return save_figure(fig, path)

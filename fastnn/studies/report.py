@@ -6,7 +6,13 @@ import math
 import platform
 import shlex
 
-__all__ = ["fmt", "fmt_pm", "csv_text", "markdown_table", "command_line", "environment"]
+import numpy as np
+
+from .. import __version__, build_info
+from .train import EPOCH_COLUMNS
+
+__all__ = ["fmt", "fmt_pm", "csv_text", "markdown_table", "command_line", "environment",
+           "report_head", "epochs_long_csv", "batch_losses_csv"]
 
 
 def fmt(v, digits=4):
@@ -68,16 +74,29 @@ def command_line(subcommand, options):
 
 def environment(execution):
     """One line: fastnn version, Python, CPU, where the runs executed."""
-    import fastnn
-    info = fastnn.build_info()
+    info = build_info()
     return ("fastnn %s (OpenMP %s, SIMD %s), Python %s, NumPy %s, %s; %s" % (
-        fastnn.__version__, "on" if info.get("openmp") else "off", info.get("simd"),
-        platform.python_version(), __import__("numpy").__version__,
+        __version__, "on" if info.get("openmp") else "off", info.get("simd"),
+        platform.python_version(), np.__version__,
         platform.processor() or platform.machine(), execution))
 
 
-_EPOCH_COLUMNS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy", "epoch_time",
-                  "eval_time")
+def report_head(title, quick, command, settings, execution, after=()):
+    """The opening lines of a study's report.md: the title, the command that re-runs the study,
+    and the configuration table: ``settings`` rows, the environment and what this invocation
+    did (``execution``, a runner.ExecutionSummary), then the ``after`` rows."""
+    return [
+        "# %s%s\n" % (title, " (quick preset)" if quick else ""),
+        "Re-run exactly (finished runs in `runs/` are reused, a run whose configuration "
+        "differs is recomputed):\n",
+        "```\n%s\n```\n" % command,
+        "## Configuration\n",
+        markdown_table(["setting", "value"], list(settings) + [
+            ["environment", environment(execution.where)],
+            ["this invocation", "%d runs reused, %d computed, %.1f s"
+             % (len(execution.reused), len(execution.computed), execution.seconds)]]
+            + list(after), align="ll"),
+    ]
 
 
 def epochs_long_csv(records, keys):
@@ -89,9 +108,9 @@ def epochs_long_csv(records, keys):
         for i in range(len(r["epoch"])):
             row = {"run": r["id"]}
             row.update({k: r["config"][k] for k in keys})
-            row.update({c: r[c][i] for c in _EPOCH_COLUMNS})
+            row.update({c: r[c][i] for c in EPOCH_COLUMNS})
             rows.append(row)
-    return csv_text(rows, ("run",) + tuple(keys) + _EPOCH_COLUMNS)
+    return csv_text(rows, ("run",) + tuple(keys) + EPOCH_COLUMNS)
 
 
 def batch_losses_csv(records):

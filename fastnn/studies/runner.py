@@ -1,10 +1,11 @@
 """Running a grid of independent training runs: one file per run, resumable, in parallel.
 
 A *task* is ``{"id": str, "config": dict}``: ``id`` names the run's files, ``config`` is every
-JSON value that decides its result (hyper-parameters, seed, data fingerprint, fastnn version).  A task function
-``fn(config, data) -> dict`` (module level, so it pickles by reference) trains one run;
-:func:`execute` adds ``id``, ``config``, ``wall_time`` and ``threads`` to what it returns and
-writes the record to ``<runs_dir>/<id>.json`` (plus ``<id>.csv`` through ``to_csv``).
+JSON value that decides its result (hyper-parameters, seed, data fingerprint, fastnn version).
+A task function ``fn(config, data) -> dict`` (module level, so it pickles by reference) trains
+one run; :func:`execute` adds ``id``, ``config``, ``wall_time`` and ``threads`` to what it
+returns and writes the record to ``<runs_dir>/<id>.json`` (plus ``<id>.csv`` through
+``to_csv``).
 
 Resuming.  Before running anything, :func:`execute` reads each task's file: a record whose
 stored ``config`` equals the task's (after a JSON round trip) is reused, anything else (no
@@ -29,6 +30,7 @@ Every run pins the thread count itself, whatever the executor, and fastnn's kern
 same numbers at any thread count, so a run's curve depends only on its config.
 """
 import concurrent.futures as _cf
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -36,7 +38,12 @@ import signal
 import sys
 import time
 
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
 from .. import _atomic, _config
+from .._validate import check_int
+from .._version import __version__
 
 __all__ = ["available_cores", "normalize", "atomic_write", "load_record", "execute",
            "ExecutionSummary"]
@@ -86,17 +93,14 @@ def load_record(runs_dir, task):
     return record
 
 
+@dataclasses.dataclass
 class ExecutionSummary:
-    """What :func:`execute` did: ``records`` (id -> record, in task order), ``reused`` and
-    ``computed`` (lists of ids), ``seconds`` (wall time of the call), ``where`` (a phrase:
-    "in-process, 2 threads", "2 local processes x 1 thread", "Dask at tcp://...")."""
-
-    def __init__(self, records, reused, computed, seconds, where):
-        self.records = records
-        self.reused = reused
-        self.computed = computed
-        self.seconds = seconds
-        self.where = where
+    """What :func:`execute` did."""
+    records: dict     # id -> record, in task order
+    reused: list      # ids of the runs read back from their files
+    computed: list    # ids of the runs computed by this call
+    seconds: float    # wall time of the call
+    where: str        # "in-process, 2 threads", "2 local processes x 1 thread", "Dask at ..."
 
 
 def _check_tasks(tasks):
@@ -115,24 +119,20 @@ def _check_tasks(tasks):
 def _pin_threads(threads):
     """Set fastnn's kernel threads and limit every BLAS/OpenMP pool NumPy loaded to one thread
     (process-wide; used in worker processes, which run nothing else)."""
-    import fastnn
-    from threadpoolctl import threadpool_limits
-    fastnn.set_num_threads(threads)
+    _config.set_num_threads(threads)
     threadpool_limits(1, "blas")
 
 
 def _run_one(fn, task, data, threads):
     """Run one task with ``threads`` kernel threads; returns the complete record."""
-    import fastnn
-    from threadpoolctl import threadpool_limits
     t0 = time.perf_counter()
-    with fastnn.threads(threads), threadpool_limits(1, "blas"):
+    with _config.threads(threads), threadpool_limits(1, "blas"):
         result = fn(task["config"], data)
     record = {"format": RECORD_FORMAT, "id": task["id"], "config": normalize(task["config"])}
     record.update(result)
     record["wall_time"] = time.perf_counter() - t0
     record["threads"] = int(threads)
-    record["fastnn_version"] = fastnn.__version__
+    record["fastnn_version"] = __version__
     return normalize(record)
 
 
@@ -160,7 +160,6 @@ def _dask_task(fn, task, data, threads):
 
 
 def _progress(total, initial, desc, enabled):
-    from tqdm.auto import tqdm
     return tqdm(total=total, initial=initial, desc=desc, unit="run", dynamic_ncols=True,
                 disable=not enabled, file=sys.stderr)
 
@@ -179,7 +178,6 @@ def execute(fn, tasks, data, runs_dir, *, jobs=1, threads=None, scheduler=None, 
     progress: a tqdm bar over the grid with ETA (shown only when stderr is a terminal).
     to_csv: optional ``f(record) -> str``, written atomically to ``<id>.csv`` next to the JSON.
     """
-    from .._validate import check_int
     _check_tasks(tasks)
     jobs = check_int(jobs, "jobs", min=1)
     if threads is not None:
@@ -259,6 +257,8 @@ def _execute_pool(fn, todo, data, jobs, threads, save, bar):
 
 
 def _execute_dask(fn, todo, data, scheduler, threads, save, bar):
+    # dask.distributed and joblib are the optional extra fastnn[distributed]: imported only
+    # when a scheduler is given.
     try:
         import joblib
         from distributed import Client

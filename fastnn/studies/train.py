@@ -40,7 +40,19 @@ import time
 
 import numpy as np
 
-__all__ = ["train_run", "epoch_rows_csv"]
+from .. import errors, initializers, models, optim, zoo
+from ..layers import Dense
+
+__all__ = ["train_run", "epoch_rows_csv", "EPOCH_COLUMNS"]
+
+# The exceptions a diverging fit raises.  TODO(merge): models.py raises its own class until the
+# models/training split of issue 9 makes it fastnn.errors.TrainingDivergedError; then keep only
+# that one.
+_DIVERGED = (errors.TrainingDivergedError, models.TrainingDivergedError)
+
+#: the per-epoch lists of a run record, in the column order of every per-epoch CSV
+EPOCH_COLUMNS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy", "epoch_time",
+                 "eval_time")
 
 
 def _histograms(start, end, bins):
@@ -68,10 +80,6 @@ def _histograms(start, end, bins):
 def train_run(config, data):
     """Train one run described by ``config`` on ``data`` (a StudyData); returns its record
     (see the module docstring).  Deterministic given (config, data)."""
-    from .. import initializers, optim, zoo
-    from ..layers import Dense
-    from ..models import TrainingDivergedError
-
     x, y, xt, yt = data.arrays()
     init = initializers.get(config["init"])
     model = zoo.mlp(hidden=tuple(config["hidden"]), activation=config["activation"],
@@ -102,7 +110,7 @@ def train_run(config, data):
         model.fit(x, y, epochs=config["epochs"], batch_size=config["batch_size"],
                   optimizer=optimizer, callbacks=[evaluate], shuffle=True, seed=config["seed"],
                   verbose=0)
-    except TrainingDivergedError as e:
+    except _DIVERGED as e:
         diverged = {"epoch": int(e.epoch) + 1, "batch": int(e.batch) + 1, "loss": repr(e.loss)}
     hist = model.history
     n = len(hist.epoch)
@@ -123,14 +131,10 @@ def train_run(config, data):
     return record
 
 
-_CSV_COLUMNS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy", "epoch_time",
-                "eval_time")
-
-
 def epoch_rows_csv(record):
     """A run's per-epoch CSV: epoch, loss, accuracy, test_loss, test_accuracy, epoch_time,
     eval_time (one row per completed epoch; ``repr`` floats, so they read back exactly)."""
-    lines = [",".join(_CSV_COLUMNS)]
+    lines = [",".join(EPOCH_COLUMNS)]
     for i in range(len(record["epoch"])):
-        lines.append(",".join(repr(record[c][i]) for c in _CSV_COLUMNS))
+        lines.append(",".join(repr(record[c][i]) for c in EPOCH_COLUMNS))
     return "\n".join(lines) + "\n"

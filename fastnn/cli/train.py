@@ -1,0 +1,182 @@
+"""``fastnn train``: train the lab MLP or CNN on MNIST (or Fashion-MNIST) and report the test
+accuracy; with ``--out`` also write the history, the figures and the model."""
+import argparse
+import json
+import os
+
+import numpy as np
+
+from .. import (__version__, backend, data, datasets, get_num_threads, initializers, metrics,
+                optim, plotting, zoo)
+from .. import threads as kernel_threads
+from ..errors import UsageError
+from .checks import fraction, positive_int, positive_number
+
+__all__ = ["add_parser", "run"]
+
+# Per model: (epochs, batch size, dropout) when the flag is not given.
+DEFAULTS = {"mlp": (5, 128, 0.2), "cnn": (1, 64, 0.5)}
+# The flags whose default depends on --model, in the order of a DEFAULTS row.
+_PER_MODEL = (("--epochs", int, "epochs"), ("--batch-size", int, "mini-batch size"),
+              ("--dropout", float, "dropout rate"))
+# What --out writes.
+ARTEFACTS = ("history.csv", "history.json", "curves.png", "confusion.png", "model.npz")
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "train", help="train the lab MLP or CNN on MNIST and report test accuracy",
+        description="Train the lab MLP (784-256-128-10, ReLU, dropout) or CNN "
+        "(conv32-pool-conv64-pool-dense128-dropout-10) on MNIST, then print the test accuracy "
+        "and loss.  With --out DIR also write %s there.  Defaults: mlp 5 epochs, batch 128, "
+        "dropout 0.2; cnn 1 epoch, batch 64, dropout 0.5; Adam with its default lr 1e-3."
+        % ", ".join(ARTEFACTS), formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", choices=("mlp", "cnn"), default="mlp", help="architecture")
+    p.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist",
+                   help="MNIST digits or Fashion-MNIST (same file format)")
+    # TODO(merge): sorted(optim.names()), the public list the optimizer rewrite of issue 9 adds
+    p.add_argument("--optimizer", choices=sorted(optim._NAMES), default="adam",
+                   help="fastnn.optim.get name")
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default: the optimizer's, e.g. 1e-3 for adam)")
+    for i, (flag, kind, what) in enumerate(_PER_MODEL):
+        p.add_argument(flag, type=kind, default=None, help="%s (default %s mlp / %s cnn)"
+                       % (what, DEFAULTS["mlp"][i], DEFAULTS["cnn"][i]))
+    p.add_argument("--init", default="glorot_uniform",
+                   help="kernel initializer (Keras name, e.g. he_normal)")
+    p.add_argument("--activation", choices=("relu", "sigmoid", "tanh", "elu"), default="relu",
+                   help="hidden-layer activation")
+    p.add_argument("--hidden", default="256,128", help="mlp hidden widths, comma-separated")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed for weights, dropout masks, shuffling and the validation split")
+    p.add_argument("--threads", type=int, default=None,
+                   help="kernel threads (default: FASTNN_NUM_THREADS or the CPUs available)")
+    p.add_argument("--backend", choices=("compiled", "reference"), default=None,
+                   help="compiled kernels or their NumPy twins (slower, for reading); "
+                   "default: the active fastnn.backend (compiled unless changed)")
+    p.add_argument("--data-dir", default=None,
+                   help="directory with the IDX files (default: $FASTNN_DATA, else the cache)")
+    p.add_argument("--no-download", action="store_true",
+                   help="fail instead of fetching missing dataset files")
+    p.add_argument("--val-fraction", type=float, default=0.0,
+                   help="fraction of the training set held out for validation (0 = none)")
+    p.add_argument("--limit", type=int, default=None,
+                   help="train on the first N training images only (quick runs)")
+    p.add_argument("--out", default=None, metavar="DIR", help="write " + ", ".join(ARTEFACTS))
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--verbose", dest="verbose", action="store_const", const=1, default=1,
+                   help="progress bar / one line per epoch, and the model summary")
+    g.add_argument("--quiet", dest="verbose", action="store_const", const=0,
+                   help="print only the final test result")
+    p.set_defaults(func=run)
+
+
+def _settings(args):
+    """The checked values of ``args`` (UsageError naming the flag), defaults filled in."""
+    epochs, batch_size, dropout = (d if v is None else v for v, d in zip(
+        (args.epochs, args.batch_size, args.dropout), DEFAULTS[args.model]))
+    s = argparse.Namespace(
+        epochs=positive_int(epochs, "--epochs"),
+        batch_size=positive_int(batch_size, "--batch-size"),
+        dropout=fraction(dropout, "--dropout"),
+        val_fraction=fraction(args.val_fraction, "--val-fraction"),
+        threads=positive_int(args.threads if args.threads is not None
+                             else get_num_threads(), "--threads"),
+        optimizer_kw={} if args.lr is None else {"lr": positive_number(args.lr, "--lr")})
+    if args.limit is not None:
+        positive_int(args.limit, "--limit")
+    if args.seed < 0:
+        raise UsageError("--seed must be >= 0, got %d" % args.seed)
+    try:
+        s.hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
+    except ValueError:
+        raise UsageError("--hidden must be comma-separated positive integers, got %r"
+                         % args.hidden) from None
+    try:
+        initializers.get(args.init)
+    except (ValueError, TypeError) as e:
+        raise UsageError("--init: %s" % e) from None
+    return s
+
+
+def _load(args, s):
+    """(x_train, y_train), validation or None, (x_test, y_test): scaled, int64 labels."""
+    loader = datasets.load_mnist if args.dataset == "mnist" else datasets.load_fashion_mnist
+    (x_tr, y_tr), (x_te, y_te) = loader(args.data_dir, download=not args.no_download,
+                                        verbose=bool(args.verbose))
+    if args.limit is not None:
+        x_tr, y_tr = x_tr[:args.limit], y_tr[:args.limit]
+    flatten = args.model == "mlp"
+    x_tr = data.preprocess_images(x_tr, flatten=flatten)
+    x_te = data.preprocess_images(x_te, flatten=flatten)
+    y_tr = y_tr.astype(np.int64)
+    y_te = y_te.astype(np.int64)
+    validation = None
+    if s.val_fraction > 0:
+        (x_tr, y_tr), validation = data.train_val_split(x_tr, y_tr, s.val_fraction,
+                                                        seed=args.seed)
+    return (x_tr, y_tr), validation, (x_te, y_te)
+
+
+def run(args):
+    """``fastnn train``: returns the exit status (0)."""
+    s = _settings(args)
+    verbose = args.verbose
+    backend_name = args.backend or backend.get_backend()
+    (x_tr, y_tr), validation, (x_te, y_te) = _load(args, s)
+
+    if args.model == "mlp":
+        model = zoo.mlp(hidden=s.hidden, activation=args.activation, dropout=s.dropout,
+                        kernel_initializer=args.init, input_dim=x_tr.shape[1], seed=args.seed)
+    else:
+        model = zoo.cnn(dropout=s.dropout, activation=args.activation,
+                        kernel_initializer=args.init, input_shape=x_tr.shape[1:], seed=args.seed)
+    optimizer = optim.get(args.optimizer, model.parameters(), **s.optimizer_kw)
+    lr = optimizer.param_groups[0]["lr"]
+
+    if verbose:
+        print("fastnn %s: %s on %s (%d train%s / %d test), %s lr=%g, %d epoch%s, batch %d, "
+              "%d thread%s, %s backend" % (
+                  __version__, args.model, args.dataset, x_tr.shape[0],
+                  "" if validation is None else " / %d val" % validation[0].shape[0],
+                  x_te.shape[0], args.optimizer, lr, s.epochs, "" if s.epochs == 1 else "s",
+                  s.batch_size, s.threads, "" if s.threads == 1 else "s", backend_name))
+        model.summary()
+    with kernel_threads(s.threads), backend.use(backend_name):
+        hist = model.fit(x_tr, y_tr, epochs=s.epochs, batch_size=s.batch_size,
+                         optimizer=optimizer, validation_data=validation, seed=args.seed,
+                         verbose=verbose)
+        result = model.evaluate(x_te, y_te)
+        probs = model.predict(x_te) if args.out else None
+    print("test accuracy: %.4f  test loss: %.4f" % (result["accuracy"], result["loss"]))
+    if verbose:
+        times = hist.history["time"]
+        print("epoch time: %s s (mean %.2f s)" % (", ".join("%.2f" % t for t in times),
+                                                  sum(times) / len(times)))
+    if args.out:
+        config = {
+            "model": args.model, "dataset": args.dataset, "optimizer": args.optimizer,
+            "lr": lr, "epochs": s.epochs, "batch_size": s.batch_size, "init": args.init,
+            "activation": args.activation, "dropout": s.dropout,
+            "hidden": list(s.hidden) if args.model == "mlp" else None, "seed": args.seed,
+            "threads": s.threads, "backend": backend_name, "val_fraction": s.val_fraction,
+            "limit": args.limit, "train_samples": int(x_tr.shape[0])}
+        _write(args.out, model, hist, result, config, y_te, probs)
+        if verbose:
+            print("wrote %s to %s" % (", ".join(ARTEFACTS), args.out))
+    return 0
+
+
+def _write(out, model, hist, result, config, y_test, probs):
+    """The --out artefacts (ARTEFACTS)."""
+    os.makedirs(out, exist_ok=True)
+    record = hist.to_dict()
+    record["test"] = {"accuracy": result["accuracy"], "loss": result["loss"]}
+    record["config"] = config
+    with open(os.path.join(out, "history.json"), "w") as fh:
+        json.dump(record, fh, indent=1)
+    hist.to_csv(os.path.join(out, "history.csv"))
+    plotting.plot_history(hist, path=os.path.join(out, "curves.png"))
+    cm = metrics.confusion_matrix(y_test, probs, num_classes=probs.shape[1])
+    plotting.plot_confusion_matrix(cm, path=os.path.join(out, "confusion.png"))
+    model.save(os.path.join(out, "model.npz"))
