@@ -16,15 +16,11 @@ import argparse
 import os
 import sys
 
-from .. import __version__, errors, models
+from .. import __version__, errors
 from . import bench, study, train
 
 __all__ = ["main", "build_parser"]
 
-# The exceptions a diverging fit raises.  TODO(merge): models.py raises its own class until the
-# models/training split of issue 9 makes it fastnn.errors.TrainingDivergedError; then keep only
-# that one.
-_DIVERGED = (errors.TrainingDivergedError, models.TrainingDivergedError)
 # Bad values and unusable data: one line and exit status 2, not a traceback.
 _USAGE = (errors.UsageError, ValueError, TypeError, OSError)
 
@@ -75,7 +71,7 @@ def main(argv=None):
     except Exception as e:
         if os.environ.get("FASTNN_DEBUG"):
             raise
-        if isinstance(e, _DIVERGED):
+        if isinstance(e, errors.TrainingDivergedError):
             print("fastnn %s: %s" % (command, error_message(e)), file=sys.stderr)
             return 1
         if isinstance(e, _USAGE):

@@ -40,15 +40,11 @@ import time
 
 import numpy as np
 
-from .. import errors, initializers, models, optim, zoo
+from .. import errors, initializers, optim, zoo
 from ..layers import Dense
 
 __all__ = ["train_run", "epoch_rows_csv", "EPOCH_COLUMNS"]
 
-# The exceptions a diverging fit raises.  TODO(merge): models.py raises its own class until the
-# models/training split of issue 9 makes it fastnn.errors.TrainingDivergedError; then keep only
-# that one.
-_DIVERGED = (errors.TrainingDivergedError, models.TrainingDivergedError)
 
 #: the per-epoch lists of a run record, in the column order of every per-epoch CSV
 EPOCH_COLUMNS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy", "epoch_time",
@@ -110,7 +106,7 @@ def train_run(config, data):
         model.fit(x, y, epochs=config["epochs"], batch_size=config["batch_size"],
                   optimizer=optimizer, callbacks=[evaluate], shuffle=True, seed=config["seed"],
                   verbose=0)
-    except _DIVERGED as e:
+    except errors.TrainingDivergedError as e:
         diverged = {"epoch": int(e.epoch) + 1, "batch": int(e.batch) + 1, "loss": repr(e.loss)}
     hist = model.history
     n = len(hist.epoch)
