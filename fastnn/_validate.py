@@ -26,7 +26,8 @@ def check_array(x, name, *, ndim=None, dtypes=FLOAT_DTYPES, allow_empty=False):
     if not isinstance(x, np.ndarray):
         if isinstance(x, (list, tuple)) or np.isscalar(x):
             x = np.asarray(x)
-            if x.dtype == np.float64 and np.dtype(np.float32) in dtypes and np.dtype(np.float64) not in dtypes:
+            if (x.dtype == np.float64 and np.dtype(np.float32) in dtypes
+                    and np.dtype(np.float64) not in dtypes):
                 x = x.astype(np.float32)
         else:
             raise TypeError("%s must be a numpy.ndarray, got %s" % (name, type(x).__name__))
@@ -106,9 +107,11 @@ def check_scalar(v, name, *, min=None, max=None, min_inclusive=True, max_inclusi
     if not math.isfinite(v):
         raise ValueError("%s must be finite, got %r" % (name, v))
     if min is not None and (v < min or (not min_inclusive and v == min)):
-        raise ValueError("%s must be %s %r, got %r" % (name, ">=" if min_inclusive else ">", min, v))
+        raise ValueError("%s must be %s %r, got %r"
+                         % (name, ">=" if min_inclusive else ">", min, v))
     if max is not None and (v > max or (not max_inclusive and v == max)):
-        raise ValueError("%s must be %s %r, got %r" % (name, "<=" if max_inclusive else "<", max, v))
+        raise ValueError("%s must be %s %r, got %r"
+                         % (name, "<=" if max_inclusive else "<", max, v))
     return v
 
 
@@ -172,7 +175,8 @@ def check_labels(labels, name, n, num_classes):
     """
     labels = check_int_array(labels, name, ndim=1)
     if labels.shape[0] != n:
-        raise ValueError("%s must have length %d (the batch size), got %d" % (name, n, labels.shape[0]))
+        raise ValueError("%s must have length %d (the batch size), got %d"
+                         % (name, n, labels.shape[0]))
     labels = np.array(labels, order="C", copy=True)
     # the range is checked on the copy in its own dtype (a uint64 id above 2**63 must be
     # reported as itself, not as its int64 wrap-around), then the copy is converted

@@ -7,10 +7,12 @@ sizes), returned as a named tuple.  The compiled kernel (``fastnn.kernels``) and
 (``fastnn.reference``) both call the same contract function first, so they accept and reject
 exactly the same inputs with the same messages, and the twin reads as the math alone.
 
-    family        contract                      twin                          compiled
-    GEMM          fastnn/contracts/gemm.py      fastnn/reference/gemm.py      fastnn/kernels/_gemm.pyx
-    convolution   fastnn/contracts/conv.py      fastnn/reference/conv.py      fastnn/kernels/_conv.pyx
-    max pooling   fastnn/contracts/pool.py      fastnn/reference/pool.py      fastnn/kernels/_pool.pyx
-    activations   fastnn/contracts/activations.py  fastnn/reference/activations.py  fastnn/kernels/_activations.pyx
-    optimizers    fastnn/contracts/optim.py     fastnn/reference/optim.py     fastnn/kernels/_optim.pyx
+    family        contract / twin / compiled (fastnn/contracts, fastnn/reference, fastnn/kernels)
+    GEMM          gemm.py / gemm.py / _gemm.pyx
+    convolution   conv.py / conv.py / _conv.pyx
+    max pooling   pool.py / pool.py / _pool.pyx
+    activations   activations.py / activations.py / _activations.pyx
+    optimizers    optim.py / optim.py / _optim.pyx
+
+docs/kernels.md lists the C sources each compiled kernel calls.
 """
