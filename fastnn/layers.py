@@ -414,7 +414,8 @@ class Conv2D(_WeightedLayer):
     layout); b = ``bias`` (out_channels,); y (N, out_channels, OH, OW) with
     OH = (H + 2*ph - kh) // sh + 1 and likewise OW.
 
-    Forward: z = conv2d_forward(x, W, b, stride, padding); y = act(z).  It keeps x and y.
+    Forward: y = act(conv2d(x, W) + b), one conv2d_forward call with the bias and activation
+    fused into its GEMM (as Dense's matmul_bias).  It keeps x and y.
     Backward: dz from dy and y (as Dense), then ``conv2d_backward(dz, x, W, stride, padding)``
     -> (dx, dW, db) (im2col / GEMM / col2im; see fastnn/reference/conv.py).
 
@@ -450,8 +451,8 @@ class Conv2D(_WeightedLayer):
         x = _as_input(x, "x", self.dtype)
         _check_input_shape(x, (None, self.in_channels, None, None))
         self._out_hw(x.shape[2], x.shape[3], "x")
-        z = K().conv2d_forward(x, self.kernel.value, self.bias.value, self.stride, self.padding)
-        y = _activation_forward(z, self.activation)
+        y = K().conv2d_forward(x, self.kernel.value, self.bias.value, self.stride, self.padding,
+                               activation=self.activation)
         self._cache = (x, y)
         return y
 
