@@ -27,14 +27,14 @@ KERNEL_MODULES = {
     "_conv": ["src_c/fnn_gemm.c"],
     "_pool": [],
     "_activations": [],
-    "_optim": [],
+    "_optim": ["src_c/fnn_optim.c"],
     "_runtime": [],
 }
 
 
 # Headers every extension may include: a header-only edit must trigger a rebuild.
 C_HEADERS = ["src_c/fnn_gemm.h", "src_c/fnn_gemm_kernels.h", "src_c/fnn_gemm_driver.h",
-             "src_c/fnn_openmp.h", "src_c/fnn_cpu.h"]
+             "src_c/fnn_openmp.h", "src_c/fnn_cpu.h", "src_c/fnn_optim.h"]
 
 
 def _compiler_cmd():
