@@ -30,7 +30,7 @@ KERNEL_MODULES = {
     "_conv": [],
     "_pool": [],
     "_activations": [],
-    "_optim": [],
+    "_optim": ["src_c/fnn_optim.c"],
     "_runtime": [],
 }
 
