@@ -25,6 +25,7 @@ list is called at each epoch end.
 import csv
 import os
 import sys
+import warnings
 
 import numpy as np
 from tqdm import tqdm
@@ -334,7 +335,9 @@ class ModelCheckpoint(Callback):
     (1 after the first epoch, as Keras), and any epoch log such as ``{val_loss:.4f}``.  With
     ``save_best_only`` a file is written only when ``monitor`` improves (mode as EarlyStopping).
     ``last_path`` is the last file written.  Resume from one with ``load_model(path)`` and
-    ``fit(..., initial_epoch=model.epochs_completed)``.
+    ``fit(..., initial_epoch=model.epochs_completed)``.  A model whose weights or optimizer
+    state hold an inf or NaN is never saved (a RuntimeWarning says so), so a diverged run never
+    overwrites a good checkpoint.
     """
 
     def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto", verbose=0):
@@ -371,6 +374,13 @@ class ModelCheckpoint(Callback):
         except (KeyError, IndexError, ValueError) as e:
             raise ValueError("ModelCheckpoint: cannot format path %r with epoch and the logs %s: "
                              "%s" % (self.path, sorted(logs), e)) from None
+        bad = _nonfinite_weights(self.model)
+        if bad is not None:
+            # never overwrite a good checkpoint with diverged weights
+            warnings.warn("ModelCheckpoint: not saving %s after epoch %d: %s holds inf or NaN "
+                          "(an earlier checkpoint, if any, is kept)" % (path, epoch + 1, bad),
+                          RuntimeWarning, stacklevel=2)
+            return
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, exist_ok=True)
@@ -378,6 +388,21 @@ class ModelCheckpoint(Callback):
         self.last_path = path
         if self.verbose:
             print("Epoch %d: saved model to %s" % (epoch + 1, path))
+
+
+def _nonfinite_weights(model):
+    """The name of the first weight (or optimizer state array) of ``model`` holding an inf or
+    NaN, or None when all are finite."""
+    parameters = getattr(model, "parameters", None)
+    for i, p in enumerate(parameters() if callable(parameters) else []):
+        if not np.isfinite(p.value).all():
+            return "weight %s" % (p.name or i)
+    optimizer = getattr(model, "optimizer", None)
+    for state in (getattr(optimizer, "state", None) or {}).values():
+        for key, v in state.items():
+            if isinstance(v, np.ndarray) and not np.isfinite(v).all():
+                return "the optimizer's state %r" % (key,)
+    return None
 
 
 class CSVLogger(Callback):

@@ -103,15 +103,17 @@ class CheckpointError(FastnnError, ValueError):
 
 
 class TrainingDivergedError(FastnnError, RuntimeError):
-    """The training loss (or a weight) became NaN or infinite.  ``epoch`` and ``batch`` are
-    0-based indices of where it happened; ``loss`` is the offending value.  The model keeps the
-    last finite weights."""
+    """The training loss, a gradient, a weight or the optimizer's state became NaN or infinite.
+    ``epoch`` and ``batch`` are 0-based indices of where it happened; ``loss`` is that batch's
+    loss; ``what`` names what was not finite when it was not the loss (e.g. "the gradient of
+    dense/kernel"), else None.  The model keeps the last finite weights and optimizer state."""
 
-    def __init__(self, message, epoch=None, batch=None, loss=None):
+    def __init__(self, message, epoch=None, batch=None, loss=None, what=None):
         super().__init__(message)
         self.epoch = epoch
         self.batch = batch
         self.loss = loss
+        self.what = what
 
 
 class UsageError(FastnnError, ValueError):

@@ -13,7 +13,8 @@ One training step, for a mini-batch (xb, yb):
     loss   = loss_fn.forward(logits, yb) + model.regularization_loss()
     dlogits = loss_fn.backward()                        # (p - onehot(y)) / N for softmax CE
     model.backward(dlogits, need_dx=False)              # layer by layer in reverse, fills .grad
-    optimizer.step()                                    # one multi-tensor update call per group
+    optimizer.checked_step()                            # one compiled call per group, undone
+                                                        # if it would leave an inf or NaN
 
 Reproducibility.  Epoch ``e`` shuffles with ``numpy.random.default_rng([seed, e])``: the order
 of any epoch depends only on (seed, e), so a run resumed from a checkpoint at epoch ``e`` sees
@@ -216,8 +217,13 @@ def fit(model, x, y, epochs=1, batch_size=32, optimizer=None,
     verbose: 0 silent, 1 progress bar (one line per epoch when stderr is not a terminal),
     2 one line per epoch.
 
-    A NaN/inf batch loss raises :class:`fastnn.errors.TrainingDivergedError` naming epoch and
-    batch.  Training runs inside ``threadpoolctl.threadpool_limits(1, "blas")`` on the compiled
+    Divergence: a NaN/inf batch loss, or an update that would make a weight or the optimizer's
+    state NaN/inf (a non-finite gradient included: ``Optimizer.checked_step``), raises
+    :class:`fastnn.errors.TrainingDivergedError` naming epoch, batch and what became
+    non-finite; such an update is undone first, so the model (and any checkpoint written by
+    a callback) keeps the last finite weights and optimizer state.
+
+    Training runs inside ``threadpoolctl.threadpool_limits(1, "blas")`` on the compiled
     backend (the kernels use ``fastnn.get_num_threads()`` OpenMP threads).
 
         hist = training.fit(model, x, y, epochs=2, verbose=0)     # = model.fit(x, y, ...)
@@ -300,20 +306,20 @@ def _run_epoch(model, x, y, epoch, epochs, batch_size, shuffle, seed, loss_fn, o
         out = model.forward(xb, training=True)
         batch_loss = loss_fn.forward(out, yb) + model.regularization_loss()
         if not math.isfinite(batch_loss):
-            lr = optimizer.param_groups[0].get("lr")
-            raise TrainingDivergedError(
-                "training diverged at epoch %d/%d, batch %d/%d: the loss is %r. Try a lower "
-                "learning rate (it is %r for %s), another kernel_initializer (e.g. "
-                "'he_normal' for ReLU layers, 'glorot_uniform' otherwise), and check that "
-                "the inputs are scaled (fastnn.data.preprocess_images maps pixels to [0, 1])."
-                % (epoch + 1, epochs, b + 1, steps, batch_loss, lr,
-                   type(optimizer).__name__), epoch=epoch, batch=b, loss=batch_loss)
+            raise _diverged(optimizer, epoch, epochs, b, steps, batch_loss,
+                            "the loss is %r" % (batch_loss,))
         if classify:
             correct += _n_correct(out, yb)
         # Layers overwrite (not accumulate) their parameters' grads in backward, so no
         # zero_grad is needed between steps.
         model.backward(loss_fn.backward(), need_dx=False)
-        optimizer.step()
+        # checked: a step that would leave an inf or NaN in a weight or in the optimizer's
+        # state is undone, so the model keeps its last finite weights (and a ModelCheckpoint
+        # never sees diverged ones)
+        problem = optimizer.checked_step()
+        if problem is not None:
+            raise _diverged(optimizer, epoch, epochs, b, steps, batch_loss,
+                            "%s is not finite (inf or NaN)" % problem, what=problem)
         batch_losses.append(batch_loss)
         weighted_sum += batch_loss * xb.shape[0]
         cb_list.on_batch_end(b, {"loss": batch_loss, "size": xb.shape[0]})
@@ -327,6 +333,18 @@ def _run_epoch(model, x, y, epoch, epochs, batch_size, shuffle, seed, loss_fn, o
     logs["lr"] = float(optimizer.param_groups[0]["lr"])
     logs["time"] = time.perf_counter() - t0
     return logs, batch_losses
+
+
+def _diverged(optimizer, epoch, epochs, b, steps, loss, problem, what=None):
+    lr = optimizer.param_groups[0].get("lr")
+    return TrainingDivergedError(
+        "training diverged at epoch %d/%d, batch %d/%d: %s; the model keeps its last finite "
+        "weights and optimizer state (from before this batch's update). Try a lower learning "
+        "rate (it is %r for %s), another kernel_initializer (e.g. 'he_normal' for ReLU layers, "
+        "'glorot_uniform' otherwise), and check that the inputs are scaled "
+        "(fastnn.data.preprocess_images maps pixels to [0, 1])."
+        % (epoch + 1, epochs, b + 1, steps, problem, lr, type(optimizer).__name__),
+        epoch=epoch, batch=b, loss=loss, what=what)
 
 
 # --------------------------------------------------------------------------- evaluate, predict

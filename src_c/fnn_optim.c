@@ -16,6 +16,8 @@
  * (docs/kernels/optim.md).
  */
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 #include <math.h>
 
 #include "fnn_cpu.h"
@@ -52,6 +54,8 @@ extern double sqrt(double) __attribute__((const, nothrow, leaf));
 
 /* float */
 #define T float
+#define UINT uint32_t
+#define EXP_MASK 0x7f800000u
 #define SQRT sqrtf
 #define ABS fabsf
 
@@ -70,11 +74,15 @@ extern double sqrt(double) __attribute__((const, nothrow, leaf));
 #endif
 
 #undef T
+#undef UINT
+#undef EXP_MASK
 #undef SQRT
 #undef ABS
 
 /* double */
 #define T double
+#define UINT uint64_t
+#define EXP_MASK 0x7ff0000000000000ull
 #define SQRT sqrt
 #define ABS fabs
 
@@ -93,6 +101,8 @@ extern double sqrt(double) __attribute__((const, nothrow, leaf));
 #endif
 
 #undef T
+#undef UINT
+#undef EXP_MASK
 #undef SQRT
 #undef ABS
 
@@ -117,4 +127,24 @@ void fnn_optim_update(int rule, int dtype, int simd, const fnn_optim_tensor *t, 
         fnn_update_f32_generic(rule, t, lo, hi);
     else
         fnn_update_f64_generic(rule, t, lo, hi);
+}
+
+
+int fnn_optim_update_checked(int rule, int dtype, int simd, const fnn_optim_tensor *t,
+                             const fnn_optim_tensor *snapshot, ptrdiff_t lo, ptrdiff_t hi)
+{
+    if (hi <= lo)
+        return 0;
+#if FNN_HAVE_AVX2_VARIANT
+    if (simd >= FNN_SIMD_AVX2) {
+        if (dtype == FNN_OPTIM_FLOAT32)
+            return fnn_update_checked_f32_avx2(rule, t, snapshot, lo, hi);
+        return fnn_update_checked_f64_avx2(rule, t, snapshot, lo, hi);
+    }
+#else
+    (void)simd;
+#endif
+    if (dtype == FNN_OPTIM_FLOAT32)
+        return fnn_update_checked_f32_generic(rule, t, snapshot, lo, hi);
+    return fnn_update_checked_f64_generic(rule, t, snapshot, lo, hi);
 }

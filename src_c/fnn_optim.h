@@ -10,11 +10,14 @@
  * in double first, as the twin's Python does, and then rounded.
  *
  * This header has two parts:
- *   1. (below, once) the rule ids, each rule's scalars, one row of the tensor table, and
- *      fnn_optim_update(), the one entry point: update elements [lo, hi) of one tensor.
+ *   1. (below, once) the rule ids, each rule's scalars, one row of the tensor table, and the
+ *      two entry points: fnn_optim_update() updates elements [lo, hi) of one tensor;
+ *      fnn_optim_update_checked() does the same after copying what it writes to a snapshot,
+ *      and reports non-finite values (what fit's divergence check and rollback use).
  *   2. (after it) the rules for one element type T.  fnn_optim.c includes this file once per
- *      element type (float, double) and SIMD variant (generic, avx2) with T, SQRT, ABS, FNN(name)
- *      and FNN_TARGET defined; nothing else compiles part 2.
+ *      element type (float, double) and SIMD variant (generic, avx2) with T, UINT (the unsigned
+ *      integer of T's width), EXP_MASK (T's exponent bits), SQRT, ABS, FNN(name) and FNN_TARGET
+ *      defined; nothing else compiles part 2.
  */
 #ifndef FNN_OPTIM_H
 #define FNN_OPTIM_H
@@ -89,6 +92,28 @@ typedef struct {
  * the same bits: no FMA anywhere, and the vector sqrt and division are correctly rounded. */
 void fnn_optim_update(int rule, int dtype, int simd, const fnn_optim_tensor *t, ptrdiff_t lo,
                       ptrdiff_t hi);
+
+/* What fnn_optim_update_checked reports: bits of the arrays that held a non-finite value. */
+enum {
+    FNN_OPTIM_NONFINITE_GRAD = 1,       /* the gradient it read */
+    FNN_OPTIM_NONFINITE_PARAM = 2,      /* the parameter it wrote */
+    FNN_OPTIM_NONFINITE_STATE = 4       /* a state array it wrote */
+};
+
+/* Elements per block of the checked update: a block's param, grad, states and their copies
+ * (7 arrays for Adam, 14 KiB of float32) stay in the L1 cache between the copy, the update and
+ * the scans. */
+#define FNN_OPTIM_CHECK_BLOCK 512
+
+/* fnn_optim_update, checked and undoable: for each block of [lo, hi), first copy the elements
+ * it will write (the param and every state t holds) to the same positions of `snapshot` (a
+ * tensor whose param and states point at buffers as long as t's), then update them, then scan
+ * the gradient and what was written.  Returns the FNN_OPTIM_NONFINITE_* bits of the arrays that
+ * hold an inf or NaN in [lo, hi) (0: all finite).  Copying the snapshot back undoes the update
+ * exactly.  The bits are an OR over elements, so they do not depend on how [0, n) is split
+ * between threads. */
+int fnn_optim_update_checked(int rule, int dtype, int simd, const fnn_optim_tensor *t,
+                             const fnn_optim_tensor *snapshot, ptrdiff_t lo, ptrdiff_t hi);
 
 #endif /* FNN_OPTIM_H */
 
@@ -359,6 +384,44 @@ FNN_TARGET static void FNN(update)(int rule, const fnn_optim_tensor *t, ptrdiff_
         FNN(nadam_update)(n, param, grad, s0, s1, &t->s.nadam);
         break;
     }
+}
+
+/* Whether a[0..n) holds an inf or NaN: the exponent bits all ones.  An integer test, so the loop
+ * vectorises, raises no floating-point exception and reads a NaN's payload as it is. */
+FNN_TARGET FNN_INLINE int FNN(any_nonfinite)(const T *FNN_R a, ptrdiff_t n)
+{
+    UINT bad = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        UINT u;
+        memcpy(&u, &a[i], sizeof u);
+        bad |= (UINT)((u & EXP_MASK) == EXP_MASK);
+    }
+    return bad != 0;
+}
+
+/* fnn_optim_update_checked for one element type and SIMD variant (Part 1 says what it does). */
+FNN_TARGET static int FNN(update_checked)(int rule, const fnn_optim_tensor *t,
+                                          const fnn_optim_tensor *snap, ptrdiff_t lo,
+                                          ptrdiff_t hi)
+{
+    int flags = 0;
+    for (ptrdiff_t b = lo; b < hi; b += FNN_OPTIM_CHECK_BLOCK) {
+        const ptrdiff_t e = hi - b < FNN_OPTIM_CHECK_BLOCK ? hi : b + FNN_OPTIM_CHECK_BLOCK;
+        const size_t bytes = (size_t)(e - b) * sizeof(T);
+        memcpy((T *)snap->param + b, (const T *)t->param + b, bytes);
+        for (int k = 0; k < 3; k++)
+            if (t->state[k])
+                memcpy((T *)snap->state[k] + b, (const T *)t->state[k] + b, bytes);
+        FNN(update)(rule, t, b, e);
+        if (FNN(any_nonfinite)((const T *)t->grad + b, e - b))
+            flags |= FNN_OPTIM_NONFINITE_GRAD;
+        if (FNN(any_nonfinite)((const T *)t->param + b, e - b))
+            flags |= FNN_OPTIM_NONFINITE_PARAM;
+        for (int k = 0; k < 3; k++)
+            if (t->state[k] && FNN(any_nonfinite)((const T *)t->state[k] + b, e - b))
+                flags |= FNN_OPTIM_NONFINITE_STATE;
+    }
+    return flags;
 }
 
 #endif /* FNN_OPTIM_RULES */

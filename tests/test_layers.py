@@ -541,7 +541,13 @@ def test_config_contents():
     assert cfg["dtype"] == "float32" and cfg["seed"] == 1
     m = L.MaxPool2D(2)
     assert m.get_config()["stride"] is None and m.stride == (2, 2)
-    assert L.Dropout(0.2, seed=np.random.default_rng(0)).get_config()["seed"] is None
+    # Dropout's config carries its generator state: the 64-bit key (drawn from a Generator
+    # seed) and the counter, so a layer rebuilt from it continues the same mask stream
+    cfg = L.Dropout(0.2, seed=np.random.default_rng(0)).get_config()
+    assert cfg["seed"] == int(np.random.default_rng(0).integers(0, 2 ** 64, dtype=np.uint64))
+    assert cfg["counter"] == 0
+    assert L.Dropout(0.2, seed=5, name="d").get_config() == {
+        "name": "d", "rate": 0.2, "seed": 5, "counter": 0}
 
 
 def test_output_shapes_match_forward(rng):

@@ -312,7 +312,7 @@ def test_save_load_round_trip(tmp_path):
     assert back.history.to_dict() == model.history.to_dict()
     for la, lb in zip(model.layers, back.layers):
         if isinstance(la, L.Dropout):
-            assert la.rng.bit_generator.state == lb.rng.bit_generator.state
+            assert (la.seed, la.counter) == (lb.seed, lb.counter) and la.counter > 0
     np.testing.assert_array_equal(back.predict(x), model.predict(x))
     assert back.input_shape == model.input_shape
 

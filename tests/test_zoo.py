@@ -12,8 +12,8 @@ def describe(model):
     for layer in model.layers:
         cfg = layer.get_config()
         cfg.pop("name")
-        for k in ("seed", "kernel_initializer", "bias_initializer", "kernel_regularizer",
-                  "bias_regularizer", "dtype"):
+        for k in ("seed", "counter", "kernel_initializer", "bias_initializer",
+                  "kernel_regularizer", "bias_regularizer", "dtype"):
             cfg.pop(k, None)
         out.append((type(layer).__name__, cfg))
     return out

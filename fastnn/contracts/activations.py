@@ -12,6 +12,10 @@ What is checked:
   column;
 * ``alpha``: a finite real number; ``rate``: a real number in ``[0, 1)``;
 * ``mask``: an ndarray of bool or uint8 with the input's shape;
+* dropout's generator: ``seed`` an int in ``[0, 2**64)`` (the key), ``counter`` an int in
+  ``[0, 2**64)`` with room for the call's draws (``draws(n)``: one 64-bit draw per two
+  elements); ``mask_out`` (where the drawn keep-mask goes): None or a C-contiguous, writeable
+  bool or uint8 array of the input's shape sharing no memory with the input or ``out``;
 * ``labels`` of the cross-entropy: ``fastnn._validate.check_class_targets`` (integer class ids
   ``(N,)`` in ``[0, K)`` -> a private int64 copy, or float targets ``(N, K)``, finite and
   non-negative, of the logits' dtype);
@@ -34,8 +38,9 @@ import numpy as np
 
 from .. import _validate as _v
 
-__all__ = ["Unary", "Binary", "Dropout", "CrossEntropy", "unary", "unary_alpha", "binary",
-           "binary_alpha", "rows", "rows_binary", "dropout", "cross_entropy"]
+__all__ = ["Unary", "Binary", "Dropout", "DropoutRNG", "CrossEntropy", "unary", "unary_alpha",
+           "binary", "binary_alpha", "rows", "rows_binary", "dropout", "dropout_rng", "draws",
+           "keep_threshold", "splitmix64_args", "cross_entropy"]
 
 Unary = collections.namedtuple("Unary", "x alpha out")
 Unary.__doc__ = """One input: ``x``, ``alpha`` (a float; 0.0 for functions without one), and
@@ -48,6 +53,13 @@ input x or its output y), ``alpha`` (0.0 for functions without one) and ``out``.
 Dropout = collections.namedtuple("Dropout", "x mask scale out")
 Dropout.__doc__ = """``x`` (or ``dy``), the keep-``mask`` (bool or uint8), ``scale`` = 1 / (1 -
 rate) rounded once to x's dtype (a NumPy scalar of that dtype) and ``out``."""
+
+DropoutRNG = collections.namedtuple("DropoutRNG", "x threshold scale seed counter out mask")
+DropoutRNG.__doc__ = """Dropout with its mask drawn by the kernel: ``x``; ``threshold`` (an int in
+[0, 2**32): an element is kept when its 32 random bits are >= it, see :func:`keep_threshold`);
+``scale`` = 1 / (1 - rate) in x's dtype; ``seed`` and ``counter`` (ints in [0, 2**64): the
+generator's key and the index of the call's first draw); ``out`` (y) and ``mask`` (the keep-mask
+array the kernel writes, bool or uint8)."""
 
 CrossEntropy = collections.namedtuple("CrossEntropy", "logits kind targets")
 CrossEntropy.__doc__ = """``logits`` (N, K); ``kind`` 'labels' (``targets``: a private int64 (N,)
@@ -99,6 +111,31 @@ def check_mask(mask, shape):
         raise ValueError("mask must have shape %s (the input's), got %s"
                          % (tuple(shape), mask.shape))
     return mask
+
+
+def keep_threshold(rate):
+    """The 32-bit threshold of a drop probability: ``round(rate * 2**32)`` (at most 2**32 - 1).
+    An element whose 32 random bits are >= it is kept, so P(keep) = 1 - threshold / 2**32, within
+    2**-33 of 1 - rate."""
+    return min(int(round(rate * 4294967296.0)), 4294967295)
+
+
+def draws(n):
+    """64-bit draws a dropout call of ``n`` elements consumes: one per two elements."""
+    return (n + 1) // 2
+
+
+def check_mask_out(mask_out, shape, inputs):
+    """Where the drawn keep-mask goes: None (a fresh bool array) or a C-contiguous, writeable
+    bool/uint8 ndarray of the input's shape sharing no memory with any of ``inputs``."""
+    if mask_out is None:
+        return np.empty(shape, dtype=np.bool_)
+    if not isinstance(mask_out, np.ndarray):
+        raise TypeError("mask_out must be a numpy.ndarray of bool or uint8 or None, got %s"
+                        % type(mask_out).__name__)
+    if mask_out.dtype not in (np.dtype(np.bool_), np.dtype(np.uint8)):
+        raise TypeError("mask_out must have dtype bool or uint8, got %s" % mask_out.dtype)
+    return _v.check_out(mask_out, "mask_out", shape, mask_out.dtype, inputs)
 
 
 def check_targets(logits, labels):
@@ -172,6 +209,31 @@ def dropout(x, mask, rate, out, x_name="x"):
     rate = check_rate(rate)
     out = _out(out, x, ((x_name, x), ("mask", mask)))
     return Dropout(x, mask, x.dtype.type(1.0 / (1.0 - rate)), out)
+
+
+def dropout_rng(x, rate, seed, counter, out, mask_out):
+    """dropout_forward_rng: ``x`` any shape, ``rate`` in [0, 1), ``seed`` and ``counter`` ints in
+    [0, 2**64) (counter + draws(x.size) must not pass 2**64: the stream would wrap around and
+    repeat), ``out`` and ``mask_out`` as the module docstring says."""
+    x = check_x(x)
+    rate = check_rate(rate)
+    seed = _v.check_int(seed, "seed", min=0, max=2 ** 64 - 1)
+    counter = _v.check_int(counter, "counter", min=0, max=2 ** 64 - 1)
+    if counter + draws(x.size) > 2 ** 64:
+        raise ValueError("counter must leave room for this call's %d draws below 2**64, got %d"
+                         % (draws(x.size), counter))
+    out = _out(out, x, (("x", x),))
+    mask = check_mask_out(mask_out, x.shape, (("x", x), ("out", out)))
+    return DropoutRNG(x, keep_threshold(rate), x.dtype.type(1.0 / (1.0 - rate)), seed, counter,
+                      out, mask)
+
+
+def splitmix64_args(seed, first, count):
+    """splitmix64: ``seed`` and ``first`` ints in [0, 2**64), ``count`` an int >= 0 (first +
+    count may wrap past 2**64: draws are numbered mod 2**64)."""
+    return (_v.check_int(seed, "seed", min=0, max=2 ** 64 - 1),
+            _v.check_int(first, "first", min=0, max=2 ** 64 - 1),
+            _v.check_int(count, "count", min=0))
 
 
 def cross_entropy(logits, labels):

@@ -41,6 +41,7 @@ __all__ = [
     "adamax_update", "nadam_update",
     "sgd_update_multi", "adagrad_update_multi", "adadelta_update_multi", "rmsprop_update_multi",
     "adam_update_multi", "adamax_update_multi", "nadam_update_multi",
+    "STATE_SLOTS", "UpdateTableArgs", "update_table", "update_scalars",
 ]
 
 # ------------------------------------------------------------------------------------------------
@@ -262,12 +263,12 @@ NAdamScalars.__doc__ = """NAdam's scalars; ``mu_product`` is the new product of 
 the kernel returns (the C struct has no such field)."""
 
 
-def _adagrad_scalars(h, step):
+def _adagrad_scalars_at(h, step):
     return AdagradScalars(clr=h["lr"] / (1 + (step - 1) * h["lr_decay"]),
                           weight_decay=h["weight_decay"], eps=h["eps"], maximize=h["maximize"])
 
 
-def _adam_scalars(h, step):
+def _adam_scalars_at(h, step):
     # As torch's _single_tensor_adam: Python floats, bias_correction2 ** 0.5 (not math.sqrt).
     bias_correction1 = 1 - h["beta1"] ** step
     bias_correction2 = 1 - h["beta2"] ** step
@@ -275,13 +276,13 @@ def _adam_scalars(h, step):
                        bias_correction2_sqrt=bias_correction2 ** 0.5, **h)
 
 
-def _adamax_scalars(h, step):
+def _adamax_scalars_at(h, step):
     return AdamaxScalars(beta1=h["beta1"], beta2=h["beta2"], eps=h["eps"],
                          weight_decay=h["weight_decay"], maximize=h["maximize"],
                          clr=h["lr"] / (1 - h["beta1"] ** step))
 
 
-def _nadam_scalars(h, step, mu_product):
+def _nadam_scalars_at(h, step, mu_product):
     """torch keeps ``mu_product`` as a float32 0-d tensor (its default scalar dtype), so
     ``mu_product *= mu`` rounds to float32 and ``.item()`` reads that float32 back; we do the same
     so trajectories agree with torch."""
@@ -306,92 +307,212 @@ def _nadam_scalars(h, step, mu_product):
 # the kernels' arguments.
 # ------------------------------------------------------------------------------------------------
 
-def _sgd(params, grads, momentum_buffers, lr, momentum, dampening, weight_decay, nesterov,
-         maximize, first_steps, single):
+def _memo(make, values):
+    """``[make(v) for v in values]``, computing each distinct value once (a group's tensors
+    usually share their step, so one scalars tuple serves them all)."""
+    done = {}
+    out = []
+    for v in values:
+        if v not in done:
+            done[v] = make(v)
+        out.append(done[v])
+    return out
+
+
+# Each ``_<rule>_scalars`` checks the hyper-parameters and per-tensor arguments of ``count``
+# tensors and returns (one named tuple per tensor, the state slots the flags use): the part of a
+# contract that does not look at arrays, which ``UpdateTable.update`` runs at every step.  Each
+# ``_<rule>`` adds the array checks: the whole contract of the kernels.
+
+def _sgd_scalars(count, lr, momentum, dampening, weight_decay, nesterov, maximize, first_steps,
+                 single):
     h = _check_hyperparameters(SGD, lr=lr, momentum=momentum, dampening=dampening,
                                weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
     if h["nesterov"] and (h["momentum"] <= 0 or h["dampening"] != 0):
         raise ValueError("nesterov=True requires momentum > 0 and dampening == 0, got momentum=%r, "
                          "dampening=%r" % (h["momentum"], h["dampening"]))
-    count = _count(params)
     if first_steps is None:
         first_steps = [False] * count
     first_steps = _per_tensor(first_steps, "first_steps", count, single)
+    return (_memo(lambda first: SGDScalars(first_step=first, **h), first_steps),
+            (0,) if h["momentum"] != 0 else ())
+
+
+def _sgd(params, grads, momentum_buffers, lr, momentum, dampening, weight_decay, nesterov,
+         maximize, first_steps, single):
+    ss, used = _sgd_scalars(_count(params), lr, momentum, dampening, weight_decay, nesterov,
+                            maximize, first_steps, single)
     states = []
-    if h["momentum"] != 0:
+    if used:
         states.append(("momentum_buffers", _required(momentum_buffers, "momentum_buffers",
                                                      "momentum != 0", single)))
     _check_tensors(params, grads, states, single)
-    return [SGDScalars(first_step=first, **h) for first in first_steps]
+    return ss
+
+
+def _adagrad_scalars(count, steps, lr, lr_decay, weight_decay, eps, maximize, single):
+    h = _check_hyperparameters(ADAGRAD, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                               eps=eps, maximize=maximize)
+    steps = _per_tensor(steps, "steps", count, single)
+    return _memo(lambda step: _adagrad_scalars_at(h, step), steps), (0,)
 
 
 def _adagrad(params, grads, state_sums, steps, lr, lr_decay, weight_decay, eps, maximize, single):
-    h = _check_hyperparameters(ADAGRAD, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                               eps=eps, maximize=maximize)
-    steps = _per_tensor(steps, "steps", _count(params), single)
+    ss, _ = _adagrad_scalars(_count(params), steps, lr, lr_decay, weight_decay, eps, maximize,
+                             single)
     _check_tensors(params, grads, [("state_sums", state_sums)], single)
-    return [_adagrad_scalars(h, step) for step in steps]
+    return ss
+
+
+def _adadelta_scalars(count, lr, rho, eps, weight_decay, maximize, single):
+    s = AdadeltaScalars(**_check_hyperparameters(
+        ADADELTA, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
+    return [s] * count, (0, 1)
 
 
 def _adadelta(params, grads, square_avgs, acc_deltas, lr, rho, eps, weight_decay, maximize,
               single):
-    s = AdadeltaScalars(**_check_hyperparameters(
-        ADADELTA, lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
-    _count(params)
+    ss, _ = _adadelta_scalars(_count(params), lr, rho, eps, weight_decay, maximize, single)
     _check_tensors(params, grads, [("square_avgs", square_avgs), ("acc_deltas", acc_deltas)],
                    single)
-    return [s] * len(params)
+    return ss
+
+
+def _rmsprop_scalars(count, lr, alpha, eps, weight_decay, momentum, centered, maximize, single):
+    s = RMSpropScalars(**_check_hyperparameters(
+        RMSPROP, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+        centered=centered, maximize=maximize))
+    return [s] * count, (0,) + ((1,) if s.centered else ()) + ((2,) if s.momentum > 0 else ())
 
 
 def _rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, lr, alpha, eps,
              weight_decay, momentum, centered, maximize, single):
-    s = RMSpropScalars(**_check_hyperparameters(
-        RMSPROP, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-        centered=centered, maximize=maximize))
-    _count(params)
+    ss, used = _rmsprop_scalars(_count(params), lr, alpha, eps, weight_decay, momentum, centered,
+                                maximize, single)
     states = [("square_avgs", square_avgs)]
-    if s.centered:
+    if 1 in used:
         states.append(("grad_avgs", _required(grad_avgs, "grad_avgs", "centered=True", single)))
-    if s.momentum > 0:
+    if 2 in used:
         states.append(("momentum_buffers", _required(momentum_buffers, "momentum_buffers",
                                                      "momentum > 0", single)))
     _check_tensors(params, grads, states, single)
-    return [s] * len(params)
+    return ss
+
+
+def _adam_scalars(count, steps, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize,
+                  decoupled_weight_decay, single):
+    h = _check_hyperparameters(ADAM, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                               weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+                               decoupled_weight_decay=decoupled_weight_decay)
+    steps = _per_tensor(steps, "steps", count, single)
+    return (_memo(lambda step: _adam_scalars_at(h, step), steps),
+            (0, 1, 2) if h["amsgrad"] else (0, 1))
 
 
 def _adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, beta1, beta2, eps,
           weight_decay, amsgrad, maximize, decoupled_weight_decay, single):
-    h = _check_hyperparameters(ADAM, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-                               weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
-                               decoupled_weight_decay=decoupled_weight_decay)
-    steps = _per_tensor(steps, "steps", _count(params), single)
+    ss, used = _adam_scalars(_count(params), steps, lr, beta1, beta2, eps, weight_decay, amsgrad,
+                             maximize, decoupled_weight_decay, single)
     states = [("exp_avgs", exp_avgs), ("exp_avg_sqs", exp_avg_sqs)]
-    if h["amsgrad"]:
+    if 2 in used:
         states.append(("max_exp_avg_sqs", _required(max_exp_avg_sqs, "max_exp_avg_sqs",
                                                     "amsgrad=True", single)))
     _check_tensors(params, grads, states, single)
-    return [_adam_scalars(h, step) for step in steps]
+    return ss
+
+
+def _adamax_scalars(count, steps, lr, beta1, beta2, eps, weight_decay, maximize, single):
+    h = _check_hyperparameters(ADAMAX, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                               weight_decay=weight_decay, maximize=maximize)
+    steps = _per_tensor(steps, "steps", count, single)
+    return _memo(lambda step: _adamax_scalars_at(h, step), steps), (0, 1)
 
 
 def _adamax(params, grads, exp_avgs, exp_infs, steps, lr, beta1, beta2, eps, weight_decay,
             maximize, single):
-    h = _check_hyperparameters(ADAMAX, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-                               weight_decay=weight_decay, maximize=maximize)
-    steps = _per_tensor(steps, "steps", _count(params), single)
+    ss, _ = _adamax_scalars(_count(params), steps, lr, beta1, beta2, eps, weight_decay, maximize,
+                            single)
     _check_tensors(params, grads, [("exp_avgs", exp_avgs), ("exp_infs", exp_infs)], single)
-    return [_adamax_scalars(h, step) for step in steps]
+    return ss
+
+
+def _nadam_scalars(count, steps, mu_products, lr, beta1, beta2, eps, weight_decay,
+                   momentum_decay, decoupled_weight_decay, maximize, single):
+    h = _check_hyperparameters(NADAM, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                               weight_decay=weight_decay, momentum_decay=momentum_decay,
+                               decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+    steps = _per_tensor(steps, "steps", count, single)
+    mu_products = _per_tensor(mu_products, "mu_products", count, single)
+    return (_memo(lambda step_mu: _nadam_scalars_at(h, *step_mu), list(zip(steps, mu_products))),
+            (0, 1))
 
 
 def _nadam(params, grads, exp_avgs, exp_avg_sqs, steps, mu_products, lr, beta1, beta2, eps,
            weight_decay, momentum_decay, decoupled_weight_decay, maximize, single):
-    h = _check_hyperparameters(NADAM, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-                               weight_decay=weight_decay, momentum_decay=momentum_decay,
-                               decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
-    count = _count(params)
-    steps = _per_tensor(steps, "steps", count, single)
-    mu_products = _per_tensor(mu_products, "mu_products", count, single)
+    ss, _ = _nadam_scalars(_count(params), steps, mu_products, lr, beta1, beta2, eps,
+                           weight_decay, momentum_decay, decoupled_weight_decay, maximize, single)
     _check_tensors(params, grads, [("exp_avgs", exp_avgs), ("exp_avg_sqs", exp_avg_sqs)], single)
-    return [_nadam_scalars(h, step, mu) for step, mu in zip(steps, mu_products)]
+    return ss
+
+
+# ------------------------------------------------------------------------------------------------
+# The contract of a reusable table of tensors (``fastnn.kernels.UpdateTable`` and its twin): the
+# arrays are checked once, when the table is built; each update checks only its scalars.
+# ------------------------------------------------------------------------------------------------
+
+#: rule -> the names of its state slots, in the kernels' argument order
+STATE_SLOTS = {
+    "sgd": ("momentum_buffers",),
+    "adagrad": ("state_sums",),
+    "adadelta": ("square_avgs", "acc_deltas"),
+    "rmsprop": ("square_avgs", "grad_avgs", "momentum_buffers"),
+    "adam": ("exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"),
+    "adamax": ("exp_avgs", "exp_infs"),
+    "nadam": ("exp_avgs", "exp_avg_sqs"),
+}
+_SCALARS = {"sgd": _sgd_scalars, "adagrad": _adagrad_scalars, "adadelta": _adadelta_scalars,
+            "rmsprop": _rmsprop_scalars, "adam": _adam_scalars, "adamax": _adamax_scalars,
+            "nadam": _nadam_scalars}
+
+UpdateTableArgs = collections.namedtuple("UpdateTableArgs", "rule params grads states")
+UpdateTableArgs.__doc__ = """A checked table: ``rule`` (a key of STATE_SLOTS), ``params`` and
+``grads`` (lists), ``states`` (one entry per slot of the rule: a list of arrays, or None for a
+slot the table does not hold)."""
+
+
+def update_table(rule, params, grads, states):
+    """The arrays of an update table for ``rule``: ``params`` and ``grads`` lists of tensors,
+    ``states`` one entry per state slot of the rule (STATE_SLOTS), each a list with one array per
+    tensor or None.  Every tensor is checked as the multi-tensor kernels check theirs (dtype,
+    shape, C-contiguous, writeable, no array overlapping another)."""
+    if rule not in STATE_SLOTS:
+        raise ValueError("rule must be one of %s, got %r" % (sorted(STATE_SLOTS), rule))
+    count = _count(params)
+    names = STATE_SLOTS[rule]
+    if not isinstance(states, (list, tuple)) or len(states) != len(names):
+        raise ValueError("states must be a list of %d entries for %s (%s), got %r" % (
+            len(names), rule, ", ".join(names), type(states).__name__
+            if not isinstance(states, (list, tuple)) else len(states)))
+    held = [(name, _check_list(seq, name, count)) for name, seq in zip(names, states)
+            if seq is not None]
+    _check_tensors(params, grads, held, False)
+    return UpdateTableArgs(rule, list(params), list(grads),
+                           [None if seq is None else list(seq) for seq in states])
+
+
+def update_scalars(rule, count, held, **arguments):
+    """One update of a table of ``count`` tensors: ``arguments`` are all the multi-tensor
+    kernel's arguments after its arrays, by name (``steps=[...], lr=..., beta1=...``: no
+    defaults), checked as that kernel checks them.  ``held``: the slots the table holds
+    (indices into STATE_SLOTS[rule]); the flags must use exactly those.  Returns one named tuple
+    per tensor."""
+    ss, used = _SCALARS[rule](count, single=False, **arguments)
+    if tuple(used) != tuple(held):
+        names = STATE_SLOTS[rule]
+        raise ValueError("these hyper-parameters use the states %s, the table holds %s: build a "
+                         "new table for them" % ([names[i] for i in used],
+                                                 [names[i] for i in held]))
+    return ss
 
 
 def sgd_update(param, grad, momentum_buffer, lr, momentum, dampening, weight_decay, nesterov,

@@ -50,9 +50,13 @@
 #   the cross-entropy subtract the row max and take the log of the shifted sum (no overflow for
 #   any finite logits).  NaN propagates through relu, elu and the row max, as in the twin.
 # * Dropout's mask (bool or uint8) is read as uint8: nonzero keeps the element.
+# * dropout_forward_rng draws its mask in the same pass as the scaling, from a counter-based
+#   generator (SplitMix64 of (seed, counter + element index / 2), src_c/fnn_random.h): element i
+#   depends only on (seed, counter, i), so chunks split across threads draw exactly the bits a
+#   serial loop would, and no generator state is shared between threads.
 from cython.parallel cimport prange
 from cython cimport floating
-from libc.stdint cimport int64_t, uint8_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.math cimport expf, exp, expm1f, expm1, tanhf, tanh, log, fabsf, fabs
 
 from fastnn.kernels._runtime cimport simd_level
@@ -65,7 +69,8 @@ from fastnn.contracts import activations as _contract
 __all__ = ["relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
            "tanh_forward", "tanh_backward", "elu_forward", "elu_backward",
            "elu_backward_from_output", "softmax_forward", "softmax_backward",
-           "softmax_cross_entropy", "dropout_forward", "dropout_backward"]
+           "softmax_cross_entropy", "dropout_forward", "dropout_backward", "dropout_forward_rng",
+           "splitmix64"]
 
 # Elements per unit of parallel work (32 KiB of float32).  Chunk boundaries do not depend on the
 # thread count.
@@ -420,6 +425,68 @@ def dropout_backward(dy, mask, rate, out=None):
     """dx = dy * mask / (1 - rate); mask and rate as in dropout_forward."""
     dy, mask, scale, out = _contract.dropout(dy, mask, rate, out, "dy")
     return _dropout_call(dy, mask, float(scale), out)
+
+
+def _dropout_rng_variant():
+    """Tests and docs: which variant of the dropout generator runs at the current SIMD level:
+    'avx512' (needs AVX-512DQ), 'avx2' or 'generic'."""
+    return fnn_dropout_rng_variant(simd_level()).decode("ascii")
+
+
+cdef void _dropout_rng_run(const floating[::1] x, floating[::1] y, uint8_t[::1] keep,
+                           uint64_t key, uint64_t counter, uint32_t threshold, floating scale,
+                           int variant, int nt):
+    # Chunks start at even elements (_CHUNK is even), where a draw starts: chunk c begins at
+    # draw counter + c * _CHUNK / 2, whichever thread runs it.
+    cdef Py_ssize_t n = x.shape[0]
+    cdef Py_ssize_t nchunks = (n + _CHUNK - 1) // _CHUNK
+    cdef Py_ssize_t c, lo, hi
+    for c in prange(nchunks, schedule="static", nogil=True, num_threads=nt):
+        lo = c * _CHUNK
+        hi = lo + _CHUNK
+        if hi > n:
+            hi = n
+        if floating is float:
+            fnn_dropout_rng_f32(variant, &x[lo], &y[lo], &keep[lo], hi - lo, lo, key, counter,
+                                threshold, scale)
+        else:
+            fnn_dropout_rng_f64(variant, &x[lo], &y[lo], &keep[lo], hi - lo, lo, key, counter,
+                                threshold, scale)
+
+
+def dropout_forward_rng(x, rate, seed, counter, out=None, mask_out=None):
+    """Dropout with the keep-mask drawn in the same pass: returns (y, mask), y = x * mask /
+    (1 - rate), mask the keep-mask (bool, or ``mask_out``).  Element i (C order) is kept when
+    32 bits of draw ``counter + i // 2`` of the SplitMix64 stream keyed by ``seed`` are >=
+    round(rate * 2**32); a call consumes (x.size + 1) // 2 draws.  seed, counter: ints in
+    [0, 2**64).  The same mask at any thread count and SIMD level; the formulas and the twin:
+    fastnn/reference/activations.py."""
+    c = _contract.dropout_rng(x, rate, seed, counter, out, mask_out)
+    xf = _flat(np.ascontiguousarray(c.x))
+    yf = _flat(c.out)
+    kf = _flat(c.mask).view(np.uint8)          # bool is one byte; the kernel writes 0 or 1
+    cdef int nt = _threads_for(xf.shape[0], xf.shape[0], _GRAIN_EXP)
+    cdef int variant = fnn_dropout_rng_level(simd_level())
+    if xf.dtype == np.float32:
+        _dropout_rng_run[float](xf, yf, kf, c.seed, c.counter, c.threshold, c.scale, variant, nt)
+    else:
+        _dropout_rng_run[double](xf, yf, kf, c.seed, c.counter, c.threshold, c.scale, variant,
+                                 nt)
+    return c.out, c.mask
+
+
+def splitmix64(seed, first, count):
+    """Draws ``first .. first + count - 1`` of dropout's generator keyed by ``seed`` (a uint64
+    array): draw j is the (j+1)-th output of SplitMix64 seeded with ``seed``
+    (src_c/fnn_random.h).  seed, first: ints in [0, 2**64); count >= 0."""
+    seed, first, count = _contract.splitmix64_args(seed, first, count)
+    out = np.empty(count, dtype=np.uint64)
+    cdef uint64_t[::1] o = out
+    cdef uint64_t key = seed, j0 = first
+    cdef Py_ssize_t j
+    for j in range(count):
+        o[j] = fnn_splitmix64_draw(key, j0 + <uint64_t>j)
+    return out
 
 
 # --------------------------------------------------------------------------- softmax rows

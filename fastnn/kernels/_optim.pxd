@@ -61,3 +61,11 @@ cdef extern from "fnn_optim.h" nogil:
 
     void fnn_optim_update(int rule, int dtype, int simd, const fnn_optim_tensor *t, ptrdiff_t lo,
                           ptrdiff_t hi)
+
+    enum:
+        FNN_OPTIM_NONFINITE_GRAD
+        FNN_OPTIM_NONFINITE_PARAM
+        FNN_OPTIM_NONFINITE_STATE
+
+    int fnn_optim_update_checked(int rule, int dtype, int simd, const fnn_optim_tensor *t,
+                                 const fnn_optim_tensor *snapshot, ptrdiff_t lo, ptrdiff_t hi)

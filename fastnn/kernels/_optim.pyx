@@ -24,13 +24,18 @@
 #   _MIN_PER_THREAD elements; below that, waking a team costs more than the pass).
 # * SIMD: the process-wide level (fastnn.set_simd / FASTNN_SIMD, read from _runtime) is passed to
 #   the C code, which runs its generic or AVX2 variant.
+# * A reusable table (UpdateTable): the multi-tensor call's table of tensors built once, with the
+#   arrays checked and their buffers held, so that a training step is one call that checks only
+#   its scalars.  Its checked mode copies what the step writes to a snapshot inside the same pass
+#   (block by block, while the block is in L1) and reports non-finite values, so a step that
+#   diverges can be undone exactly (fastnn.optim.Optimizer.checked_step).
 # * Safety: the contract checks everything before any nogil code.  Pointers are then taken here
 #   through the buffer protocol, which also holds every array for the duration of the call, and
 #   each buffer's length is re-checked against the element count the C loop will walk.
 from cpython.buffer cimport PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 from cython.parallel cimport prange
 from libc.stdlib cimport free, malloc
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 from fastnn.kernels._runtime cimport simd_level
 
@@ -162,6 +167,258 @@ cdef _run(int rule, params, grads, states, scalars):
         free(views)
         free(first_chunk)
         free(tensors)
+
+
+# ------------------------------------------------------------------------------------------------
+# A reusable table of tensors, checked once
+# ------------------------------------------------------------------------------------------------
+
+_RULES = {"sgd": FNN_OPTIM_SGD, "adagrad": FNN_OPTIM_ADAGRAD, "adadelta": FNN_OPTIM_ADADELTA,
+          "rmsprop": FNN_OPTIM_RMSPROP, "adam": FNN_OPTIM_ADAM, "adamax": FNN_OPTIM_ADAMAX,
+          "nadam": FNN_OPTIM_NADAM}
+
+cdef int _update_blocks_checked(int rule, int dtype, int simd, const fnn_optim_tensor *tensors,
+                                const fnn_optim_tensor *snaps, const Py_ssize_t *first_chunk,
+                                Py_ssize_t ntensors, int nt, int *flags) noexcept nogil:
+    # _update_blocks' split, each piece through fnn_optim_update_checked; thread t ORs its bits
+    # into flags[t], and the bits are ORed in a fixed order after the loop.
+    cdef Py_ssize_t nchunks = first_chunk[ntensors]
+    cdef Py_ssize_t c0, c1, j, lo, hi
+    cdef int t, bits = 0
+    for t in prange(nt, schedule="static", num_threads=nt):
+        flags[t] = 0
+        c0 = nchunks * t // nt
+        c1 = nchunks * (t + 1) // nt
+        j = 0
+        while first_chunk[j + 1] <= c0:
+            j = j + 1
+        while j < ntensors and first_chunk[j] < c1:
+            lo = (max(c0, first_chunk[j]) - first_chunk[j]) * _CHUNK
+            hi = min(tensors[j].n, (min(c1, first_chunk[j + 1]) - first_chunk[j]) * _CHUNK)
+            flags[t] = flags[t] | fnn_optim_update_checked(rule, dtype, simd, &tensors[j],
+                                                           &snaps[j], lo, hi)
+            j = j + 1
+    for t in range(nt):
+        bits = bits | flags[t]
+    return bits
+
+
+cdef class _TensorTable:
+    # UpdateTable's engine: the C table, the held buffers and the snapshot (UpdateTable is a
+    # plain Python class around it so that it has an inspectable signature, as its twin).
+
+    cdef int _rule, _dtype
+    cdef Py_ssize_t _k, _nviews, _total
+    cdef fnn_optim_tensor *_tensors
+    cdef fnn_optim_tensor *_snaps
+    cdef Py_ssize_t *_first_chunk
+    cdef Py_buffer *_views
+    cdef bint _has_snapshot
+    cdef object _snapshot_arrays
+    cdef readonly str rule
+    cdef readonly bint checked
+    cdef readonly tuple arrays
+    cdef readonly tuple held
+    cdef readonly int flags
+
+    def __cinit__(self):
+        self._tensors = NULL
+        self._snaps = NULL
+        self._first_chunk = NULL
+        self._views = NULL
+        self._nviews = 0
+
+    def __init__(self, rule, params, grads, states, checked=False):
+        a = contract.update_table(rule, params, grads, states)
+        cdef Py_ssize_t k = len(a.params), j, i, n, nbytes, itemsize = 0
+        self.rule = a.rule
+        self._rule = _RULES[a.rule]
+        self.checked = bool(checked)
+        self.held = tuple(i for i, seq in enumerate(a.states) if seq is not None)
+        self.arrays = tuple(a.params) + tuple(a.grads) + tuple(
+            arr for seq in a.states if seq is not None for arr in seq)
+        self.flags = 0
+        self._k = k
+        self._has_snapshot = False
+        self._snapshot_arrays = []
+        self._dtype = FNN_OPTIM_FLOAT32
+        if k:
+            itemsize = a.params[0].dtype.itemsize
+            if a.params[0].dtype == np.float64:
+                self._dtype = FNN_OPTIM_FLOAT64
+        self._tensors = <fnn_optim_tensor *> malloc(max(k, 1) * sizeof(fnn_optim_tensor))
+        self._snaps = <fnn_optim_tensor *> malloc(max(k, 1) * sizeof(fnn_optim_tensor))
+        self._first_chunk = <Py_ssize_t *> malloc((k + 1) * sizeof(Py_ssize_t))
+        self._views = <Py_buffer *> malloc(max(1, 2 * (2 + len(self.held)) * k)
+                                           * sizeof(Py_buffer))
+        if (self._tensors == NULL or self._snaps == NULL or self._first_chunk == NULL
+                or self._views == NULL):
+            raise MemoryError()
+        memset(self._tensors, 0, max(k, 1) * sizeof(fnn_optim_tensor))
+        memset(self._snaps, 0, max(k, 1) * sizeof(fnn_optim_tensor))
+        self._first_chunk[0] = 0
+        self._total = 0
+        for j in range(k):
+            n = a.params[j].size
+            nbytes = n * itemsize
+            self._tensors[j].n = n
+            self._snaps[j].n = n
+            _take(a.params[j], self._views, &self._nviews, nbytes, True,
+                  &self._tensors[j].param)
+            _take(a.grads[j], self._views, &self._nviews, nbytes, False,
+                  <void **> &self._tensors[j].grad)
+            for i in self.held:
+                _take(a.states[i][j], self._views, &self._nviews, nbytes, True,
+                      &self._tensors[j].state[i])
+            if self.checked:
+                # the snapshot: one private buffer per array the update writes
+                for i in [-1] + list(self.held):
+                    copy = np.empty(n, dtype=a.params[j].dtype)
+                    self._snapshot_arrays.append(copy)
+                    _take(copy, self._views, &self._nviews, nbytes, True,
+                          &self._snaps[j].param if i < 0 else &self._snaps[j].state[i])
+            self._first_chunk[j + 1] = self._first_chunk[j] + (n + _CHUNK - 1) // _CHUNK
+            self._total += n
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        if self._views != NULL:
+            for i in range(self._nviews):
+                PyBuffer_Release(&self._views[i])
+        free(self._views)
+        free(self._first_chunk)
+        free(self._snaps)
+        free(self._tensors)
+
+    def holds(self, params, grads, states):
+        """Whether ``params``, ``grads`` and ``states`` (as given to the constructor) are still
+        exactly the arrays of this table (the same objects, the same states held)."""
+        cdef Py_ssize_t i = 0, n = len(self.arrays)
+        if len(params) != self._k or len(grads) != self._k:
+            return False
+        for seq in (params, grads):
+            for arr in seq:
+                if arr is not self.arrays[i]:
+                    return False
+                i += 1
+        if len(states) != len(contract.STATE_SLOTS[self.rule]):
+            return False
+        for slot, seq in enumerate(states):
+            if (seq is not None) != (slot in self.held):
+                return False
+            if seq is None:
+                continue
+            if len(seq) != self._k:
+                return False
+            for arr in seq:
+                if arr is not self.arrays[i]:
+                    return False
+                i += 1
+        return i == n
+
+    def update(self, **arguments):
+        """One update of every tensor (see the class docstring); returns the kernel's result."""
+        ss = contract.update_scalars(self.rule, self._k, self.held, **arguments)
+        cdef Py_ssize_t j
+        cdef int nt, simd, bits = 0
+        cdef int *flags = NULL
+        prev = None
+        for j in range(self._k):
+            if ss[j] is prev:
+                self._tensors[j].s = self._tensors[j - 1].s
+            else:
+                _set_scalars(self._rule, &self._tensors[j].s, ss[j])
+                prev = ss[j]
+        self.flags = 0
+        if self._total:
+            nt = <int> min(get_num_threads(), max(1, self._total // _MIN_PER_THREAD))
+            simd = simd_level()
+            if self.checked:
+                flags = <int *> malloc(nt * sizeof(int))
+                if flags == NULL:
+                    raise MemoryError()
+                try:
+                    with nogil:
+                        bits = _update_blocks_checked(self._rule, self._dtype, simd,
+                                                      self._tensors, self._snaps,
+                                                      self._first_chunk, self._k, nt, flags)
+                finally:
+                    free(flags)
+                self.flags = bits
+                self._has_snapshot = True
+            else:
+                with nogil:
+                    _update_blocks(self._rule, self._dtype, simd, self._tensors,
+                                   self._first_chunk, self._k, nt)
+        if self._rule == FNN_OPTIM_NADAM:
+            return [s.mu_product for s in ss]
+        return None
+
+    def restore(self):
+        """Copy the snapshot of the last update back: every param and held state exactly as
+        before it.  Only for a checked table that has updated (RuntimeError otherwise)."""
+        cdef Py_ssize_t j, i, nbytes, itemsize
+        if not self.checked or not self._has_snapshot:
+            raise RuntimeError("restore() needs a checked table (checked=True) that has run an "
+                               "update")
+        itemsize = 8 if self._dtype == FNN_OPTIM_FLOAT64 else 4
+        with nogil:
+            for j in range(self._k):
+                nbytes = self._tensors[j].n * itemsize
+                memcpy(self._tensors[j].param, self._snaps[j].param, nbytes)
+                for i in range(3):
+                    if self._tensors[j].state[i] != NULL:
+                        memcpy(self._tensors[j].state[i], self._snaps[j].state[i], nbytes)
+
+
+class UpdateTable:
+    """The table of tensors of a multi-tensor update, built once and reused at every step.
+
+        table = UpdateTable("adam", params, grads, [exp_avgs, exp_avg_sqs, None], checked=True)
+        table.update(steps=[t] * len(params), lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                     weight_decay=0.0, amsgrad=False, maximize=False,
+                     decoupled_weight_decay=False)      # = adam_update_multi(params, ...)
+        if table.flags:                  # a gradient, weight or state value is inf or NaN
+            table.restore()              # every array exactly as before the update
+
+    ``rule``: 'sgd', 'adagrad', 'adadelta', 'rmsprop', 'adam', 'adamax' or 'nadam' (AdamW is
+    'adam' with decoupled_weight_decay=True).  ``params``, ``grads``: lists of arrays;
+    ``states``: one entry per state slot of the rule, in its multi-tensor kernel's argument order
+    (``fastnn.contracts.optim.STATE_SLOTS``), each a list of arrays or None where the flags leave
+    that state unused.  The arrays are checked once, here, exactly as the multi-tensor kernel
+    checks them, and held (their buffers) for the table's life; ``arrays`` lists them (params,
+    grads, then each held state's), so a caller can see whether its arrays are still these
+    (``holds``) before reusing the table.
+
+    ``update(**arguments)`` is the multi-tensor kernel's call without its arrays: all its other
+    arguments, by name; they are checked at every update (and must use exactly the states the
+    table holds).  Results are bit-identical to the kernel's.  It returns what the kernel
+    returns (NAdam: the new mu_products, else None).
+
+    ``checked=True``: every update first copies what it writes (each param and held state, block
+    by block in the same pass) to a snapshot the table owns, and sets ``flags`` to the
+    NONFINITE_GRAD / NONFINITE_PARAM / NONFINITE_STATE bits of the arrays that held an inf or
+    NaN (0: all finite; an OR over elements, so the same at any thread count); ``restore()``
+    copies the snapshot back, undoing the last update exactly.  Unchecked, ``flags`` stays 0.
+    """
+
+
+    NONFINITE_GRAD = FNN_OPTIM_NONFINITE_GRAD
+    NONFINITE_PARAM = FNN_OPTIM_NONFINITE_PARAM
+    NONFINITE_STATE = FNN_OPTIM_NONFINITE_STATE
+
+    def __init__(self, rule, params, grads, states, checked=False):
+        table = _TensorTable(rule, params, grads, states, checked)
+        self._table = table
+        self.rule, self.checked, self.held, self.arrays = (table.rule, table.checked,
+                                                            table.held, table.arrays)
+        # the engine's methods themselves: no extra call per update
+        self.update, self.holds, self.restore = table.update, table.holds, table.restore
+
+    @property
+    def flags(self):
+        """The NONFINITE_* bits of the last checked update (0: all finite, or unchecked)."""
+        return self._table.flags
 
 
 # ------------------------------------------------------------------------------------------------

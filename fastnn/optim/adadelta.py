@@ -1,6 +1,6 @@
 """Adadelta (torch.optim.Adadelta)."""
 from ..contracts import optim as contract
-from .optimizer import Optimizer
+from .optimizer import Optimizer, through_update_table
 
 __all__ = ["Adadelta"]
 
@@ -50,7 +50,8 @@ class Adadelta(Optimizer):
         square_avg, acc_delta = self._prepare(p, state)
         kernels.adadelta_update(p.value, p.grad, square_avg, acc_delta, **self._hyper(group))
 
+    @through_update_table
     def _update_multi(self, kernels, params, group, states):
         square_avgs, acc_deltas = zip(*[self._prepare(p, s) for p, s in zip(params, states)])
-        kernels.adadelta_update_multi([p.value for p in params], [p.grad for p in params],
-                                      list(square_avgs), list(acc_deltas), **self._hyper(group))
+        self._multi_tensor_update(kernels, "adadelta", params,
+                                  [list(square_avgs), list(acc_deltas)], **self._hyper(group))

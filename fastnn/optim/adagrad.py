@@ -1,6 +1,6 @@
 """Adagrad (torch.optim.Adagrad)."""
 from ..contracts import optim as contract
-from .optimizer import Optimizer
+from .optimizer import Optimizer, through_update_table
 
 __all__ = ["Adagrad"]
 
@@ -61,7 +61,8 @@ class Adagrad(Optimizer):
         step = self._next_step(p, group, state)
         kernels.adagrad_update(p.value, p.grad, state["sum"], step, **self._hyper(group))
 
+    @through_update_table
     def _update_multi(self, kernels, params, group, states):
         steps = [self._next_step(p, group, s) for p, s in zip(params, states)]
-        kernels.adagrad_update_multi([p.value for p in params], [p.grad for p in params],
-                                     [s["sum"] for s in states], steps, **self._hyper(group))
+        self._multi_tensor_update(kernels, "adagrad", params, [[s["sum"] for s in states]],
+                                  steps=steps, **self._hyper(group))

@@ -1,6 +1,6 @@
 """Adam and AdamW (torch.optim.Adam, torch.optim.AdamW)."""
 from ..contracts import optim as contract
-from .optimizer import Optimizer
+from .optimizer import Optimizer, through_update_table
 
 __all__ = ["Adam", "AdamW"]
 
@@ -61,13 +61,14 @@ class Adam(Optimizer):
     def _update(self, kernels, p, group, state):
         kernels.adam_update(p.value, p.grad, *self._prepare(p, group, state), **self._hyper(group))
 
+    @through_update_table
     def _update_multi(self, kernels, params, group, states):
         exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = zip(
             *[self._prepare(p, group, s) for p, s in zip(params, states)])
-        kernels.adam_update_multi(
-            [p.value for p in params], [p.grad for p in params], list(exp_avgs),
-            list(exp_avg_sqs), list(max_exp_avg_sqs) if group["amsgrad"] else None, list(steps),
-            **self._hyper(group))
+        self._multi_tensor_update(
+            kernels, "adam", params, [list(exp_avgs), list(exp_avg_sqs),
+                                      list(max_exp_avg_sqs) if group["amsgrad"] else None],
+            steps=list(steps), **self._hyper(group))
 
 
 class AdamW(Adam):

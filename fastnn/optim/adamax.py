@@ -1,6 +1,6 @@
 """Adamax (torch.optim.Adamax)."""
 from ..contracts import optim as contract
-from .optimizer import Optimizer
+from .optimizer import Optimizer, through_update_table
 
 __all__ = ["Adamax"]
 
@@ -50,8 +50,8 @@ class Adamax(Optimizer):
     def _update(self, kernels, p, group, state):
         kernels.adamax_update(p.value, p.grad, *self._prepare(p, state), **self._hyper(group))
 
+    @through_update_table
     def _update_multi(self, kernels, params, group, states):
         exp_avgs, exp_infs, steps = zip(*[self._prepare(p, s) for p, s in zip(params, states)])
-        kernels.adamax_update_multi([p.value for p in params], [p.grad for p in params],
-                                    list(exp_avgs), list(exp_infs), list(steps),
-                                    **self._hyper(group))
+        self._multi_tensor_update(kernels, "adamax", params, [list(exp_avgs), list(exp_infs)],
+                                  steps=list(steps), **self._hyper(group))

@@ -1,6 +1,6 @@
 """NAdam (torch.optim.NAdam)."""
 from ..contracts import optim as contract
-from .optimizer import Optimizer
+from .optimizer import Optimizer, through_update_table
 
 __all__ = ["NAdam"]
 
@@ -66,11 +66,12 @@ class NAdam(Optimizer):
         state["mu_product"] = kernels.nadam_update(p.value, p.grad, *self._prepare(p, state),
                                                    **self._hyper(group))
 
+    @through_update_table
     def _update_multi(self, kernels, params, group, states):
         exp_avgs, exp_avg_sqs, steps, mu_products = zip(
             *[self._prepare(p, s) for p, s in zip(params, states)])
-        new = kernels.nadam_update_multi([p.value for p in params], [p.grad for p in params],
-                                         list(exp_avgs), list(exp_avg_sqs), list(steps),
-                                         list(mu_products), **self._hyper(group))
+        new = self._multi_tensor_update(kernels, "nadam", params,
+                                        [list(exp_avgs), list(exp_avg_sqs)], steps=list(steps),
+                                        mu_products=list(mu_products), **self._hyper(group))
         for state, mu_product in zip(states, new):
             state["mu_product"] = mu_product

@@ -4,7 +4,19 @@ A subclass (one per algorithm, in this package) declares its hyper-parameters on
 constraints table from ``fastnn.contracts.optim`` (``_parameter_constraints``), and implements the
 update twice, side by side, as torch.optim does: ``_update`` for one parameter (one single-tensor
 kernel call) and ``_update_multi`` for all of a group's parameters of one dtype (one multi-tensor
-kernel call).  ``foreach`` chooses between them; the two give the same bits.
+kernel call, made through ``_multi_tensor_update``).  ``foreach`` chooses between them; the two
+give the same bits.
+
+The lean step.  ``_multi_tensor_update`` keeps the multi-tensor call's table of tensors
+(``fastnn.kernels.UpdateTable``: the arrays checked once, their buffers held) and reuses it while
+the parameters, gradients and state arrays are the same objects; an array replaced
+(``load_state_dict``, ``Sequential.astype``, a first step creating the state) makes it build a
+new one.  A step is then one compiled call per group and dtype that checks only its scalars.
+
+Divergence.  ``checked_step()`` is ``step()`` that never leaves an inf or NaN behind: the update
+copies what it writes to a snapshot in the same pass and reports non-finite gradients, weights
+and state; if any, the step is undone (arrays from the snapshot, step counts and new state
+entries as they were) and a description is returned.  ``Sequential.fit`` steps with it.
 
 Example::
 
@@ -26,7 +38,7 @@ from .._validate import check_bool
 from ..contracts.constraints import pair_element, parse
 from ..parameter import Parameter
 
-__all__ = ["Optimizer", "check_hyperparameter"]
+__all__ = ["Optimizer", "check_hyperparameter", "through_update_table"]
 
 # torch's words for a hyper-parameter in "Invalid <words>: <value>"; others are "<name> value".
 _TORCH_WORDS = {"lr": "learning rate", "eps": "epsilon value"}
@@ -58,6 +70,19 @@ def check_hyperparameter(value, name, constraint, words=None):
     return int(value) if c.kind == "int" else float(value)
 
 
+def through_update_table(method):
+    """Marks an algorithm's ``_update_multi`` that makes its one multi-tensor call through
+    ``Optimizer._multi_tensor_update``: ``checked_step`` then lets that call's table take the
+    snapshot and report non-finite values, instead of copying and scanning the arrays itself.
+
+        class Adam(Optimizer):
+            @through_update_table
+            def _update_multi(self, kernels, params, group, states): ...
+    """
+    method.through_update_table = True
+    return method
+
+
 def _check_foreach(value):
     if value is not None and not isinstance(value, (bool, np.bool_)):
         raise TypeError("foreach must be None or a bool, got %r (%s)" % (value,
@@ -85,6 +110,9 @@ class Optimizer:
     _array_state = ()
 
     def __init__(self, params, defaults):
+        self._tables = {}          # multi-tensor update tables, by (backend, rule, params, mode)
+        self._checking = False     # whether the step in progress is a checked_step
+        self._step_tables = []     # the tables the step in progress ran
         self._check_group(dict(defaults))
         self.defaults = dict(defaults)
         self.param_groups = []
@@ -115,9 +143,28 @@ class Optimizer:
 
     def _update_multi(self, kernels, params, group, states):
         """Update ``params`` (all of a group's parameters of one dtype) and their ``states``;
-        the algorithms call their multi-tensor kernel once, this default calls ``_update``."""
+        the algorithms make one multi-tensor call (``_multi_tensor_update``), this default calls
+        ``_update`` for each parameter."""
         for p, state in zip(params, states):
             self._update(kernels, p, group, state)
+
+    def _multi_tensor_update(self, kernels, rule, params, states, **arguments):
+        """The multi-tensor kernel of ``rule`` (``<rule>_update_multi`` of ``kernels``) on the
+        values and grads of ``params`` and on ``states`` (one entry per state slot of the rule,
+        ``fastnn.contracts.optim.STATE_SLOTS``: a list of arrays, or None), with ``arguments``
+        (all the kernel's other arguments, by name).  Made through a cached
+        ``kernels.UpdateTable``, rebuilt only when an array is no longer the one it holds.
+        Returns the kernel's result (NAdam: the new mu_products)."""
+        values = [p.value for p in params]
+        grads = [p.grad for p in params]
+        key = (kernels.__name__, rule, self._checking, tuple(map(id, params)))
+        table = self._tables.get(key)
+        if table is None or not table.holds(values, grads, states):
+            table = self._tables[key] = kernels.UpdateTable(rule, values, grads, states,
+                                                            checked=self._checking)
+        result = table.update(**arguments)
+        self._step_tables.append(table)
+        return result
 
     # -- groups ------------------------------------------------------------------------------
     def _check_group(self, group):
@@ -168,19 +215,104 @@ class Optimizer:
     def step(self, closure=None):
         """One update of every parameter; returns ``closure()`` when given (as torch)."""
         loss = closure() if closure is not None else None
+        self._step(checked=False)
+        return loss
+
+    def checked_step(self):
+        """``step()`` that never leaves an inf or NaN in a weight or in the state.
+
+        Returns None when every gradient it read and every weight and state value it wrote is
+        finite.  Otherwise the step is undone -- weights and state arrays exactly as before it,
+        step counts and state entries as they were -- and a description of the first problem
+        found is returned (a non-finite gradient first, then weights, then state), e.g.
+        ``"the gradient of dense_1/kernel"``.  On the compiled multi-tensor path the snapshot is
+        taken by the update kernel in the same pass and the check is a flag it sets; elsewhere
+        the arrays are copied and scanned with NumPy.
+
+            >>> bad = opt.checked_step()
+            >>> if bad: raise RuntimeError("diverged: %s is not finite" % bad)
+        """
+        return self._step(checked=True)
+
+    def _step(self, checked):
         kernels = backend.K()
+        self._checking = checked
+        self._step_tables = []
+        saved_states = []          # (state dict, its shallow copy from before the step)
+        saved_arrays = []          # (array, its copy) where no table keeps a snapshot
+        scanned = []               # parameters whose arrays NumPy must scan afterwards
+        stepped = []               # every parameter this step updated
+        try:
+            for params, group, foreach in self._buckets():
+                states = [self.state.setdefault(p, {}) for p in params]
+                tables = foreach and getattr(type(self)._update_multi, "through_update_table",
+                                             False)
+                if checked:
+                    saved_states += [(st, dict(st)) for st in states]
+                    if not tables:
+                        saved_arrays += [(a, a.copy()) for p, st in zip(params, states)
+                                         for a in [p.value] + _arrays_of(st)]
+                        scanned += params
+                stepped += params
+                if foreach:
+                    self._update_multi(kernels, params, group, states)
+                else:
+                    self._update(kernels, params[0], group, states[0])
+                if checked and tables and self._step_tables[-1].flags:
+                    break                  # diverged: nothing more to update
+        finally:
+            self._checking = False
+        if not checked or (all(t.flags == 0 for t in self._step_tables) and all(
+                np.isfinite(a).all() for a in _checked_arrays(scanned, self.state))):
+            return None
+        problem = self._describe_nonfinite(stepped)
+        for table in self._step_tables:
+            table.restore()
+        for array, copy in saved_arrays:
+            array[...] = copy
+        for state, copy in saved_states:
+            state.clear()
+            state.update(copy)
+        return problem
+
+    def _buckets(self):
+        """(params, group, foreach) for each call of a step: on the multi-tensor path (foreach)
+        one per group and dtype, else one per parameter."""
         for group in self.param_groups:
             foreach = group["foreach"]
             if foreach is None:
                 foreach = backend.get_backend() == "compiled"
             if foreach:
                 for params in _by_dtype(group["params"]):
-                    self._update_multi(kernels, params, group,
-                                       [self.state.setdefault(p, {}) for p in params])
+                    yield params, group, True
             else:
                 for p in group["params"]:
-                    self._update(kernels, p, group, self.state.setdefault(p, {}))
-        return loss
+                    yield [p], group, False
+
+    def _describe_nonfinite(self, params):
+        """The first non-finite thing among ``params``' grads, then values, then state."""
+        def name(p):
+            return p.name or "parameter %d" % next(
+                i for i, q in enumerate(q for g in self.param_groups for q in g["params"])
+                if q is p)
+        for p in params:
+            if not np.isfinite(p.grad).all():
+                return "the gradient of %s" % name(p)
+        for p in params:
+            if not np.isfinite(p.value).all():
+                return "the weights %s (after the update)" % name(p)
+        for p in params:
+            for key, value in self.state.get(p, {}).items():
+                if isinstance(value, np.ndarray) and not np.isfinite(value).all():
+                    return "%s's state %r of %s (after the update)" % (
+                        type(self).__name__, key, name(p))
+        return "a value the update wrote"
+
+    def __getstate__(self):
+        # the tables are caches of compiled objects: a copy rebuilds its own
+        state = dict(self.__dict__)
+        state["_tables"], state["_step_tables"], state["_checking"] = {}, [], False
+        return state
 
     # -- checkpoints -------------------------------------------------------------------------
     def state_dict(self):
@@ -255,6 +387,7 @@ class Optimizer:
             group.clear()
             group.update(new)
         self.state = new_state
+        self._tables = {}
 
     def _restore(self, key, name, value, p):
         """One saved state entry, checked against parameter ``p``."""
@@ -300,6 +433,18 @@ class Optimizer:
         if name not in state:
             state[name] = np.full_like(p.value, fill)
         return state[name]
+
+
+def _arrays_of(state):
+    return [v for v in state.values() if isinstance(v, np.ndarray)]
+
+
+def _checked_arrays(params, state):
+    """Everything a step reads or writes for ``params``: grads, values and state arrays."""
+    for p in params:
+        yield p.grad
+        yield p.value
+        yield from _arrays_of(state.get(p, {}))
 
 
 def _by_dtype(params):

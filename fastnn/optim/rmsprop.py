@@ -1,6 +1,6 @@
 """RMSprop (torch.optim.RMSprop)."""
 from ..contracts import optim as contract
-from .optimizer import Optimizer
+from .optimizer import Optimizer, through_update_table
 
 __all__ = ["RMSprop"]
 
@@ -58,10 +58,11 @@ class RMSprop(Optimizer):
         kernels.rmsprop_update(p.value, p.grad, *self._prepare(p, group, state),
                                **self._hyper(group))
 
+    @through_update_table
     def _update_multi(self, kernels, params, group, states):
         square_avgs, grad_avgs, bufs = zip(*[self._prepare(p, group, s)
                                              for p, s in zip(params, states)])
-        kernels.rmsprop_update_multi(
-            [p.value for p in params], [p.grad for p in params], list(square_avgs),
-            list(grad_avgs) if group["centered"] else None,
-            list(bufs) if group["momentum"] > 0 else None, **self._hyper(group))
+        self._multi_tensor_update(
+            kernels, "rmsprop", params,
+            [list(square_avgs), list(grad_avgs) if group["centered"] else None,
+             list(bufs) if group["momentum"] > 0 else None], **self._hyper(group))

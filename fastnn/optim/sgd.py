@@ -1,6 +1,6 @@
 """SGD, optionally with momentum (torch.optim.SGD)."""
 from ..contracts import optim as contract
-from .optimizer import Optimizer
+from .optimizer import Optimizer, through_update_table
 
 __all__ = ["SGD"]
 
@@ -62,8 +62,9 @@ class SGD(Optimizer):
         buf, first = self._momentum_buffer(p, group, state)
         kernels.sgd_update(p.value, p.grad, buf, first_step=first, **self._hyper(group))
 
+    @through_update_table
     def _update_multi(self, kernels, params, group, states):
         bufs, firsts = zip(*[self._momentum_buffer(p, group, s) for p, s in zip(params, states)])
-        kernels.sgd_update_multi([p.value for p in params], [p.grad for p in params],
-                                 list(bufs) if group["momentum"] != 0 else None,
-                                 first_steps=list(firsts), **self._hyper(group))
+        self._multi_tensor_update(kernels, "sgd", params,
+                                  [list(bufs) if group["momentum"] != 0 else None],
+                                  first_steps=list(firsts), **self._hyper(group))

@@ -32,6 +32,16 @@ the caller from a seeded generator; kept elements are scaled by 1 / (1 - rate):
 
     y  = x  * mask / (1 - rate)          dx = dy * mask / (1 - rate)
 
+``dropout_forward_rng(x, rate, seed, counter)`` draws the mask itself, from a counter-based
+generator (SplitMix64 read as a function of its position, as src_c/fnn_random.h):
+
+    draw(seed, j) = mix(seed + (j + 1) * GAMMA)         uint64 arithmetic, mod 2**64
+    bits(i)       = low 32 bits of draw(seed, counter + i // 2) for even i, high 32 for odd i
+    keep(i)       = bits(i) >= round(rate * 2**32)       (element i of x in C order)
+
+so the mask depends only on (seed, counter, i): the same at any thread count.  A call consumes
+(x.size + 1) // 2 draws; the caller advances its counter by that (``fastnn.layers.Dropout``).
+
 Every function first calls its contract (``fastnn/contracts/activations.py``, shared with the
 compiled kernels): the argument checks, the ``out`` array and the scalars (alpha, the dropout
 scale) come from there, so what follows in each function is the math.
@@ -43,7 +53,8 @@ from ..contracts import activations as _contract
 __all__ = ["relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
            "tanh_forward", "tanh_backward", "elu_forward", "elu_backward",
            "elu_backward_from_output", "softmax_forward", "softmax_backward",
-           "softmax_cross_entropy", "dropout_forward", "dropout_backward"]
+           "softmax_cross_entropy", "dropout_forward", "dropout_backward", "dropout_forward_rng",
+           "splitmix64"]
 
 
 # --------------------------------------------------------------------------- elementwise
@@ -178,3 +189,37 @@ def dropout_backward(dy, mask, rate, out=None):
     dy, mask, scale, out = _contract.dropout(dy, mask, rate, out, "dy")
     out[...] = np.where(mask != 0, dy * scale, dy.dtype.type(0))
     return out
+
+
+# --------------------------------------------------------------------------- dropout's generator
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def splitmix64(seed, first, count):
+    """Draws ``first .. first + count - 1`` of the generator keyed by ``seed`` (uint64 array):
+    draw j is the (j+1)-th output of SplitMix64 (Steele, Lea & Flood 2014) seeded with ``seed``.
+
+        splitmix64(1234567, 0, 2)      # array([6457827717110365317, 3203168211198807973])
+    """
+    seed, first, count = _contract.splitmix64_args(seed, first, count)
+    j = np.arange(1, count + 1, dtype=np.uint64) + np.uint64(first)      # wraps mod 2**64
+    z = np.uint64(seed) + j * _GAMMA
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+def dropout_forward_rng(x, rate, seed, counter, out=None, mask_out=None):
+    """Dropout with the keep-mask drawn from (seed, counter): returns (y, mask), y = x * mask /
+    (1 - rate) and mask the bool keep-mask (written into ``mask_out`` when given).  Consumes
+    (x.size + 1) // 2 draws, starting at draw ``counter``."""
+    x, threshold, scale, seed, counter, out, mask = _contract.dropout_rng(
+        x, rate, seed, counter, out, mask_out)
+    z = splitmix64(seed, counter, (x.size + 1) // 2)
+    bits = np.stack([z & np.uint64(0xFFFFFFFF), z >> np.uint64(32)], axis=1).reshape(-1)
+    keep = (bits[:x.size] >= np.uint64(threshold)).reshape(x.shape)
+    mask[...] = keep
+    out[...] = np.where(keep, x * scale, x.dtype.type(0))
+    return out, mask

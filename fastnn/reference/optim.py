@@ -15,6 +15,10 @@ update rule operation by operation, in the array's dtype:
 
 Each ``*_update_multi`` function takes lists (one entry per tensor) and is the single-tensor twin
 applied to each tensor in turn; the compiled version updates all of them in one parallel call.
+
+``UpdateTable`` is the twin of the compiled reusable table: the arrays checked once, then each
+``update`` is the multi-tensor twin on them; its checked mode keeps copies of what an update
+writes and reports inf/NaN with ``np.isfinite``.
 """
 import numpy as np
 
@@ -344,3 +348,79 @@ def nadam_update_multi(params, grads, exp_avgs, exp_avg_sqs, steps, mu_products,
                          mu_products[j], lr, beta1, beta2, eps, weight_decay, momentum_decay,
                          decoupled_weight_decay, maximize)
             for j in range(len(params))]
+
+
+# --------------------------------------------------------------------------------------------
+# A table of tensors, checked once (the twin of fastnn.kernels.UpdateTable)
+# --------------------------------------------------------------------------------------------
+
+_MULTI = {"sgd": sgd_update_multi, "adagrad": adagrad_update_multi,
+          "adadelta": adadelta_update_multi, "rmsprop": rmsprop_update_multi,
+          "adam": adam_update_multi, "adamax": adamax_update_multi, "nadam": nadam_update_multi}
+
+
+class UpdateTable:
+    """The multi-tensor update of ``rule`` on fixed arrays, reusable at every step (the compiled
+    version's docstring has the whole contract)::
+
+        table = UpdateTable("adam", params, grads, [exp_avgs, exp_avg_sqs, None], checked=True)
+        table.update(steps=[1] * len(params), lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                     weight_decay=0.0, amsgrad=False, maximize=False,
+                     decoupled_weight_decay=False)
+        if table.flags:
+            table.restore()
+
+    ``update`` is ``<rule>_update_multi(params, grads, *states, **arguments)``; with
+    ``checked=True`` it first copies each param and held state, then sets ``flags`` from
+    ``np.isfinite`` of the grads, params and states."""
+
+    #: flags bits: a non-finite value in a gradient / a parameter / a state array
+    NONFINITE_GRAD, NONFINITE_PARAM, NONFINITE_STATE = 1, 2, 4
+
+    def __init__(self, rule, params, grads, states, checked=False):
+        a = contract.update_table(rule, params, grads, states)
+        self.rule = a.rule
+        self.checked = bool(checked)
+        self.held = tuple(i for i, seq in enumerate(a.states) if seq is not None)
+        self.arrays = tuple(a.params) + tuple(a.grads) + tuple(
+            arr for seq in a.states if seq is not None for arr in seq)
+        self.flags = 0
+        self._params, self._grads, self._states = a.params, a.grads, a.states
+        self._snapshot = None
+
+    def holds(self, params, grads, states):
+        """Whether these are still exactly the table's arrays (the same objects)."""
+        if len(states) != len(contract.STATE_SLOTS[self.rule]) or any(
+                (seq is not None) != (i in self.held) for i, seq in enumerate(states)):
+            return False
+        given = list(params) + list(grads) + [arr for seq in states if seq is not None
+                                              for arr in seq]
+        return len(given) == len(self.arrays) and all(
+            a is b for a, b in zip(given, self.arrays))
+
+    def _written(self):
+        return list(self._params) + [arr for i in self.held for arr in self._states[i]]
+
+    def update(self, **arguments):
+        """One update of every tensor; returns what the multi-tensor twin returns."""
+        contract.update_scalars(self.rule, len(self._params), self.held, **arguments)
+        if self.checked:
+            self._snapshot = [arr.copy() for arr in self._written()]
+        result = _MULTI[self.rule](self._params, self._grads, *self._states, **arguments)
+        self.flags = 0
+        if self.checked:
+            if not all(np.isfinite(g).all() for g in self._grads):
+                self.flags |= self.NONFINITE_GRAD
+            if not all(np.isfinite(p).all() for p in self._params):
+                self.flags |= self.NONFINITE_PARAM
+            if not all(np.isfinite(arr).all() for i in self.held for arr in self._states[i]):
+                self.flags |= self.NONFINITE_STATE
+        return result
+
+    def restore(self):
+        """Copy back what the last (checked) update overwrote."""
+        if self._snapshot is None:
+            raise RuntimeError("restore() needs a checked table (checked=True) that has run an "
+                               "update")
+        for arr, saved in zip(self._written(), self._snapshot):
+            arr[...] = saved

@@ -303,6 +303,75 @@ def _dropout_hostile(x_name):
     return hostile
 
 
+def _dropout_rng_samples(dtype):
+    rng = seeded_rng("dropout_forward_rng", dtype.name)
+    out = []
+    for shape, rate, seed, counter in [((1,), 0.0, 0, 0), ((7,), 0.1, 1, 3),
+                                       ((3, 5), 0.5, 2 ** 64 - 1, 2 ** 40),
+                                       ((2, 3, 4, 5), 0.9, 12345, 7),
+                                       ((4, 9, 3), 0.999, 99, 0), ((5, 7), 0.3, 5, 2 ** 64 - 18),
+                                       ((8193 * 2 + 1,), 0.2, 3, 11)]:
+        x = with_zeros(rng, shape, dtype)
+        out.append(call("%s rate %g seed %d counter %d" % (shape, rate, seed, counter), x, rate,
+                        seed, counter))
+    x = with_zeros(rng, (5, 7), dtype)
+    out.append(call("out=, mask_out= uint8", x, 0.4, 8, 9, out=nan_filled(x.shape, dtype),
+                    mask_out=np.full(x.shape, 7, np.uint8)))
+    xi = x.copy()
+    out.append(call("in place", xi, 0.4, 8, 9, out=xi, mask_out=np.ones(x.shape, bool)))
+    return out
+
+
+def _dropout_rng_hostile():
+    base = call("", _A, 0.5, 1, 0)
+    buf = np.zeros(13)
+    ro = np.zeros((3, 4), bool)
+    ro.flags.writeable = False
+    return [
+        bad("x empty", ValueError, "x", np.zeros((0, 4)), 0.5, 1, 0),
+        bad("rate 1", ValueError, "rate", _A, 1.0, 1, 0, words=["1.0"]),
+        *scalar_hostiles(base, 1, "rate", below=-0.1),
+        bad("seed -1", ValueError, "seed", _A, 0.5, -1, 0),
+        bad("seed 2**64", ValueError, "seed", _A, 0.5, 2 ** 64, 0),
+        bad("seed float", TypeError, "seed", _A, 0.5, 1.0, 0),
+        bad("seed bool", TypeError, "seed", _A, 0.5, True, 0),
+        bad("seed None", TypeError, "seed", _A, 0.5, None, 0),
+        bad("counter -1", ValueError, "counter", _A, 0.5, 1, -1),
+        bad("counter str", TypeError, "counter", _A, 0.5, 1, "0"),
+        bad("counter wraps", ValueError, "counter", _A, 0.5, 1, 2 ** 64 - 5, words=["2**64"]),
+        *dtype_hostiles(base, 0, "x"),
+        *out_hostiles(base, (3, 4), F64, {"x": 0}),
+        bad("mask_out float", TypeError, "mask_out", _A, 0.5, 1, 0,
+            mask_out=np.zeros((3, 4))),
+        bad("mask_out shape", ValueError, "mask_out", _A, 0.5, 1, 0,
+            mask_out=np.zeros((4, 3), bool)),
+        bad("mask_out list", TypeError, "mask_out", _A, 0.5, 1, 0, mask_out=[True] * 12),
+        bad("mask_out read-only", ValueError, "mask_out", _A, 0.5, 1, 0, mask_out=ro),
+        bad("mask_out F-order", ValueError, "mask_out", _A, 0.5, 1, 0,
+            mask_out=np.zeros((4, 3), bool).T),
+        bad("mask_out is x's bytes", ValueError, ("mask_out", "x"), buf[1:].reshape(3, 4), 0.5,
+            1, 0, mask_out=buf.view(np.uint8)[:12].reshape(3, 4)),
+        bad("mask_out is out's bytes", ValueError, ("mask_out", "out"), _A.copy(), 0.5, 1, 0,
+            out=buf[:12].reshape(3, 4), mask_out=buf.view(np.uint8)[:12].reshape(3, 4)),
+    ]
+
+
+def _splitmix64_samples(dtype):
+    # integer draws: the dtype of the table's loop plays no part
+    return [call("seed 1234567", 1234567, 0, 5), call("none", 0, 0, 0),
+            call("wraps past 2**64", 2 ** 64 - 1, 2 ** 64 - 3, 7), call("one", 9, 2 ** 40, 1)]
+
+
+def _splitmix64_hostile():
+    return [bad("seed -1", ValueError, "seed", -1, 0, 3),
+            bad("seed 2**64", ValueError, "seed", 2 ** 64, 0, 3),
+            bad("seed float", TypeError, "seed", 1.5, 0, 3),
+            bad("first -1", ValueError, "first", 1, -1, 3),
+            bad("first str", TypeError, "first", 1, "0", 3),
+            bad("count -1", ValueError, "count", 1, 0, -1),
+            bad("count bool", TypeError, "count", 1, 0, True)]
+
+
 def _elementwise_cases():
     cases = []
     for name in ELEMENTWISE:
@@ -343,4 +412,10 @@ CASES = [
                _dropout_hostile("x"), both(EXACT), _dropout_big("dropout_forward")),
     KernelCase("dropout_backward", _dropout_samples("dropout_backward"),
                _dropout_hostile("dy"), both(EXACT), _dropout_big("dropout_backward")),
+    # the mask drawn in the kernel: integer arithmetic and one multiplication, bit for bit
+    KernelCase("dropout_forward_rng", _dropout_rng_samples, _dropout_rng_hostile, both(EXACT),
+               lambda dtype: call("100003", with_zeros(seeded_rng("rng big", dtype.name),
+                                                       (100_003,), dtype), 0.3, 77, 5)),
+    KernelCase("splitmix64", _splitmix64_samples, _splitmix64_hostile, both(EXACT),
+               lambda dtype: call("100003", 5, 2 ** 63, 100_003)),
 ]

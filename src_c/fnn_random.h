@@ -1,0 +1,200 @@
+/* Counter-based random bits for dropout, and the dropout pass that draws its mask.
+ *
+ * The generator is SplitMix64 (Steele, Lea & Flood, "Fast splittable pseudorandom number
+ * generators", OOPSLA 2014; the 64-bit finaliser is Stafford's "Mix13" variant of MurmurHash3's),
+ * read as a function of (key, counter) rather than as a sequence:
+ *
+ *     draw(key, j) = mix(key + (j + 1) * GAMMA)            (all arithmetic mod 2^64)
+ *     mix(z):  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+ *              z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+ *              return z ^ (z >> 31)
+ *     GAMMA = 0x9e3779b97f4a7c15                            (2^64 / golden ratio, odd)
+ *
+ * so draw(key, j) is the (j+1)-th output of the usual SplitMix64 stream seeded with `key`
+ * (tests check it against published outputs).  Draw j of a dropout call feeds two elements:
+ * element i uses draw counter + i/2, its low 32 bits for even i and its high 32 bits for odd i,
+ * and is kept when those 32 bits are >= `threshold` (round(rate * 2^32)), so
+ * P(keep) = 1 - threshold / 2^32.  Every element depends only on (key, counter, i): the same
+ * mask whatever the thread split or the SIMD variant, and a call of n elements consumes
+ * (n + 1) / 2 draws (the caller advances its counter by that).  Statistical quality and the
+ * NumPy twin: docs/kernels/activations.md and fastnn/reference/activations.py.
+ *
+ * The pass is written once (fnn_dropout_rng_body) and compiled per SIMD level side by side:
+ * generic (SSE2 on x86-64), AVX2, and AVX-512 with AVX-512DQ (vpmullq: the 64-bit multiplies
+ * of mix() in one instruction; without DQ the AVX2 variant runs).  Integer arithmetic only,
+ * plus one multiply per kept element, so every variant gives the same bits.
+ */
+#ifndef FNN_RANDOM_H
+#define FNN_RANDOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "fnn_cpu.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FNN_RND_INLINE static inline __attribute__((always_inline))
+#else
+#define FNN_RND_INLINE static inline
+#endif
+/* x may be y (in place): element i is read before it is written and no element depends on
+ * another, which is what the pragma promises the vectoriser. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define FNN_RND_IVDEP _Pragma("GCC ivdep")
+#elif defined(__clang__)
+#define FNN_RND_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#else
+#define FNN_RND_IVDEP
+#endif
+
+#define FNN_SPLITMIX64_GAMMA 0x9e3779b97f4a7c15ULL
+
+FNN_RND_INLINE uint64_t fnn_splitmix64_mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* draw(key, j): the (j+1)-th output of SplitMix64 seeded with key */
+static inline uint64_t fnn_splitmix64_draw(uint64_t key, uint64_t j)
+{
+    return fnn_splitmix64_mix(key + (j + 1) * FNN_SPLITMIX64_GAMMA);
+}
+
+/* Elements per block: the draws of a block go to a small array first (that loop vectorises over
+ * draws), then the block's elements are kept or zeroed (that loop vectorises over elements). */
+#define FNN_DROPOUT_BLOCK 64
+
+/* Elements [0, n) of one call's range that starts at element `first` of the call (first even):
+ * keep[i] = bits(first + i) >= threshold; y[i] = keep ? x[i] * scale : 0.  A dropped element is
+ * +0 whatever x holds (NaN and inf included), as the twin's np.where. */
+#define FNN_DROPOUT_RNG_BODY(T, UINT)                                                           \
+    {                                                                                            \
+        const uint64_t draw0 = counter + (uint64_t)(first / 2);                                  \
+        for (ptrdiff_t b = 0; b < n; b += FNN_DROPOUT_BLOCK) {                                   \
+            uint32_t bits[FNN_DROPOUT_BLOCK];                                                    \
+            const ptrdiff_t nb = n - b < FNN_DROPOUT_BLOCK ? n - b : FNN_DROPOUT_BLOCK;          \
+            const uint64_t d = draw0 + (uint64_t)(b / 2) + 1;                                    \
+            for (int j = 0; j < FNN_DROPOUT_BLOCK / 2; j++) {                                    \
+                const uint64_t z = fnn_splitmix64_mix(key + (d + (uint64_t)j)                    \
+                                                      * FNN_SPLITMIX64_GAMMA);                   \
+                bits[2 * j] = (uint32_t)z;                                                       \
+                bits[2 * j + 1] = (uint32_t)(z >> 32);                                           \
+            }                                                                                    \
+            FNN_RND_IVDEP for (ptrdiff_t i = 0; i < nb; i++) {                                   \
+                /* select by a bit mask, not a branch: the loop vectorises */                    \
+                const UINT k = (UINT)(bits[i] >= threshold);                                     \
+                const T v = x[b + i] * scale;                                                    \
+                UINT vb;                                                                         \
+                memcpy(&vb, &v, sizeof vb);                                                      \
+                vb &= (UINT)0 - k;                                                               \
+                memcpy(&y[b + i], &vb, sizeof vb);                                               \
+                keep[b + i] = (uint8_t)k;                                                        \
+            }                                                                                    \
+        }                                                                                        \
+    }
+
+#define FNN_DROPOUT_RNG_ARGS(T)                                                                 \
+    (const T *x, T *y, uint8_t *keep, ptrdiff_t n,                                             \
+     ptrdiff_t first, uint64_t key, uint64_t counter, uint32_t threshold, T scale)
+
+static void fnn_dropout_rng_f32_generic FNN_DROPOUT_RNG_ARGS(float)
+FNN_DROPOUT_RNG_BODY(float, uint32_t)
+static void fnn_dropout_rng_f64_generic FNN_DROPOUT_RNG_ARGS(double)
+FNN_DROPOUT_RNG_BODY(double, uint64_t)
+
+#if FNN_X86
+__attribute__((target("avx2"))) static void fnn_dropout_rng_f32_avx2 FNN_DROPOUT_RNG_ARGS(float)
+FNN_DROPOUT_RNG_BODY(float, uint32_t)
+__attribute__((target("avx2"))) static void fnn_dropout_rng_f64_avx2 FNN_DROPOUT_RNG_ARGS(double)
+FNN_DROPOUT_RNG_BODY(double, uint64_t)
+#define FNN_TARGET_AVX512DQ __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw")))
+FNN_TARGET_AVX512DQ static void fnn_dropout_rng_f32_avx512 FNN_DROPOUT_RNG_ARGS(float)
+FNN_DROPOUT_RNG_BODY(float, uint32_t)
+FNN_TARGET_AVX512DQ static void fnn_dropout_rng_f64_avx512 FNN_DROPOUT_RNG_ARGS(double)
+FNN_DROPOUT_RNG_BODY(double, uint64_t)
+
+/* AVX-512DQ, BW and VL (CPUID leaf 7, EBX bits 17, 30, 31); fnn_cpu_best_simd() has already
+ * checked the OS's zmm state for the avx512 level.  Asked once: CPUID is slow in a VM (it traps
+ * to the hypervisor).  The cache is a benign race: every thread computes the same value. */
+static inline int fnn_cpu_has_avx512dq(void)
+{
+    static int cached = -1;
+    unsigned int a, b, c, d;
+    if (cached < 0) {
+        if (__get_cpuid_max(0, 0) < 7) {
+            cached = 0;
+        } else {
+            __cpuid_count(7, 0, a, b, c, d);
+            cached = ((b >> 17) & 1) && ((b >> 30) & 1) && ((b >> 31) & 1);
+        }
+    }
+    return cached;
+}
+#endif
+
+/* Which variant runs at level `simd` (tests and documentation). */
+static inline const char *fnn_dropout_rng_variant(int simd)
+{
+#if FNN_X86
+    if (simd >= FNN_SIMD_AVX512 && fnn_cpu_has_avx512dq())
+        return "avx512";
+    if (simd >= FNN_SIMD_AVX2)
+        return "avx2";
+#endif
+    (void)simd;
+    return "generic";
+}
+
+/* The variant to run at level `simd`: 2 avx512 (with DQ), 1 avx2, 0 generic. */
+static inline int fnn_dropout_rng_level(int simd)
+{
+#if FNN_X86
+    if (simd >= FNN_SIMD_AVX512 && fnn_cpu_has_avx512dq())
+        return 2;
+    if (simd >= FNN_SIMD_AVX2)
+        return 1;
+#endif
+    (void)simd;
+    return 0;
+}
+
+static void fnn_dropout_rng_f32(int variant, const float *x, float *y, uint8_t *keep,
+                                ptrdiff_t n, ptrdiff_t first, uint64_t key, uint64_t counter,
+                                uint32_t threshold, float scale)
+{
+#if FNN_X86
+    if (variant == 2) {
+        fnn_dropout_rng_f32_avx512(x, y, keep, n, first, key, counter, threshold, scale);
+        return;
+    }
+    if (variant == 1) {
+        fnn_dropout_rng_f32_avx2(x, y, keep, n, first, key, counter, threshold, scale);
+        return;
+    }
+#endif
+    (void)variant;
+    fnn_dropout_rng_f32_generic(x, y, keep, n, first, key, counter, threshold, scale);
+}
+
+static void fnn_dropout_rng_f64(int variant, const double *x, double *y, uint8_t *keep,
+                                ptrdiff_t n, ptrdiff_t first, uint64_t key, uint64_t counter,
+                                uint32_t threshold, double scale)
+{
+#if FNN_X86
+    if (variant == 2) {
+        fnn_dropout_rng_f64_avx512(x, y, keep, n, first, key, counter, threshold, scale);
+        return;
+    }
+    if (variant == 1) {
+        fnn_dropout_rng_f64_avx2(x, y, keep, n, first, key, counter, threshold, scale);
+        return;
+    }
+#endif
+    (void)variant;
+    fnn_dropout_rng_f64_generic(x, y, keep, n, first, key, counter, threshold, scale);
+}
+
+#endif
