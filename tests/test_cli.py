@@ -3,16 +3,20 @@ sub-command, exit status 2 with a one-line message for bad arguments and missing
 real training run (MNIST, --limit) with its --out artefacts, and the quick bench; plus the
 package's edges: ``python -m fastnn`` works and nothing in fastnn imports ``fastnn.cli``."""
 import json
+import os
 import re
 import subprocess
 import sys
 
 import pytest
 
+import fastnn
 from fastnn import cli
 from fastnn.benchmarks import cases
 from fastnn.models import load_model
 from fnn_testutil import mnist_dir
+
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(fastnn.__file__))
 
 
 def run(capsys, *argv):
@@ -51,8 +55,10 @@ def test_study_without_a_study_prints_help_and_exits_2(capsys):
 
 
 def test_python_dash_m_fastnn():
+    # cwd: the directory holding the imported (compiled) package, never the source tree,
+    # which "-m" would put first on sys.path.
     res = subprocess.run([sys.executable, "-m", "fastnn", "--version"], capture_output=True,
-                         text=True, timeout=120)
+                         text=True, timeout=120, cwd=_PACKAGE_PARENT)
     assert res.returncode == 0 and res.stdout.startswith("fastnn ")
 
 
@@ -74,7 +80,7 @@ bad = sorted(n for n in sys.modules
 print(" ".join(bad) or "clean")
 """
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300)
+                         timeout=300, cwd=_PACKAGE_PARENT)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "clean"
 
