@@ -520,7 +520,8 @@ def test_fashion_pointed_at_mnist_names_the_dataset_and_keeps_the_file(env, tmp_
     assert e.remedy == "other_dataset"
     # the reverse: a Fashion-MNIST .gz (known by its published md5) read as MNIST
     if gz:
-        mnist_spec = spec_for(files, sha256={}, others=(("Fashion-MNIST", {}, gz_md5),))
+        real_mnist = file_bytes(make_arrays(53))        # what the MNIST checksums describe
+        mnist_spec = spec_for(real_mnist, others=(("Fashion-MNIST", {}, gz_md5),))
         with pytest.raises(DatasetError, match="is the Fashion-MNIST file") as ei:
             ds._load(mnist_spec, None, download=False)
         assert "Delete" not in str(ei.value)

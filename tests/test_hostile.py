@@ -59,11 +59,12 @@ def test_absurd_thread_settings_in_python_never_crash(run_child):
                 fastnn.set_num_threads(bad)
             except ValueError as e:
                 refused.append("num_threads must be <=" in str(e))
-        print(n, fastnn._config.max_threads(), len(w), y.sum(), dx.sum(), out.sum(), refused)
+        warned = any("FASTNN_NUM_THREADS=100000" in str(x.message) for x in w)
+        print(n, fastnn._config.max_threads(), warned, y.sum(), dx.sum(), out.sum(), refused)
     """, env_extra={"FASTNN_NUM_THREADS": "100000"})
     assert res.returncode == 0, res.stderr[-2000:]
     n, cap, warned, ysum, dxsum, outsum, refused = res.stdout.split(" ", 6)
-    assert n == cap and int(warned) >= 1 and "FASTNN_NUM_THREADS=100000" in res.stderr
+    assert n == cap and warned == "True"
     assert float(ysum) == 4.0 and float(dxsum) == 4.0 and float(outsum) == 27.0
     assert refused.strip() == "[True, True]"
 
