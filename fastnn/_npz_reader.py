@@ -4,8 +4,8 @@ Design: ``np.load`` believes what a file says: it decompresses any member asked 
 large it inflates, allocates whatever shape a ``.npy`` header declares, and blocks forever on a
 FIFO.  This reader lets the caller decide what it needs before any data is read:
 
-* :func:`open_regular` opens read-only without blocking and refuses anything that is not a
-  regular file (a FIFO, a device, a directory);
+* the caller opens the file with ``fastnn._readfile.open_regular`` (read-only, never blocking,
+  regular files only);
 * :class:`NpzArchive` lists the members from the zip's central directory (a name that occurs
   twice is refused); nothing is decompressed yet;
 * :meth:`NpzArchive.header` reads one member's ``.npy`` header only (its first bytes) and checks
@@ -22,13 +22,12 @@ ValueError) naming the member; the caller adds the file's name.
 """
 import collections
 import os
-import stat
 import zipfile
 
 import numpy as np
 import numpy.lib.format as npformat
 
-__all__ = ["FormatError", "NpyHeader", "NpzArchive", "open_regular"]
+__all__ = ["FormatError", "NpyHeader", "NpzArchive"]
 
 # Deflate's largest expansion: a 258-byte match per (at best) two bits, about 1032:1.
 _DEFLATE_MAX_RATIO = 1032
@@ -44,24 +43,6 @@ NpyHeader = collections.namedtuple("NpyHeader", "member shape dtype fortran_orde
 NpyHeader.__doc__ = ("What a member's .npy header declares: ``shape`` (tuple of ints), "
                      "``dtype`` (numpy.dtype), ``fortran_order`` and ``offset`` (bytes before "
                      "the data).")
-
-
-def open_regular(path):
-    """``path`` opened for binary reading; OSError as ``open`` raises it (missing file, no
-    permission), FormatError when it is not a regular file.  Opening never blocks: a FIFO is
-    opened with O_NONBLOCK and refused at once."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags)
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
-                    else "a socket" if stat.S_ISSOCK(mode) else "a device")
-            raise FormatError("it is %s, not a regular file" % kind)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 class NpzArchive:

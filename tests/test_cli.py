@@ -341,7 +341,7 @@ def test_checkpoint_and_resume_are_bit_identical(capsys, tmp_path, tiny_mnist):
     resume, gives the same weights, optimizer state, history and test result as 3 epochs in
     one run (dropout masks, shuffling and Adam's state included)."""
     from fastnn.models import load_model
-    ck = tmp_path / "ck.npz"
+    ck = tmp_path / "run{1}.npz"                  # braces are literal, not a format field
     code, whole, err = run(capsys, "train", "--epochs", "3", "--out", str(tmp_path / "a"), *TINY)
     assert code == 0, err
     code, _, err = run(capsys, "train", "--epochs", "1", "--checkpoint", str(ck), *TINY)

@@ -13,6 +13,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from fastnn import _idx
 from fastnn import datasets as ds
 from fastnn.datasets import DatasetError
 
@@ -219,8 +220,8 @@ def test_wrong_image_size(env, tmp_path):
 
 def test_parse_idx_round_trip_with_module_writer():
     a = np.arange(2 * 28 * 28, dtype=np.int64).astype(np.uint8).reshape(2, 28, 28)
-    assert ds._idx_bytes(a, "images") == idx(a, "images")
-    np.testing.assert_array_equal(ds._parse_idx(idx(a, "images"), "images"), a)
+    assert _idx.idx_bytes(a, "images") == idx(a, "images")
+    np.testing.assert_array_equal(_idx.parse_idx(idx(a, "images"), "images"), a)
 
 
 # --- directory resolution -------------------------------------------------------------------
@@ -620,7 +621,7 @@ def test_gzip_stream_checks(tmp_path):
         path = tmp_path / (name + "-t10k-labels-idx1-ubyte.gz")
         path.write_bytes(blob)
         if error is None:
-            assert ds._read_idx_file(path, "labels", (28, 28), 5) == data, name
+            assert _idx.read_idx_file(path, "labels", (28, 28), 5) == data, name
             continue
         with pytest.raises(DatasetError, match=error):
             ds._read_verified(_FIVE_LABELS, path, STEMS["test_labels"], "labels", "test",
@@ -635,14 +636,14 @@ def test_raw_file_longer_than_its_header_is_not_read(tmp_path, monkeypatch):
         fh.write(idx(np.zeros(5, np.uint8), "labels"))
         fh.truncate(2 ** 30)                            # sparse: no disk, no memory
     reads = []
-    real_open = ds._open_regular
+    real_open = _idx.open_regular
 
     def counting_open(p):
         fh = real_open(p)
         orig = fh.read
         fh.read = lambda n=-1: reads.append(n) or orig(n)
         return fh
-    monkeypatch.setattr(ds, "_open_regular", counting_open)
+    monkeypatch.setattr(_idx, "open_regular", counting_open)
     with pytest.raises(DatasetError, match="trailing bytes"):
         ds._read_verified(_FIVE_LABELS, path, STEMS["test_labels"], "labels", "test",
                           [(tmp_path, "path=")])

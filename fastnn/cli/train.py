@@ -252,7 +252,9 @@ def run(args):
                   "" if args.resume is None else ", resuming %s after epoch %d"
                   % (args.resume, first)))
         model.summary()
-    cbs = [callbacks.ModelCheckpoint(args.checkpoint)] if args.checkpoint else None
+    # braces escaped: ModelCheckpoint formats its path with the epoch logs, --checkpoint is literal
+    cbs = None if args.checkpoint is None else [callbacks.ModelCheckpoint(
+        args.checkpoint.replace("{", "{{").replace("}", "}}"))]
     with kernel_threads(s.threads), backend.use(s.backend):
         hist = model.fit(x_tr, y_tr, epochs=s.epochs, batch_size=s.batch_size,
                          optimizer=optimizer, validation_data=validation, seed=args.seed,
