@@ -4,7 +4,8 @@ For every entry of ``kernel_cases.CASES`` (one per public kernel, or per variant
 
 * twin parity: on the seeded samples, at every SIMD level this CPU has, the compiled kernel
   matches its NumPy twin as the table says (bit for bit, or within its tolerance), every output
-  and, for in-place kernels, every updated array; ``out=`` is returned as the result;
+  and, for in-place kernels, every updated array; ``out=`` is returned as the result; every
+  array returned is C-contiguous;
 * memory layouts: F-ordered, sliced, reversed and read-only inputs give the C-ordered
   result's bits (kernels that take any layout);
 * out=: a result written into out= (or in place) has the bits of a fresh result;
@@ -162,6 +163,8 @@ def test_matches_twin(case, dtype, level):
         assert len(got) == len(want), sample.label
         for k, (g, w) in enumerate(zip(got, want)):
             why = _mismatch(g, w, spec, dtype, sample.args)
+            if why is None and isinstance(g, np.ndarray) and not g.flags.c_contiguous:
+                why = "not C-contiguous"
             if why:
                 problems.append("%s, output %d: %s" % (sample.label, k, why))
     assert not problems, "\n".join(problems)
