@@ -174,15 +174,16 @@ def test_matches_twin(case, dtype, level):
 @pytest.mark.parametrize("dtype", kc.DTYPES, ids=str)
 @pytest.mark.parametrize("case", [c for c in kc.CASES if c.equivalent], ids=lambda c: c.id)
 def test_matches_its_equivalent_call(case, dtype, level):
-    """Every sample, at SIMD ``level``: the compiled kernel gives the bits of the same call made
-    another way with the compiled module's other kernels (the table's ``equivalent``)."""
+    """Every sample and the big one (its work split over 3 threads), at SIMD ``level``: the
+    compiled kernel gives the bits of the same call made another way with the compiled module's
+    other kernels (the table's ``equivalent``)."""
     _guard(case)
     if level not in fastnn.cpu_simd_levels():
         pytest.skip("this CPU cannot run %s" % level)
     problems = []
-    for sample in case.samples(dtype):
+    for sample in case.samples(dtype) + [case.big(dtype)]:
         args, kwargs = copy.deepcopy((sample.args, sample.kwargs))
-        with simd(level):
+        with simd(level), fastnn.threads(3):
             got = _run(kernels, case, sample)
             want = _outputs(case, case.equivalent(kernels, args, kwargs), args, kwargs)
         assert len(got) == len(want), sample.label
