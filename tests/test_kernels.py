@@ -4,7 +4,8 @@ For every entry of ``kernel_cases.CASES`` (one per public kernel, or per variant
 
 * twin parity: on the seeded samples, at every SIMD level this CPU has, the compiled kernel
   matches its NumPy twin as the table says (bit for bit, or within its tolerance), every output
-  and, for in-place kernels, every updated array; ``out=`` is returned as the result;
+  and, for in-place kernels, every updated array; ``out=`` is returned as the result; every
+  array returned is C-contiguous;
 * memory layouts: F-ordered, sliced, reversed and read-only inputs give the C-ordered
   result's bits (kernels that take any layout);
 * out=: a result written into out= (or in place) has the bits of a fresh result;
@@ -162,6 +163,8 @@ def test_matches_twin(case, dtype, level):
         assert len(got) == len(want), sample.label
         for k, (g, w) in enumerate(zip(got, want)):
             why = _mismatch(g, w, spec, dtype, sample.args)
+            if why is None and isinstance(g, np.ndarray) and not g.flags.c_contiguous:
+                why = "not C-contiguous"
             if why:
                 problems.append("%s, output %d: %s" % (sample.label, k, why))
     assert not problems, "\n".join(problems)
@@ -171,15 +174,16 @@ def test_matches_twin(case, dtype, level):
 @pytest.mark.parametrize("dtype", kc.DTYPES, ids=str)
 @pytest.mark.parametrize("case", [c for c in kc.CASES if c.equivalent], ids=lambda c: c.id)
 def test_matches_its_equivalent_call(case, dtype, level):
-    """Every sample, at SIMD ``level``: the compiled kernel gives the bits of the same call made
-    another way with the compiled module's other kernels (the table's ``equivalent``)."""
+    """Every sample and the big one (its work split over 3 threads), at SIMD ``level``: the
+    compiled kernel gives the bits of the same call made another way with the compiled module's
+    other kernels (the table's ``equivalent``)."""
     _guard(case)
     if level not in fastnn.cpu_simd_levels():
         pytest.skip("this CPU cannot run %s" % level)
     problems = []
-    for sample in case.samples(dtype):
+    for sample in case.samples(dtype) + [case.big(dtype)]:
         args, kwargs = copy.deepcopy((sample.args, sample.kwargs))
-        with simd(level):
+        with simd(level), fastnn.threads(3):
             got = _run(kernels, case, sample)
             want = _outputs(case, case.equivalent(kernels, args, kwargs), args, kwargs)
         assert len(got) == len(want), sample.label
