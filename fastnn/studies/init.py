@@ -89,7 +89,7 @@ def resolve_config(**overrides):
         if not cfg[key] or len(set(cfg[key])) != len(cfg[key]):
             raise ValueError("%s must list distinct names, got %s" % (key, cfg[key]))
     check_activations(cfg)
-    names = sorted(optim._NAMES)  # TODO(merge): sorted(optim.names()), public after issue 9
+    names = optim.names()
     if cfg["optimizer"] not in names:
         raise ValueError("optimizer: unknown %r; expected one of %s"
                          % (cfg["optimizer"], ", ".join(names)))
