@@ -9,6 +9,8 @@ For every entry of ``kernel_cases.CASES`` (one per public kernel, or per variant
   result's bits (kernels that take any layout);
 * out=: a result written into out= (or in place) has the bits of a fresh result;
 * threads: 1, 2 and 3 threads give identical bits on an input large enough to be split;
+* equivalent calls: where the table gives one (a multi-tensor kernel against its single-tensor
+  kernel on each tensor), the same bits at every SIMD level;
 * hostile inputs: the compiled kernel and the twin both raise the table's exception, with a
   message naming the argument; and, in ONE child process, every hostile input of the table
   goes through the compiled kernels without killing the interpreter.
@@ -41,12 +43,22 @@ def _guard(case):
         pytest.skip(reason)
 
 
+def _spread(values):
+    """``values`` with each list or tuple replaced by its entries (the arrays of a multi-tensor
+    kernel's list arguments)."""
+    out = []
+    for v in values:
+        out += list(v) if isinstance(v, (list, tuple)) else [v]
+    return out
+
+
 def _outputs(case, result, args, kwargs):
-    """What a call produced: the arrays updated in place, then the result (a tuple is spread)."""
+    """What a call produced: the arrays updated in place (a list of arrays is spread), then the
+    result (a tuple or list is spread)."""
     if kwargs.get("out") is not None:
         assert result is kwargs["out"], "%s(out=...) did not return out" % case.id
-    outs = [args[i] for i in case.updates]
-    if isinstance(result, tuple):
+    outs = _spread(args[i] for i in case.updates)
+    if isinstance(result, (tuple, list)):
         outs += list(result)
     elif not (case.updates and result is None):
         outs.append(result)
@@ -155,6 +167,29 @@ def test_matches_twin(case, dtype, level):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("level", SIMD_LEVELS)
+@pytest.mark.parametrize("dtype", kc.DTYPES, ids=str)
+@pytest.mark.parametrize("case", [c for c in kc.CASES if c.equivalent], ids=lambda c: c.id)
+def test_matches_its_equivalent_call(case, dtype, level):
+    """Every sample, at SIMD ``level``: the compiled kernel gives the bits of the same call made
+    another way with the compiled module's other kernels (the table's ``equivalent``)."""
+    _guard(case)
+    if level not in fastnn.cpu_simd_levels():
+        pytest.skip("this CPU cannot run %s" % level)
+    problems = []
+    for sample in case.samples(dtype):
+        args, kwargs = copy.deepcopy((sample.args, sample.kwargs))
+        with simd(level):
+            got = _run(kernels, case, sample)
+            want = _outputs(case, case.equivalent(kernels, args, kwargs), args, kwargs)
+        assert len(got) == len(want), sample.label
+        for k, (g, w) in enumerate(zip(got, want)):
+            why = _mismatch(g, w, kc.EXACT, dtype, sample.args)
+            if why:
+                problems.append("%s, output %d: %s" % (sample.label, k, why))
+    assert not problems, "\n".join(problems)
+
+
 # --------------------------------------------------------------------------- memory layouts
 def _in_layout(sample, kind):
     """The sample with every array argument (out= aside) copied into layout ``kind``."""
@@ -243,7 +278,8 @@ def test_hostile_input_raises_naming_the_argument(case, index, impl):
     written."""
     _guard(case)
     h = case.hostile()[index]
-    arrays = [a for a in list(h.args) + list(h.kwargs.values()) if isinstance(a, np.ndarray)]
+    arrays = [a for a in _spread(list(h.args) + list(h.kwargs.values()))
+              if isinstance(a, np.ndarray)]
     before = [a.copy() for a in arrays]
     with pytest.raises(h.exc) as info:
         getattr(IMPLS[impl], case.name)(*h.args, **h.kwargs)
