@@ -80,9 +80,9 @@ elif sys.platform == "win32":
 else:
     USE_OPENMP = _probe_openmp(CC)
     OPENMP_REASON = "probe compiled" if USE_OPENMP else "compiler cannot build an OpenMP program"
-    if not USE_OPENMP:
-        warnings.warn("fastnn: OpenMP not available (%s); building serial kernels"
-                      % OPENMP_REASON, stacklevel=2)
+if not USE_OPENMP:
+    warnings.warn("fastnn: OpenMP not available (%s); building serial kernels"
+                  % OPENMP_REASON, stacklevel=2)
 
 if sys.platform == "win32":
     COMPILE_ARGS = ["/O2"] + (["/openmp"] if USE_OPENMP else [])
