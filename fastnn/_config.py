@@ -185,7 +185,7 @@ class LoadAdapter:
     def __init__(self, read_delay=read_run_delay, clock=time.monotonic):
         self._read_delay = read_delay
         self._clock = clock
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self._signal = None   # unknown until the first read
         self.reset()
 
@@ -202,6 +202,11 @@ class LoadAdapter:
         """The length of the current measurement window (None before the first)."""
         return self._window[2] if self._window is not None else None
 
+    def after_fork(self):
+        """In a forked child: a fresh lock and a fresh start (the parent's threads are gone)."""
+        self.lock = threading.Lock()
+        self.reset()
+
     def available(self):
         """Whether the run-delay signal exists here (checked on first use)."""
         if self._signal is None:
@@ -216,7 +221,7 @@ class LoadAdapter:
         window = self._window
         if window is not None and self._clock() - window[0] < window[2]:
             return current
-        with self._lock:
+        with self.lock:
             return self._end_window(n, current)
 
     def _end_window(self, n, current):
@@ -252,6 +257,11 @@ class LoadAdapter:
         return current
 
 
+def load_adapter():
+    """The process's ``LoadAdapter`` (the one ``get_num_threads()`` consults)."""
+    return _adapter
+
+
 def _adaptive_from_env():
     raw = os.environ.get("FASTNN_ADAPTIVE_THREADS", "").strip().lower()
     if raw in ("", "1", "true", "yes", "on"):
@@ -283,3 +293,7 @@ def _default_count():
 _explicit = _explicit_from_env()
 _adaptive = _adaptive_from_env()
 _adapter = LoadAdapter()
+if hasattr(os, "register_at_fork"):
+    # A child forked while another thread held the lock would wait on it forever; its windows
+    # would also difference the parent's threads' delays.
+    os.register_at_fork(after_in_child=_adapter.after_fork)

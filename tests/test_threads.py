@@ -355,3 +355,15 @@ def test_default_count_drops_beside_a_busy_process(run_child):
     configured, lowest, share_at_one = out.stdout.split()
     assert configured == "2" and lowest == "1", out.stdout
     assert float(share_at_one) > 0.5, out.stdout    # most calls: probes are short and rare
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
+def test_a_forked_child_starts_the_adapter_afresh():
+    a = _config.load_adapter()
+    with a.lock:                        # held by this thread at the moment of the fork
+        pid = os.fork()
+        if pid == 0:                    # child: the lock must be free, the window new
+            ok = a.lock.acquire(timeout=5) and a.window_s is None and a.current is None
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
