@@ -335,7 +335,14 @@ def main(argv=None):
         return child_main(args)
     before = loadavg()
     t0 = time.time()
-    results = [run_policy(pol.strip(), args) for pol in args.policies.split(",") if pol.strip()]
+    results = []
+    for pol in [p.strip() for p in args.policies.split(",") if p.strip()]:
+        t1 = time.time()
+        results.append(run_policy(pol, args))
+        # progress on stderr (a policy can take minutes on a loaded machine); table at the end
+        print(report(results[-1:], "policy %s: %.0f s, load average %s" % (
+            pol, time.time() - t1, "%.2f" % loadavg()[0] if loadavg() else "?")),
+            file=sys.stderr, flush=True)
     after = loadavg()
     header = ("CPU: %s; %d CPUs available; load average before %s, after %s; %.0f s; %s data"
               % (cpu_model(), len(os.sched_getaffinity(0)),

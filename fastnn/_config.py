@@ -71,10 +71,12 @@ def get_num_threads():
     the default adapted to the machine's load (see the module docstring)."""
     if _explicit is not None:
         return _explicit
-    n = _default_count()
     if not _adaptive:
-        return n
-    return _adapter.threads(n)
+        return _default_count()
+    a = _adapter
+    if _monotonic() < a.deadline:      # the common case, inlined: this runs on every call
+        return a.answer
+    return a.threads(_default_count())
 
 
 def set_num_threads(n):
@@ -196,6 +198,9 @@ class LoadAdapter:
         self.probing = False
         self.last_contention = None
         self._window = None        # (t0, run delay at t0, window length)
+        self.deadline = -1.0       # until then (clock time), a call gets ``answer``
+        self.answer = None
+        self._n = None             # the default count ``answer`` was computed for
 
     @property
     def window_s(self):
@@ -214,18 +219,23 @@ class LoadAdapter:
         return self._signal
 
     def threads(self, n):
-        """The count for a kernel call now, the default being ``n``."""
-        current = self.current
-        if current is None or current > n:
-            current = n
-        window = self._window
-        if window is not None and self._clock() - window[0] < window[2]:
-            return current
+        """The count for a kernel call now, the default being ``n``.  Within a window: one clock
+        read (this is on every kernel call's path)."""
+        if n == self._n and self._clock() < self.deadline:
+            return self.answer
         with self.lock:
-            return self._end_window(n, current)
+            current = self.current
+            if current is None or current > n:
+                current = n
+            answer = self._end_window(n, current)
+            window = self._window
+            self._n, self.answer = n, answer
+            self.deadline = window[0] + window[2] if window is not None else -1.0
+            return answer
 
     def _end_window(self, n, current):
         if not self.available():
+            self._window = (self._clock(), 0, float("inf"))    # no signal: never read again
             return n
         now = self._clock()
         read = self._read_delay()
@@ -281,6 +291,7 @@ def _explicit_from_env():
 
 
 _default = None
+_monotonic = time.monotonic
 
 
 def _default_count():
