@@ -317,9 +317,10 @@ def _run_epoch(model, x, y, epoch, epochs, batch_size, shuffle, seed, loss_fn, o
         model.backward(loss_fn.backward(), need_dx=False)
         # checked: a step that would leave an inf or NaN in a weight or in the optimizer's
         # state is undone, so the model keeps its last finite weights (and a ModelCheckpoint
-        # never sees diverged ones)
-        problem = optimizer.checked_step()
-        if problem is not None:
+        # never sees diverged ones); an optimizer object without checked_step just steps
+        checked_step = getattr(optimizer, "checked_step", None)
+        problem = checked_step() if checked_step is not None else optimizer.step()
+        if checked_step is not None and problem is not None:
             raise _diverged(optimizer, epoch, epochs, b, steps, batch_loss,
                             "%s is not finite (inf or NaN)" % problem, what=problem)
         batch_losses.append(batch_loss)
@@ -338,7 +339,8 @@ def _run_epoch(model, x, y, epoch, epochs, batch_size, shuffle, seed, loss_fn, o
 
 
 def _diverged(optimizer, epoch, epochs, b, steps, loss, problem, what=None):
-    lr = optimizer.param_groups[0].get("lr")
+    groups = getattr(optimizer, "param_groups", None)
+    lr = groups[0].get("lr") if groups else None
     return TrainingDivergedError(
         "training diverged at epoch %d/%d, batch %d/%d: %s; the model keeps its last finite "
         "weights and optimizer state (from before this batch's update). Try a lower learning "

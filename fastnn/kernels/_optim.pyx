@@ -402,7 +402,6 @@ class UpdateTable:
     copies the snapshot back, undoing the last update exactly.  Unchecked, ``flags`` stays 0.
     """
 
-
     NONFINITE_GRAD = FNN_OPTIM_NONFINITE_GRAD
     NONFINITE_PARAM = FNN_OPTIM_NONFINITE_PARAM
     NONFINITE_STATE = FNN_OPTIM_NONFINITE_STATE
@@ -410,8 +409,8 @@ class UpdateTable:
     def __init__(self, rule, params, grads, states, checked=False):
         table = _TensorTable(rule, params, grads, states, checked)
         self._table = table
-        self.rule, self.checked, self.held, self.arrays = (table.rule, table.checked,
-                                                            table.held, table.arrays)
+        self.rule, self.checked = table.rule, table.checked
+        self.held, self.arrays = table.held, table.arrays
         # the engine's methods themselves: no extra call per update
         self.update, self.holds, self.restore = table.update, table.holds, table.restore
 
