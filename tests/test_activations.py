@@ -548,7 +548,8 @@ def test_api_names_match_the_twin():
     names = {"relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
              "tanh_forward", "tanh_backward", "elu_forward", "elu_backward",
              "elu_backward_from_output", "softmax_forward", "softmax_backward",
-             "softmax_cross_entropy", "dropout_forward", "dropout_backward"}
+             "softmax_cross_entropy", "dropout_forward", "dropout_backward",
+             "dropout_forward_rng", "splitmix64"}
     assert set(_act.__all__) == names == set(reference.activations.__all__)
     for name in names:
         assert getattr(fastnn.kernels, name) is getattr(_act, name)

@@ -214,7 +214,9 @@ def test_train_short_run_writes_artefacts(capsys, tmp_path):
     assert record["epoch"] == [0, 1]
     assert len(record["history"]["val_accuracy"]) == 2
     assert record["config"]["train_samples"] == 1200
-    assert float(m.group(1)) > 0.8          # 1200 images, 2 epochs: well above chance
+    # 1200 images, 2 epochs: well above chance (0.1).  Seeds 0-3 give 0.796-0.807 with the
+    # counter-based dropout masks and 0.798-0.807 with the former ones: 0.8 was the median
+    assert float(m.group(1)) > 0.75
     model = load_model(out_dir / "model.npz")
     assert model.epochs_completed == 2
     csv_rows = (out_dir / "history.csv").read_text().strip().splitlines()
