@@ -1,13 +1,15 @@
 """Build script for fastnn's compiled kernels.
 
 Design: every kernel module under ``fastnn/kernels`` is a Cython extension; the GEMM and its SIMD
-micro-kernels are plain C in ``src_c`` and compiled into the extensions that call them.  OpenMP is
-probed by compiling a tiny program; when the compiler cannot do OpenMP (or FASTNN_NO_OPENMP=1)
-the build goes on serially with a warning.  SIMD is chosen at run time inside ``src_c`` (GCC
-target attributes + ``__builtin_cpu_supports``), so the default flags stay portable; FASTNN_NATIVE=1
-opts into ``-march=native``.  Never ``-ffast-math``: the kernels are compared bit-for-bit across
-thread counts and against NumPy twins.
+micro-kernels are plain C in ``src_c``, compiled into ``_gemm`` alone (other extensions call it
+through ``cimport``, fastnn/kernels/_gemm.pxd).  OpenMP is probed by compiling a tiny program;
+when the compiler cannot do OpenMP (or FASTNN_NO_OPENMP=1) the build goes on serially with a
+warning.  SIMD is chosen at run time: the C code takes the level as an argument (held by
+fastnn.kernels._runtime) and its SIMD variants carry GCC target attributes, so the default flags
+stay portable; FASTNN_NATIVE=1 opts into ``-march=native``.  Never ``-ffast-math``: the kernels
+are compared bit-for-bit across thread counts and against NumPy twins.
 """
+import glob
 import os
 import shutil
 import subprocess
@@ -21,21 +23,20 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# name -> extra C sources compiled into that extension
+# name -> extra C sources compiled into that extension (each C source into exactly one: _conv
+# calls the GEMM through _gemm's cimported functions)
 KERNEL_MODULES = {
     "_gemm": ["src_c/fnn_gemm.c"],
-    "_conv": ["src_c/fnn_gemm.c"],
+    "_conv": [],
     "_pool": [],
     "_activations": [],
-    "_optim": [],
+    "_optim": ["src_c/fnn_optim.c"],
     "_runtime": [],
 }
 
 
 # Headers every extension may include: a header-only edit must trigger a rebuild.
-C_HEADERS = ["src_c/fnn_gemm.h", "src_c/fnn_gemm_kernels.h", "src_c/fnn_gemm_driver.h",
-             "src_c/fnn_openmp.h", "src_c/fnn_cpu.h", "src_c/fnn_vecmath.h",
-             "src_c/fnn_activations.h"]
+C_HEADERS = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "src_c", "*.h")))
 
 
 def _compiler_cmd():
@@ -52,13 +53,10 @@ def _compiler_version(cc):
 
 
 def _probe_openmp(cc):
-    """Return True when ``cc -fopenmp`` compiles and links an OpenMP program."""
-    src = "#include <omp.h>\nint main(void){int n=0;\n#pragma omp parallel reduction(+:n)\nn+=1;\nreturn n>0?0:1;}\n"
+    """Return True when ``cc -fopenmp`` compiles and links src_c/fnn_openmp_probe.c."""
+    path = os.path.join(HERE, "src_c", "fnn_openmp_probe.c")
     tmp = tempfile.mkdtemp(prefix="fastnn-omp-")
     try:
-        path = os.path.join(tmp, "probe.c")
-        with open(path, "w") as fh:
-            fh.write(src)
         res = subprocess.run(cc + ["-fopenmp", path, "-o", os.path.join(tmp, "probe")],
                              capture_output=True, text=True, timeout=120)
         return res.returncode == 0
@@ -83,7 +81,8 @@ else:
     USE_OPENMP = _probe_openmp(CC)
     OPENMP_REASON = "probe compiled" if USE_OPENMP else "compiler cannot build an OpenMP program"
     if not USE_OPENMP:
-        warnings.warn("fastnn: OpenMP not available (%s); building serial kernels" % OPENMP_REASON)
+        warnings.warn("fastnn: OpenMP not available (%s); building serial kernels"
+                      % OPENMP_REASON, stacklevel=2)
 
 if sys.platform == "win32":
     COMPILE_ARGS = ["/O2"] + (["/openmp"] if USE_OPENMP else [])

@@ -147,19 +147,6 @@ def _check_input_shape_arg(input_shape):
     return tuple(input_shape)
 
 
-def _activation_forward(z, activation, alpha=1.0):
-    if activation is None:
-        return z
-    k = K()
-    if activation == "relu":
-        return k.relu_forward(z)
-    if activation == "sigmoid":
-        return k.sigmoid_forward(z)
-    if activation == "tanh":
-        return k.tanh_forward(z)
-    return k.elu_forward(z, alpha)
-
-
 def _activation_backward(dy, y, activation, alpha=1.0):
     """dL/dz from dL/dy and the activation's OUTPUT y = act(z) (z itself is not kept):
 
@@ -449,7 +436,8 @@ class Conv2D(_WeightedLayer):
     layout); b = ``bias`` (out_channels,); y (N, out_channels, OH, OW) with
     OH = (H + 2*ph - kh) // sh + 1 and likewise OW.
 
-    Forward: z = conv2d_forward(x, W, b, stride, padding); y = act(z).  It keeps x and y.
+    Forward: y = act(conv2d(x, W) + b), one conv2d_forward call with the bias and activation
+    fused into its GEMM (as Dense's matmul_bias).  It keeps x and y.
     Backward: dz from dy and y (as Dense), then ``conv2d_backward(dz, x, W, stride, padding)``
     -> (dx, dW, db) (im2col / GEMM / col2im; see fastnn/reference/conv.py).
 
@@ -486,9 +474,9 @@ class Conv2D(_WeightedLayer):
         self._out_hw(x.shape[2], x.shape[3], "x")
 
     def _affine_activation(self, x):
-        z = K().conv2d_forward(x, self.kernel.value, self.bias.value, self.stride, self.padding)
-        y = _activation_forward(z, self.activation)
-        return y
+        # bias and activation fused into the convolution's GEMM epilogue, as Dense does
+        return K().conv2d_forward(x, self.kernel.value, self.bias.value, self.stride,
+                                  self.padding, activation=self.activation)
 
     def _affine_backward(self, dz, x, need_dx):
         # need_dx=False skips a GEMM and a col2im

@@ -13,7 +13,7 @@ One training step, for a mini-batch (xb, yb):
     loss   = loss_fn.forward(logits, yb) + model.regularization_loss()
     dlogits = loss_fn.backward()                        # (p - onehot(y)) / N for softmax CE
     model.backward(dlogits, need_dx=False)              # layer by layer in reverse, fills .grad
-    optimizer.step()                                    # one fused update kernel per parameter
+    optimizer.step()                                    # one multi-tensor update call per group
 
 Reproducibility.  Epoch ``e`` shuffles with ``numpy.random.default_rng([seed, e])``: the order
 of any epoch depends only on (seed, e), so a run resumed from a checkpoint at epoch ``e`` sees
@@ -172,10 +172,9 @@ def _resolve_optimizer(model, optimizer, initial_epoch):
     if not isinstance(optimizer, _optim.Optimizer):
         if _is_optimizer_like(optimizer):
             return optimizer        # a student's own optimizer: fit only calls step()
-        # TODO(merge): optim.names() -- replace the private _NAMES once optim exports it
         raise TypeError("optimizer must be None, a name (%s), a fastnn.optim.Optimizer or an "
                         "object with step() and zero_grad() methods, got %s"
-                        % (", ".join(sorted(_optim._NAMES)), type(optimizer).__name__))
+                        % (", ".join(_optim.names()), type(optimizer).__name__))
     own = {id(p) for p in params}
     theirs = [p for g in optimizer.param_groups for p in g["params"]]
     if any(id(p) not in own for p in theirs):

@@ -1,23 +1,36 @@
 /* fastnn's GEMM: packed, cache-blocked, register-tiled (BLIS-style), OpenMP over output tiles.
  * The API and its contract are in fnn_gemm.h; docs/kernels/gemm.md explains the design.
  *
- * This one translation unit includes the private headers (micro-kernels, then the driver once
- * per element type), so setup.py compiles a single source into every extension that needs GEMM.
- *
- * Blocking for the target core (AMD Zen3: 32 KiB L1d, 512 KiB L2 per core, 32 MiB shared L3):
- *   KC = 256:  one B micro-panel (KC x NR: 16 KiB) plus one A micro-panel (KC x MR: 6/12 KiB)
- *              fit in L1 together.
- *   MC:        the packed A block (MC x KC) takes about a quarter of L2 (float 144 -> 144 KiB,
- *              double 72 -> 144 KiB), leaving room for the B panel stream and C tiles.
- *   NC:        the packed B block (KC x NC) sits in L3 (float 4080 -> 4 MiB per thread).
- * Same values as BLIS's Zen configurations (not re-tuned here; see docs/kernels/gemm.md).
+ * BLIS's layout, one concern per file:
+ *   fnn_gemm_ukr.h          what a micro-kernel is: tile sizes, pointer types
+ *   fnn_gemm_ukr_generic.h  the reference micro-kernels (plain C, any CPU)
+ *   fnn_gemm_ukr_avx2.h     the AVX2 + FMA micro-kernels
+ *   fnn_gemm_driver.h       the type-generic driver: blocking, packing, epilogue, threads
+ *   fnn_gemm_ftz.h          flush-to-zero for the duration of a call
+ *   this file               the driver instantiated per element type, and the dispatch on the
+ *                           SIMD level
+ * It is the one translation unit of the GEMM, compiled into the fastnn.kernels._gemm extension
+ * only; other extensions call it through that module (fastnn/kernels/_gemm.pxd).
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "fnn_gemm.h"
+#include "fnn_cpu.h"
 #include "fnn_openmp.h"
-#include "fnn_gemm_kernels.h"
+#include "fnn_gemm_ftz.h"
+#include "fnn_gemm_ukr.h"
+#include "fnn_gemm_ukr_generic.h"
+#if FNN_X86
+#include "fnn_gemm_ukr_avx2.h"
+#endif
+
+/* Cache blocking (why these values: docs/kernels/gemm.md, "Cache blocking"):
+ *   KC  k-block length: one B micro-panel plus one A micro-panel fit in L1 together;
+ *   MC  rows of the packed A block, which stays in L2;
+ *   NC  columns of the packed B block, which stays in L3.
+ * FMA_PER_CYCLE (FMA lanes per cycle of one core) only weighs compute against packing in the
+ * thread-grid and orientation cost models; it never changes a result. */
 
 /* ------------------------------------------------------------------ float */
 #define FNN_T float
@@ -78,48 +91,43 @@
 #undef FNN_FMA_PER_CYCLE
 
 /* ------------------------------------------------------------------ dispatch
- * Decided once per process: 1 = AVX2+FMA micro-kernels, 0 = generic C.  The environment
- * variable FASTNN_GEMM_SIMD=generic forces the fallback (tests use it to cover that path on
- * AVX2 machines).  Racing first calls compute the same value, so a relaxed atomic suffices. */
-static int fnn_simd_cached = -1;
-
-static int fnn_detect_simd(void)
+ * The best micro-kernel at or below the level the caller passes (fastnn's process-wide setting,
+ * FASTNN_SIMD / fastnn.set_simd, checked against the CPU when it is set).  Levels above what is
+ * written here fall through to the best one that exists.
+ *
+ * AVX-512 goes first in each chain, as
+ *     if (simd >= FNN_SIMD_AVX512) return <the fnn_gemm_ukr_avx512.h kernel>;
+ * with the same tile shapes (float 6 x 16 is one zmm per row; the packing format depends on MR
+ * and NR, see fnn_gemm_ukr.h).  A kernel with another tile shape needs a driver instance per
+ * shape (the driver is compiled per element type with FNN_MR/FNN_NR). */
+static int fnn_gemm_ukr_level(int simd)
 {
-    const char *env = getenv("FASTNN_GEMM_SIMD");
-    if (env != NULL && strcmp(env, "generic") == 0)
-        return 0;
-#if FNN_X86_GNUC
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return 1;
+#if FNN_X86
+    if (simd >= FNN_SIMD_AVX2)
+        return FNN_SIMD_AVX2;
 #endif
-    return 0;
+    (void)simd;
+    return FNN_SIMD_GENERIC;
 }
 
-static int fnn_simd(void)
+const char *fnn_gemm_ukr_name(int simd)
 {
-    int s = __atomic_load_n(&fnn_simd_cached, __ATOMIC_RELAXED);
-    if (s < 0) {
-        s = fnn_detect_simd();
-        __atomic_store_n(&fnn_simd_cached, s, __ATOMIC_RELAXED);
-    }
-    return s;
+    return fnn_gemm_ukr_level(simd) == FNN_SIMD_AVX2 ? "avx2" : "generic";
 }
-
-const char *fnn_gemm_simd_level(void) { return fnn_simd() ? "avx2+fma" : "generic"; }
 
 void fnn_sgemm(int64_t batch, int64_t M, int64_t N, int64_t K,
                const float *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
                const float *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
                float beta, float *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
-               const float *bias, int bias_mode, int act, float elu_alpha, int nthreads)
+               const float *bias, int bias_mode, int act, float elu_alpha, int nthreads,
+               int simd)
 {
-    fnn_sukr_t ukr = fnn_sukr_generic;
-    fnn_sukr_direct_t ukrd = fnn_sukr_direct_generic;
-#if FNN_X86_GNUC
-    if (fnn_simd()) {
-        ukr = fnn_sukr_avx2;
-        ukrd = fnn_sukr_direct_avx2;
+    fnn_sukr_t ukr = fnn_sgemm_ukr_generic_6x16;
+    fnn_sukr_direct_t ukrd = fnn_sgemm_ukr_generic_direct_6x16;
+#if FNN_X86
+    if (fnn_gemm_ukr_level(simd) == FNN_SIMD_AVX2) {
+        ukr = fnn_sgemm_ukr_avx2_6x16;
+        ukrd = fnn_sgemm_ukr_avx2_direct_6x16;
     }
 #endif
     fnn_s_gemm(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs, c_rs,
@@ -130,14 +138,15 @@ void fnn_dgemm(int64_t batch, int64_t M, int64_t N, int64_t K,
                const double *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
                const double *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
                double beta, double *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
-               const double *bias, int bias_mode, int act, double elu_alpha, int nthreads)
+               const double *bias, int bias_mode, int act, double elu_alpha, int nthreads,
+               int simd)
 {
-    fnn_dukr_t ukr = fnn_dukr_generic;
-    fnn_dukr_direct_t ukrd = fnn_dukr_direct_generic;
-#if FNN_X86_GNUC
-    if (fnn_simd()) {
-        ukr = fnn_dukr_avx2;
-        ukrd = fnn_dukr_direct_avx2;
+    fnn_dukr_t ukr = fnn_dgemm_ukr_generic_6x8;
+    fnn_dukr_direct_t ukrd = fnn_dgemm_ukr_generic_direct_6x8;
+#if FNN_X86
+    if (fnn_gemm_ukr_level(simd) == FNN_SIMD_AVX2) {
+        ukr = fnn_dgemm_ukr_avx2_6x8;
+        ukrd = fnn_dgemm_ukr_avx2_direct_6x8;
     }
 #endif
     fnn_d_gemm(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs, c_rs,

@@ -1,7 +1,10 @@
 /* Private to fnn_gemm.c: the type-generic GEMM driver, included once per element type with
  *   FNN_T (float/double), FNN_F(name) (name mangling), FNN_MR, FNN_NR, FNN_MC, FNN_KC, FNN_NC,
- *   FNN_UKR_T (micro-kernel pointer type), FNN_EXP, FNN_EXPM1, FNN_TANH,
- *   FNN_FMA_PER_CYCLE (FMA lanes per cycle on the reference core, for the thread-grid model).
+ *   FNN_UKR_T / FNN_UKRD_T (packed / direct micro-kernel pointer types, fnn_gemm_ukr.h),
+ *   FNN_EXP, FNN_EXPM1, FNN_TANH (the epilogue's libm functions),
+ *   FNN_FMA_PER_CYCLE (FMA lanes per cycle of one core, for the cost models).
+ * The micro-kernels themselves are chosen by the caller (fnn_gemm.c) and passed in; nothing
+ * here depends on the SIMD level.
  *
  * Loop nest of one output task (rows [m0, m1) x cols [n0, n1) of one batch item), BLIS order:
  *   for jc in cols, step NC            B block (KC x NC) lives in L3
@@ -27,8 +30,9 @@ typedef struct {
     int64_t kb;     /* k-block length: depends on K only, never on the thread count */
 } FNN_F(args_t);
 
-/* Thread-local, persistent, grow-only packing buffers: a page fault costs ~1.7 us per 4 KiB
- * page on the target machine, so the buffers are allocated once per thread and reused. */
+/* Thread-local, persistent, grow-only packing buffers: allocating them per call would fault in
+ * their pages on every call (docs/kernels/gemm.md gives the cost), so each thread allocates them
+ * once and reuses them. */
 static _Thread_local FNN_T *FNN_F(tl_bufA) = NULL;
 static _Thread_local size_t FNN_F(tl_capA) = 0;
 static _Thread_local FNN_T *FNN_F(tl_bufB) = NULL;
@@ -345,7 +349,7 @@ static void FNN_F(run)(const FNN_F(args_t) *g, int64_t batch, int nthreads)
 {
     const int64_t M = g->M, N = g->N;
     int64_t gm = 1, gn = 1, ntasks;
-    /* Below ~0.5 MFLOP, waking a second thread costs more than it saves. */
+    /* Below about 0.5 MFLOP, waking a second thread costs more than it saves. */
     if (nthreads > 1 && (double)batch * (double)M * (double)N * (double)(g->K > 0 ? g->K : 1)
                             < 2.5e5)
         nthreads = 1;
@@ -391,13 +395,14 @@ static double FNN_F(orient_cost)(int64_t M, int64_t N, int64_t K, int64_t b_cs, 
     const double mp = (double)((M + FNN_MR - 1) / FNN_MR * FNN_MR);
     const double np_ = (double)((N + FNN_NR - 1) / FNN_NR * FNN_NR);
     const int direct = N <= 2 * FNN_NR;
-    /* packing: ~1 cycle per element gathered; a unit-stride B row copies ~4x faster */
+    /* packing, in the model's units: 1 cycle per element gathered, a quarter of that for a
+     * unit-stride B row (a plain copy) */
     const double pack_a = direct ? 0.0 : (double)M * (double)K;
     const double pack_b = (double)N * (double)K * (b_cs == 1 ? 0.25 : 1.0);
     /* The micro-kernel stores NR-wide rows of each tile.  When those rows are not contiguous
      * (c_cs != 1) every tile touches NR cache lines (and, for a wide C, NR pages) to store
-     * MR elements each: with small K that store dominates (32 x 9 x 100352 ran 10x slower
-     * swapped), so charge ~1 cycle per stored element for it. */
+     * MR elements each: with small K that store dominates (docs/kernels/gemm.md, "Orientation"),
+     * so charge ~1 cycle per stored element for it. */
     const double store = c_cs == 1 ? 0.0 : (double)M * (double)N;
     return mp * np_ * (double)K / FNN_FMA_PER_CYCLE + pack_a + pack_b + store;
 }

@@ -57,3 +57,35 @@ def test_every_twin_has_a_compiled_kernel_with_the_same_signature():
         assert str(inspect.signature(getattr(kernels, name))) == \
             str(inspect.signature(getattr(reference, name))), name
         assert getattr(kernels, name).__module__.startswith("fastnn.kernels"), name
+
+
+def test_kernels_cap_their_threads_to_the_work(run_child):
+    """With the most threads fastnn allows, kernels given one unit of work per parallel loop (one
+    image, one channel, a 1 x 1 kernel, a tiny product) must not start an OpenMP thread pool:
+    those threads could not be used (and absurd counts used to crash).  libgomp keeps its
+    threads alive after a parallel region, so the process's thread count before and after shows
+    whether any were started."""
+    code = """
+        import os, sys
+        if not os.path.isdir("/proc/self/task"):
+            print("skip"); sys.exit(0)
+        import numpy as np, fastnn
+        from fastnn import kernels as K
+        from fastnn._config import max_threads
+        fastnn.set_num_threads(max_threads())
+        x = np.ones((1, 1, 2, 2), np.float32); w = np.ones((1, 1, 1, 1), np.float32)
+        before = len(os.listdir("/proc/self/task"))
+        K.matmul(np.ones((3, 4), np.float32), np.ones((4, 5), np.float32))
+        y = K.conv2d_forward(x, w, np.zeros(1, np.float32), 1, 0)
+        K.conv2d_backward(np.ones_like(y), x, w, 1, 0)
+        K.col2im(K.im2col(x, 1, 1, 1, 0), x.shape, 1, 1, 1, 0)
+        p, am = K.maxpool2d_forward(x, 2)
+        K.maxpool2d_backward(p, am, x.shape)
+        print(before, len(os.listdir("/proc/self/task")))
+    """
+    res = run_child(code, timeout=120)
+    assert res.returncode == 0, res.stderr
+    if res.stdout.strip() == "skip":
+        pytest.skip("no /proc/self/task on this platform")
+    before, after = map(int, res.stdout.split())
+    assert after == before, (before, after)

@@ -109,28 +109,7 @@ def test_im2col_layout_and_padding_by_hand():
     assert cols[0, 0] == 0.0 and cols[3, 0] == 1.0   # top-left tap in padding; (1,1) reads x[0,0]
 
 
-# --------------------------------------------------------------------------- forward / backward
-@pytest.mark.parametrize("dtype", DTYPES)
-@given(case=conv_cases(), use_bias=st.booleans(), layout=st.sampled_from(LAYOUTS))
-def test_conv_forward_matches_twin(case, use_bias, layout, dtype):
-    _, x, w, b = _arrays(case, dtype)
-    b = b if use_bias else None
-    s, p = case["stride"], case["padding"]
-    y = _conv.conv2d_forward(_layout(x, layout), _layout(w, layout), b, s, p)
-    assert y.dtype == x.dtype and y.flags.c_contiguous
-    if dtype == np.float32:
-        x64, w64 = x.astype(np.float64), w.astype(np.float64)
-        exact = reference.conv2d_forward(x64, w64, None if b is None else b.astype(np.float64),
-                                         s, p)
-    else:
-        exact = reference.conv2d_forward(x, w, b, s, p)
-    mag = reference.conv2d_forward(np.abs(x).astype(np.float64), np.abs(w).astype(np.float64),
-                                   None if b is None else np.abs(b).astype(np.float64), s, p)
-    assert y.shape == exact.shape
-    factor, floor = _bounds(dtype, case["c"] * case["kh"] * case["kw"] + 1)
-    _assert_within(y, exact, factor * mag + floor, "y")
-
-
+# --------------------------------------------------------------------------- backward
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(case=conv_cases(), layout=st.sampled_from(LAYOUTS))
 def test_conv_backward_matches_twin(case, layout, dtype):
@@ -212,6 +191,82 @@ def test_conv_matches_torch(case, dtype):
     np.testing.assert_allclose(dx, tx.grad.numpy(), **tol)
     np.testing.assert_allclose(dw, tw.grad.numpy(), **tol)
     np.testing.assert_allclose(db, tb.grad.numpy(), **tol)
+
+
+# ------------------------------------------------------------- forward (bias, activation fused)
+ACTS = [None, "relu", "sigmoid", "tanh", "elu"]
+
+
+def _act64(z, act):
+    """The activation in float64, elu with alpha 1 (the formulas of matmul_bias)."""
+    if act == "relu":
+        return np.maximum(z, 0)
+    if act == "sigmoid":
+        return 1 / (1 + np.exp(-z))
+    if act == "tanh":
+        return np.tanh(z)
+    if act == "elu":
+        return np.where(z > 0, z, np.expm1(np.minimum(z, 0)))
+    return z
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=conv_cases(), use_bias=st.booleans(), layout=st.sampled_from(LAYOUTS),
+       act=st.sampled_from(ACTS))
+def test_conv_forward_matches_twin(case, use_bias, layout, act, dtype):
+    """y = act(conv(x, w) + b), bias and activation fused into the GEMM epilogue, against the
+    exact value (computed in float64) and the twin."""
+    _, x, w, b = _arrays(case, dtype)
+    b = b if use_bias else None
+    s, p = case["stride"], case["padding"]
+    y = _conv.conv2d_forward(_layout(x, layout), _layout(w, layout), b, s, p, activation=act)
+    twin = reference.conv2d_forward(x, w, b, s, p, activation=act)
+    assert y.dtype == twin.dtype == x.dtype and y.shape == twin.shape and y.flags.c_contiguous
+
+    def as64(a):
+        return None if a is None else a.astype(np.float64)
+    z = reference.conv2d_forward(as64(x), as64(w), as64(b), s, p)
+    mag = reference.conv2d_forward(np.abs(as64(x)), np.abs(as64(w)),
+                                   None if b is None else np.abs(as64(b)), s, p)
+    factor, floor = _bounds(dtype, case["c"] * case["kh"] * case["kw"] + 1)
+    # every activation has slope <= 1; libm (kernel) and NumPy (twin) differ by a few ulp
+    eps = np.finfo(dtype).eps
+    bound = factor * mag + floor + 8 * eps * np.abs(_act64(z, act))
+    _assert_within(y, _act64(z, act), bound, "y")
+    _assert_within(twin, _act64(z, act), bound, "twin y")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_epilogue_is_the_gemm_epilogue_at_every_simd_level(dtype):
+    """conv2d_forward is one call of the one compiled GEMM (cimported from _gemm) with the bias
+    and activation in its epilogue: per image, bit for bit what the GEMM gives for the same
+    operands at the same SIMD level, for every activation and every level this CPU has."""
+    from fastnn.kernels import _gemm
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 5, 9, 8)).astype(dtype)
+    w = rng.standard_normal((7, 5, 3, 2)).astype(dtype)
+    b = rng.standard_normal(7).astype(dtype)
+    s, p = (2, 1), (1, 0)
+    cols = _conv.im2col(x, 3, 2, s, p)
+    w2 = w.reshape(7, -1)
+    saved = fastnn.get_simd()
+    try:
+        for level in fastnn.cpu_simd_levels():
+            fastnn.set_simd(level)
+            for act in ACTS:
+                y = _conv.conv2d_forward(x, w, b, s, p, activation=act)
+                n_img, oc, oh, ow = y.shape
+                P = oh * ow
+                for n in range(n_img):
+                    c = np.empty((oc, P), dtype)
+                    _gemm._gemm_ex(w2, cols[:, n * P:(n + 1) * P], c, bias=b, bias_mode="row",
+                                   activation=act)
+                    np.testing.assert_array_equal(y[n].reshape(oc, P), c, err_msg=level)
+            relu = _conv.conv2d_forward(x, w, b, s, p, activation="relu")
+            plain = _conv.conv2d_forward(x, w, b, s, p)
+            np.testing.assert_array_equal(relu, fastnn.kernels.relu_forward(plain))
+    finally:
+        fastnn.set_simd(saved)
 
 
 # --------------------------------------------------------------------------- threads, workspace
@@ -344,6 +399,8 @@ BAD = [
      ["dy"]),
     ("bwd channels", lambda m: m.conv2d_backward(_DY, _X[:, :2], _W, 1, 0), ValueError,
      ["w", "x"]),
+    ("activation", lambda m: m.conv2d_forward(_X, _W, None, 1, 0, activation="gelu"),
+     ValueError, ["activation", "gelu"]),
 ]
 
 

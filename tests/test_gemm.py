@@ -214,19 +214,18 @@ def test_ftz_inside_kernel_and_caller_mxcsr_restored():
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("beta", [0.0, 1.0, -0.5])
 @pytest.mark.parametrize("bias_mode", [None, "row", "col"])
-def test_batched_beta_bias_strided_c(dtype, beta, bias_mode):
+def test_batched_beta_bias(dtype, beta, bias_mode):
     rng = np.random.default_rng(4)
     batch, m, k, n = 3, 23, 270, 29
     a = rng.standard_normal((batch, m, k)).astype(dtype)
     b_shared = rng.standard_normal((n, k)).astype(dtype)  # 2-D: shared by the batch, read as B^T
-    c_big = rng.standard_normal((batch, m, 2 * n)).astype(dtype)
-    c = c_big[:, :, ::2]  # non-contiguous output, written through its strides
+    c = rng.standard_normal((batch, m, n)).astype(dtype)
     c0 = c.copy()
-    gaps = c_big[:, :, 1::2].copy()
     bias = None if bias_mode is None else rng.standard_normal(m if bias_mode == "row" else n
                                                               ).astype(dtype)
-    _gemm._gemm_ex(a, b_shared, c, beta=beta, bias=bias, bias_mode=bias_mode, activation="tanh",
-                   trans_b=True)
+    res = _gemm._gemm_ex(a, b_shared, c, beta=beta, bias=bias, bias_mode=bias_mode,
+                         activation="tanh", trans_b=True)
+    assert res is c
     exact = beta * c0.astype(np.float64) + _exact(a, b_shared.T)
     if bias_mode == "row":
         exact += bias[None, :, None]
@@ -235,8 +234,23 @@ def test_batched_beta_bias_strided_c(dtype, beta, bias_mode):
     eps = np.finfo(dtype).eps
     mag = np.abs(a.astype(np.float64)) @ np.abs(b_shared.T) + np.abs(beta * c0) + 1
     assert np.all(np.abs(c - np.tanh(exact)) <= 2 * (k + 2) * eps * mag)
-    # only the strided view is written: the interleaved elements are untouched
-    assert np.array_equal(c_big[:, :, 1::2], gaps)
+
+
+def test_gemm_ex_c_obeys_the_out_rule():
+    """c is written in place: the one out= rule of fastnn._validate applies to it."""
+    a = np.ones((3, 4), np.float32)
+    b = np.ones((4, 5), np.float32)
+    with pytest.raises(ValueError, match="c must be C-contiguous"):
+        _gemm._gemm_ex(a, b, np.empty((3, 10), np.float32)[:, ::2])
+    ro = np.empty((3, 5), np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="c must be writeable"):
+        _gemm._gemm_ex(a, b, ro)
+    buf = np.ones((3, 5), np.float32)
+    with pytest.raises(ValueError, match="c must not share memory with bias"):
+        _gemm._gemm_ex(a, b, buf, bias=buf[0], bias_mode="col")
+    with pytest.raises(ValueError, match="c must not share memory with a"):
+        _gemm._gemm_ex(buf[:, :4], b, buf)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -280,15 +294,19 @@ def _bad_calls(dtype=np.float32):
         (lambda mod: mod.matmul(a, b.astype(object)), TypeError, "b must have dtype"),
         (lambda mod: mod.matmul("abc", b), TypeError, "a must"),
         (lambda mod: mod.matmul(a, b, trans_a=1), TypeError, "trans_a must be a bool"),
-        (lambda mod: mod.matmul(a, b, out=np.empty((3, 4), dtype)), ValueError, "out must have shape"),
+        (lambda mod: mod.matmul(a, b, out=np.empty((3, 4), dtype)), ValueError,
+         "out must have shape"),
         (lambda mod: mod.matmul(a, b, out=np.empty((3, 5), np.float64 if dtype == np.float32
-                                                   else np.float32)), TypeError, "out must have dtype"),
+                                                   else np.float32)), TypeError,
+         "out must have dtype"),
         (lambda mod: mod.matmul(a, b, out=np.empty((5, 3), dtype).T), ValueError, "C-contiguous"),
         (lambda mod: mod.matmul(a, b, out=[[0.0] * 5] * 3), TypeError, "out must be"),
         (lambda mod: mod.matmul_bias(a, b, np.ones(5, dtype), activation="gelu"), ValueError,
          "activation must be one of"),
-        (lambda mod: mod.matmul_bias(a, b, np.ones(4, dtype)), ValueError, r"b must have shape \(5,?\)"),
-        (lambda mod: mod.matmul_bias(a, b.T, np.ones(5, dtype)), ValueError, r"w must have shape \(4, \*\)"),
+        (lambda mod: mod.matmul_bias(a, b, np.ones(4, dtype)), ValueError,
+         r"b must have shape \(5,?\)"),
+        (lambda mod: mod.matmul_bias(a, b.T, np.ones(5, dtype)), ValueError,
+         r"w must have shape \(4, \*\)"),
         (lambda mod: mod.matmul_bias(a, b, np.ones(5, dtype), elu_alpha=float("nan")), ValueError,
          "elu_alpha must be finite"),
         (lambda mod: mod.matmul_bias(a, b, np.ones((1, 5), dtype)), ValueError, "b must be 1-dim"),
@@ -325,14 +343,17 @@ def test_bad_inputs_in_child_process_raise_not_crash():
     proc = _run_child("""
         import numpy as np
         from fastnn.kernels import _gemm
-        a = np.ones((3, 4), np.float32)
+        f32 = np.float32
+        a = np.ones((3, 4), f32)
+        b = np.ones((4, 5), f32)
         cases = [
-            lambda: _gemm.matmul(a, np.ones((5, 5), np.float32)),
+            lambda: _gemm.matmul(a, np.ones((5, 5), f32)),
             lambda: _gemm.matmul(a, np.ones((4, 5), np.int32)),
-            lambda: _gemm.matmul(a, np.ones((4, 5), np.float32), out=np.empty((3, 5), np.float32)[:, ::-1]),
-            lambda: _gemm.matmul_bias(np.ones((0, 4), np.float32), np.ones((4, 2), np.float32), np.ones(2, np.float32)),
-            lambda: _gemm._gemm_ex(a, np.ones((4, 5), np.float32), np.empty((3, 6), np.float32)),
-            lambda: _gemm._gemm_ex(a, np.ones((4, 5), np.float32), np.empty((3, 5), np.float32), bias=np.ones(4, np.float32), bias_mode="col"),
+            lambda: _gemm.matmul(a, b, out=np.empty((3, 5), f32)[:, ::-1]),
+            lambda: _gemm.matmul_bias(np.ones((0, 4), f32), np.ones((4, 2), f32), np.ones(2, f32)),
+            lambda: _gemm._gemm_ex(a, b, np.empty((3, 6), f32)),
+            lambda: _gemm._gemm_ex(a, b, np.empty((3, 5), f32), bias=np.ones(4, f32),
+                                   bias_mode="col"),
         ]
         for f in cases:
             try:
@@ -347,11 +368,13 @@ def test_bad_inputs_in_child_process_raise_not_crash():
     assert proc.stdout.count("raised") == 6, proc.stdout
 
 
-def test_generic_microkernel_fallback_in_child_process():
+def test_generic_microkernel_from_the_environment_in_child_process():
+    """FASTNN_SIMD=generic (read once at import) selects the plain-C micro-kernels."""
     proc = _run_child("""
         import numpy as np, fastnn
         from fastnn.kernels import _gemm
-        assert _gemm.simd_level() == "generic", _gemm.simd_level()
+        assert fastnn.get_simd() == "generic", fastnn.get_simd()
+        assert _gemm._ukr_name() == "generic", _gemm._ukr_name()
         rng = np.random.default_rng(0)
         for dt in (np.float32, np.float64):
             a = rng.standard_normal((67, 300)).astype(dt)
@@ -366,11 +389,76 @@ def test_generic_microkernel_fallback_in_child_process():
             bound = 2 * 301 * np.finfo(dt).eps * (np.abs(a).astype(np.float64) @ np.abs(b) + 1)
             assert np.all(np.abs(outs[0] - exact) <= bound)
         print("ok")
-    """, {"FASTNN_GEMM_SIMD": "generic"})
+    """, {"FASTNN_SIMD": "generic"})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
 
 
-def test_simd_level_is_reported():
-    assert _gemm.simd_level() in ("avx2+fma", "generic")
-    assert set(_gemm.__all__) == {"matmul", "matmul_bias", "simd_level"}
+@pytest.fixture
+def each_simd_level():
+    """Yields a function that runs a body at every SIMD level this CPU has, restoring the
+    process-wide level afterwards."""
+    saved = fastnn.get_simd()
+
+    def run(body):
+        for level in fastnn.cpu_simd_levels():
+            fastnn.set_simd(level)
+            body(level)
+    try:
+        yield run
+    finally:
+        fastnn.set_simd(saved)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_simd_level_matches_the_twin(dtype, each_simd_level):
+    """matmul and matmul_bias at every level the CPU has: the micro-kernel chosen is the best at
+    or below the level, results are within the GEMM bound of the exact product and of the twin,
+    and bit-identical at 1, 2 and 3 threads."""
+    rng = np.random.default_rng(8)
+    # packed (wide N) and direct (skinny N) paths, edge tiles, two k-blocks
+    shapes = [(37, 300, 53), (70, 290, 9), (6, 16, 16), (1, 5, 1)]
+    cases = []
+    for m, k, n in shapes:
+        a = rng.standard_normal((m, k)).astype(dtype)
+        b = rng.standard_normal((k, n)).astype(dtype)
+        cases.append((a, b, rng.standard_normal(n).astype(dtype)))
+
+    def body(level):
+        names = fastnn.cpu_simd_levels()
+        ukr = _gemm._ukr_name()
+        assert ukr in names[:names.index(level) + 1], (level, ukr)
+        if level == "generic":
+            assert ukr == "generic"
+        for a, b, bias in cases:
+            outs = []
+            for nt in (1, 2, 3):
+                with fastnn.threads(nt):
+                    outs.append((matmul(a, b), matmul(a.T.copy(), b, trans_a=True),
+                                 matmul_bias(a, b, bias, activation="tanh")))
+            for other in outs[1:]:
+                for r0, r1 in zip(outs[0], other):
+                    assert np.array_equal(r0, r1), level
+            c, ct, cb = outs[0]
+            assert np.array_equal(c, ct), level
+            _assert_gemm_close(c, a, b)
+            k = a.shape[1]
+            tol = 2 * k * np.finfo(dtype).eps * (np.abs(a) @ np.abs(b)) * 2
+            assert np.all(np.abs(c - reference.matmul(a, b)) <= tol + np.finfo(dtype).tiny)
+            ref = reference.matmul_bias(a, b, bias, activation="tanh")
+            pre = np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64)) + np.abs(bias)
+            eps = np.finfo(dtype).eps
+            assert np.all(np.abs(cb - ref) <= 4 * (k + 1) * eps * pre + 16 * eps), level
+    each_simd_level(body)
+
+
+def test_gemm_is_exported_for_cimport():
+    """_conv calls the one compiled GEMM through the fused-type cdef function `gemm` (float and
+    double specialisations, fastnn/kernels/_gemm.pxd); the Python-level simd_level() of earlier
+    versions is gone (fastnn.get_simd() replaces it)."""
+    exported = set(_gemm.__pyx_capi__)
+    assert "act_code" in exported
+    for t in ("float", "double"):
+        assert any(name.startswith("gemm[const %s *" % t) for name in exported), exported
+    assert set(_gemm.__all__) == {"matmul", "matmul_bias"}
+    assert not hasattr(fastnn.kernels, "simd_level")

@@ -1,5 +1,6 @@
 """fastnn.optim: optimizer classes and LR schedulers, against an independent NumPy replay of
 torch's formulas (always) and torch.optim itself (when torch is importable)."""
+import inspect
 import json
 import math
 
@@ -8,6 +9,7 @@ import pytest
 
 import fastnn
 from fastnn import optim
+from fastnn.contracts import constraints
 from fastnn.parameter import Parameter
 
 STEPS = 20
@@ -422,3 +424,156 @@ def test_scheduler_rejects_bad_arguments():
         optim.CosineAnnealingLR(opt, T_max=2.5)
     with pytest.raises(TypeError, match="is not an Optimizer"):
         optim.ExponentialLR(object(), gamma=0.9)
+
+
+# ------------------------------------------------------------------------------------------
+# foreach: the per-parameter loop and the multi-tensor path, side by side
+# ------------------------------------------------------------------------------------------
+
+def _trajectory(name, kw, values, grads):
+    got, opt = run_fastnn(name, kw, values, grads)
+    states = [{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in opt.state[p].items()}
+              for g in opt.param_groups for p in g["params"]]
+    return got, states
+
+
+def _assert_same_trajectory(a, b):
+    for x, y in zip(a[0], b[0]):
+        np.testing.assert_array_equal(x, y)
+    for sa, sb in zip(a[1], b[1]):
+        assert sorted(sa) == sorted(sb)
+        for k in sa:
+            np.testing.assert_array_equal(sa[k], sb[k], err_msg=k)
+
+
+@pytest.mark.parametrize("name,kw", CASES, ids=IDS)
+def test_foreach_and_per_parameter_paths_give_the_same_bits(name, kw):
+    values, grads = problem(seed=4)
+    want = _trajectory(name, dict(kw, foreach=False), values, grads)
+    _assert_same_trajectory(_trajectory(name, dict(kw, foreach=True), values, grads), want)
+    _assert_same_trajectory(_trajectory(name, kw, values, grads), want)     # default: multi
+    with fastnn.backend.use("reference"):
+        for foreach in (None, True, False):
+            _assert_same_trajectory(_trajectory(name, dict(kw, foreach=foreach), values, grads),
+                                    want)
+
+
+def _count_calls(monkeypatch, module, names):
+    calls = []
+    for n in names:
+        f = getattr(module, n)
+        monkeypatch.setattr(module, n, lambda *a, _f=f, _n=n, **k: calls.append(_n) or _f(*a, **k))
+    return calls
+
+
+def test_default_is_one_multi_tensor_call_per_group_compiled_and_a_loop_on_the_twins(monkeypatch):
+    values, grads = problem()
+    compiled = _count_calls(monkeypatch, fastnn.kernels, ["adam_update", "adam_update_multi"])
+    reference = _count_calls(monkeypatch, fastnn.reference, ["adam_update", "adam_update_multi"])
+    params = [Parameter(v) for v in values]
+    opt = optim.Adam([{"params": params[:1]}, {"params": params[1:], "lr": 0.1}])
+    opt.step()
+    assert compiled == ["adam_update_multi"] * 2 and reference == []
+    with fastnn.backend.use("reference"):
+        opt.step()
+    assert reference == ["adam_update"] * 2
+    compiled.clear()
+    opt.param_groups[0]["foreach"] = False
+    opt.step()
+    assert compiled == ["adam_update", "adam_update_multi"]
+
+
+def test_foreach_splits_a_group_by_dtype():
+    rng = np.random.default_rng(5)
+    values = [rng.standard_normal(7).astype(np.float32), rng.standard_normal(4),
+              rng.standard_normal(3).astype(np.float32)]
+    grads = [[rng.standard_normal(v.shape).astype(v.dtype) for v in values] for _ in range(3)]
+    a, _ = run_fastnn("Adam", dict(foreach=True, amsgrad=True), values, grads)
+    b, _ = run_fastnn("Adam", dict(foreach=False, amsgrad=True), values, grads)
+    for x, y in zip(a, b):
+        assert x.dtype == y.dtype
+        np.testing.assert_array_equal(x, y)
+
+
+def test_foreach_is_checked_saved_and_optional_in_old_checkpoints():
+    p = [Parameter(np.zeros(2, np.float32))]
+    with pytest.raises(TypeError, match="foreach must be None or a bool"):
+        optim.SGD(p, foreach=1)
+    opt = optim.Adam(p, foreach=False)
+    p[0].grad[...] = 1.0
+    opt.step()
+    sd = opt.state_dict()
+    assert sd["param_groups"][0]["foreach"] is False
+    old = dict(sd, param_groups=[{k: v for k, v in sd["param_groups"][0].items()
+                                  if k != "foreach"}])
+    fresh = optim.Adam([Parameter(np.zeros(2, np.float32))], foreach=True)
+    fresh.load_state_dict(old)
+    assert fresh.param_groups[0]["foreach"] is True and fresh.state
+
+
+def test_a_subclass_with_only_the_per_parameter_hook_still_steps():
+    class PlainSGD(optim.Optimizer):
+        _parameter_constraints = {"lr": "real >= 0"}
+
+        def __init__(self, params, lr=0.1):
+            super().__init__(params, dict(lr=lr))
+
+        def _update(self, kernels, p, group, state):
+            kernels.sgd_update(p.value, p.grad, None, group["lr"])
+
+    p = Parameter(np.ones(3, np.float32))
+    p.grad[...] = 1.0
+    PlainSGD([p], lr=0.5).step()
+    np.testing.assert_array_equal(p.value, np.full(3, 0.5, np.float32))
+    with pytest.raises(ValueError, match="Invalid learning rate: -2"):
+        PlainSGD([p], lr=-2)
+
+
+# ------------------------------------------------------------------------------------------
+# The constraints tables drive the classes' checks
+# ------------------------------------------------------------------------------------------
+
+CLASSES = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam"]
+
+
+def _outside(constraint):
+    """A value each constraint rejects, and the exception the class raises for it."""
+    c = constraints.parse(constraint)
+    if c.kind == "bool":
+        return 1, TypeError
+    bad = (c.high + 0.5) if c.high is not None else (c.low - 1 if c.low is not None else None)
+    if c.pair:
+        return (0.5, bad), ValueError
+    return bad, ValueError
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_each_class_checks_exactly_its_constraints_table(name):
+    cls = getattr(optim, name)
+    table = cls._parameter_constraints
+    opt = cls([Parameter(np.zeros(2))])
+    assert set(opt.defaults) == set(table) | {"foreach"}
+    for key, constraint in table.items():
+        value, exc = _outside(constraint)
+        if value is None:                          # "real": any finite value; NaN is refused
+            value = float("nan")
+        if key in inspect.signature(cls).parameters:      # (AdamW fixes decoupled_weight_decay)
+            with pytest.raises(exc, match="Invalid|must be a bool"):
+                cls([Parameter(np.zeros(2))], **{key: value})
+        group = dict(opt.param_groups[0], params=[Parameter(np.zeros(2))], **{key: value})
+        with pytest.raises(exc):
+            cls([Parameter(np.zeros(2))]).add_param_group(group)
+
+
+def test_names_lists_every_preset_sorted():
+    assert optim.names() == sorted(["sgd", "momentum", "nesterov", "adagrad", "adadelta",
+                                    "rmsprop", "adam", "amsgrad", "adamw", "adamax", "nadam"])
+    for n in optim.names():
+        assert isinstance(optim.get(n, [Parameter(np.zeros(2))]), optim.Optimizer)
+
+
+def test_schedulers_live_in_their_own_module():
+    from fastnn.optim import lr_scheduler
+    for name in ("LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR"):
+        assert getattr(optim, name) is getattr(lr_scheduler, name)
+    assert optim.StepLR.__module__ == "fastnn.optim.lr_scheduler"

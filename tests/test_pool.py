@@ -234,3 +234,52 @@ def test_bad_argmax_in_child_process_does_not_crash(run_child):
     res = run_child(code, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["ValueError"] * 5, res.stdout
+
+
+def test_argmax_changed_by_another_thread_never_writes_outside_dx(run_child):
+    """maxpool2d_backward checks argmax, then scatters through it with the GIL released.  Another
+    Python thread flips entries of the same (int64, C-contiguous: not copied) array between a
+    valid index and one far out of range for ~2 seconds; every call must either raise ValueError
+    (from the check, or from the scatter, which re-checks each index where it uses it) or give
+    exactly the right dx, and the process must exit cleanly (an out-of-range write would crash
+    it)."""
+    code = textwrap.dedent("""
+        import threading, time
+        import numpy as np
+        from fastnn.kernels import _pool
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((32, 16, 32, 32)).astype(np.float32)
+        y, am = _pool.maxpool2d_forward(x, 2)
+        dy = rng.standard_normal(y.shape).astype(np.float32)
+        expected = _pool.maxpool2d_backward(dy, am, x.shape)
+        flat = am.reshape(-1)
+        good = flat[::997].copy()
+        stop = False
+
+        def flip():
+            while not stop:
+                flat[::997] = 10 ** 10
+                flat[::997] = -(10 ** 10)
+                flat[::997] = good
+
+        t = threading.Thread(target=flip, daemon=True)
+        t.start()
+        calls = errors = 0
+        t_end = time.monotonic() + 2.0
+        while time.monotonic() < t_end:
+            calls += 1
+            try:
+                dx = _pool.maxpool2d_backward(dy, am, x.shape)
+            except ValueError as e:
+                assert "argmax" in str(e), e
+                errors += 1
+            else:
+                assert np.array_equal(dx, expected)
+        stop = True
+        t.join()
+        print("ok", calls, errors)
+    """)
+    res = run_child(code, timeout=120)
+    assert res.returncode == 0, res.stderr
+    words = res.stdout.split()
+    assert words[0] == "ok" and int(words[1]) > 10, res.stdout

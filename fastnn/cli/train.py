@@ -34,8 +34,7 @@ def add_parser(sub):
     p.add_argument("--model", choices=("mlp", "cnn"), default="mlp", help="architecture")
     p.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist",
                    help="MNIST digits or Fashion-MNIST (same file format)")
-    # TODO(merge): sorted(optim.names()), the public list the optimizer rewrite of issue 9 adds
-    p.add_argument("--optimizer", choices=sorted(optim._NAMES), default="adam",
+    p.add_argument("--optimizer", choices=optim.names(), default="adam",
                    help="fastnn.optim.get name")
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate (default: the optimizer's, e.g. 1e-3 for adam)")

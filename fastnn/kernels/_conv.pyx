@@ -1,8 +1,11 @@
 # Design:
 #
-# 2-D convolution as im2col + fastnn's batched C GEMM (src_c/fnn_gemm.h).  The NumPy twins in
-# fastnn/reference/conv.py are the readable version and share this module's argument checks
-# (the `_check_*` helpers are imported from there), so both raise the same errors.
+# 2-D convolution as im2col + fastnn's batched C GEMM.  Three files: the contract
+# (fastnn/contracts/conv.py: every argument check and the geometry, called first here and by the
+# NumPy twins in fastnn/reference/conv.py, so both raise the same errors), this module (the
+# prange loops and the GEMM calls) and the GEMM, which lives in fastnn.kernels._gemm and is
+# called through its cimported fused-type `gemm` (fastnn/kernels/_gemm.pxd): it is compiled
+# once.
 #
 # * Validate first.  Every public function checks ranks, dtypes, shapes, stride/padding and
 #   that the kernel fits, in Python, before any nogil code; bounds checking is off below, so
@@ -11,15 +14,16 @@
 # * Layout.  cols is (C*kh*kw, N*P) with P = OH*OW: row r = c*kh*kw + i*kw + j is kernel tap
 #   (c, i, j), column n*P + oh*OW + ow is one output pixel.  For sample n the block
 #   cols[:, n*P:(n+1)*P] is a strided matrix (row stride N*P), so the whole forward pass is ONE
-#   batched GEMM call:  y[n] (OC x P) = W (OC x CKK) @ cols[:, n*P:(n+1)*P] + b (per row),
-#   batch strides: A 0 (W shared), B P, C OC*P.  The bias is fused into the GEMM epilogue.
-# * Workspace.  cols is large (conv 32->64 3x3 at 128x14x14: 288 x 25088 floats = 29 MB) and
-#   only lives for one call.  It lives in a thread-local, grow-only buffer (threading.local: two
-#   Python threads never share one) so its pages are faulted in once, not on every call.
-#   Whether a fresh np.empty would fault depends on the allocator: glibc reuses a freed block
-#   below its 32 MiB mmap cap (no difference measured at batch 128), above it every fresh block
-#   is new memory (batch 256, 58 MB: 23.9 ms vs 20.3 ms per forward; docs/kernels/conv.md).
-#   The buffer is kept until the thread ends; `_release_workspace()` frees the calling thread's.
+#   batched GEMM call:  y[n] (OC x P) = act(W (OC x CKK) @ cols[:, n*P:(n+1)*P] + b per row),
+#   batch strides: A 0 (W shared), B P, C OC*P.  Bias and activation are fused into the GEMM
+#   epilogue, exactly as matmul_bias does for a dense layer.
+# * Workspace.  cols is large (kh*kw times the input at stride 1) and only lives for one call.
+#   It lives in a thread-local, grow-only buffer (threading.local: two Python threads never
+#   share one) so its pages are faulted in once, not on every call: above glibc's mmap
+#   threshold every fresh block is new memory (docs/kernels/conv.md has the measurement).  The
+#   buffer is kept until the thread ends; `_release_workspace()` frees the calling thread's.
+# * Threads: every prange gets min(fastnn.get_num_threads(), its number of work units), so no
+#   thread is woken that has nothing to do; the GEMM caps its own count.
 # * im2col threads: prange over (row r, sample n) pairs; pair (r, n) writes the contiguous run
 #   cols[r, n*P:(n+1)*P], and consecutive pairs are consecutive in memory, so the static
 #   schedule gives each thread one contiguous block of cols.  Pure copies: thread-count
@@ -29,8 +33,8 @@
 #   to it in the fixed (i, j, oh, ow) order, so no two threads write one element and the sum
 #   order never depends on the thread count.  It is the same order as the NumPy twin's
 #   slice-adds, so col2im is bit-identical to the twin.
-# * Backward: cols = im2col(x) again (the API passes x; caching it across calls would hold
-#   29 MB per layer), then
+# * Backward: cols = im2col(x) again (the API passes x; caching it across calls would hold a
+#   cols per layer), then
 #     dw (OC x CKK) = dY (OC x N*P) @ cols^T : ONE GEMM with K = N*P.  dY is dy transposed to
 #       (OC, N*P) in a second workspace (dy[n, oc, p] is not addressable with one column
 #       stride); a single GEMM keeps each dw element's whole sum in one thread, so no
@@ -39,6 +43,8 @@
 #       into the pass that transposes dy.
 #     dcols = W^T @ dy[n] per sample, one batched GEMM (W^T read through swapped strides),
 #       written over cols (no longer needed after dw), then col2im -> dx.
+#   The activation's derivative is not here: the layer computes dz from dy and the kept output
+#   (fastnn/layers.py), as for Dense.
 # * The GEMM itself threads over output tiles and never splits a dot product, so every output
 #   here is bit-identical at any thread count.
 from cython.parallel cimport prange
@@ -46,31 +52,15 @@ from cython cimport floating
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy, memset
 
+from fastnn.kernels._gemm cimport gemm, act_code, FNN_ACT_NONE, FNN_BIAS_NONE, FNN_BIAS_ROW
+from fastnn.kernels._runtime cimport simd_level
+
 import threading
 
 import numpy as np
 
-from fastnn import _validate as _v
 from fastnn._config import get_num_threads
-from fastnn.reference.conv import (_check_im2col_args, _check_col2im_args,
-                                   _check_conv_forward_args, _check_conv_backward_args)
-
-cdef extern from "fnn_gemm.h" nogil:
-    enum:
-        FNN_ACT_NONE
-    enum:
-        FNN_BIAS_NONE
-        FNN_BIAS_ROW
-    void fnn_sgemm(int64_t batch, int64_t M, int64_t N, int64_t K,
-                   const float *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
-                   const float *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
-                   float beta, float *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
-                   const float *bias, int bias_mode, int act, float elu_alpha, int nthreads)
-    void fnn_dgemm(int64_t batch, int64_t M, int64_t N, int64_t K,
-                   const double *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
-                   const double *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
-                   double beta, double *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
-                   const double *bias, int bias_mode, int act, double elu_alpha, int nthreads)
+from fastnn.contracts import conv as contract
 
 __all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward"]
 
@@ -170,13 +160,20 @@ cdef inline void _col2im_plane(const floating *cp, Py_ssize_t row_stride, floati
 
 
 # --------------------------------------------------------------------------- parallel loops
+cdef inline int _threads_for(Py_ssize_t units, int nt) noexcept nogil:
+    """The thread count for a loop of `units` independent work units: never more threads than
+    units (an idle thread still costs its wake-up)."""
+    return <int>units if units < nt else nt
+
+
 cdef void _im2col_fill(const floating[:, :, :, ::1] x, floating[:, ::1] cols, Py_ssize_t kh,
                        Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph,
                        Py_ssize_t pw, Py_ssize_t OH, Py_ssize_t OW, int nt):
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t P = OH * OW, KK = kh * kw, R = C * KK
     cdef Py_ssize_t idx, r, n, c, i, j, lo, hi
-    for idx in prange(R * N, schedule="static", nogil=True, num_threads=nt):
+    for idx in prange(R * N, schedule="static", nogil=True,
+                      num_threads=_threads_for(R * N, nt)):
         r = idx // N
         n = idx - r * N
         c = r // KK
@@ -195,7 +192,8 @@ cdef void _col2im_fill(const floating[:, ::1] cols, floating[:, :, :, ::1] dx, P
     cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
     cdef Py_ssize_t P = OH * OW, KK = kh * kw, row_stride = cols.shape[1]
     cdef Py_ssize_t plane, n, c
-    for plane in prange(N * C, schedule="static", nogil=True, num_threads=nt):
+    for plane in prange(N * C, schedule="static", nogil=True,
+                        num_threads=_threads_for(N * C, nt)):
         n = plane // C
         c = plane - n * C
         _col2im_plane(&cols[c * KK, n * P], row_stride, &dx[n, c, 0, 0], H, W, OH, OW, kh, kw,
@@ -213,7 +211,7 @@ cdef void _transpose_dy_bias_grad(const floating[:, :, ::1] dy, floating[:, ::1]
     cdef Py_ssize_t N = dy.shape[0], OC = dy.shape[1], P = dy.shape[2]
     cdef Py_ssize_t oc, n, p
     cdef floating acc
-    for oc in prange(OC, schedule="static", nogil=True, num_threads=nt):
+    for oc in prange(OC, schedule="static", nogil=True, num_threads=_threads_for(OC, nt)):
         acc = 0
         for n in range(N):
             memcpy(&dyt[oc, n * P], &dy[n, oc, 0], P * sizeof(floating))
@@ -226,24 +224,23 @@ cdef void _gemm(int64_t batch, int64_t M, int64_t N, int64_t K,
                 const floating *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
                 const floating *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
                 floating *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
-                const floating *bias, int bias_mode, int nt) noexcept nogil:
-    """C[b] = A[b] @ B[b] (+ row bias), beta = 0, no activation."""
-    if floating is float:
-        fnn_sgemm(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, 0.0, C, c_bs, c_rs,
-                  c_cs, bias, bias_mode, FNN_ACT_NONE, 1.0, nt)
-    else:
-        fnn_dgemm(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, 0.0, C, c_bs, c_rs,
-                  c_cs, bias, bias_mode, FNN_ACT_NONE, 1.0, nt)
+                const floating *bias, int bias_mode, int act, int nt) noexcept nogil:
+    """C[b] = act(A[b] @ B[b] (+ row bias)): the GEMM of fastnn.kernels._gemm (cimported) with
+    beta = 0 and ELU alpha 1, at the process-wide SIMD level."""
+    gemm(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, 0, C, c_bs, c_rs, c_cs, bias,
+         bias_mode, act, 1, nt, simd_level())
 
 
 cdef void _forward_gemm(const floating[:, ::1] w2, const floating[:, ::1] cols,
-                        floating[:, :, ::1] y, const floating[::1] b, bint has_bias, int nt):
+                        floating[:, :, ::1] y, const floating[::1] b, bint has_bias, int act,
+                        int nt):
     cdef int64_t N = y.shape[0], OC = y.shape[1], P = y.shape[2], CKK = w2.shape[1]
     cdef const floating *pb = &b[0] if has_bias else NULL
     with nogil:
-        # y[n] (OC x P) = W (OC x CKK) @ cols[:, n*P:(n+1)*P] (row stride N*P) + b per row
+        # y[n] (OC x P) = act(W (OC x CKK) @ cols[:, n*P:(n+1)*P] (row stride N*P) + b per row)
         _gemm(N, OC, P, CKK, &w2[0, 0], 0, CKK, 1, &cols[0, 0], P, N * P, 1,
-              &y[0, 0, 0], OC * P, P, 1, pb, FNN_BIAS_ROW if has_bias else FNN_BIAS_NONE, nt)
+              &y[0, 0, 0], OC * P, P, 1, pb, FNN_BIAS_ROW if has_bias else FNN_BIAS_NONE, act,
+              nt)
 
 
 cdef void _backward_gemms(const floating[:, ::1] w2, floating[:, ::1] cols,
@@ -254,27 +251,29 @@ cdef void _backward_gemms(const floating[:, ::1] w2, floating[:, ::1] cols,
     with nogil:
         # dw (OC x CKK) = dY (OC x NP) @ cols^T (NP x CKK; cols read with swapped strides)
         _gemm(1, OC, CKK, NP, &dyt[0, 0], 0, NP, 1, &cols[0, 0], 0, 1, NP,
-              &dw2[0, 0], 0, CKK, 1, <const floating *>NULL, FNN_BIAS_NONE, nt)
+              &dw2[0, 0], 0, CKK, 1, <const floating *>NULL, FNN_BIAS_NONE, FNN_ACT_NONE, nt)
         if not need_dx:
             return
         # dcols[:, n*P:(n+1)*P] (CKK x P) = W^T (CKK x OC) @ dy[n] (OC x P), into cols
         _gemm(N, CKK, P, OC, &w2[0, 0], 0, 1, CKK, &dy[0, 0, 0], OC * P, P, 1,
-              &cols[0, 0], P, NP, 1, <const floating *>NULL, FNN_BIAS_NONE, nt)
+              &cols[0, 0], P, NP, 1, <const floating *>NULL, FNN_BIAS_NONE, FNN_ACT_NONE, nt)
 
 
 # --------------------------------------------------------------------------- dispatch helpers
-cdef object _im2col_into(object x, object cols, tuple k, tuple s, tuple p, tuple o, int nt):
+cdef object _im2col_into(object x, object cols, object g, int nt):
+    """cols = im2col(x) for the checked geometry g (a contracts.conv.Geometry)."""
     if x.dtype == np.float32:
-        _im2col_fill[float](x, cols, k[0], k[1], s[0], s[1], p[0], p[1], o[0], o[1], nt)
+        _im2col_fill[float](x, cols, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow, nt)
     else:
-        _im2col_fill[double](x, cols, k[0], k[1], s[0], s[1], p[0], p[1], o[0], o[1], nt)
+        _im2col_fill[double](x, cols, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow, nt)
 
 
-cdef object _col2im_into(object cols, object dx, tuple k, tuple s, tuple p, tuple o, int nt):
+cdef object _col2im_into(object cols, object dx, object g, int nt):
+    """dx = col2im(cols) for the checked geometry g."""
     if cols.dtype == np.float32:
-        _col2im_fill[float](cols, dx, k[0], k[1], s[0], s[1], p[0], p[1], o[0], o[1], nt)
+        _col2im_fill[float](cols, dx, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow, nt)
     else:
-        _col2im_fill[double](cols, dx, k[0], k[1], s[0], s[1], p[0], p[1], o[0], o[1], nt)
+        _col2im_fill[double](cols, dx, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow, nt)
 
 
 # --------------------------------------------------------------------------- public API
@@ -284,82 +283,108 @@ def im2col(x, kh, kw, stride, padding):
     x: (N, C, H, W) float32/float64, any layout.  stride, padding: int or (h, w) pair.
     Returns a new array cols (C*kh*kw, N*OH*OW): cols[c*kh*kw + i*kw + j, n*OH*OW + oh*OW + ow]
     = x[n, c, oh*sh + i - ph, ow*sw + j - pw], 0 where that position is padding.
+
+        >>> import numpy as np
+        >>> im2col(np.arange(4.0).reshape(1, 1, 2, 2), 2, 2, 1, 0).ravel()
+        array([0., 1., 2., 3.])
     """
-    x, k, s, p, o = _check_im2col_args(x, kh, kw, stride, padding)
-    x = np.ascontiguousarray(x)
+    args = contract.im2col_args(x, kh, kw, stride, padding)
+    x, g = np.ascontiguousarray(args.x), args.geo
     N, C = x.shape[0], x.shape[1]
-    cols = np.empty((C * k[0] * k[1], N * o[0] * o[1]), dtype=x.dtype)
-    _im2col_into(x, cols, k, s, p, o, get_num_threads())
+    cols = np.empty((C * g.kh * g.kw, N * g.oh * g.ow), dtype=x.dtype)
+    _im2col_into(x, cols, g, get_num_threads())
     return cols
 
 
 def col2im(cols, x_shape, kh, kw, stride, padding):
     """Adjoint of im2col (see fastnn.reference.col2im): returns dx of shape x_shape, cols'
     dtype, where every column is added back onto its window (overlaps sum, padding dropped).
-    Parallel over (n, c) planes, each summed in a fixed order: deterministic."""
-    cols, x_shape, k, s, p, o = _check_col2im_args(cols, x_shape, kh, kw, stride, padding)
-    cols = np.ascontiguousarray(cols)
-    dx = np.empty(x_shape, dtype=cols.dtype)
-    _col2im_into(cols, dx, k, s, p, o, get_num_threads())
+    Parallel over (n, c) planes, each summed in a fixed order: deterministic.
+
+        >>> import numpy as np
+        >>> col2im(np.ones((4, 4)), (1, 1, 3, 3), 2, 2, 1, 0)[0, 0]
+        array([[1., 2., 1.],
+               [2., 4., 2.],
+               [1., 2., 1.]])
+    """
+    args = contract.col2im_args(cols, x_shape, kh, kw, stride, padding)
+    cols = np.ascontiguousarray(args.cols)
+    dx = np.empty(args.x_shape, dtype=cols.dtype)
+    _col2im_into(cols, dx, args.geo, get_num_threads())
     return dx
 
 
-def conv2d_forward(x, w, b, stride, padding):
-    """y = conv2d(x, w) + b, as torch.nn.functional.conv2d.
+def conv2d_forward(x, w, b, stride, padding, activation=None):
+    """y = act(conv2d(x, w) + b), as torch.nn.functional.conv2d followed by the activation.
 
     x: (N, C, H, W); w: (OC, C, kh, kw); b: (OC,) or None; one float dtype for all.
-    stride, padding: int or (h, w).  Returns a new y (N, OC, OH, OW).
+    stride, padding: int or (h, w).  activation: None, 'relu', 'sigmoid', 'tanh' or 'elu'
+    (alpha 1), applied with the bias in the GEMM's epilogue, as matmul_bias does.  Returns a new
+    y (N, OC, OH, OW).
+
+        >>> import numpy as np
+        >>> conv2d_forward(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), np.array([-5.0]), 1, 0,
+        ...                activation="relu")[0, 0]
+        array([[0., 0.],
+               [0., 0.]])
     """
-    x, w, b, k, s, p, o = _check_conv_forward_args(x, w, b, stride, padding)
+    args = contract.conv2d_forward_args(x, w, b, stride, padding, activation)
     cdef int nt = get_num_threads()
-    x = np.ascontiguousarray(x)
+    x, w, b, g = np.ascontiguousarray(args.x), args.w, args.b, args.geo
     N, C, OC = x.shape[0], x.shape[1], w.shape[0]
-    P = o[0] * o[1]
-    ckk = C * k[0] * k[1]
+    P = g.oh * g.ow
+    ckk = C * g.kh * g.kw
     w2 = np.ascontiguousarray(w).reshape(OC, ckk)
     cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
-    _im2col_into(x, cols, k, s, p, o, nt)
-    y = np.empty((N, OC, o[0], o[1]), dtype=x.dtype)
+    _im2col_into(x, cols, g, nt)
+    y = np.empty((N, OC, g.oh, g.ow), dtype=x.dtype)
     y3 = y.reshape(N, OC, P)
     has_bias = b is not None
     bb = np.ascontiguousarray(b) if has_bias else np.zeros(1, dtype=x.dtype)
+    act = act_code(args.activation)
     if x.dtype == np.float32:
-        _forward_gemm[float](w2, cols, y3, bb, has_bias, nt)
+        _forward_gemm[float](w2, cols, y3, bb, has_bias, act, nt)
     else:
-        _forward_gemm[double](w2, cols, y3, bb, has_bias, nt)
+        _forward_gemm[double](w2, cols, y3, bb, has_bias, act, nt)
     return y
 
 
 def conv2d_backward(dy, x, w, stride, padding, need_dx=True):
-    """Gradients of conv2d_forward -> (dx, dw, db), shapes of x, w and (OC,).
+    """Gradients of conv2d_forward (without activation) -> (dx, dw, db), shapes of x, w and
+    (OC,).
 
     dy: (N, OC, OH, OW); x, w: the forward inputs (im2col(x) is recomputed).  need_dx=False
     skips the input gradient (dx is None): the first layer of a network never needs it, and it
     costs a GEMM and a col2im.  Deterministic: bit-identical at any thread count.
+
+        >>> import numpy as np
+        >>> dx, dw, db = conv2d_backward(np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3)),
+        ...                              np.ones((1, 1, 2, 2)), 1, 0, need_dx=False)
+        >>> dx is None, db
+        (True, array([4.]))
     """
-    dy, x, w, k, s, p, o = _check_conv_backward_args(dy, x, w, stride, padding)
-    need_dx = _v.check_bool(need_dx, "need_dx")
+    args = contract.conv2d_backward_args(dy, x, w, stride, padding, need_dx)
     cdef int nt = get_num_threads()
-    x = np.ascontiguousarray(x)
+    x, w, g = np.ascontiguousarray(args.x), args.w, args.geo
     N, C, OC = x.shape[0], x.shape[1], w.shape[0]
-    P = o[0] * o[1]
-    ckk = C * k[0] * k[1]
+    P = g.oh * g.ow
+    ckk = C * g.kh * g.kw
     w2 = np.ascontiguousarray(w).reshape(OC, ckk)
-    dy3 = np.ascontiguousarray(dy).reshape(N, OC, P)
+    dy3 = np.ascontiguousarray(args.dy).reshape(N, OC, P)
     cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
     dyt = _workspace("dyt", OC * N * P, x.dtype).reshape(OC, N * P)
-    _im2col_into(x, cols, k, s, p, o, nt)
+    _im2col_into(x, cols, g, nt)
     dw = np.empty(w.shape, dtype=x.dtype)
     dw2 = dw.reshape(OC, ckk)
     db = np.empty(OC, dtype=x.dtype)
     if x.dtype == np.float32:
         _transpose_dy_bias_grad[float](dy3, dyt, db, nt)
-        _backward_gemms[float](w2, cols, dyt, dy3, dw2, need_dx, nt)
+        _backward_gemms[float](w2, cols, dyt, dy3, dw2, args.need_dx, nt)
     else:
         _transpose_dy_bias_grad[double](dy3, dyt, db, nt)
-        _backward_gemms[double](w2, cols, dyt, dy3, dw2, need_dx, nt)
-    if not need_dx:
+        _backward_gemms[double](w2, cols, dyt, dy3, dw2, args.need_dx, nt)
+    if not args.need_dx:
         return None, dw, db
     dx = np.empty(x.shape, dtype=x.dtype)
-    _col2im_into(cols, dx, k, s, p, o, nt)   # cols now holds dcols
+    _col2im_into(cols, dx, g, nt)   # cols now holds dcols
     return dx, dw, db

@@ -1,436 +1,172 @@
-# Design: optimizer update kernels, one fused pass per parameter tensor.
+# Design: optimizer update kernels -- a contract call, one parallel driver, a C call per block.
 #
-# * An optimizer step is memory-bound: Adam does ~12 flops per element but must read p, g, m, v
-#   and write p, m, v (28 bytes per float32 parameter).  torch's single-tensor path does it in
-#   ~8 separate array operations, each streaming whole arrays through memory, plus temporaries;
-#   the NumPy twin does the same.  Here each element is loaded once, updated in registers and
-#   stored once: the bytes moved are the minimum, so the kernel can run at memory bandwidth.
-# * Bit-for-bit twin: every kernel does, per element, exactly the operations (same order, same
-#   precision) that the NumPy twin in fastnn/reference/optim.py does on whole arrays, and those
-#   follow torch.optim's single-tensor code.  Hyper-parameter scalars (bias corrections, step
-#   sizes) are computed in Python doubles by the `_prep_*` helpers imported from the twin -- the
-#   validation and the scalars are literally the same code -- then cast to the array dtype before
-#   the loop, so no double constant promotes float32 arithmetic inside it.
-# * Layout of the work: Python checks everything (bounds checks are off below), Cython's
-#   `prange(schedule="static")` hands each thread one contiguous block of elements (block starts
-#   rounded to 16 elements = one cache line for float32), and each thread runs a tiny C loop over
-#   `restrict` pointers (in the verbatim C block below).  Cython's own prange body does not
-#   vectorise (its memoryview indexing hides the no-alias fact and adds temporaries); the C loop
-#   does (sqrtps/divps), which is what lets the fused pass reach memory bandwidth.
-# * Elementwise only: element i's result never depends on how the range is split, so results are
-#   identical at any thread count.
-# * Flags that gate memory traffic (momentum buffer, amsgrad max, centered average) are compile-
-#   time constants of an always-inline body, so each variant touches only the arrays it needs;
-#   pure flags (maximize, weight decay, lerp branch) are loop-invariant selects.
-# * No FMA contraction (a FASTNN_NATIVE=1 build enables FMA and GCC would fuse a*b+c, breaking
-#   bit-equality with NumPy), and sqrt is declared const: with GCC's default -fmath-errno a sqrt
-#   call "may write errno", which forbids vectorising it; we never read errno and sqrtps is
-#   correctly rounded like sqrtf, so results are unchanged.
+# * Three files per kernel: the contract (fastnn/contracts/optim.py) checks the arguments and
+#   computes the scalars (bias corrections, step sizes) in Python floats; the NumPy twin
+#   (fastnn/reference/optim.py) makes the same call first and then does the math; every line of
+#   the compiled math is C in src_c/fnn_optim.h, written line for line like the twin (same names,
+#   same operations in the same order, so the two are bit-identical).  This module only turns the
+#   checked arrays into a table of tensors and splits the work across threads.
+# * Why fused: an optimizer step is memory-bound (Adam reads p, g, m, v and writes p, m, v and does
+#   ~12 flops per element); the C loop loads each element once, updates it in registers and stores
+#   it once, so it moves the minimum number of bytes.  Measurements: docs/kernels/optim.md.
+# * One parallel driver for every rule.  It takes a rule id, a table of tensors (for each its
+#   element count, the pointers of its param, grad and state arrays, and its scalars) and cuts all
+#   the elements of all the tensors into chunks of _CHUNK elements (a chunk never spans two
+#   tensors, so every block starts at a multiple of 16 elements of its tensor: a 64-byte cache line
+#   of float32).  Thread t takes one contiguous run of chunks and calls the rule's C function on
+#   each piece of a tensor in its run.  The single-tensor kernels (adam_update, ...) call it with
+#   one tensor; the multi-tensor kernels (adam_update_multi, ...) with a whole parameter group, so
+#   one call updates every parameter with no Python per element and one thread team per step.
+# * Elementwise only: element i's result depends neither on how the range is split nor on the
+#   SIMD variant (no FMA, correctly rounded sqrt and division), so results are identical at any
+#   thread count, at every SIMD level, and between the single-tensor and multi-tensor kernels.
+# * Threads: fastnn.get_num_threads(), capped to the work (each thread gets at least
+#   _MIN_PER_THREAD elements; below that, waking a team costs more than the pass).
+# * SIMD: the process-wide level (fastnn.set_simd / FASTNN_SIMD, read from _runtime) is passed to
+#   the C code, which runs its generic or AVX2 variant.
+# * Safety: the contract checks everything before any nogil code.  Pointers are then taken here
+#   through the buffer protocol, which also holds every array for the duration of the call, and
+#   each buffer's length is re-checked against the element count the C loop will walk.
+from cpython.buffer cimport PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 from cython.parallel cimport prange
-from cython cimport floating
-cimport cython
+from libc.stdlib cimport free, malloc
+from libc.string cimport memset
+
+from fastnn.kernels._runtime cimport simd_level
 
 import numpy as np
 
 from fastnn._config import get_num_threads
-from fastnn.reference.optim import (
-    _prep_sgd, _prep_adagrad, _prep_adadelta, _prep_rmsprop, _prep_adam, _prep_adamax,
-    _prep_nadam, _lerp_coeffs,
-)
-
-cdef extern from *:
-    """
-    #include <stddef.h>
-    #include <math.h>
-    #if defined(__GNUC__) && !defined(__clang__)
-    #pragma GCC optimize ("fp-contract=off")
-    #elif defined(__clang__)
-    #pragma clang fp contract(off)
-    #endif
-    /* x86-64 Linux/GCC: also build an AVX2 clone of each loop, picked at load time (ifunc).
-       Same IEEE operations, no FMA, so the clones give the same bits as the SSE2 default. */
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-    #define FNN_CLONES __attribute__((target_clones("avx2", "default")))
-    #else
-    #define FNN_CLONES
-    #endif
-    #if defined(__GNUC__)
-    extern float sqrtf(float) __attribute__((const, nothrow, leaf));
-    extern double sqrt(double) __attribute__((const, nothrow, leaf));
-    #define FNN_AI static inline __attribute__((always_inline))
-    #define FNN_R __restrict__
-    #elif defined(_MSC_VER)
-    #define FNN_AI static __forceinline
-    #define FNN_R __restrict
-    #else
-    #define FNN_AI static inline
-    #define FNN_R
-    #endif
-
-    /* torch's lerp(a, b, w): exact at both ends; `small` is |w| < 0.5. */
-    #define FNN_LERP(a, b, w, omw, small) ((small) ? (a) + (w) * ((b) - (a)) : (b) - ((b) - (a)) * (omw))
-    /* np.maximum / torch.maximum: a NaN in either operand propagates. */
-    #define FNN_MAX(a, b) (((a) >= (b) || (a) != (a)) ? (a) : (b))
-
-    #define FNN_DEFINE_OPTIM(T, SFX, SQRT, FABS)                                                   \\
-    FNN_AI void fnn_sgd_body_##SFX(ptrdiff_t n, T *FNN_R p, const T *FNN_R gr, T *FNN_R buf,      \\
-            T neg_lr, T mom, T omd, T wd, int maximize, int use_wd, int nesterov, int first,      \\
-            const int use_mom) {                                                                 \\
-        for (ptrdiff_t i = 0; i < n; i++) {                                                       \\
-            T g = gr[i];                                                                          \\
-            if (maximize) g = -g;                                                                 \\
-            if (use_wd) g = g + wd * p[i];                                                        \\
-            if (use_mom) {                                                                        \\
-                T b = first ? g : buf[i] * mom + omd * g;                                         \\
-                buf[i] = b;                                                                       \\
-                g = nesterov ? g + mom * b : b;                                                   \\
-            }                                                                                     \\
-            p[i] = p[i] + neg_lr * g;                                                             \\
-        }                                                                                         \\
-    }                                                                                             \\
-    FNN_CLONES static void fnn_sgd_##SFX(ptrdiff_t n, T *p, const T *gr, T *buf, T neg_lr, T mom, T omd,    \\
-            T wd, int maximize, int use_mom, int nesterov, int first) {                           \\
-        if (use_mom) fnn_sgd_body_##SFX(n, p, gr, buf, neg_lr, mom, omd, wd, maximize, wd != 0,   \\
-                                        nesterov, first, 1);                                      \\
-        else fnn_sgd_body_##SFX(n, p, gr, buf, neg_lr, mom, omd, wd, maximize, wd != 0,          \\
-                                nesterov, first, 0);                                              \\
-    }                                                                                             \\
-    FNN_CLONES static void fnn_adagrad_##SFX(ptrdiff_t n, T *FNN_R p, const T *FNN_R gr, T *FNN_R ss,       \\
-            T neg_clr, T wd, T eps, int maximize) {                                               \\
-        const int use_wd = wd != 0;                                                               \\
-        for (ptrdiff_t i = 0; i < n; i++) {                                                       \\
-            T g = gr[i];                                                                          \\
-            if (maximize) g = -g;                                                                 \\
-            if (use_wd) g = g + wd * p[i];                                                        \\
-            T s = ss[i] + g * g;                                                                  \\
-            ss[i] = s;                                                                            \\
-            p[i] = p[i] + (neg_clr * g) / (SQRT(s) + eps);                                        \\
-        }                                                                                         \\
-    }                                                                                             \\
-    FNN_CLONES static void fnn_adadelta_##SFX(ptrdiff_t n, T *FNN_R p, const T *FNN_R gr, T *FNN_R sq,      \\
-            T *FNN_R acc, T neg_lr, T rho, T omr, T eps, T wd, int maximize) {                    \\
-        const int use_wd = wd != 0;                                                               \\
-        for (ptrdiff_t i = 0; i < n; i++) {                                                       \\
-            T g = gr[i];                                                                          \\
-            if (maximize) g = -g;                                                                 \\
-            if (use_wd) g = g + wd * p[i];                                                        \\
-            T v = sq[i] * rho + (omr * g) * g;                                                    \\
-            sq[i] = v;                                                                            \\
-            T u = acc[i];                                                                         \\
-            T d = (SQRT(u + eps) / SQRT(v + eps)) * g;                                            \\
-            acc[i] = u * rho + (omr * d) * d;                                                     \\
-            p[i] = p[i] + neg_lr * d;                                                             \\
-        }                                                                                         \\
-    }                                                                                             \\
-    FNN_AI void fnn_rmsprop_body_##SFX(ptrdiff_t n, T *FNN_R p, const T *FNN_R gr, T *FNN_R sq,  \\
-            T *FNN_R ga, T *FNN_R buf, T neg_lr, T alpha, T oma, T w, T omw, int small, T eps,    \\
-            T wd, T mom, int maximize, const int centered, const int use_mom) {                   \\
-        const int use_wd = wd != 0;                                                               \\
-        for (ptrdiff_t i = 0; i < n; i++) {                                                       \\
-            T g = gr[i];                                                                          \\
-            if (maximize) g = -g;                                                                 \\
-            if (use_wd) g = g + wd * p[i];                                                        \\
-            T v = sq[i] * alpha + (oma * g) * g;                                                  \\
-            sq[i] = v;                                                                            \\
-            T avg;                                                                                \\
-            if (centered) {                                                                       \\
-                T a = FNN_LERP(ga[i], g, w, omw, small);                                          \\
-                ga[i] = a;                                                                        \\
-                avg = SQRT(v - a * a) + eps;                                                      \\
-            } else {                                                                              \\
-                avg = SQRT(v) + eps;                                                              \\
-            }                                                                                     \\
-            if (use_mom) {                                                                        \\
-                T b = buf[i] * mom + g / avg;                                                     \\
-                buf[i] = b;                                                                       \\
-                p[i] = p[i] + neg_lr * b;                                                         \\
-            } else {                                                                              \\
-                p[i] = p[i] + (neg_lr * g) / avg;                                                 \\
-            }                                                                                     \\
-        }                                                                                         \\
-    }                                                                                             \\
-    FNN_CLONES static void fnn_rmsprop_##SFX(ptrdiff_t n, T *p, const T *gr, T *sq, T *ga, T *buf,          \\
-            T neg_lr, T alpha, T oma, T w, T omw, int small, T eps, T wd, T mom, int maximize,    \\
-            int centered, int use_mom) {                                                          \\
-        if (centered) {                                                                           \\
-            if (use_mom) fnn_rmsprop_body_##SFX(n, p, gr, sq, ga, buf, neg_lr, alpha, oma, w,     \\
-                                                omw, small, eps, wd, mom, maximize, 1, 1);        \\
-            else fnn_rmsprop_body_##SFX(n, p, gr, sq, ga, buf, neg_lr, alpha, oma, w, omw, small, \\
-                                        eps, wd, mom, maximize, 1, 0);                            \\
-        } else {                                                                                  \\
-            if (use_mom) fnn_rmsprop_body_##SFX(n, p, gr, sq, ga, buf, neg_lr, alpha, oma, w,     \\
-                                                omw, small, eps, wd, mom, maximize, 0, 1);        \\
-            else fnn_rmsprop_body_##SFX(n, p, gr, sq, ga, buf, neg_lr, alpha, oma, w, omw, small, \\
-                                        eps, wd, mom, maximize, 0, 0);                            \\
-        }                                                                                         \\
-    }                                                                                             \\
-    FNN_AI void fnn_adam_body_##SFX(ptrdiff_t n, T *FNN_R p, const T *FNN_R gr, T *FNN_R m_,     \\
-            T *FNN_R v_, T *FNN_R vm, T neg_step, T bc2s, T w, T omw, int small, T b2, T omb2,    \\
-            T eps, T wd, T decay, int decoupled, int maximize, const int amsgrad) {               \\
-        const int use_wd = wd != 0;                                                               \\
-        for (ptrdiff_t i = 0; i < n; i++) {                                                       \\
-            T g = gr[i];                                                                          \\
-            if (maximize) g = -g;                                                                 \\
-            T pi = p[i];                                                                          \\
-            if (use_wd) {                                                                         \\
-                if (decoupled) pi = pi * decay;                                                   \\
-                else g = g + wd * pi;                                                             \\
-            }                                                                                     \\
-            T m = FNN_LERP(m_[i], g, w, omw, small);                                              \\
-            m_[i] = m;                                                                            \\
-            T v = v_[i] * b2 + (omb2 * g) * g;                                                    \\
-            v_[i] = v;                                                                            \\
-            if (amsgrad) {                                                                        \\
-                v = FNN_MAX(vm[i], v);                                                            \\
-                vm[i] = v;                                                                        \\
-            }                                                                                     \\
-            T d = SQRT(v) / bc2s + eps;                                                           \\
-            p[i] = pi + (neg_step * m) / d;                                                       \\
-        }                                                                                         \\
-    }                                                                                             \\
-    FNN_CLONES static void fnn_adam_##SFX(ptrdiff_t n, T *p, const T *gr, T *m_, T *v_, T *vm, T neg_step,  \\
-            T bc2s, T w, T omw, int small, T b2, T omb2, T eps, T wd, T decay, int decoupled,     \\
-            int maximize, int amsgrad) {                                                          \\
-        if (amsgrad) fnn_adam_body_##SFX(n, p, gr, m_, v_, vm, neg_step, bc2s, w, omw, small, b2, \\
-                                         omb2, eps, wd, decay, decoupled, maximize, 1);           \\
-        else fnn_adam_body_##SFX(n, p, gr, m_, v_, vm, neg_step, bc2s, w, omw, small, b2, omb2,   \\
-                                 eps, wd, decay, decoupled, maximize, 0);                         \\
-    }                                                                                             \\
-    FNN_CLONES static void fnn_adamax_##SFX(ptrdiff_t n, T *FNN_R p, const T *FNN_R gr, T *FNN_R m_,        \\
-            T *FNN_R u_, T neg_clr, T w, T omw, int small, T b2, T eps, T wd, int maximize) {     \\
-        const int use_wd = wd != 0;                                                               \\
-        for (ptrdiff_t i = 0; i < n; i++) {                                                       \\
-            T g = gr[i];                                                                          \\
-            if (maximize) g = -g;                                                                 \\
-            if (use_wd) g = g + wd * p[i];                                                        \\
-            T m = FNN_LERP(m_[i], g, w, omw, small);                                              \\
-            m_[i] = m;                                                                            \\
-            T u = FNN_MAX(u_[i] * b2, FABS(g) + eps);                                             \\
-            u_[i] = u;                                                                            \\
-            p[i] = p[i] + (neg_clr * m) / u;                                                      \\
-        }                                                                                         \\
-    }                                                                                             \\
-    FNN_CLONES static void fnn_nadam_##SFX(ptrdiff_t n, T *FNN_R p, const T *FNN_R gr, T *FNN_R m_,         \\
-            T *FNN_R v_, T bc2, T gcoef, T mcoef, T w, T omw, int small, T b2, T omb2, T eps,     \\
-            T wd, T decay, int decoupled, int maximize) {                                         \\
-        const int use_wd = wd != 0;                                                               \\
-        for (ptrdiff_t i = 0; i < n; i++) {                                                       \\
-            T g = gr[i];                                                                          \\
-            if (maximize) g = -g;                                                                 \\
-            T pi = p[i];                                                                          \\
-            if (use_wd) {                                                                         \\
-                if (decoupled) pi = pi * decay;                                                   \\
-                else g = g + wd * pi;                                                             \\
-            }                                                                                     \\
-            T m = FNN_LERP(m_[i], g, w, omw, small);                                              \\
-            m_[i] = m;                                                                            \\
-            T v = v_[i] * b2 + (omb2 * g) * g;                                                    \\
-            v_[i] = v;                                                                            \\
-            T d = SQRT(v / bc2) + eps;                                                            \\
-            pi = pi + (gcoef * g) / d;      /* two roundings: torch's two addcdiv_ calls */       \\
-            p[i] = pi + (mcoef * m) / d;                                                          \\
-        }                                                                                         \\
-    }
-
-    FNN_DEFINE_OPTIM(float, f32, sqrtf, fabsf)
-    FNN_DEFINE_OPTIM(double, f64, sqrt, fabs)
-    """
-    void fnn_sgd_f32(Py_ssize_t n, float* p, const float* g, float* buf, float neg_lr, float mom,
-                     float omd, float wd, int maximize, int use_mom, int nesterov, int first) nogil
-    void fnn_sgd_f64(Py_ssize_t n, double* p, const double* g, double* buf, double neg_lr,
-                     double mom, double omd, double wd, int maximize, int use_mom, int nesterov,
-                     int first) nogil
-    void fnn_adagrad_f32(Py_ssize_t n, float* p, const float* g, float* ss, float neg_clr, float wd,
-                         float eps, int maximize) nogil
-    void fnn_adagrad_f64(Py_ssize_t n, double* p, const double* g, double* ss, double neg_clr,
-                         double wd, double eps, int maximize) nogil
-    void fnn_adadelta_f32(Py_ssize_t n, float* p, const float* g, float* sq, float* acc,
-                          float neg_lr, float rho, float omr, float eps, float wd, int maximize) nogil
-    void fnn_adadelta_f64(Py_ssize_t n, double* p, const double* g, double* sq, double* acc,
-                          double neg_lr, double rho, double omr, double eps, double wd,
-                          int maximize) nogil
-    void fnn_rmsprop_f32(Py_ssize_t n, float* p, const float* g, float* sq, float* ga, float* buf,
-                         float neg_lr, float alpha, float oma, float w, float omw, int small,
-                         float eps, float wd, float mom, int maximize, int centered,
-                         int use_mom) nogil
-    void fnn_rmsprop_f64(Py_ssize_t n, double* p, const double* g, double* sq, double* ga,
-                         double* buf, double neg_lr, double alpha, double oma, double w,
-                         double omw, int small, double eps, double wd, double mom, int maximize,
-                         int centered, int use_mom) nogil
-    void fnn_adam_f32(Py_ssize_t n, float* p, const float* g, float* m, float* v, float* vm,
-                      float neg_step, float bc2s, float w, float omw, int small, float b2,
-                      float omb2, float eps, float wd, float decay, int decoupled, int maximize,
-                      int amsgrad) nogil
-    void fnn_adam_f64(Py_ssize_t n, double* p, const double* g, double* m, double* v, double* vm,
-                      double neg_step, double bc2s, double w, double omw, int small, double b2,
-                      double omb2, double eps, double wd, double decay, int decoupled,
-                      int maximize, int amsgrad) nogil
-    void fnn_adamax_f32(Py_ssize_t n, float* p, const float* g, float* m, float* u, float neg_clr,
-                        float w, float omw, int small, float b2, float eps, float wd,
-                        int maximize) nogil
-    void fnn_adamax_f64(Py_ssize_t n, double* p, const double* g, double* m, double* u,
-                        double neg_clr, double w, double omw, int small, double b2, double eps,
-                        double wd, int maximize) nogil
-    void fnn_nadam_f32(Py_ssize_t n, float* p, const float* g, float* m, float* v, float bc2,
-                       float gcoef, float mcoef, float w, float omw, int small, float b2,
-                       float omb2, float eps, float wd, float decay, int decoupled,
-                       int maximize) nogil
-    void fnn_nadam_f64(Py_ssize_t n, double* p, const double* g, double* m, double* v, double bc2,
-                       double gcoef, double mcoef, double w, double omw, int small, double b2,
-                       double omb2, double eps, double wd, double decay, int decoupled,
-                       int maximize) nogil
+from fastnn.contracts import optim as contract
 
 __all__ = [
     "sgd_update", "adagrad_update", "adadelta_update", "rmsprop_update", "adam_update",
     "adamw_update", "adamax_update", "nadam_update",
+    "sgd_update_multi", "adagrad_update_multi", "adadelta_update_multi", "rmsprop_update_multi",
+    "adam_update_multi", "adamw_update_multi", "adamax_update_multi", "nadam_update_multi",
 ]
 
-# Below this many elements one thread is faster than waking a team (the result is the same).
-cdef Py_ssize_t _PARALLEL_MIN = 32768
+# Elements per chunk, the unit of work splitting: 16 float32 = one 64-byte cache line.
+cdef Py_ssize_t _CHUNK = 16
+# Fewest elements worth a thread of their own (docs/kernels/optim.md).
+cdef Py_ssize_t _MIN_PER_THREAD = 16384
 
 
-cdef int _nthreads(Py_ssize_t n) except -1:
-    if n < _PARALLEL_MIN:
-        return 1
-    return max(1, <int>get_num_threads())
+# ------------------------------------------------------------------------------------------------
+# The parallel driver
+# ------------------------------------------------------------------------------------------------
 
-
-cdef inline Py_ssize_t _block(Py_ssize_t n, int nt, int t) noexcept nogil:
-    # Start of thread t's contiguous block, rounded down to 16 elements so blocks begin on a
-    # cache line (64 B of float32); the last block ends at n.
-    if t >= nt:
-        return n
-    return ((n * t) // nt) & ~(<Py_ssize_t>15)
-
-
-def _flat(a):
-    # C-contiguity was checked, so this is a view (writes reach the caller's array).
-    return a.reshape(-1)
-
-
-# ------------------------------------------------------------------------------------------
-# Parallel drivers: one contiguous block per thread, the C loop inside.
-# ------------------------------------------------------------------------------------------
-
-cdef void _sgd_run(floating[::1] p, const floating[::1] g, floating[::1] buf, floating neg_lr,
-                   floating mom, floating omd, floating wd, int maximize, int use_mom,
-                   int nesterov, int first, int nt) noexcept nogil:
-    cdef Py_ssize_t n = p.shape[0], lo, hi
+cdef void _update_blocks(int rule, int dtype, int simd, const fnn_optim_tensor *tensors,
+                         const Py_ssize_t *first_chunk, Py_ssize_t ntensors,
+                         int nt) noexcept nogil:
+    # Tensor j owns chunks [first_chunk[j], first_chunk[j + 1]); thread t updates chunks
+    # [nchunks * t / nt, nchunks * (t + 1) / nt), piece by piece of each tensor they cover.
+    cdef Py_ssize_t nchunks = first_chunk[ntensors]
+    cdef Py_ssize_t c0, c1, j, lo, hi
     cdef int t
     for t in prange(nt, schedule="static", num_threads=nt):
-        lo = _block(n, nt, t)
-        hi = _block(n, nt, t + 1)
-        if floating is float:
-            fnn_sgd_f32(hi - lo, &p[lo], &g[lo], &buf[lo], neg_lr, mom, omd, wd, maximize,
-                        use_mom, nesterov, first)
-        else:
-            fnn_sgd_f64(hi - lo, &p[lo], &g[lo], &buf[lo], neg_lr, mom, omd, wd, maximize,
-                        use_mom, nesterov, first)
+        c0 = nchunks * t // nt
+        c1 = nchunks * (t + 1) // nt
+        j = 0
+        while first_chunk[j + 1] <= c0:
+            j = j + 1
+        while j < ntensors and first_chunk[j] < c1:
+            lo = (max(c0, first_chunk[j]) - first_chunk[j]) * _CHUNK
+            hi = min(tensors[j].n, (min(c1, first_chunk[j + 1]) - first_chunk[j]) * _CHUNK)
+            fnn_optim_update(rule, dtype, simd, &tensors[j], lo, hi)
+            j = j + 1
 
 
-cdef void _adagrad_run(floating[::1] p, const floating[::1] g, floating[::1] ss, floating neg_clr,
-                       floating wd, floating eps, int maximize, int nt) noexcept nogil:
-    cdef Py_ssize_t n = p.shape[0], lo, hi
-    cdef int t
-    for t in prange(nt, schedule="static", num_threads=nt):
-        lo = _block(n, nt, t)
-        hi = _block(n, nt, t + 1)
-        if floating is float:
-            fnn_adagrad_f32(hi - lo, &p[lo], &g[lo], &ss[lo], neg_clr, wd, eps, maximize)
-        else:
-            fnn_adagrad_f64(hi - lo, &p[lo], &g[lo], &ss[lo], neg_clr, wd, eps, maximize)
+cdef int _take(obj, Py_buffer *views, Py_ssize_t *nviews, Py_ssize_t nbytes, bint writable,
+               void **pointer) except -1:
+    # The array's memory, held in views[nviews] until PyBuffer_Release; its length re-checked
+    # where it is used.
+    cdef Py_buffer *view = &views[nviews[0]]
+    PyObject_GetBuffer(obj, view, PyBUF_SIMPLE | (PyBUF_WRITABLE if writable else 0))
+    if view.len != nbytes:
+        PyBuffer_Release(view)
+        raise ValueError("an array changed size after it was checked (%d bytes, expected %d)"
+                         % (view.len, nbytes))
+    nviews[0] += 1
+    pointer[0] = view.buf
+    return 0
 
 
-cdef void _adadelta_run(floating[::1] p, const floating[::1] g, floating[::1] sq,
-                        floating[::1] acc, floating neg_lr, floating rho, floating omr,
-                        floating eps, floating wd, int maximize, int nt) noexcept nogil:
-    cdef Py_ssize_t n = p.shape[0], lo, hi
-    cdef int t
-    for t in prange(nt, schedule="static", num_threads=nt):
-        lo = _block(n, nt, t)
-        hi = _block(n, nt, t + 1)
-        if floating is float:
-            fnn_adadelta_f32(hi - lo, &p[lo], &g[lo], &sq[lo], &acc[lo], neg_lr, rho, omr, eps,
-                             wd, maximize)
-        else:
-            fnn_adadelta_f64(hi - lo, &p[lo], &g[lo], &sq[lo], &acc[lo], neg_lr, rho, omr, eps,
-                             wd, maximize)
+cdef int _set_scalars(int rule, fnn_optim_scalars *out, s) except -1:
+    # The contract's named tuple -> the rule's C struct, field by field by name (Cython converts a
+    # mapping to a struct and refuses one that lacks a field).
+    fields = s._asdict()
+    if rule == FNN_OPTIM_SGD:
+        out.sgd = fields
+    elif rule == FNN_OPTIM_ADAGRAD:
+        out.adagrad = fields
+    elif rule == FNN_OPTIM_ADADELTA:
+        out.adadelta = fields
+    elif rule == FNN_OPTIM_RMSPROP:
+        out.rmsprop = fields
+    elif rule == FNN_OPTIM_ADAM:
+        out.adam = fields
+    elif rule == FNN_OPTIM_ADAMAX:
+        out.adamax = fields
+    else:
+        out.nadam = fields
+    return 0
 
 
-cdef void _rmsprop_run(floating[::1] p, const floating[::1] g, floating[::1] sq, floating[::1] ga,
-                       floating[::1] buf, floating neg_lr, floating alpha, floating oma,
-                       floating w, floating omw, int small, floating eps, floating wd,
-                       floating mom, int maximize, int centered, int use_mom,
-                       int nt) noexcept nogil:
-    cdef Py_ssize_t n = p.shape[0], lo, hi
-    cdef int t
-    for t in prange(nt, schedule="static", num_threads=nt):
-        lo = _block(n, nt, t)
-        hi = _block(n, nt, t + 1)
-        if floating is float:
-            fnn_rmsprop_f32(hi - lo, &p[lo], &g[lo], &sq[lo], &ga[lo], &buf[lo], neg_lr, alpha,
-                            oma, w, omw, small, eps, wd, mom, maximize, centered, use_mom)
-        else:
-            fnn_rmsprop_f64(hi - lo, &p[lo], &g[lo], &sq[lo], &ga[lo], &buf[lo], neg_lr, alpha,
-                            oma, w, omw, small, eps, wd, mom, maximize, centered, use_mom)
+cdef _run(int rule, params, grads, states, scalars):
+    """Update tensor j = (params[j], grads[j], states) with ``scalars[j]`` (its contract tuple).
+
+    ``states`` lists the rule's state arrays in the kernel's argument order, each a sequence with
+    one array per tensor, or None where the flags leave that state unused.  Everything has been
+    checked by the contract.
+    """
+    cdef Py_ssize_t k = len(params), nstates = len(states), nviews = 0, total = 0
+    cdef Py_ssize_t j, i, n, nbytes, itemsize
+    cdef fnn_optim_tensor *tensors = NULL
+    cdef Py_ssize_t *first_chunk = NULL
+    cdef Py_buffer *views = NULL
+    cdef int dtype, nt, simd
+    if k == 0:
+        return
+    dtype = FNN_OPTIM_FLOAT32 if params[0].dtype == np.float32 else FNN_OPTIM_FLOAT64
+    itemsize = params[0].dtype.itemsize
+    tensors = <fnn_optim_tensor *> malloc(k * sizeof(fnn_optim_tensor))
+    first_chunk = <Py_ssize_t *> malloc((k + 1) * sizeof(Py_ssize_t))
+    views = <Py_buffer *> malloc((2 + nstates) * k * sizeof(Py_buffer))
+    try:
+        if tensors == NULL or first_chunk == NULL or views == NULL:
+            raise MemoryError()
+        memset(tensors, 0, k * sizeof(fnn_optim_tensor))
+        first_chunk[0] = 0
+        for j in range(k):
+            n = params[j].size
+            nbytes = n * itemsize
+            tensors[j].n = n
+            _take(params[j], views, &nviews, nbytes, True, &tensors[j].param)
+            _take(grads[j], views, &nviews, nbytes, False, <void **> &tensors[j].grad)
+            for i in range(nstates):
+                if states[i] is not None:
+                    _take(states[i][j], views, &nviews, nbytes, True, &tensors[j].state[i])
+            _set_scalars(rule, &tensors[j].s, scalars[j])
+            first_chunk[j + 1] = first_chunk[j] + (n + _CHUNK - 1) // _CHUNK
+            total += n
+        if total == 0:
+            return
+        nt = <int> min(get_num_threads(), max(1, total // _MIN_PER_THREAD))
+        simd = simd_level()
+        with nogil:
+            _update_blocks(rule, dtype, simd, tensors, first_chunk, k, nt)
+    finally:
+        for i in range(nviews):
+            PyBuffer_Release(&views[i])
+        free(views)
+        free(first_chunk)
+        free(tensors)
 
 
-cdef void _adam_run(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
-                    floating[::1] vm, floating neg_step, floating bc2s, floating w, floating omw,
-                    int small, floating b2, floating omb2, floating eps, floating wd,
-                    floating decay, int decoupled, int maximize, int amsgrad,
-                    int nt) noexcept nogil:
-    cdef Py_ssize_t n = p.shape[0], lo, hi
-    cdef int t
-    for t in prange(nt, schedule="static", num_threads=nt):
-        lo = _block(n, nt, t)
-        hi = _block(n, nt, t + 1)
-        if floating is float:
-            fnn_adam_f32(hi - lo, &p[lo], &g[lo], &m[lo], &v[lo], &vm[lo], neg_step, bc2s, w,
-                         omw, small, b2, omb2, eps, wd, decay, decoupled, maximize, amsgrad)
-        else:
-            fnn_adam_f64(hi - lo, &p[lo], &g[lo], &m[lo], &v[lo], &vm[lo], neg_step, bc2s, w,
-                         omw, small, b2, omb2, eps, wd, decay, decoupled, maximize, amsgrad)
-
-
-cdef void _adamax_run(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] u,
-                      floating neg_clr, floating w, floating omw, int small, floating b2,
-                      floating eps, floating wd, int maximize, int nt) noexcept nogil:
-    cdef Py_ssize_t n = p.shape[0], lo, hi
-    cdef int t
-    for t in prange(nt, schedule="static", num_threads=nt):
-        lo = _block(n, nt, t)
-        hi = _block(n, nt, t + 1)
-        if floating is float:
-            fnn_adamax_f32(hi - lo, &p[lo], &g[lo], &m[lo], &u[lo], neg_clr, w, omw, small, b2,
-                           eps, wd, maximize)
-        else:
-            fnn_adamax_f64(hi - lo, &p[lo], &g[lo], &m[lo], &u[lo], neg_clr, w, omw, small, b2,
-                           eps, wd, maximize)
-
-
-cdef void _nadam_run(floating[::1] p, const floating[::1] g, floating[::1] m, floating[::1] v,
-                     floating bc2, floating gcoef, floating mcoef, floating w, floating omw,
-                     int small, floating b2, floating omb2, floating eps, floating wd,
-                     floating decay, int decoupled, int maximize, int nt) noexcept nogil:
-    cdef Py_ssize_t n = p.shape[0], lo, hi
-    cdef int t
-    for t in prange(nt, schedule="static", num_threads=nt):
-        lo = _block(n, nt, t)
-        hi = _block(n, nt, t + 1)
-        if floating is float:
-            fnn_nadam_f32(hi - lo, &p[lo], &g[lo], &m[lo], &v[lo], bc2, gcoef, mcoef, w, omw,
-                          small, b2, omb2, eps, wd, decay, decoupled, maximize)
-        else:
-            fnn_nadam_f64(hi - lo, &p[lo], &g[lo], &m[lo], &v[lo], bc2, gcoef, mcoef, w, omw,
-                          small, b2, omb2, eps, wd, decay, decoupled, maximize)
-
-
-# ------------------------------------------------------------------------------------------
-# Public kernels: validate (shared with the twin), compute scalars in double, run.
-# A state array that a flag leaves unused is replaced by `param` as a dummy: the C variant
-# compiled for that flag never touches it.
-# ------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------
+# Single-tensor kernels: the contract, then the driver with one tensor
+# ------------------------------------------------------------------------------------------------
 
 def sgd_update(param, grad, momentum_buffer, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
                nesterov=False, maximize=False, first_step=False):
@@ -439,53 +175,27 @@ def sgd_update(param, grad, momentum_buffer, lr, momentum=0.0, dampening=0.0, we
     ``momentum_buffer`` may be None when ``momentum == 0``; ``first_step=True`` initialises it
     to the (decayed, sign-adjusted) gradient as torch does.  See fastnn.reference.sgd_update.
     """
-    lr, momentum, dampening, weight_decay, nesterov, maximize, first_step = _prep_sgd(
-        param, grad, momentum_buffer, lr, momentum, dampening, weight_decay, nesterov, maximize,
-        first_step)
-    if param.size == 0:
-        return
-    use_mom = momentum != 0
-    p, g = _flat(param), _flat(grad)
-    buf = _flat(momentum_buffer) if use_mom else p
-    nt = _nthreads(p.shape[0])
-    if param.dtype == np.float32:
-        _sgd_run[float](p, g, buf, -lr, momentum, 1 - dampening, weight_decay, maximize, use_mom,
-                        nesterov, first_step, nt)
-    else:
-        _sgd_run[double](p, g, buf, -lr, momentum, 1 - dampening, weight_decay, maximize,
-                         use_mom, nesterov, first_step, nt)
+    s = contract.sgd_update(param, grad, momentum_buffer, lr, momentum, dampening, weight_decay,
+                            nesterov, maximize, first_step)
+    _run(FNN_OPTIM_SGD, [param], [grad], [[momentum_buffer] if s.momentum != 0 else None], [s])
 
 
 def adagrad_update(param, grad, state_sum, step, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
                    eps=1e-10, maximize=False):
     """Adagrad, in place, one fused pass (torch.optim.Adagrad); ``step`` counts from 1.
     See fastnn.reference.adagrad_update."""
-    clr, weight_decay, eps, maximize = _prep_adagrad(
-        param, grad, state_sum, step, lr, lr_decay, weight_decay, eps, maximize)
-    if param.size == 0:
-        return
-    p, g, s = _flat(param), _flat(grad), _flat(state_sum)
-    nt = _nthreads(p.shape[0])
-    if param.dtype == np.float32:
-        _adagrad_run[float](p, g, s, -clr, weight_decay, eps, maximize, nt)
-    else:
-        _adagrad_run[double](p, g, s, -clr, weight_decay, eps, maximize, nt)
+    s = contract.adagrad_update(param, grad, state_sum, step, lr, lr_decay, weight_decay, eps,
+                                maximize)
+    _run(FNN_OPTIM_ADAGRAD, [param], [grad], [[state_sum]], [s])
 
 
 def adadelta_update(param, grad, square_avg, acc_delta, lr=1.0, rho=0.9, eps=1e-6,
                     weight_decay=0.0, maximize=False):
     """Adadelta, in place, one fused pass (torch.optim.Adadelta).
     See fastnn.reference.adadelta_update."""
-    lr, rho, eps, weight_decay, maximize = _prep_adadelta(
-        param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay, maximize)
-    if param.size == 0:
-        return
-    p, g, sq, acc = _flat(param), _flat(grad), _flat(square_avg), _flat(acc_delta)
-    nt = _nthreads(p.shape[0])
-    if param.dtype == np.float32:
-        _adadelta_run[float](p, g, sq, acc, -lr, rho, 1 - rho, eps, weight_decay, maximize, nt)
-    else:
-        _adadelta_run[double](p, g, sq, acc, -lr, rho, 1 - rho, eps, weight_decay, maximize, nt)
+    s = contract.adadelta_update(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay,
+                                 maximize)
+    _run(FNN_OPTIM_ADADELTA, [param], [grad], [[square_avg], [acc_delta]], [s])
 
 
 def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, lr=1e-2, alpha=0.99,
@@ -493,23 +203,11 @@ def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, lr=1e-2, 
     """RMSprop, in place, one fused pass (torch.optim.RMSprop).  ``grad_avg`` may be None unless
     ``centered``; ``momentum_buffer`` may be None unless ``momentum > 0``.
     See fastnn.reference.rmsprop_update."""
-    lr, alpha, eps, weight_decay, momentum, centered, maximize = _prep_rmsprop(
-        param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha, eps, weight_decay, momentum,
-        centered, maximize)
-    if param.size == 0:
-        return
-    use_mom = momentum > 0
-    p, g, sq = _flat(param), _flat(grad), _flat(square_avg)
-    ga = _flat(grad_avg) if centered else p
-    buf = _flat(momentum_buffer) if use_mom else p
-    w, omw, small = _lerp_coeffs(1 - alpha, param.dtype)
-    nt = _nthreads(p.shape[0])
-    if param.dtype == np.float32:
-        _rmsprop_run[float](p, g, sq, ga, buf, -lr, alpha, 1 - alpha, w, omw, small, eps,
-                            weight_decay, momentum, maximize, centered, use_mom, nt)
-    else:
-        _rmsprop_run[double](p, g, sq, ga, buf, -lr, alpha, 1 - alpha, w, omw, small, eps,
-                             weight_decay, momentum, maximize, centered, use_mom, nt)
+    s = contract.rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha, eps,
+                                weight_decay, momentum, centered, maximize)
+    _run(FNN_OPTIM_RMSPROP, [param], [grad],
+         [[square_avg], [grad_avg] if s.centered else None,
+          [momentum_buffer] if s.momentum > 0 else None], [s])
 
 
 def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr=1e-3, beta1=0.9,
@@ -517,22 +215,10 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr=1e-3,
                 decoupled_weight_decay=False):
     """Adam / AdamW, in place, one fused pass (torch.optim.Adam / AdamW); ``step`` counts from 1.
     ``max_exp_avg_sq`` may be None unless ``amsgrad``.  See fastnn.reference.adam_update."""
-    (lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled, step_size,
-     bc2_sqrt) = _prep_adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1,
-                            beta2, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay)
-    if param.size == 0:
-        return
-    p, g, m, v = _flat(param), _flat(grad), _flat(exp_avg), _flat(exp_avg_sq)
-    vm = _flat(max_exp_avg_sq) if amsgrad else p
-    w, omw, small = _lerp_coeffs(1 - beta1, param.dtype)
-    decay = 1 - lr * weight_decay
-    nt = _nthreads(p.shape[0])
-    if param.dtype == np.float32:
-        _adam_run[float](p, g, m, v, vm, -step_size, bc2_sqrt, w, omw, small, beta2, 1 - beta2,
-                         eps, weight_decay, decay, decoupled, maximize, amsgrad, nt)
-    else:
-        _adam_run[double](p, g, m, v, vm, -step_size, bc2_sqrt, w, omw, small, beta2, 1 - beta2,
-                          eps, weight_decay, decay, decoupled, maximize, amsgrad, nt)
+    s = contract.adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1,
+                             beta2, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay)
+    _run(FNN_OPTIM_ADAM, [param], [grad],
+         [[exp_avg], [exp_avg_sq], [max_exp_avg_sq] if s.amsgrad else None], [s])
 
 
 def adamw_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr=1e-3, beta1=0.9,
@@ -547,18 +233,9 @@ def adamax_update(param, grad, exp_avg, exp_inf, step, lr=2e-3, beta1=0.9, beta2
                   weight_decay=0.0, maximize=False):
     """Adamax, in place, one fused pass (torch.optim.Adamax); ``step`` counts from 1.
     See fastnn.reference.adamax_update."""
-    beta1, beta2, eps, weight_decay, maximize, clr = _prep_adamax(
-        param, grad, exp_avg, exp_inf, step, lr, beta1, beta2, eps, weight_decay, maximize)
-    if param.size == 0:
-        return
-    p, g, m, u = _flat(param), _flat(grad), _flat(exp_avg), _flat(exp_inf)
-    w, omw, small = _lerp_coeffs(1 - beta1, param.dtype)
-    nt = _nthreads(p.shape[0])
-    if param.dtype == np.float32:
-        _adamax_run[float](p, g, m, u, -clr, w, omw, small, beta2, eps, weight_decay, maximize, nt)
-    else:
-        _adamax_run[double](p, g, m, u, -clr, w, omw, small, beta2, eps, weight_decay, maximize,
-                            nt)
+    s = contract.adamax_update(param, grad, exp_avg, exp_inf, step, lr, beta1, beta2, eps,
+                               weight_decay, maximize)
+    _run(FNN_OPTIM_ADAMAX, [param], [grad], [[exp_avg], [exp_inf]], [s])
 
 
 def nadam_update(param, grad, exp_avg, exp_avg_sq, step, mu_product, lr=2e-3, beta1=0.9,
@@ -567,19 +244,93 @@ def nadam_update(param, grad, exp_avg, exp_avg_sq, step, mu_product, lr=2e-3, be
     """NAdam, in place, one fused pass (torch.optim.NAdam); ``step`` counts from 1 and
     ``mu_product`` is the product of the previous mus (1.0 at first).  Returns the new
     ``mu_product`` (float32-rounded as torch stores it).  See fastnn.reference.nadam_update."""
-    (lr, beta1, beta2, eps, weight_decay, decoupled, maximize, bc2, grad_coef, exp_avg_coef,
-     mu_product) = _prep_nadam(param, grad, exp_avg, exp_avg_sq, step, mu_product, lr, beta1, beta2,
-                               eps, weight_decay, momentum_decay, decoupled_weight_decay, maximize)
-    if param.size == 0:
-        return mu_product
-    p, g, m, v = _flat(param), _flat(grad), _flat(exp_avg), _flat(exp_avg_sq)
-    w, omw, small = _lerp_coeffs(1 - beta1, param.dtype)
-    decay = 1 - lr * weight_decay
-    nt = _nthreads(p.shape[0])
-    if param.dtype == np.float32:
-        _nadam_run[float](p, g, m, v, bc2, grad_coef, exp_avg_coef, w, omw, small, beta2,
-                          1 - beta2, eps, weight_decay, decay, decoupled, maximize, nt)
-    else:
-        _nadam_run[double](p, g, m, v, bc2, grad_coef, exp_avg_coef, w, omw, small, beta2,
-                           1 - beta2, eps, weight_decay, decay, decoupled, maximize, nt)
-    return mu_product
+    s = contract.nadam_update(param, grad, exp_avg, exp_avg_sq, step, mu_product, lr, beta1, beta2,
+                              eps, weight_decay, momentum_decay, decoupled_weight_decay, maximize)
+    _run(FNN_OPTIM_NADAM, [param], [grad], [[exp_avg], [exp_avg_sq]], [s])
+    return s.mu_product
+
+
+# ------------------------------------------------------------------------------------------------
+# Multi-tensor kernels: the contract, then the driver with every tensor at once
+# ------------------------------------------------------------------------------------------------
+
+def sgd_update_multi(params, grads, momentum_buffers, lr, momentum=0.0, dampening=0.0,
+                     weight_decay=0.0, nesterov=False, maximize=False, first_steps=None):
+    """``sgd_update`` on every tensor of the lists in one parallel call; ``first_steps`` is one
+    bool per tensor (None: all False).  See fastnn.reference.sgd_update_multi."""
+    ss = contract.sgd_update_multi(params, grads, momentum_buffers, lr, momentum, dampening,
+                                   weight_decay, nesterov, maximize, first_steps)
+    _run(FNN_OPTIM_SGD, params, grads, [momentum_buffers if momentum != 0 else None], ss)
+
+
+def adagrad_update_multi(params, grads, state_sums, steps, lr=1e-2, lr_decay=0.0,
+                         weight_decay=0.0, eps=1e-10, maximize=False):
+    """``adagrad_update`` on every tensor in one parallel call, tensor j at step ``steps[j]``.
+    See fastnn.reference.adagrad_update_multi."""
+    ss = contract.adagrad_update_multi(params, grads, state_sums, steps, lr, lr_decay,
+                                       weight_decay, eps, maximize)
+    _run(FNN_OPTIM_ADAGRAD, params, grads, [state_sums], ss)
+
+
+def adadelta_update_multi(params, grads, square_avgs, acc_deltas, lr=1.0, rho=0.9, eps=1e-6,
+                          weight_decay=0.0, maximize=False):
+    """``adadelta_update`` on every tensor in one parallel call.
+    See fastnn.reference.adadelta_update_multi."""
+    ss = contract.adadelta_update_multi(params, grads, square_avgs, acc_deltas, lr, rho, eps,
+                                        weight_decay, maximize)
+    _run(FNN_OPTIM_ADADELTA, params, grads, [square_avgs, acc_deltas], ss)
+
+
+def rmsprop_update_multi(params, grads, square_avgs, grad_avgs, momentum_buffers, lr=1e-2,
+                         alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
+                         maximize=False):
+    """``rmsprop_update`` on every tensor in one parallel call.
+    See fastnn.reference.rmsprop_update_multi."""
+    ss = contract.rmsprop_update_multi(params, grads, square_avgs, grad_avgs, momentum_buffers, lr,
+                                       alpha, eps, weight_decay, momentum, centered, maximize)
+    _run(FNN_OPTIM_RMSPROP, params, grads,
+         [square_avgs, grad_avgs if centered else None,
+          momentum_buffers if momentum > 0 else None], ss)
+
+
+def adam_update_multi(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr=1e-3,
+                      beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False,
+                      maximize=False, decoupled_weight_decay=False):
+    """``adam_update`` on every tensor in one parallel call, tensor j at step ``steps[j]``;
+    ``max_exp_avg_sqs`` may be None unless ``amsgrad``.  See fastnn.reference.adam_update_multi."""
+    ss = contract.adam_update_multi(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps,
+                                    lr, beta1, beta2, eps, weight_decay, amsgrad, maximize,
+                                    decoupled_weight_decay)
+    _run(FNN_OPTIM_ADAM, params, grads,
+         [exp_avgs, exp_avg_sqs, max_exp_avg_sqs if amsgrad else None], ss)
+
+
+def adamw_update_multi(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr=1e-3,
+                       beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2, amsgrad=False,
+                       maximize=False):
+    """``adam_update_multi`` with ``decoupled_weight_decay=True`` and AdamW's default
+    ``weight_decay=1e-2``."""
+    adam_update_multi(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, beta1,
+                      beta2, eps, weight_decay, amsgrad, maximize, True)
+
+
+def adamax_update_multi(params, grads, exp_avgs, exp_infs, steps, lr=2e-3, beta1=0.9, beta2=0.999,
+                        eps=1e-8, weight_decay=0.0, maximize=False):
+    """``adamax_update`` on every tensor in one parallel call, tensor j at step ``steps[j]``.
+    See fastnn.reference.adamax_update_multi."""
+    ss = contract.adamax_update_multi(params, grads, exp_avgs, exp_infs, steps, lr, beta1, beta2,
+                                      eps, weight_decay, maximize)
+    _run(FNN_OPTIM_ADAMAX, params, grads, [exp_avgs, exp_infs], ss)
+
+
+def nadam_update_multi(params, grads, exp_avgs, exp_avg_sqs, steps, mu_products, lr=2e-3,
+                       beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
+                       decoupled_weight_decay=False, maximize=False):
+    """``nadam_update`` on every tensor in one parallel call, tensor j at step ``steps[j]`` with
+    ``mu_products[j]``; returns the list of new mu_products.
+    See fastnn.reference.nadam_update_multi."""
+    ss = contract.nadam_update_multi(params, grads, exp_avgs, exp_avg_sqs, steps, mu_products, lr,
+                                     beta1, beta2, eps, weight_decay, momentum_decay,
+                                     decoupled_weight_decay, maximize)
+    _run(FNN_OPTIM_NADAM, params, grads, [exp_avgs, exp_avg_sqs], ss)
+    return [s.mu_product for s in ss]

@@ -10,39 +10,24 @@ packed, vectorized and threaded (docs/kernels/gemm.md walks from one to the othe
                 acc += op(a)[i, k] * op(b)[k, j]
             out[i, j] = act(acc + bias[j])
 
-Validation is identical to the compiled version (same ``fastnn._validate`` calls, same messages),
-so both raise the same errors for the same bad input.
+The arguments are checked by the family's contract (``fastnn/contracts/gemm.py``), the same call
+the compiled kernel makes, so both raise the same errors for the same bad input.
 """
 import numpy as np
 
-from .. import _validate as _v
+from ..contracts import gemm as contract
 
-__all__ = ["matmul", "matmul_bias"]
-
-
-def _check_bool(v, name):
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    raise TypeError("%s must be a bool, got %r (%s)" % (name, v, type(v).__name__))
+__all__ = ["matmul", "matmul_bias", "apply_activation"]
 
 
-def _check_no_overlap(out, out_name, inputs):
-    for name, arr in inputs:
-        if np.shares_memory(out, arr):
-            raise ValueError("%s must not share memory with %s (the kernel writes %s while "
-                             "reading %s)" % (out_name, name, out_name, name))
+def apply_activation(z, activation, elu_alpha=1.0):
+    """The activation of the GEMM epilogue, applied in place to ``z`` (a fresh array owned by
+    the caller) and returned: None, 'relu', 'sigmoid', 'tanh' or 'elu'.  Shared by every twin
+    whose compiled kernel fuses an activation into the GEMM (matmul_bias, conv2d_forward).
 
-
-def _make_out(out, name, shape, dtype, inputs):
-    if out is None:
-        return np.empty(shape, dtype=dtype)
-    _v.check_out(out, name, shape, dtype)
-    _check_no_overlap(out, name, inputs)
-    return out
-
-
-def _activate(z, activation, elu_alpha):
-    """The activation applied in place to ``z`` (a fresh array)."""
+        >>> apply_activation(np.array([-2.0, 0.5]), "relu")
+        array([0. , 0.5])
+    """
     if activation == "relu":
         np.maximum(z, 0, out=z)
     elif activation == "sigmoid":
@@ -63,44 +48,28 @@ def matmul(a, b, trans_a=False, trans_b=False, out=None):
     a, b: 2-D float32 or float64 arrays of the same dtype.  out: optional C-contiguous (M, N)
     array of that dtype, not overlapping a or b.  Empty dimensions follow NumPy (K == 0 gives
     zeros).
+
+        >>> matmul(np.eye(2), np.array([[1.0, 2.0], [3.0, 4.0]]), trans_b=True)
+        array([[1., 3.],
+               [2., 4.]])
     """
-    a = _v.check_array(a, "a", ndim=2, allow_empty=True)
-    b = _v.check_array(b, "b", ndim=2, allow_empty=True)
-    _v.check_same_dtype(("a", a), ("b", b))
-    trans_a = _check_bool(trans_a, "trans_a")
-    trans_b = _check_bool(trans_b, "trans_b")
-    op_a = a.T if trans_a else a
-    op_b = b.T if trans_b else b
-    (M, K), (Kb, N) = op_a.shape, op_b.shape
-    if K != Kb:
-        raise ValueError(
-            "inner dimensions must agree: op(a) is %d x %d (a has shape %s, trans_a=%s) but op(b) "
-            "is %d x %d (b has shape %s, trans_b=%s)" % (M, K, a.shape, trans_a, Kb, N, b.shape,
-                                                        trans_b))
-    out = _make_out(out, "out", (M, N), a.dtype, (("a", a), ("b", b)))
-    np.matmul(op_a, op_b, out=out)
-    return out
+    args = contract.matmul_args(a, b, trans_a, trans_b, out)
+    op_a = args.a.T if args.trans_a else args.a
+    op_b = args.b.T if args.trans_b else args.b
+    np.matmul(op_a, op_b, out=args.out)
+    return args.out
 
 
 def matmul_bias(x, w, b, activation=None, out=None, elu_alpha=1.0):
     """``act(x @ w + b)``: x (N, in), w (in, out), b (out,), same float dtype, non-empty.
 
     activation: None, 'relu', 'sigmoid', 'tanh' or 'elu' (``elu_alpha * expm1(v)`` for v <= 0).
+
+        >>> matmul_bias(np.ones((1, 2)), np.ones((2, 3)), np.array([-3.0, 0.0, 1.0]), "relu")
+        array([[0., 2., 3.]])
     """
-    x = _v.check_array(x, "x", ndim=2)
-    w = _v.check_array(w, "w", ndim=2)
-    b = _v.check_array(b, "b", ndim=1)
-    _v.check_same_dtype(("x", x), ("w", w), ("b", b))
-    activation = _v.check_activation(activation)
-    elu_alpha = _v.check_scalar(elu_alpha, "elu_alpha")
-    n, k = x.shape
-    if w.shape[0] != k:
-        raise ValueError("w must have shape (%d, *) to match x of shape %s (in_features = %d), "
-                         "got %s" % (k, x.shape, k, w.shape))
-    m = w.shape[1]
-    _v.check_shape(b, "b", (m,))
-    out = _make_out(out, "out", (n, m), x.dtype, (("x", x), ("w", w), ("b", b)))
-    z = x @ w
-    z += b
-    out[...] = _activate(z, activation, elu_alpha)
-    return out
+    args = contract.matmul_bias_args(x, w, b, activation, out, elu_alpha)
+    z = args.x @ args.w
+    z += args.b
+    args.out[...] = apply_activation(z, args.activation, args.elu_alpha)
+    return args.out

@@ -18,47 +18,14 @@ the input position that won its window.  With overlapping windows (stride < pool
 win several windows, and its gradient is the sum.
 
 The compiled kernels do exactly these operations in the same order, so results are
-bit-identical.  The argument checks are shared with the compiled module.
+bit-identical.  The arguments are checked by the family's contract
+(``fastnn/contracts/pool.py``), the same call the compiled kernels make.
 """
 import numpy as np
 
-from .. import _validate as _v
-from .conv import _check_hw_pair, _check_x_shape
+from ..contracts import pool as contract
 
 __all__ = ["maxpool2d_forward", "maxpool2d_backward"]
-
-
-def _check_pool_forward_args(x, pool, stride):
-    """-> (x, (ph, pw), (sh, sw), (OH, OW))."""
-    x = _v.check_array(x, "x", ndim=4)
-    ph, pw = _check_hw_pair(pool, "pool", 1)
-    sh, sw = (ph, pw) if stride is None else _check_hw_pair(stride, "stride", 1)
-    H, W = x.shape[2], x.shape[3]
-    if ph > H or pw > W:
-        raise ValueError("pool (%d, %d) must fit in the input plane (H, W) = (%d, %d) (x has "
-                         "shape %s; max pooling has no padding)" % (ph, pw, H, W, x.shape))
-    return x, (ph, pw), (sh, sw), ((H - ph) // sh + 1, (W - pw) // sw + 1)
-
-
-def _check_pool_backward_args(dy, argmax, x_shape):
-    """-> (dy, argmax as int64, x_shape).  Every argmax entry is checked to lie in [0, H*W):
-    the compiled kernel scatters through these indices without bounds checks."""
-    dy = _v.check_array(dy, "dy", ndim=4)
-    argmax = _v.check_int_array(argmax, "argmax", ndim=4)
-    x_shape = _check_x_shape(x_shape)
-    N, C, H, W = x_shape
-    _v.check_shape(argmax, "argmax", dy.shape)
-    if dy.shape[0] != N or dy.shape[1] != C:
-        raise ValueError("dy must have shape (%d, %d, *, *) to match x_shape %s (N, C), got %s"
-                         % (N, C, x_shape, dy.shape))
-    if dy.shape[2] > H or dy.shape[3] > W:
-        raise ValueError("dy's output plane %s cannot be larger than x_shape's plane (%d, %d)"
-                         % (dy.shape[2:], H, W))
-    lo, hi = int(argmax.min()), int(argmax.max())
-    if lo < 0 or hi >= H * W:
-        raise ValueError("argmax must hold flat indices h*W + w in [0, H*W) = [0, %d) for "
-                         "x_shape %s, got %d" % (H * W, x_shape, lo if lo < 0 else hi))
-    return dy, np.ascontiguousarray(argmax, dtype=np.int64), x_shape
 
 
 def maxpool2d_forward(x, pool, stride=None):
@@ -67,8 +34,13 @@ def maxpool2d_forward(x, pool, stride=None):
     x: (N, C, H, W) float32/float64, any layout; pool: int or (ph, pw); stride: int, (sh, sw)
     or None (= pool).  Returns y (N, C, OH, OW), same dtype, and argmax (N, C, OH, OW) int64,
     the flat index h*W + w of each maximum in its input plane (torch's return_indices).
+
+        >>> y, argmax = maxpool2d_forward(np.array([[[[1.0, 3.0], [3.0, 2.0]]]]), 2)
+        >>> y.ravel(), argmax.ravel()
+        (array([3.]), array([1]))
     """
-    x, (ph, pw), (sh, sw), (OH, OW) = _check_pool_forward_args(x, pool, stride)
+    args = contract.maxpool2d_forward_args(x, pool, stride)
+    x, ph, pw, sh, sw, OH, OW = args.x, args.ph, args.pw, args.sh, args.sw, args.oh, args.ow
     N, C, H, W = x.shape
     y = np.full((N, C, OH, OW), -np.inf, dtype=x.dtype)
     # start index: the window's top-left corner (what an all -inf window reports, as torch)
@@ -89,8 +61,13 @@ def maxpool2d_backward(dy, argmax, x_shape):
     dy: (N, C, OH, OW) float; argmax: integer array of dy's shape from maxpool2d_forward;
     x_shape: (N, C, H, W).  Returns dx of shape x_shape, dy's dtype: dx[n, c].flat[argmax[n, c,
     k]] += dy[n, c, k], in output (row-major) order.
+
+        >>> maxpool2d_backward(np.array([[[[5.0]]]]), np.array([[[[1]]]]), (1, 1, 2, 2))[0, 0]
+        array([[0., 5.],
+               [0., 0.]])
     """
-    dy, argmax, (N, C, H, W) = _check_pool_backward_args(dy, argmax, x_shape)
+    args = contract.maxpool2d_backward_args(dy, argmax, x_shape)
+    dy, argmax, (N, C, H, W) = args.dy, args.argmax, args.x_shape
     dx = np.zeros((N * C, H * W), dtype=dy.dtype)
     planes = np.arange(N * C)[:, None]
     # np.add.at, unlike dx[idx] += v, adds repeated indices (an input that won several windows)

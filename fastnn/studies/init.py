@@ -109,7 +109,7 @@ def resolve_config(**overrides):
     if len(set(cfg["normal_std"])) != len(cfg["normal_std"]):
         raise ValueError("normal_std lists a value twice: %s"
                          % ",".join("%g" % v for v in cfg["normal_std"]))
-    names = sorted(optim._NAMES)  # TODO(merge): sorted(optim.names()), public after issue 9
+    names = optim.names()
     for key in ("optimizer", "part1_optimizer"):
         if cfg[key] not in names:
             raise ValueError("%s: unknown %r; expected one of %s"

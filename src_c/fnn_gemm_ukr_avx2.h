@@ -1,113 +1,23 @@
-/* Private to fnn_gemm.c: the MR x NR micro-kernels and the MXCSR helpers.
+/* Private to fnn_gemm.c: the AVX2 + FMA micro-kernels (FNN_SIMD_AVX2), x86 with GCC or clang.
  *
- * A micro-kernel computes one MR x NR tile of C from a packed A micro-panel (kc steps of MR
- * values) and a packed B micro-panel (kc steps of NR values):
- *     C[r][j] (+)= sum_k a[k*MR + r] * b[k*NR + j]        (k ascending, one FMA chain per element)
- * `load` = 0 starts the accumulators at zero (C is write-only), `load` = 1 continues the chain
- * from the values already in C (the previous k-block, or beta*C).  C is addressed as c[r*rs_c + j]
- * (unit column stride); the driver gives a private MR x NR scratch tile when the real C tile is
- * partial or not row-contiguous.
+ * Same interface, tile shapes and k order as the reference kernels in fnn_gemm_ukr_generic.h
+ * (described in fnn_gemm_ukr.h); each element is one fused multiply-add chain.  The functions
+ * carry __attribute__((target("avx2,fma"))), so the package is built with portable flags and
+ * these run only when the SIMD level passed to fnn_sgemm/fnn_dgemm allows them.
  *
- * Every element's k loop runs in the same order in every tile, edge or not (edges are
- * zero-padded, never a different kernel), so where a tile starts never changes a result.
+ * Register plan, float 6 x 16: 12 ymm accumulators (6 rows x 2 vectors of 8) + 2 for the B row
+ * + 1 broadcast of A = 15 of the 16 ymm registers, so nothing spills.  Per k: 2 aligned loads of
+ * B, 6 broadcasts of A, 12 FMAs: the FMAs, not the loads, are the bottleneck.  The packed B panel
+ * is 64-byte aligned and NR*sizeof(T) = 64 bytes, so every B load is aligned.  Double 6 x 8 is
+ * the same plan with 4 doubles per ymm.
  */
-#ifndef FNN_GEMM_KERNELS_H
-#define FNN_GEMM_KERNELS_H
+#ifndef FNN_GEMM_UKR_AVX2_H
+#define FNN_GEMM_UKR_AVX2_H
 #include <stdint.h>
-
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-#define FNN_X86_GNUC 1
 #include <immintrin.h>
-#else
-#define FNN_X86_GNUC 0
-#endif
+#include "fnn_gemm_ukr.h"
 
-#define FNN_S_MR 6
-#define FNN_S_NR 16
-#define FNN_D_MR 6
-#define FNN_D_NR 8
-
-typedef void (*fnn_sukr_t)(int64_t kc, const float *a, const float *b, float *c, int64_t rs_c,
-                           int load);
-typedef void (*fnn_dukr_t)(int64_t kc, const double *a, const double *b, double *c, int64_t rs_c,
-                           int load);
-
-/* "Direct" variants read A in place (element (r, k) at a[r*a_rs + k*a_cs]) instead of from a
- * packed panel.  Used when each A micro-panel would meet only one or two B micro-panels (a
- * skinny output, N <= 2*NR), where packing A would cost as much as the arithmetic.  Same FMA
- * chain per element as the packed kernels, so the same bits. */
-typedef void (*fnn_sukr_direct_t)(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
-                                  const float *b, float *c, int64_t rs_c, int load);
-typedef void (*fnn_dukr_direct_t)(int64_t kc, const double *a, int64_t a_rs, int64_t a_cs,
-                                  const double *b, double *c, int64_t rs_c, int load);
-
-/* ---- generic C micro-kernels: the portable fallback, same tile shape, plain loops ---------- */
-static void fnn_sukr_generic(int64_t kc, const float *a, const float *b, float *c, int64_t rs_c,
-                             int load)
-{
-    float acc[FNN_S_MR][FNN_S_NR];
-    int64_t k;
-    int r, j;
-    for (r = 0; r < FNN_S_MR; r++)
-        for (j = 0; j < FNN_S_NR; j++)
-            acc[r][j] = load ? c[r * rs_c + j] : 0.0f;
-    for (k = 0; k < kc; k++, a += FNN_S_MR, b += FNN_S_NR)
-        for (r = 0; r < FNN_S_MR; r++)
-            for (j = 0; j < FNN_S_NR; j++)
-                acc[r][j] += a[r] * b[j];
-    for (r = 0; r < FNN_S_MR; r++)
-        for (j = 0; j < FNN_S_NR; j++)
-            c[r * rs_c + j] = acc[r][j];
-}
-
-static void fnn_dukr_generic(int64_t kc, const double *a, const double *b, double *c,
-                             int64_t rs_c, int load)
-{
-    double acc[FNN_D_MR][FNN_D_NR];
-    int64_t k;
-    int r, j;
-    for (r = 0; r < FNN_D_MR; r++)
-        for (j = 0; j < FNN_D_NR; j++)
-            acc[r][j] = load ? c[r * rs_c + j] : 0.0;
-    for (k = 0; k < kc; k++, a += FNN_D_MR, b += FNN_D_NR)
-        for (r = 0; r < FNN_D_MR; r++)
-            for (j = 0; j < FNN_D_NR; j++)
-                acc[r][j] += a[r] * b[j];
-    for (r = 0; r < FNN_D_MR; r++)
-        for (j = 0; j < FNN_D_NR; j++)
-            c[r * rs_c + j] = acc[r][j];
-}
-
-#define FNN_GENERIC_DIRECT(NAME, T, MR, NR)                                                       \
-static void NAME(int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, const T *b, T *c,           \
-                 int64_t rs_c, int load)                                                          \
-{                                                                                                 \
-    T acc[MR][NR];                                                                                \
-    int64_t k;                                                                                    \
-    int r, j;                                                                                     \
-    for (r = 0; r < MR; r++)                                                                      \
-        for (j = 0; j < NR; j++)                                                                  \
-            acc[r][j] = load ? c[r * rs_c + j] : (T)0;                                            \
-    for (k = 0; k < kc; k++, b += NR)                                                             \
-        for (r = 0; r < MR; r++) {                                                                \
-            const T ar = a[r * a_rs + k * a_cs];                                                  \
-            for (j = 0; j < NR; j++)                                                              \
-                acc[r][j] += ar * b[j];                                                           \
-        }                                                                                         \
-    for (r = 0; r < MR; r++)                                                                      \
-        for (j = 0; j < NR; j++)                                                                  \
-            c[r * rs_c + j] = acc[r][j];                                                          \
-}
-FNN_GENERIC_DIRECT(fnn_sukr_direct_generic, float, FNN_S_MR, FNN_S_NR)
-FNN_GENERIC_DIRECT(fnn_dukr_direct_generic, double, FNN_D_MR, FNN_D_NR)
-#undef FNN_GENERIC_DIRECT
-
-#if FNN_X86_GNUC
-/* ---- AVX2 + FMA micro-kernels --------------------------------------------------------------
- * float 6x16: 12 ymm accumulators (6 rows x 2 vectors of 8) + 2 for the B row + 1 broadcast = 15
- * of the 16 ymm registers, so nothing spills.  Per k: 2 aligned loads of B, 6 broadcasts of A,
- * 12 FMAs; Zen3 issues 2 FMAs/cycle, so the loads and broadcasts hide behind the FMAs.  The packed
- * B panel is 64-byte aligned and NR*sizeof(T) = 64 bytes, so every B load is aligned. */
+/* float, 6 x 16 tile from packed A and B panels */
 #define FNN_S_ROW(r)                                                                              \
     do {                                                                                          \
         __m256 ar = _mm256_broadcast_ss(a + (r));                                                 \
@@ -116,8 +26,8 @@ FNN_GENERIC_DIRECT(fnn_dukr_direct_generic, double, FNN_D_MR, FNN_D_NR)
     } while (0)
 
 __attribute__((target("avx2,fma")))
-static void fnn_sukr_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t rs_c,
-                          int load)
+static void fnn_sgemm_ukr_avx2_6x16(int64_t kc, const float *a, const float *b, float *c,
+                                    int64_t rs_c, int load)
 {
     __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
     int64_t k;
@@ -152,7 +62,7 @@ static void fnn_sukr_avx2(int64_t kc, const float *a, const float *b, float *c, 
 }
 #undef FNN_S_ROW
 
-/* double 6x8: the same register plan with 4 doubles per ymm. */
+/* double, 6 x 8 tile from packed A and B panels */
 #define FNN_D_ROW(r)                                                                              \
     do {                                                                                          \
         __m256d ar = _mm256_broadcast_sd(a + (r));                                                \
@@ -161,8 +71,8 @@ static void fnn_sukr_avx2(int64_t kc, const float *a, const float *b, float *c, 
     } while (0)
 
 __attribute__((target("avx2,fma")))
-static void fnn_dukr_avx2(int64_t kc, const double *a, const double *b, double *c, int64_t rs_c,
-                          int load)
+static void fnn_dgemm_ukr_avx2_6x8(int64_t kc, const double *a, const double *b, double *c,
+                                   int64_t rs_c, int load)
 {
     __m256d c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
     int64_t k;
@@ -195,8 +105,9 @@ static void fnn_dukr_avx2(int64_t kc, const double *a, const double *b, double *
 }
 #undef FNN_D_ROW
 
-/* Direct-A AVX2 kernels: the six A values of step k come from six row pointers. */
-#define FNN_AVX_DIRECT(NAME, T, VT, LOADU, LOAD, STOREU, BCAST, FMADD, ZERO, W)                  \
+/* The direct variants (A read in place: the six A values of step k come from six row
+ * pointers), float 6 x 16 and double 6 x 8: one body written once for both element types. */
+#define FNN_GEMM_UKR_AVX2_DIRECT(NAME, T, VT, LOADU, LOAD, STOREU, BCAST, FMADD, ZERO, W)        \
 __attribute__((target("avx2,fma")))                                                               \
 static void NAME(int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, const T *b, T *c,           \
                  int64_t rs_c, int load)                                                          \
@@ -232,27 +143,12 @@ static void NAME(int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, const T *b,
     STOREU(c + 4 * rs_c, c40); STOREU(c + 4 * rs_c + W, c41);                                     \
     STOREU(c + 5 * rs_c, c50); STOREU(c + 5 * rs_c + W, c51);                                     \
 }
-FNN_AVX_DIRECT(fnn_sukr_direct_avx2, float, __m256, _mm256_loadu_ps, _mm256_load_ps,
-               _mm256_storeu_ps, _mm256_broadcast_ss, _mm256_fmadd_ps, _mm256_setzero_ps, 8)
-FNN_AVX_DIRECT(fnn_dukr_direct_avx2, double, __m256d, _mm256_loadu_pd, _mm256_load_pd,
-               _mm256_storeu_pd, _mm256_broadcast_sd, _mm256_fmadd_pd, _mm256_setzero_pd, 4)
-#undef FNN_AVX_DIRECT
+FNN_GEMM_UKR_AVX2_DIRECT(fnn_sgemm_ukr_avx2_direct_6x16, float, __m256, _mm256_loadu_ps,
+                         _mm256_load_ps, _mm256_storeu_ps, _mm256_broadcast_ss, _mm256_fmadd_ps,
+                         _mm256_setzero_ps, 8)
+FNN_GEMM_UKR_AVX2_DIRECT(fnn_dgemm_ukr_avx2_direct_6x8, double, __m256d, _mm256_loadu_pd,
+                         _mm256_load_pd, _mm256_storeu_pd, _mm256_broadcast_sd, _mm256_fmadd_pd,
+                         _mm256_setzero_pd, 4)
+#undef FNN_GEMM_UKR_AVX2_DIRECT
 
-/* Denormal inputs or results make x86 FP units take a microcode assist (~100x slower per op);
- * near-zero gradients and weights in training produce them, costing 25-50% of a training step.
- * FTZ (bit 15) flushes denormal results to zero and DAZ (bit 6) reads denormal inputs as zero.
- * Set per thread (MXCSR is per thread) for the kernel's duration and restored afterwards so the
- * caller's floating-point environment is untouched. */
-static inline unsigned fnn_ftz_enter(void)
-{
-    unsigned old = _mm_getcsr();
-    _mm_setcsr(old | 0x8040u);
-    return old;
-}
-static inline void fnn_ftz_leave(unsigned old) { _mm_setcsr(old); }
-#else
-static inline unsigned fnn_ftz_enter(void) { return 0; }
-static inline void fnn_ftz_leave(unsigned old) { (void)old; }
-#endif /* FNN_X86_GNUC */
-
-#endif /* FNN_GEMM_KERNELS_H */
+#endif /* FNN_GEMM_UKR_AVX2_H */

@@ -1,0 +1,310 @@
+"""The optimizer base class: parameter groups, state, ``zero_grad``, ``step``, checkpoints.
+
+A subclass (one per algorithm, in this package) declares its hyper-parameters once, as a
+constraints table from ``fastnn.contracts.optim`` (``_parameter_constraints``), and implements the
+update twice, side by side, as torch.optim does: ``_update`` for one parameter (one single-tensor
+kernel call) and ``_update_multi`` for all of a group's parameters of one dtype (one multi-tensor
+kernel call).  ``foreach`` chooses between them; the two give the same bits.
+
+Example::
+
+    >>> import numpy as np, fastnn
+    >>> p = fastnn.Parameter(np.ones(3, np.float32))
+    >>> opt = fastnn.optim.SGD([p], lr=0.5)
+    >>> p.grad[...] = 1.0
+    >>> opt.step()
+    >>> p.value
+    array([0.5, 0.5, 0.5], dtype=float32)
+"""
+import math
+import numbers
+
+import numpy as np
+
+from .. import backend
+from .._validate import check_bool
+from ..contracts.constraints import pair_element, parse
+from ..parameter import Parameter
+
+__all__ = ["Optimizer", "check_hyperparameter"]
+
+# torch's words for a hyper-parameter in "Invalid <words>: <value>"; others are "<name> value".
+_TORCH_WORDS = {"lr": "learning rate", "eps": "epsilon value"}
+
+
+def check_hyperparameter(value, name, constraint, words=None):
+    """``value`` checked against ``constraint`` (an entry of a ``fastnn.contracts.optim`` table, see
+    ``fastnn.contracts.constraints``),
+    in torch's words: ``ValueError("Invalid learning rate: -1")`` (``words`` overrides the words
+    for ``name``).  Flags must be bools (TypeError otherwise).  Returns the value as a Python
+    float / int / bool, a pair as a tuple."""
+    c = parse(constraint)
+    if c.kind == "bool":
+        return check_bool(value, name)
+    if c.pair:
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            raise ValueError("Invalid %s: expected a pair, got %r" % (name, value))
+        # torch's words for its only pair, betas
+        return tuple(check_hyperparameter(v, name, pair_element(constraint),
+                                          "beta parameter at index %d" % i)
+                     for i, v in enumerate(value))
+    words = words or _TORCH_WORDS.get(name, name + " value")
+    # torch compares with `0.0 <= v`, which is False for NaN, so NaN is "invalid" there too.
+    # Messages print the value as given ("Invalid learning rate: -1"), like torch's f-strings.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(float(value)) or not c.admits(float(value)) \
+            or (c.kind == "int" and not isinstance(value, numbers.Integral)):
+        raise ValueError("Invalid %s: %s" % (words, value))
+    return int(value) if c.kind == "int" else float(value)
+
+
+def _check_foreach(value):
+    if value is not None and not isinstance(value, (bool, np.bool_)):
+        raise TypeError("foreach must be None or a bool, got %r (%s)" % (value,
+                                                                      type(value).__name__))
+    return None if value is None else bool(value)
+
+
+class Optimizer:
+    """Base class: parameter groups, state, ``zero_grad``, ``step``, ``state_dict`` /
+    ``load_state_dict``.
+
+    ``params`` is an iterable of :class:`fastnn.Parameter` or of dicts ``{'params': [...],
+    'lr': ...}`` (parameter groups; keys a group leaves out take the constructor's values).
+    ``param_groups`` is the list of group dicts (a scheduler edits ``group['lr']``);
+    ``state[param]`` is that parameter's dict of step count and NumPy state arrays.
+
+    ``foreach`` (a group entry, as torch): None (default) updates a group with one multi-tensor
+    kernel call when the compiled backend is active and one call per parameter on the NumPy
+    twins; True / False force the multi-tensor / per-parameter path.  Both give the same bits.
+    """
+
+    #: hyper-parameter name -> constraint (a table of fastnn.contracts.optim), in subclasses
+    _parameter_constraints = {}
+    #: names of the per-parameter state entries that are arrays (the rest are Python numbers)
+    _array_state = ()
+
+    def __init__(self, params, defaults):
+        self._check_group(dict(defaults))
+        self.defaults = dict(defaults)
+        self.param_groups = []
+        self.state = {}
+        if isinstance(params, (Parameter, dict)):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            "Parameters or dicts, but got %s" % type(params).__name__)
+        groups = list(params)
+        if len(groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    # -- hooks for subclasses ----------------------------------------------------------------
+    def _check_rules(self, group):
+        """Rules that tie hyper-parameters together (subclasses; each one is checked alone by
+        the constraints table)."""
+
+    def _required_state(self, group):
+        """Names of the state entries a parameter of ``group`` must have (subclasses)."""
+        return ()
+
+    def _update(self, kernels, p, group, state):  # pragma: no cover - abstract
+        """Update one parameter ``p`` with the single-tensor kernel of ``kernels``."""
+        raise NotImplementedError
+
+    def _update_multi(self, kernels, params, group, states):
+        """Update ``params`` (all of a group's parameters of one dtype) and their ``states``;
+        the algorithms call their multi-tensor kernel once, this default calls ``_update``."""
+        for p, state in zip(params, states):
+            self._update(kernels, p, group, state)
+
+    # -- groups ------------------------------------------------------------------------------
+    def _check_group(self, group):
+        """Validate and normalise one group's hyper-parameters in place, from the table."""
+        for name, constraint in self._parameter_constraints.items():
+            group[name] = check_hyperparameter(group[name], name, constraint)
+        group["foreach"] = _check_foreach(group.get("foreach"))
+        self._check_rules(group)
+
+    def add_param_group(self, param_group):
+        if not isinstance(param_group, dict):
+            raise TypeError("param_group must be a dict, got %s" % type(param_group).__name__)
+        group = dict(param_group)
+        params = group.get("params")
+        if isinstance(params, Parameter):
+            params = [params]
+        elif params is None or isinstance(params, (set, dict)):
+            raise TypeError("param_group['params'] must be a list of Parameters (sets have no "
+                            "stable order), got %s" % type(params).__name__)
+        params = list(params)
+        for i, p in enumerate(params):
+            if not isinstance(p, Parameter):
+                raise TypeError("optimizer can only optimize fastnn.Parameter objects, got %s at "
+                                "params[%d]" % (type(p).__name__, i))
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError("a parameter group contains the same parameter twice")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        group["params"] = params
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        unknown = set(group) - set(self.defaults) - {"params", "initial_lr"}
+        if unknown:
+            raise ValueError("unknown hyper-parameter(s) %s for %s; expected some of %s" % (
+                sorted(unknown), type(self).__name__, sorted(self.defaults)))
+        self._check_group(group)
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none=True):
+        """Zero every parameter's gradient in place.  ``set_to_none`` is accepted for torch
+        compatibility; a fastnn Parameter always owns its gradient array, so it is zeroed."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad[...] = 0
+
+    # -- the step ----------------------------------------------------------------------------
+    def step(self, closure=None):
+        """One update of every parameter; returns ``closure()`` when given (as torch)."""
+        loss = closure() if closure is not None else None
+        kernels = backend.K()
+        for group in self.param_groups:
+            foreach = group["foreach"]
+            if foreach is None:
+                foreach = backend.get_backend() == "compiled"
+            if foreach:
+                for params in _by_dtype(group["params"]):
+                    self._update_multi(kernels, params, group,
+                                       [self.state.setdefault(p, {}) for p in params])
+            else:
+                for p in group["params"]:
+                    self._update(kernels, p, group, self.state.setdefault(p, {}))
+        return loss
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def state_dict(self):
+        """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}`` as torch.
+
+        Parameters are numbered in group order; hyper-parameters are JSON-able Python values
+        (betas become lists), state arrays are copies (continuing to train does not alter it).
+        """
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: (list(v) if isinstance(v, tuple) else v)
+                      for k, v in group.items() if k != "params"}
+            packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if self.state.get(p):
+                    state[index[id(p)]] = {
+                        k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
+                        for k, v in self.state[p].items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore hyper-parameters and state saved by ``state_dict()`` (also after a JSON round
+        trip: string keys and lists are accepted).  Every array must match its parameter's shape
+        and dtype exactly; anything inconsistent raises ValueError naming the entry.  A saved
+        group without ``foreach`` (older checkpoints) keeps the optimizer's."""
+        if not isinstance(state_dict, dict) or "state" not in state_dict or \
+                "param_groups" not in state_dict:
+            raise ValueError("state_dict must be a dict with keys 'state' and 'param_groups'")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has %d parameter groups, the optimizer has %d" % (
+                len(saved_groups), len(self.param_groups)))
+        id_map = {}
+        new_groups = []
+        for gi, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    "loaded state dict contains a parameter group that doesn't match the size of "
+                    "optimizer's group: param_groups[%d] has %d parameters, saved %d" % (
+                        gi, len(group["params"]), len(saved["params"])))
+            for idx, p in zip(saved["params"], group["params"]):
+                id_map[int(idx)] = p
+            new = {k: v for k, v in saved.items() if k != "params"}
+            new.setdefault("foreach", group["foreach"])
+            new["params"] = group["params"]
+            missing = set(self.defaults) - set(new)
+            if missing:
+                raise ValueError("param_groups[%d] is missing hyper-parameter(s) %s" % (
+                    gi, sorted(missing)))
+            self._check_group(new)
+            new_groups.append(new)
+        groups_of = {id(p): g for g in new_groups for p in g["params"]}
+        new_state = {}
+        for key, entry in state_dict["state"].items():
+            try:
+                p = id_map[int(key)]
+            except (KeyError, ValueError):
+                raise ValueError("state entry %r names no parameter of this optimizer"
+                                 % (key,)) from None
+            for name in self._required_state(groups_of[id(p)]):
+                if name not in entry:
+                    raise ValueError("state[%s] is missing %r (needed by %s with these "
+                                     "hyper-parameters)" % (key, name, type(self).__name__))
+            new_state[p] = {name: self._restore(key, name, value, p)
+                            for name, value in entry.items()}
+        # Commit only after everything was checked: a failed load leaves the optimizer as it was.
+        for group, new in zip(self.param_groups, new_groups):
+            group.clear()
+            group.update(new)
+        self.state = new_state
+
+    def _restore(self, key, name, value, p):
+        """One saved state entry, checked against parameter ``p``."""
+        if name in self._array_state:
+            arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+            if arr.shape != p.value.shape:
+                raise ValueError("state[%s][%r] has shape %s, parameter %s has %s" % (
+                    key, name, arr.shape, p.name or key, p.value.shape))
+            if arr.dtype != p.value.dtype:
+                raise ValueError("state[%s][%r] has dtype %s, parameter %s has %s" % (
+                    key, name, arr.dtype, p.name or key, p.value.dtype))
+            return np.array(arr, copy=True, order="C")
+        if name == "step":
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) and not (
+                    isinstance(value, numbers.Real) and float(value).is_integer()):
+                raise ValueError("state[%s]['step'] must be an integer, got %r" % (key, value))
+            if value < 0:
+                raise ValueError("state[%s]['step'] must be >= 0, got %r" % (key, value))
+            return int(value)
+        if name == "mu_product":
+            return check_hyperparameter(value, name, "real", "mu_product in state[%s]" % key)
+        raise ValueError("state[%s] has unknown entry %r for %s" % (key, name, type(self).__name__))
+
+    def __repr__(self):
+        lines = [type(self).__name__ + " ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append("Parameter Group %d" % i)
+            for k in sorted(group):
+                if k != "params":
+                    lines.append("    %s: %r" % (k, group[k]))
+        return "\n".join(lines) + "\n)"
+
+    # -- helpers for subclasses ----------------------------------------------------------------
+    @staticmethod
+    def _count_step(state):
+        """One more step in ``state['step']`` (0 on a fresh state); returns the new count."""
+        state["step"] = state.get("step", 0) + 1
+        return state["step"]
+
+    @staticmethod
+    def _zeros(p, state, name, fill=0.0):
+        """``state[name]``, created as an array like ``p.value`` filled with ``fill`` if absent."""
+        if name not in state:
+            state[name] = np.full_like(p.value, fill)
+        return state[name]
+
+
+def _by_dtype(params):
+    """``params`` split by dtype, in order (a multi-tensor kernel call takes one dtype)."""
+    buckets = {}
+    for p in params:
+        buckets.setdefault(p.value.dtype, []).append(p)
+    return list(buckets.values())

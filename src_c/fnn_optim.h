@@ -1,0 +1,364 @@
+/* Optimizer update rules: one plain C function per optimizer, written line for line like its NumPy
+ * twin in fastnn/reference/optim.py.
+ *
+ * Read a rule here beside its twin: the names are the same (g, m, v, denom, step_size, ...), the
+ * operations are the same and in the same order, one element at a time instead of one array at a
+ * time.  That is what makes the two bit-identical.  The scalars a rule takes are the fields of its
+ * contract's named tuple (fastnn/contracts/optim.py), in double, exactly as Python computed them;
+ * a rule rounds each to the element type T once, before its loop, which is what NumPy does with a
+ * Python float in the twin's array arithmetic.  Derived constants such as 1 - beta2 are computed
+ * in double first, as the twin's Python does, and then rounded.
+ *
+ * This header has two parts:
+ *   1. (below, once) the rule ids, each rule's scalars, one row of the tensor table, and
+ *      fnn_optim_update(), the one entry point: update elements [lo, hi) of one tensor.
+ *   2. (after it) the rules for one element type T.  fnn_optim.c includes this file once per
+ *      element type (float, double) and SIMD variant (generic, avx2) with T, SQRT, ABS, FNN(name)
+ *      and FNN_TARGET defined; nothing else compiles part 2.
+ */
+#ifndef FNN_OPTIM_H
+#define FNN_OPTIM_H
+
+#include <stddef.h>
+
+enum {
+    FNN_OPTIM_SGD, FNN_OPTIM_ADAGRAD, FNN_OPTIM_ADADELTA, FNN_OPTIM_RMSPROP, FNN_OPTIM_ADAM,
+    FNN_OPTIM_ADAMAX, FNN_OPTIM_NADAM
+};
+enum { FNN_OPTIM_FLOAT32, FNN_OPTIM_FLOAT64 };
+
+/* Each rule's scalars: the fields of its contract's named tuple, same names, same order. */
+typedef struct {
+    double lr, momentum, dampening, weight_decay;
+    int nesterov, maximize, first_step;
+} fnn_sgd_scalars;
+
+typedef struct {
+    double clr, weight_decay, eps;
+    int maximize;
+} fnn_adagrad_scalars;
+
+typedef struct {
+    double lr, rho, eps, weight_decay;
+    int maximize;
+} fnn_adadelta_scalars;
+
+typedef struct {
+    double lr, alpha, eps, weight_decay, momentum;
+    int centered, maximize;
+} fnn_rmsprop_scalars;
+
+typedef struct {
+    double lr, beta1, beta2, eps, weight_decay, step_size, bias_correction2_sqrt;
+    int amsgrad, maximize, decoupled_weight_decay;
+} fnn_adam_scalars;
+
+typedef struct {
+    double beta1, beta2, eps, weight_decay, clr;
+    int maximize;
+} fnn_adamax_scalars;
+
+typedef struct {
+    double lr, beta1, beta2, eps, weight_decay, bias_correction2, grad_coef, exp_avg_coef;
+    int decoupled_weight_decay, maximize;
+} fnn_nadam_scalars;
+
+typedef union {
+    fnn_sgd_scalars sgd;
+    fnn_adagrad_scalars adagrad;
+    fnn_adadelta_scalars adadelta;
+    fnn_rmsprop_scalars rmsprop;
+    fnn_adam_scalars adam;
+    fnn_adamax_scalars adamax;
+    fnn_nadam_scalars nadam;
+} fnn_optim_scalars;
+
+/* One tensor of an update: its length, its arrays and the scalars of its step.  state[] holds the
+ * rule's state arrays in the kernel's argument order (Adam: exp_avg, exp_avg_sq, max_exp_avg_sq);
+ * an array a flag leaves unused is NULL and never touched. */
+typedef struct {
+    ptrdiff_t n;
+    void *param;
+    const void *grad;
+    void *state[3];
+    fnn_optim_scalars s;
+} fnn_optim_tensor;
+
+/* Update elements [lo, hi) of tensor t with `rule`, element type `dtype`, at SIMD level `simd`
+ * (FNN_SIMD_*: the AVX2 variant from FNN_SIMD_AVX2 up, where it was compiled).  Every level gives
+ * the same bits: no FMA anywhere, and the vector sqrt and division are correctly rounded. */
+void fnn_optim_update(int rule, int dtype, int simd, const fnn_optim_tensor *t, ptrdiff_t lo,
+                      ptrdiff_t hi);
+
+#endif /* FNN_OPTIM_H */
+
+
+#ifdef FNN_OPTIM_RULES
+/* ---- Part 2: the rules for one element type T (fnn_optim.c defines the macros) ----------------
+ *
+ * A flag that decides which arrays a rule touches (SGD's momentum, RMSprop's centered and
+ * momentum, Adam's amsgrad) is a compile-time constant argument of an always-inline loop, so each
+ * variant reads and writes only the arrays it needs.  Other flags (maximize, weight decay, ...) are
+ * loop-invariant selects. */
+
+/* torch.lerp(start, end, weight) as torch's CPU kernel computes it: the weight rounded to T, then
+ * start + w * (end - start) when |w| < 0.5, else end - (end - start) * (1 - w). */
+typedef struct { T w, one_minus_w; int small; } FNN(lerp_weight);
+
+FNN_TARGET FNN_INLINE FNN(lerp_weight) FNN(lerp_weight_of)(double weight)
+{
+    FNN(lerp_weight) r;
+    r.w = (T)weight;
+    r.one_minus_w = 1 - r.w;
+    r.small = r.w < 0.5 && r.w > -0.5;
+    return r;
+}
+
+FNN_TARGET FNN_INLINE T FNN(lerp)(T start, T end, FNN(lerp_weight) weight)
+{
+    return weight.small ? start + weight.w * (end - start)
+                        : end - (end - start) * weight.one_minus_w;
+}
+
+/* np.maximum / torch.maximum: a NaN in either operand propagates. */
+FNN_TARGET FNN_INLINE T FNN(maximum)(T a, T b)
+{
+    return (a >= b || a != a) ? a : b;
+}
+
+
+/* reference/optim.py: sgd_update */
+FNN_TARGET FNN_INLINE void FNN(sgd_update)(ptrdiff_t n, T *FNN_R param, const T *FNN_R grad,
+                                           T *FNN_R momentum_buffer, const fnn_sgd_scalars *s,
+                                           const int use_momentum)
+{
+    const int maximize = s->maximize, nesterov = s->nesterov, first_step = s->first_step;
+    const int use_weight_decay = s->weight_decay != 0;
+    const T lr = (T)s->lr, momentum = (T)s->momentum, weight_decay = (T)s->weight_decay;
+    const T one_minus_dampening = (T)(1 - s->dampening);
+    for (ptrdiff_t i = 0; i < n; i++) {
+        T g = maximize ? -grad[i] : grad[i];
+        if (use_weight_decay)
+            g = g + weight_decay * param[i];
+        if (use_momentum) {
+            const T b = first_step ? g : momentum_buffer[i] * momentum + one_minus_dampening * g;
+            momentum_buffer[i] = b;
+            g = nesterov ? g + momentum * b : b;
+        }
+        param[i] = param[i] + -lr * g;
+    }
+}
+
+/* reference/optim.py: adagrad_update */
+FNN_TARGET FNN_INLINE void FNN(adagrad_update)(ptrdiff_t n, T *FNN_R param, const T *FNN_R grad,
+                                               T *FNN_R state_sum, const fnn_adagrad_scalars *s)
+{
+    const int maximize = s->maximize, use_weight_decay = s->weight_decay != 0;
+    const T clr = (T)s->clr, weight_decay = (T)s->weight_decay, eps = (T)s->eps;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        T g = maximize ? -grad[i] : grad[i];
+        if (use_weight_decay)
+            g = g + weight_decay * param[i];
+        const T sum = state_sum[i] + g * g;
+        state_sum[i] = sum;
+        param[i] = param[i] + (-clr * g) / (SQRT(sum) + eps);
+    }
+}
+
+/* reference/optim.py: adadelta_update */
+FNN_TARGET FNN_INLINE void FNN(adadelta_update)(ptrdiff_t n, T *FNN_R param, const T *FNN_R grad,
+                                                T *FNN_R square_avg, T *FNN_R acc_delta,
+                                                const fnn_adadelta_scalars *s)
+{
+    const int maximize = s->maximize, use_weight_decay = s->weight_decay != 0;
+    const T lr = (T)s->lr, rho = (T)s->rho, one_minus_rho = (T)(1 - s->rho);
+    const T eps = (T)s->eps, weight_decay = (T)s->weight_decay;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        T g = maximize ? -grad[i] : grad[i];
+        if (use_weight_decay)
+            g = g + weight_decay * param[i];
+        const T v = square_avg[i] * rho + (one_minus_rho * g) * g;
+        square_avg[i] = v;
+        const T delta = SQRT(acc_delta[i] + eps) / SQRT(v + eps) * g;
+        acc_delta[i] = acc_delta[i] * rho + (one_minus_rho * delta) * delta;
+        param[i] = param[i] + -lr * delta;
+    }
+}
+
+/* reference/optim.py: rmsprop_update */
+FNN_TARGET FNN_INLINE void FNN(rmsprop_update)(ptrdiff_t n, T *FNN_R param, const T *FNN_R grad,
+                                               T *FNN_R square_avg, T *FNN_R grad_avg,
+                                               T *FNN_R momentum_buffer,
+                                               const fnn_rmsprop_scalars *s, const int centered,
+                                               const int use_momentum)
+{
+    const int maximize = s->maximize, use_weight_decay = s->weight_decay != 0;
+    const T lr = (T)s->lr, alpha = (T)s->alpha, one_minus_alpha = (T)(1 - s->alpha);
+    const T eps = (T)s->eps, weight_decay = (T)s->weight_decay, momentum = (T)s->momentum;
+    const FNN(lerp_weight) lerp_one_minus_alpha = FNN(lerp_weight_of)(1 - s->alpha);
+    for (ptrdiff_t i = 0; i < n; i++) {
+        T g = maximize ? -grad[i] : grad[i];
+        if (use_weight_decay)
+            g = g + weight_decay * param[i];
+        const T v = square_avg[i] * alpha + (one_minus_alpha * g) * g;
+        square_avg[i] = v;
+        T avg;
+        if (centered) {
+            const T a = FNN(lerp)(grad_avg[i], g, lerp_one_minus_alpha);
+            grad_avg[i] = a;
+            avg = SQRT(v - a * a);
+        } else {
+            avg = SQRT(v);
+        }
+        avg = avg + eps;
+        if (use_momentum) {
+            const T b = momentum_buffer[i] * momentum + g / avg;
+            momentum_buffer[i] = b;
+            param[i] = param[i] + -lr * b;
+        } else {
+            param[i] = param[i] + (-lr * g) / avg;
+        }
+    }
+}
+
+/* reference/optim.py: adam_update (and adamw_update) */
+FNN_TARGET FNN_INLINE void FNN(adam_update)(ptrdiff_t n, T *FNN_R param, const T *FNN_R grad,
+                                            T *FNN_R exp_avg, T *FNN_R exp_avg_sq,
+                                            T *FNN_R max_exp_avg_sq, const fnn_adam_scalars *s,
+                                            const int amsgrad)
+{
+    const int maximize = s->maximize, decoupled_weight_decay = s->decoupled_weight_decay;
+    const int use_weight_decay = s->weight_decay != 0;
+    const T weight_decay = (T)s->weight_decay, decay = (T)(1 - s->lr * s->weight_decay);
+    const FNN(lerp_weight) lerp_one_minus_beta1 = FNN(lerp_weight_of)(1 - s->beta1);
+    const T beta2 = (T)s->beta2, one_minus_beta2 = (T)(1 - s->beta2);
+    const T bias_correction2_sqrt = (T)s->bias_correction2_sqrt, eps = (T)s->eps;
+    const T step_size = (T)s->step_size;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        T g = maximize ? -grad[i] : grad[i];
+        T p = param[i];
+        if (use_weight_decay) {
+            if (decoupled_weight_decay)
+                p = p * decay;                              /* param *= 1 - lr * weight_decay */
+            else
+                g = g + weight_decay * p;
+        }
+        const T m = FNN(lerp)(exp_avg[i], g, lerp_one_minus_beta1);
+        exp_avg[i] = m;
+        T v = exp_avg_sq[i] * beta2 + (one_minus_beta2 * g) * g;
+        exp_avg_sq[i] = v;
+        if (amsgrad) {
+            v = FNN(maximum)(max_exp_avg_sq[i], v);
+            max_exp_avg_sq[i] = v;
+        }
+        const T denom = SQRT(v) / bias_correction2_sqrt + eps;
+        param[i] = p + (-step_size * m) / denom;
+    }
+}
+
+/* reference/optim.py: adamax_update */
+FNN_TARGET FNN_INLINE void FNN(adamax_update)(ptrdiff_t n, T *FNN_R param, const T *FNN_R grad,
+                                              T *FNN_R exp_avg, T *FNN_R exp_inf,
+                                              const fnn_adamax_scalars *s)
+{
+    const int maximize = s->maximize, use_weight_decay = s->weight_decay != 0;
+    const T weight_decay = (T)s->weight_decay, beta2 = (T)s->beta2, eps = (T)s->eps;
+    const T clr = (T)s->clr;
+    const FNN(lerp_weight) lerp_one_minus_beta1 = FNN(lerp_weight_of)(1 - s->beta1);
+    for (ptrdiff_t i = 0; i < n; i++) {
+        T g = maximize ? -grad[i] : grad[i];
+        if (use_weight_decay)
+            g = g + weight_decay * param[i];
+        const T m = FNN(lerp)(exp_avg[i], g, lerp_one_minus_beta1);
+        exp_avg[i] = m;
+        const T u = FNN(maximum)(exp_inf[i] * beta2, ABS(g) + eps);
+        exp_inf[i] = u;
+        param[i] = param[i] + (-clr * m) / u;
+    }
+}
+
+/* reference/optim.py: nadam_update.  Its first lines are Adam's (weight decay, m, v); they stay
+ * written out so that each rule reads as its twin, as torch writes _single_tensor_nadam. */
+FNN_TARGET FNN_INLINE void FNN(nadam_update)(ptrdiff_t n, T *FNN_R param, const T *FNN_R grad,
+                                             T *FNN_R exp_avg, T *FNN_R exp_avg_sq,
+                                             const fnn_nadam_scalars *s)
+{
+    const int maximize = s->maximize, decoupled_weight_decay = s->decoupled_weight_decay;
+    const int use_weight_decay = s->weight_decay != 0;
+    const T weight_decay = (T)s->weight_decay, decay = (T)(1 - s->lr * s->weight_decay);
+    const FNN(lerp_weight) lerp_one_minus_beta1 = FNN(lerp_weight_of)(1 - s->beta1);
+    const T beta2 = (T)s->beta2, one_minus_beta2 = (T)(1 - s->beta2);
+    const T bias_correction2 = (T)s->bias_correction2, eps = (T)s->eps;
+    const T grad_coef = (T)s->grad_coef, exp_avg_coef = (T)s->exp_avg_coef;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        T g = maximize ? -grad[i] : grad[i];
+        T p = param[i];
+        if (use_weight_decay) {
+            if (decoupled_weight_decay)
+                p = p * decay;                              /* param *= 1 - lr * weight_decay */
+            else
+                g = g + weight_decay * p;
+        }
+        const T m = FNN(lerp)(exp_avg[i], g, lerp_one_minus_beta1);
+        exp_avg[i] = m;
+        const T v = exp_avg_sq[i] * beta2 + (one_minus_beta2 * g) * g;
+        exp_avg_sq[i] = v;
+        const T denom = SQRT(v / bias_correction2) + eps;
+        p = p + (grad_coef * g) / denom;        /* two roundings: the twin's two in-place adds */
+        param[i] = p + (exp_avg_coef * m) / denom;
+    }
+}
+
+
+/* Elements [lo, hi) of tensor t: pick the rule, and for the flags that decide which arrays it
+ * touches, the variant compiled with those flags as constants. */
+FNN_TARGET static void FNN(update)(int rule, const fnn_optim_tensor *t, ptrdiff_t lo, ptrdiff_t hi)
+{
+    const ptrdiff_t n = hi - lo;
+    T *param = (T *)t->param + lo;
+    const T *grad = (const T *)t->grad + lo;
+    T *s0 = t->state[0] ? (T *)t->state[0] + lo : NULL;
+    T *s1 = t->state[1] ? (T *)t->state[1] + lo : NULL;
+    T *s2 = t->state[2] ? (T *)t->state[2] + lo : NULL;
+    switch (rule) {
+    case FNN_OPTIM_SGD:
+        if (t->s.sgd.momentum != 0)
+            FNN(sgd_update)(n, param, grad, s0, &t->s.sgd, 1);
+        else
+            FNN(sgd_update)(n, param, grad, s0, &t->s.sgd, 0);
+        break;
+    case FNN_OPTIM_ADAGRAD:
+        FNN(adagrad_update)(n, param, grad, s0, &t->s.adagrad);
+        break;
+    case FNN_OPTIM_ADADELTA:
+        FNN(adadelta_update)(n, param, grad, s0, s1, &t->s.adadelta);
+        break;
+    case FNN_OPTIM_RMSPROP:
+        if (t->s.rmsprop.centered) {
+            if (t->s.rmsprop.momentum > 0)
+                FNN(rmsprop_update)(n, param, grad, s0, s1, s2, &t->s.rmsprop, 1, 1);
+            else
+                FNN(rmsprop_update)(n, param, grad, s0, s1, s2, &t->s.rmsprop, 1, 0);
+        } else {
+            if (t->s.rmsprop.momentum > 0)
+                FNN(rmsprop_update)(n, param, grad, s0, s1, s2, &t->s.rmsprop, 0, 1);
+            else
+                FNN(rmsprop_update)(n, param, grad, s0, s1, s2, &t->s.rmsprop, 0, 0);
+        }
+        break;
+    case FNN_OPTIM_ADAM:
+        if (t->s.adam.amsgrad)
+            FNN(adam_update)(n, param, grad, s0, s1, s2, &t->s.adam, 1);
+        else
+            FNN(adam_update)(n, param, grad, s0, s1, s2, &t->s.adam, 0);
+        break;
+    case FNN_OPTIM_ADAMAX:
+        FNN(adamax_update)(n, param, grad, s0, s1, &t->s.adamax);
+        break;
+    case FNN_OPTIM_NADAM:
+        FNN(nadam_update)(n, param, grad, s0, s1, &t->s.nadam);
+        break;
+    }
+}
+
+#endif /* FNN_OPTIM_RULES */
