@@ -2,12 +2,13 @@
 accuracy; with ``--out`` also write the history, the figures and the model."""
 import argparse
 import json
+import math
 import os
 
 import numpy as np
 
-from .. import (__version__, backend, data, datasets, get_num_threads, initializers, metrics,
-                optim, plotting, zoo)
+from .. import (__version__, backend, callbacks, data, datasets, get_num_threads, initializers,
+                metrics, optim, plotting, regularizers, zoo)
 from .. import threads as kernel_threads
 from ..errors import UsageError
 from .checks import fraction, positive_int, positive_number
@@ -19,8 +20,11 @@ DEFAULTS = {"mlp": (5, 128, 0.2), "cnn": (1, 64, 0.5)}
 # The flags whose default depends on --model, in the order of a DEFAULTS row.
 _PER_MODEL = (("--epochs", int, "epochs"), ("--batch-size", int, "mini-batch size"),
               ("--dropout", float, "dropout rate"))
-# What --out writes.
-ARTEFACTS = ("history.csv", "history.json", "curves.png", "confusion.png", "model.npz")
+# What --out writes (the CNN adds CNN_ARTEFACTS).
+ARTEFACTS = ("history.csv", "history.json", "curves.png", "confusion.png", "model.npz",
+             "layer_stats.json", "weights_hist.png", "gradients_hist.png",
+             "activations_hist.png", "activations_moments.png", "gradient_norms.png")
+CNN_ARTEFACTS = ("filters.png", "feature_maps.png")
 
 
 def add_parser(sub):
@@ -46,6 +50,11 @@ def add_parser(sub):
     p.add_argument("--activation", choices=("relu", "sigmoid", "tanh", "elu"), default="relu",
                    help="hidden-layer activation")
     p.add_argument("--hidden", default="256,128", help="mlp hidden widths, comma-separated")
+    p.add_argument("--l1", type=float, default=0.0,
+                   help="L1 penalty l1 * sum|w| on every kernel (Keras' L1; 0 = none)")
+    p.add_argument("--l2", type=float, default=0.0,
+                   help="L2 penalty l2 * sum w^2 on every kernel (Keras' L2, no 1/2: torch's "
+                   "weight_decay = 2 * l2 for SGD; 0 = none)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed for weights, dropout masks, shuffling and the validation split")
     p.add_argument("--threads", type=int, default=None,
@@ -61,7 +70,11 @@ def add_parser(sub):
                    help="fraction of the training set held out for validation (0 = none)")
     p.add_argument("--limit", type=int, default=None,
                    help="train on the first N training images only (quick runs)")
-    p.add_argument("--out", default=None, metavar="DIR", help="write " + ", ".join(ARTEFACTS))
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="write " + ", ".join(ARTEFACTS) + " (the last six from "
+                   "fastnn.callbacks.LayerStatistics: per layer and epoch, histograms and "
+                   "moments of weights, gradients and activations), and for the cnn "
+                   + " and ".join(CNN_ARTEFACTS))
     g = p.add_mutually_exclusive_group()
     g.add_argument("--verbose", dest="verbose", action="store_const", const=1, default=1,
                    help="progress bar / one line per epoch, and the model summary")
@@ -95,7 +108,18 @@ def _settings(args):
         initializers.get(args.init)
     except (ValueError, TypeError) as e:
         raise UsageError("--init: %s" % e) from None
+    s.kernel_regularizer = _regularizer(args)
     return s
+
+
+def _regularizer(args):
+    """regularizers.L1L2 from --l1/--l2, or None when both are 0."""
+    for flag, v in (("--l1", args.l1), ("--l2", args.l2)):
+        if not math.isfinite(v) or v < 0:
+            raise UsageError("%s must be a number >= 0, got %r" % (flag, v))
+    if args.l1 == 0 and args.l2 == 0:
+        return None
+    return regularizers.L1L2(l1=args.l1, l2=args.l2)
 
 
 def _load(args, s):
@@ -126,10 +150,12 @@ def run(args):
 
     if args.model == "mlp":
         model = zoo.mlp(hidden=s.hidden, activation=args.activation, dropout=s.dropout,
-                        kernel_initializer=args.init, input_dim=x_tr.shape[1], seed=args.seed)
+                        kernel_initializer=args.init, input_dim=x_tr.shape[1], seed=args.seed,
+                        kernel_regularizer=s.kernel_regularizer)
     else:
         model = zoo.cnn(dropout=s.dropout, activation=args.activation,
-                        kernel_initializer=args.init, input_shape=x_tr.shape[1:], seed=args.seed)
+                        kernel_initializer=args.init, input_shape=x_tr.shape[1:], seed=args.seed,
+                        kernel_regularizer=s.kernel_regularizer)
     optimizer = optim.get(args.optimizer, model.parameters(), **s.optimizer_kw)
     lr = optimizer.param_groups[0]["lr"]
 
@@ -141,10 +167,12 @@ def run(args):
                   x_te.shape[0], args.optimizer, lr, s.epochs, "" if s.epochs == 1 else "s",
                   s.batch_size, s.threads, "" if s.threads == 1 else "s", backend_name))
         model.summary()
+    # --out: record what happens inside, layer by layer (no effect on the training itself)
+    stats = callbacks.LayerStatistics() if args.out else None
     with kernel_threads(s.threads), backend.use(backend_name):
         hist = model.fit(x_tr, y_tr, epochs=s.epochs, batch_size=s.batch_size,
                          optimizer=optimizer, validation_data=validation, seed=args.seed,
-                         verbose=verbose)
+                         verbose=verbose, callbacks=[stats] if stats is not None else None)
         result = model.evaluate(x_te, y_te)
         probs = model.predict(x_te) if args.out else None
     print("test accuracy: %.4f  test loss: %.4f" % (result["accuracy"], result["loss"]))
@@ -159,10 +187,12 @@ def run(args):
             "activation": args.activation, "dropout": s.dropout,
             "hidden": list(s.hidden) if args.model == "mlp" else None, "seed": args.seed,
             "threads": s.threads, "backend": backend_name, "val_fraction": s.val_fraction,
-            "limit": args.limit, "train_samples": int(x_tr.shape[0])}
+            "limit": args.limit, "train_samples": int(x_tr.shape[0]), "l1": args.l1,
+            "l2": args.l2}
         _write(args.out, model, hist, result, config, y_te, probs)
+        written = _write_inside(args.out, model, stats, x_te)
         if verbose:
-            print("wrote %s to %s" % (", ".join(ARTEFACTS), args.out))
+            print("wrote %s to %s" % (", ".join(ARTEFACTS[:5] + written), args.out))
     return 0
 
 
@@ -175,7 +205,26 @@ def _write(out, model, hist, result, config, y_test, probs):
     with open(os.path.join(out, "history.json"), "w") as fh:
         json.dump(record, fh, indent=1)
     hist.to_csv(os.path.join(out, "history.csv"))
-    plotting.plot_history(hist, path=os.path.join(out, "curves.png"))
+    plotting.plot_history(hist, path=os.path.join(out, "curves.png"),
+                          test={"loss": result["loss"], "accuracy": result["accuracy"]})
     cm = metrics.confusion_matrix(y_test, probs, num_classes=probs.shape[1])
     plotting.plot_confusion_matrix(cm, path=os.path.join(out, "confusion.png"))
     model.save(os.path.join(out, "model.npz"))
+
+
+def _write_inside(out, model, stats, x_test):
+    """The --out figures of what happened inside the network (LayerStatistics; the CNN's
+    filters and the feature maps of the first test image); returns the file names."""
+    stats.to_json(os.path.join(out, "layer_stats.json"))
+    for kind in ("weights", "gradients", "activations"):
+        plotting.plot_layer_histograms(stats, kind, path=os.path.join(out, kind + "_hist.png"))
+    plotting.plot_layer_moments(stats, "activations",
+                                path=os.path.join(out, "activations_moments.png"))
+    plotting.plot_gradient_norms(stats, path=os.path.join(out, "gradient_norms.png"))
+    written = ARTEFACTS[5:]
+    convs = [layer for layer in model.layers if hasattr(layer, "kernel_size")]
+    if convs:
+        plotting.plot_filters(convs[0], path=os.path.join(out, "filters.png"))
+        plotting.plot_feature_maps(model, x_test[0], path=os.path.join(out, "feature_maps.png"))
+        written += CNN_ARTEFACTS
+    return written

@@ -44,7 +44,8 @@ from .train import check_record, epoch_rows_csv, train_run
 
 __all__ = ["KERAS_INITIALIZERS", "DEFAULTS", "QUICK", "CNN_DEFAULTS", "CNN_QUICK",
            "STATS_COLUMNS", "resolve_config", "make_tasks", "part1_summary", "part2_summary",
-           "activation_statistics", "scheme_init", "scheme_label", "command_for", "run_study"]
+           "activation_statistics", "scheme_entries", "scheme_init", "scheme_label",
+           "command_for", "run_study"]
 
 PARTS = ("1", "2", "stats")
 
