@@ -124,7 +124,14 @@ def plot_feature_maps(model, x, path=None, max_maps=16, cols=8):
     h = _single_input(x)
     blocks = [("input %s" % "x".join(map(str, h.shape[1:])), h[0])]
     for layer in layers:
-        h = layer.forward(h, training=False)
+        try:
+            h = layer.forward(h, training=False)
+        except (ValueError, TypeError) as e:
+            if len(blocks) > 1:
+                raise
+            raise ValueError("no layer of the model gives an image output (N, C, H, W): "
+                             "plot_feature_maps needs a model that starts with conv or pool "
+                             "layers (its first layer said: %s)" % e) from None
         if not (isinstance(h, np.ndarray) and h.ndim == 4):
             break
         act = getattr(layer, "activation", None)

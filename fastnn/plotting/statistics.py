@@ -124,6 +124,15 @@ def plot_layer_histograms(stats, kind="weights", path=None, parameters="kernels"
     return save_figure(fig, path)
 
 
+def _epoch_ticks(ax, epochs):
+    """Integer epoch ticks: each epoch when there are few (one epoch alone gets its tick, not
+    0.95, 1.0, 1.05), else matplotlib's integer locator."""
+    if len(epochs) <= 12:
+        ax.set_xticks(list(epochs))
+    else:
+        ax.xaxis.set_major_locator(mpl().ticker.MaxNLocator(integer=True))
+
+
 def _styles(n):
     colors = series_colors(n)
     return [(colors[i], _LINESTYLES[i % len(_LINESTYLES)], _MARKERS[i % len(_MARKERS)])
@@ -154,7 +163,7 @@ def plot_layer_moments(stats, kind="weights", path=None, parameters="kernels"):
     for ax, (_key, title, log) in zip(axes, panels):
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch (0 = before training)" if kind != "gradients" else "epoch")
-        ax.xaxis.set_major_locator(mpl().ticker.MaxNLocator(integer=True))
+        _epoch_ticks(ax, epochs)
         ax.grid(True, alpha=0.3, which="both")
         values = [v for line in ax.get_lines() for v in np.asarray(line.get_ydata(), float)]
         if log and any(v > 0 for v in values if np.isfinite(v)):
@@ -198,8 +207,9 @@ def plot_gradient_norms(stats, path=None, parameters="kernels"):
         depth = np.arange(1, len(names) + 1)
         n_ep = norms.shape[1]
         for j in range(n_ep):
-            left.plot(depth, norms[:, j], color=cmap(0.15 + 0.8 * j / max(n_ep - 1, 1)),
-                      marker="o", linewidth=1.6, label="epoch %d" % epochs[j])
+            shade = 0.15 + 0.8 * j / (n_ep - 1) if n_ep > 1 else 0.9
+            left.plot(depth, norms[:, j], color=cmap(shade), marker="o", linewidth=1.6,
+                      label="epoch %d" % epochs[j])
         left.set_xticks(depth)
         left.set_xticklabels(["%d\n%s" % (i, n.split("/")[0]) for i, n in zip(depth, names)],
                              fontsize=8)
@@ -213,7 +223,7 @@ def plot_gradient_norms(stats, path=None, parameters="kernels"):
             right.plot(epochs, values, color=color, linestyle=ls, marker=marker, linewidth=1.6,
                        label=name)
         right.set_xlabel("epoch")
-        right.xaxis.set_major_locator(mpl().ticker.MaxNLocator(integer=True))
+        _epoch_ticks(right, epochs)
         right.set_title("%sper epoch" % (label + ": " if label else ""), fontsize=10)
         right.legend(fontsize=8, loc="best")
         for ax in (left, right):
