@@ -24,7 +24,6 @@ look at activations on a fixed batch; read it, never write it).  A plain callabl
 ``f(epoch, logs)`` in the callbacks list is called at each epoch end.
 """
 import csv
-import json
 import os
 import sys
 
@@ -32,9 +31,8 @@ import numpy as np
 from tqdm import tqdm
 
 from . import _validate as _v
-from ._atomic import atomic_write
 from .history import COLUMN_ORDER
-from .tensor_stats import describe
+from .layer_record import LayerRecord
 
 __all__ = ["Callback", "CallbackList", "ProgressBar", "EarlyStopping", "ModelCheckpoint",
            "CSVLogger", "LambdaCallback", "LayerStatistics"]
@@ -457,28 +455,18 @@ class LambdaCallback(Callback):
 
 
 # --------------------------------------------------------------------------- LayerStatistics
-class LayerStatistics(Callback):
+class LayerStatistics(LayerRecord, Callback):
     """Records, per layer and per epoch, histograms and moments of the weights, the gradients
     and the activations (what TensorBoard's histograms show), for ``fastnn.plotting``'s
     ``plot_layer_histograms``, ``plot_layer_moments`` and ``plot_gradient_norms``.
 
-    Each record is ``fastnn.tensor_stats.describe``: mean, std, min, max, L2 norm, fraction of
-    exact zeros, and a histogram of ``bins`` bins over the record's own range.
-
-    * ``weights[param]``: every parameter (``model.parameters()`` names, e.g.
-      ``'dense_1/kernel'``), before training and after every epoch.
-    * ``gradients[param]``: the gradient **as left by the epoch's last mini-batch** (histogram
-      and moments), and ``grad_norm_mean[param]``: the L2 norm of the gradient **averaged over
-      all of the epoch's mini-batches** (the vanishing-gradient view: one batch is noisy).
-    * ``activations[layer]``: the output of every layer but Dropout and Flatten (identities in
-      inference mode) on one fixed batch: ``x_sample``, or the first ``sample_size`` training
-      inputs of ``fit``; run in inference mode (dropout off), before training and after every
-      epoch.  Histograms leave out exact zeros (ReLU's would dwarf every other bin; their
-      fraction is the ``zeros`` moment).
-
-    ``epochs``: the epochs the weight and activation records belong to (0 = before training,
-    e = after epoch e, 1-based); the gradient records are for ``epochs[1:]``.  Recording runs
-    no training computation: a fit with or without it gives the same weights, bit for bit.
+    What is recorded and how it is stored is :class:`fastnn.layer_record.LayerRecord`'s
+    (``weights``, ``gradients``, ``grad_norm_mean``, ``activations``, ``epochs``, ``to_json``);
+    this class adds the hooks: the weights and the activations of the fixed sample batch
+    (``x_sample``, else the first ``sample_size`` training inputs of ``fit``) before training
+    and after every epoch, the gradient's norm after every mini-batch, the gradients as left by
+    the epoch's last mini-batch.  Recording runs no training computation: a fit with or without
+    it gives the same weights, bit for bit.
 
         stats = LayerStatistics()
         model.fit(x, y, epochs=5, callbacks=[stats], verbose=0)
@@ -487,10 +475,9 @@ class LayerStatistics(Callback):
         stats.to_json("layer_stats.json")                # LayerStatistics.from_json reads it
     """
 
-    _SKIPPED = ("Dropout", "Flatten")
-
     def __init__(self, x_sample=None, sample_size=256, bins=30):
-        super().__init__()
+        LayerRecord.__init__(self, bins=bins)
+        Callback.__init__(self)
         if x_sample is not None and (not isinstance(x_sample, np.ndarray)
                                      or x_sample.ndim < 2 or x_sample.shape[0] == 0
                                      or x_sample.dtype.kind != "f"):
@@ -501,102 +488,23 @@ class LayerStatistics(Callback):
                                 else type(x_sample).__name__))
         self.x_sample = x_sample
         self.sample_size = _v.check_int(sample_size, "sample_size", min=1)
-        self.bins = _v.check_int(bins, "bins", min=1)
-        self.epochs = []
-        self.weights = {}
-        self.gradients = {}
-        self.grad_norm_mean = {}
-        self.activations = {}
-        self.layers = []
         self._sample = None
-        self._norm_sums = {}
-        self._batches = 0
 
-    # -- what is recorded ----------------------------------------------------------------------
-    def _named_layers(self):
-        """(name, layer) of the layers whose outputs are recorded, names made unique."""
-        out, seen = [], set()
-        for i, layer in enumerate(self.model.layers):
-            name = str(getattr(layer, "name", "") or "layer")
-            if name in seen:
-                name = "%s#%d" % (name, i)
-            seen.add(name)
-            if type(layer).__name__ not in self._SKIPPED:
-                out.append((name, layer))
-        return out
-
-    def _record_weights_and_activations(self):
-        for p in self.model.parameters():
-            self.weights.setdefault(p.name, []).append(describe(p.value, self.bins))
-        if self._sample is None:
-            return
-        h = self._sample
-        recorded = dict(self._named_layers())
-        names = {id(layer): name for name, layer in recorded.items()}
-        for layer in self.model.layers:
-            h = layer.forward(h, training=False)
-            name = names.get(id(layer))
-            if name is not None:
-                self.activations.setdefault(name, []).append(
-                    describe(h, self.bins, exclude_zeros=True))
-
-    # -- hooks -----------------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
         x = self.x_sample if self.x_sample is not None else self.params.get("x")
         self._sample = None if x is None else np.array(x[:self.sample_size], copy=True)
         if self._sample is not None and self.model.dtype is not None:
             self._sample = self._sample.astype(self.model.dtype, copy=False)
-        self.layers = [{"name": name, "type": type(layer).__name__,
-                        "parameters": [p.name for p in layer.parameters()]}
-                       for name, layer in self._named_layers()]
+        self.describe_layers(self.model)
         if not self.epochs:
-            self.epochs.append(int(self.params.get("initial_epoch", 0)))
-            self._record_weights_and_activations()
+            self.record_state(self.model, self._sample, int(self.params.get("initial_epoch", 0)))
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._norm_sums = {p.name: 0.0 for p in self.model.parameters()}
-        self._batches = 0
+        self.start_epoch(self.model)
 
     def on_batch_end(self, batch, logs=None):
-        for p in self.model.parameters():
-            g = p.grad.ravel()
-            self._norm_sums[p.name] += float(np.sqrt(np.dot(g, g)))
-        self._batches += 1
+        self.add_batch(self.model)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.epochs.append(epoch + 1)
-        for p in self.model.parameters():
-            self.gradients.setdefault(p.name, []).append(describe(p.grad, self.bins))
-            self.grad_norm_mean.setdefault(p.name, []).append(
-                self._norm_sums.get(p.name, 0.0) / max(self._batches, 1))
-        self._record_weights_and_activations()
-
-    # -- saving ----------------------------------------------------------------------------------
-    def to_dict(self):
-        """Everything recorded, as JSON-able lists and dicts (``from_dict`` reads it back)."""
-        return {"epochs": list(self.epochs), "layers": list(self.layers), "bins": self.bins,
-                "weights": self.weights, "gradients": self.gradients,
-                "grad_norm_mean": self.grad_norm_mean, "activations": self.activations}
-
-    @classmethod
-    def from_dict(cls, d):
-        """A LayerStatistics holding the records of ``to_dict()`` (for plotting them again)."""
-        keys = ("epochs", "layers", "weights", "gradients", "grad_norm_mean", "activations")
-        if not isinstance(d, dict) or any(k not in d for k in keys):
-            raise ValueError("not a LayerStatistics record: expected a dict with keys %s"
-                             % (keys,))
-        out = cls(bins=int(d.get("bins", 30)))
-        for k in keys:
-            setattr(out, k, d[k])
-        return out
-
-    def to_json(self, path):
-        """Write ``to_dict()`` as JSON to ``path`` (atomically)."""
-        text = json.dumps(self.to_dict())
-        return atomic_write(path, lambda fh: fh.write(text), binary=False)
-
-    @classmethod
-    def from_json(cls, path):
-        """Read what ``to_json`` wrote."""
-        with open(path, encoding="utf-8") as fh:
-            return cls.from_dict(json.load(fh))
+        self.end_epoch(self.model)
+        self.record_state(self.model, self._sample, epoch + 1)
