@@ -20,7 +20,7 @@ from .._config import threads as kernel_threads
 from ..layers import Conv2D
 from ..losses import SoftmaxCrossEntropy
 from . import plots, report, runner
-from .schemes import scheme_entries
+from .schemes import baseline_scheme, scheme_entries
 from .train import build_model, weighted_layers
 
 __all__ = ["STATS_COLUMNS", "activation_statistics", "write_statistics"]
@@ -138,7 +138,8 @@ def write_statistics(cfg, data, out, sections, threads):
     keys = [k for k, _, _ in entries]
     labels = {k: label for k, _, label in entries}
     plots.activation_stats_figure(rows, keys, cfg["activations"], labels,
-                                  os.path.join(out, "activation_stats.png"))
+                                  os.path.join(out, "activation_stats.png"),
+                                  baseline=baseline_scheme(cfg))
     plots.activation_hist_figure(samples, keys, cfg["activations"], labels,
                                  os.path.join(out, "activation_hist.png"))
     x = data.arrays()[0][:cfg["stats_batch"]].astype(np.float64)

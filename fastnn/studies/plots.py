@@ -22,8 +22,8 @@ _MARKS_PER_CURVE = 8
 
 
 def series_style(names, baseline=None):
-    """{name: (color, linestyle, linewidth, marker)}: the baseline black, dashed, thicker and
-    without markers; the others each a colour of their own (``fastnn.plotting.series_colors``:
+    """{name: (color, linestyle, linewidth, marker)}: the baseline black, dashed, thicker, with
+    crosses; the others each a colour of their own (``fastnn.plotting.series_colors``:
     16 before any repeats) with line styles and markers cycling alongside, so two series never
     share both colour and line style, and consecutive ones differ in both."""
     others = [n for n in names if n != baseline]
@@ -31,7 +31,7 @@ def series_style(names, baseline=None):
     out, k = {}, 0
     for name in names:
         if name == baseline:
-            out[name] = ("black", "--", 2.4, None)
+            out[name] = ("black", "--", 2.4, "x")
         else:
             out[name] = (colors[k], _LINESTYLES[k % len(_LINESTYLES)], 1.6,
                          _MARKERS[k % len(_MARKERS)])
@@ -81,7 +81,13 @@ def _legend_column(fig, handles, labels, title, right=0.80):
 
 
 def _integer_epochs(ax):
-    ax.xaxis.set_major_locator(mpl().ticker.MaxNLocator(integer=True))
+    """Integer epoch ticks (a one-epoch axis gets its epochs as ticks, not 0.95 ... 1.05)."""
+    xs = sorted({float(x) for line in ax.get_lines() for x in np.asarray(line.get_xdata())})
+    if 0 < len(xs) <= 3:
+        ax.set_xticks(xs)
+        ax.set_xlim(xs[0] - 0.5, xs[-1] + 0.5)
+    else:
+        ax.xaxis.set_major_locator(mpl().ticker.MaxNLocator(integer=True))
 
 
 def comparison_figure(series, title, path=None, log_scale=None, batches_per_epoch=None,
@@ -203,15 +209,17 @@ def weight_histogram_figure(weights, title, path=None):
     return save_figure(fig, path)
 
 
-def activation_stats_figure(rows, schemes, activations, labels, path=None):
+def activation_stats_figure(rows, schemes, activations, labels, path=None, baseline=None):
     """Per activation (rows of panels): std of the pre-activations z = x W + b, std of the
     layer outputs, and std of dL/dW, per weighted layer (x axis), one line per scheme (log y).
-    ``rows``: the activation-statistics table rows (see ``init.activation_statistics``)."""
-    style = series_style(schemes, baseline=schemes[0] if schemes else None)
+    ``rows``: the activation-statistics table rows (see ``init.activation_statistics``);
+    ``baseline``: the scheme drawn black and dashed (the naive one), or None."""
+    style = series_style(schemes, baseline=baseline)
     cols = [("z_std", "std of pre-activations z = hW + b"),
             ("a_std", "std of layer outputs act(z)"),
             ("grad_w_std", "std of dL/dW (one batch)")]
-    fig = new_figure((16, 4.3 * len(activations)))
+    height = 4.3 * len(activations) + 0.6
+    fig = new_figure((16, height))
     axes = fig.subplots(len(activations), 3, squeeze=False)
     handles = {}
     for i, act in enumerate(activations):
@@ -236,7 +244,8 @@ def activation_stats_figure(rows, schemes, activations, labels, path=None):
             ax.grid(True, alpha=0.3, which="both")
     fig.suptitle("Activation and gradient scale at initialization, per layer (one batch of "
                  "training images; output layer is linear)", fontsize=12)
-    fig.subplots_adjust(left=0.06, wspace=0.3, hspace=0.45, top=0.9, bottom=0.1)
+    fig.subplots_adjust(left=0.06, wspace=0.3, hspace=0.45, top=1 - 0.85 / height,
+                        bottom=0.8 / height)
     _legend_column(fig, [handles[s] for s in schemes], [labels[s] for s in schemes],
                    "initialization", right=0.84)
     return save_figure(fig, path)
@@ -246,8 +255,11 @@ def activation_hist_figure(samples, schemes, activations, labels, path=None):
     """Histograms of the hidden layers' outputs at initialization: one panel per
     (activation, scheme), hidden layers overlaid (translucent), one legend for all panels.
     ``samples[(act, scheme)]`` is a list of (layer name, values) pairs.  ReLU's exact zeros
-    are counted in the panel title, not drawn (they would dwarf the rest)."""
-    fig = new_figure((4.6 * len(schemes) + 2.2, 3.9 * len(activations)))
+    are counted in the panel title, not drawn (they would dwarf the rest).  Each layer's
+    histogram is a density (area 1), so a layer with few outputs (a Dense layer after conv
+    layers) is as visible as one with many."""
+    height = 3.9 * len(activations) + 0.7
+    fig = new_figure((4.6 * len(schemes) + 2.2, height))
     axes = fig.subplots(len(activations), len(schemes), squeeze=False)
     colors = series_colors(16)
     handles = {}
@@ -261,20 +273,22 @@ def activation_hist_figure(samples, schemes, activations, labels, path=None):
                     zeros.append("%.0f%%" % (100 * float(np.mean(v == 0)) if v.size else 0))
                     v = v[v > 0]
                 if v.size:
-                    _, _, patches = ax.hist(v, bins=60, color=colors[k], alpha=0.55)
+                    _, _, patches = ax.hist(v, bins=60, color=colors[k], alpha=0.55,
+                                            density=True)
                     handles.setdefault(name, patches[0])
             title = "%s, %s" % (act, labels[sch])
             if zeros:
                 title += "\nexact zeros (not drawn): %s" % " / ".join(zeros)
             ax.set_title(title, fontsize=10)
             ax.set_xlabel("output value")
-            ax.set_ylabel("count")
+            ax.set_ylabel("density")
             ax.grid(True, alpha=0.3)
             if act == "sigmoid":
                 ax.set_xlim(-0.02, 1.02)
     fig.suptitle("Hidden-layer outputs at initialization, one batch (sigmoid saturates at 0 "
                  "and 1 when the pre-activations are large)", fontsize=12)
-    fig.subplots_adjust(left=0.06, wspace=0.3, hspace=0.5, top=0.86, bottom=0.1)
+    fig.subplots_adjust(left=0.06, wspace=0.3, hspace=0.5, top=1 - 1.0 / height,
+                        bottom=0.7 / height)
     right = 1 - 2.0 / (4.6 * len(schemes) + 2.2)
     _legend_column(fig, list(handles.values()), list(handles), "hidden layer", right=right)
     return save_figure(fig, path)
