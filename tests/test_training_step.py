@@ -415,3 +415,29 @@ def test_sequential_of_plain_layers_trains_through_the_table():
     x, y = _blobs()
     hist = model.fit(x, y, epochs=3, batch_size=16, verbose=0, seed=0, optimizer="sgd")
     assert hist["loss"][-1] < hist["loss"][0]
+
+
+class _MomentumOfYourOwn(optim.Optimizer):
+    """An algorithm written with the public ``update`` hook (NumPy, per parameter)."""
+
+    def __init__(self, params, lr=0.1):
+        super().__init__(params, dict(lr=lr))
+
+    def update(self, param, grad, state, group):
+        v = state.setdefault("v", np.zeros_like(param))
+        v += grad
+        param -= group["lr"] * v
+
+
+def test_checked_step_undoes_a_diverging_step_of_an_update_hook_optimizer(rng):
+    p = Parameter(rng.standard_normal((4, 3)).astype(np.float32))
+    opt = _MomentumOfYourOwn([p], lr=0.5)
+    p.grad[...] = 1.0
+    assert opt.checked_step() is None
+    value, v = p.value.copy(), opt.state[p]["v"].copy()
+    p.grad[1, 2] = np.nan
+    assert opt.checked_step() == "the gradient of parameter 0"
+    assert np.array_equal(p.value, value) and np.array_equal(opt.state[p]["v"], v)
+    p.grad[...] = 1.0
+    opt.step()                                        # the hook still runs unchecked
+    assert np.array_equal(p.value, value - 0.5 * (v + 1.0))
