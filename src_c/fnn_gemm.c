@@ -115,6 +115,61 @@ const char *fnn_gemm_ukr_name(int simd)
     return fnn_gemm_ukr_level(simd) == FNN_SIMD_AVX2 ? "avx2" : "generic";
 }
 
+/* The micro-kernels of a level, per element type. */
+static void fnn_s_kernels(int simd, fnn_sukr_t *ukr, fnn_sukr_direct_t *ukrd)
+{
+    *ukr = fnn_sgemm_ukr_generic_6x16;
+    *ukrd = fnn_sgemm_ukr_generic_direct_6x16;
+#if FNN_X86
+    if (fnn_gemm_ukr_level(simd) == FNN_SIMD_AVX2) {
+        *ukr = fnn_sgemm_ukr_avx2_6x16;
+        *ukrd = fnn_sgemm_ukr_avx2_direct_6x16;
+    }
+#endif
+}
+
+static void fnn_d_kernels(int simd, fnn_dukr_t *ukr, fnn_dukr_direct_t *ukrd)
+{
+    *ukr = fnn_dgemm_ukr_generic_6x8;
+    *ukrd = fnn_dgemm_ukr_generic_direct_6x8;
+#if FNN_X86
+    if (fnn_gemm_ukr_level(simd) == FNN_SIMD_AVX2) {
+        *ukr = fnn_dgemm_ukr_avx2_6x8;
+        *ukrd = fnn_dgemm_ukr_avx2_direct_6x8;
+    }
+#endif
+}
+
+int fnn_sgemm_src(int64_t batch, int64_t M, int64_t N, int64_t K,
+                  const float *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
+                  const float *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
+                  float beta, float *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
+                  const float *bias, int bias_mode, int act, float elu_alpha, int nthreads,
+                  int simd, const fnn_gemm_src *a_src, const fnn_gemm_src *b_src)
+{
+    fnn_sukr_t ukr;
+    fnn_sukr_direct_t ukrd;
+    fnn_s_kernels(simd, &ukr, &ukrd);
+    return fnn_s_gemm(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs,
+                      c_rs, c_cs, bias, bias_mode, act, elu_alpha, nthreads, ukr, ukrd, a_src,
+                      b_src);
+}
+
+int fnn_dgemm_src(int64_t batch, int64_t M, int64_t N, int64_t K,
+                  const double *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
+                  const double *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
+                  double beta, double *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
+                  const double *bias, int bias_mode, int act, double elu_alpha, int nthreads,
+                  int simd, const fnn_gemm_src *a_src, const fnn_gemm_src *b_src)
+{
+    fnn_dukr_t ukr;
+    fnn_dukr_direct_t ukrd;
+    fnn_d_kernels(simd, &ukr, &ukrd);
+    return fnn_d_gemm(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs,
+                      c_rs, c_cs, bias, bias_mode, act, elu_alpha, nthreads, ukr, ukrd, a_src,
+                      b_src);
+}
+
 void fnn_sgemm(int64_t batch, int64_t M, int64_t N, int64_t K,
                const float *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
                const float *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
@@ -122,16 +177,8 @@ void fnn_sgemm(int64_t batch, int64_t M, int64_t N, int64_t K,
                const float *bias, int bias_mode, int act, float elu_alpha, int nthreads,
                int simd)
 {
-    fnn_sukr_t ukr = fnn_sgemm_ukr_generic_6x16;
-    fnn_sukr_direct_t ukrd = fnn_sgemm_ukr_generic_direct_6x16;
-#if FNN_X86
-    if (fnn_gemm_ukr_level(simd) == FNN_SIMD_AVX2) {
-        ukr = fnn_sgemm_ukr_avx2_6x16;
-        ukrd = fnn_sgemm_ukr_avx2_direct_6x16;
-    }
-#endif
-    fnn_s_gemm(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs, c_rs,
-               c_cs, bias, bias_mode, act, elu_alpha, nthreads, ukr, ukrd);
+    (void)fnn_sgemm_src(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs,
+                        c_rs, c_cs, bias, bias_mode, act, elu_alpha, nthreads, simd, NULL, NULL);
 }
 
 void fnn_dgemm(int64_t batch, int64_t M, int64_t N, int64_t K,
@@ -141,14 +188,6 @@ void fnn_dgemm(int64_t batch, int64_t M, int64_t N, int64_t K,
                const double *bias, int bias_mode, int act, double elu_alpha, int nthreads,
                int simd)
 {
-    fnn_dukr_t ukr = fnn_dgemm_ukr_generic_6x8;
-    fnn_dukr_direct_t ukrd = fnn_dgemm_ukr_generic_direct_6x8;
-#if FNN_X86
-    if (fnn_gemm_ukr_level(simd) == FNN_SIMD_AVX2) {
-        ukr = fnn_dgemm_ukr_avx2_6x8;
-        ukrd = fnn_dgemm_ukr_avx2_direct_6x8;
-    }
-#endif
-    fnn_d_gemm(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs, c_rs,
-               c_cs, bias, bias_mode, act, elu_alpha, nthreads, ukr, ukrd);
+    (void)fnn_dgemm_src(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs,
+                        c_rs, c_cs, bias, bias_mode, act, elu_alpha, nthreads, simd, NULL, NULL);
 }

@@ -43,6 +43,63 @@ void fnn_dgemm(int64_t batch, int64_t M, int64_t N, int64_t K,
                const double *bias, int bias_mode, int act, double elu_alpha, int nthreads,
                int simd);
 
+/* ------------------------------------------------------------------ packing sources
+ * A caller-supplied packing routine (BLIS's "packm" hook): the driver calls it instead of
+ * gathering an operand's panels from memory, so an operand that exists only implicitly (the
+ * im2col matrix of a convolution, read straight from the image) is never materialised.
+ *
+ * One type serves A and B (the packed formats are the same with rows and columns exchanged):
+ *
+ *   pack(ctx, bi, k0, kc, x0, xn, r, buf)
+ *
+ * writes the block of batch item bi that covers k in [k0, k0+kc) and, for B, the columns
+ * j in [x0, x0+xn) of op(B) (for A: the rows i in [x0, x0+xn) of op(A)) into buf as
+ * ceil(xn/r) micro-panels, one after the other: micro-panel p holds, for each k = 0..kc-1 in
+ * turn, the r values of columns (rows) x0+p*r .. x0+p*r+r-1 at step k0+k, i.e.
+ *
+ *   buf[p*kc*r + k*r + t] = op(B)[k0+k, x0+p*r+t]      (B)
+ *   buf[p*kc*r + k*r + t] = op(A)[x0+p*r+t, k0+k]      (A)
+ *
+ * and 0 where x0+p*r+t >= x0+xn (zero padding: the micro-kernel computes full tiles).
+ * r is the micro-kernel's NR (B) or MR (A), known only at run time (it depends on the SIMD
+ * level); it is at most FNN_GEMM_MAX_R.  buf is 64-byte aligned and holds ceil(xn/r)*r*kc
+ * elements of the GEMM's type (float for fnn_sgemm_src, double for fnn_dgemm_src).
+ * 0 <= bi < batch, 0 <= k0 < k0+kc <= K, 0 <= x0 < x0+xn <= N (B) or M (A).
+ *
+ * The routine is called from several threads at once (each with its own buf): it must only
+ * read ctx and the memory ctx points to.  It must not call back into Python or raise.  The
+ * values it writes are the operand: every other guarantee of the GEMM (one FMA chain per
+ * element in ascending k, results independent of the thread count) holds as for a strided
+ * operand.  Which blocks are requested, how often and in which order is the driver's choice
+ * (it may, for instance, compute C^T = B^T A^T and then ask the B source for A's panels,
+ * with r = MR): the routine must answer any valid request.
+ */
+#define FNN_GEMM_MAX_R 32
+
+typedef struct fnn_gemm_src {
+    void (*pack)(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0, int64_t xn,
+                 int r, void *buf);
+    const void *ctx;
+} fnn_gemm_src;
+
+/* fnn_sgemm / fnn_dgemm with optional packing sources: a_src (b_src) non-NULL replaces A (B),
+ * whose pointer and strides are then ignored (pass NULL and 0).  Returns 0, or -1 when a
+ * packing buffer could not be allocated while a source was given (C is then incomplete; the
+ * caller raises MemoryError).  Without sources it behaves exactly as fnn_sgemm and returns 0. */
+int fnn_sgemm_src(int64_t batch, int64_t M, int64_t N, int64_t K,
+                  const float *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
+                  const float *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
+                  float beta, float *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
+                  const float *bias, int bias_mode, int act, float elu_alpha, int nthreads,
+                  int simd, const fnn_gemm_src *a_src, const fnn_gemm_src *b_src);
+
+int fnn_dgemm_src(int64_t batch, int64_t M, int64_t N, int64_t K,
+                  const double *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
+                  const double *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
+                  double beta, double *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
+                  const double *bias, int bias_mode, int act, double elu_alpha, int nthreads,
+                  int simd, const fnn_gemm_src *a_src, const fnn_gemm_src *b_src);
+
 /* The micro-kernels fnn_sgemm/fnn_dgemm run at SIMD level simd: "generic" or "avx2" (the
  * level's name, so tests can see that the level given is the one used). */
 const char *fnn_gemm_ukr_name(int simd);

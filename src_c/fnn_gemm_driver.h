@@ -26,7 +26,9 @@ typedef struct {
     const FNN_T *bias; int bias_mode, act; FNN_T elu_alpha;
     FNN_UKR_T ukr;
     FNN_UKRD_T ukr_direct;
+    const fnn_gemm_src *a_src, *b_src;  /* caller's packing routines, or NULL (fnn_gemm.h) */
     int direct_a;   /* read full A micro-panels in place instead of packing them */
+    int failed;     /* set when a packing buffer could not be allocated with a source given */
     int64_t kb;     /* k-block length: depends on K only, never on the thread count */
 } FNN_F(args_t);
 
@@ -280,6 +282,14 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
     bufB = FNN_F(grow)(&FNN_F(tl_bufB), &FNN_F(tl_capB),
                        (size_t)FNN_KC * (size_t)((ncap + FNN_NR - 1) / FNN_NR * FNN_NR));
     if (bufA == NULL || bufB == NULL) {
+        if (g->a_src != NULL || g->b_src != NULL) {
+            /* no strided operand to fall back on: report it (fnn_gemm.h) */
+#if FNN_HAVE_OPENMP
+            #pragma omp atomic write
+#endif
+            ((FNN_F(args_t) *)g)->failed = 1;
+            return;
+        }
         FNN_F(task_naive)(g, bi, m0, m1, n0, n1);
         return;
     }
@@ -288,11 +298,16 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
         for (pc = 0; pc < K; pc += kb) {
             const int64_t kc = K - pc < kb ? K - pc : kb;
             const int first = pc == 0, last = pc + kc >= K;
-            FNN_F(pack_B)(kc, nc, B + pc * g->b_rs + jc * g->b_cs, g->b_rs, g->b_cs, bufB);
+            if (g->b_src != NULL)
+                g->b_src->pack(g->b_src->ctx, bi, pc, kc, jc, nc, FNN_NR, bufB);
+            else
+                FNN_F(pack_B)(kc, nc, B + pc * g->b_rs + jc * g->b_cs, g->b_rs, g->b_cs, bufB);
             for (ic = m0; ic < m1; ic += FNN_MC) {
                 const int64_t mc = m1 - ic < FNN_MC ? m1 - ic : FNN_MC;
                 const int64_t mfull = mc / FNN_MR * FNN_MR;
-                if (!g->direct_a)
+                if (g->a_src != NULL)
+                    g->a_src->pack(g->a_src->ctx, bi, pc, kc, ic, mc, FNN_MR, bufA);
+                else if (!g->direct_a)
                     FNN_F(pack_A)(mc, kc, A + ic * g->a_rs + pc * g->a_cs, g->a_rs, g->a_cs,
                                   bufA);
                 else if (mfull < mc)  /* only the partial edge panel needs zero padding */
@@ -390,15 +405,16 @@ static void FNN_F(run)(const FNN_F(args_t) *g, int64_t batch, int nthreads)
 
 /* Estimated cycles for an M x N x K product in this orientation (b_cs: B's column stride,
  * c_cs: C's column stride in this orientation). */
-static double FNN_F(orient_cost)(int64_t M, int64_t N, int64_t K, int64_t b_cs, int64_t c_cs)
+static double FNN_F(orient_cost)(int64_t M, int64_t N, int64_t K, int64_t b_cs, int64_t c_cs,
+                                 int a_src, int b_src)
 {
     const double mp = (double)((M + FNN_MR - 1) / FNN_MR * FNN_MR);
     const double np_ = (double)((N + FNN_NR - 1) / FNN_NR * FNN_NR);
-    const int direct = N <= 2 * FNN_NR;
+    const int direct = N <= 2 * FNN_NR && !a_src;
     /* packing, in the model's units: 1 cycle per element gathered, a quarter of that for a
      * unit-stride B row (a plain copy) */
     const double pack_a = direct ? 0.0 : (double)M * (double)K;
-    const double pack_b = (double)N * (double)K * (b_cs == 1 ? 0.25 : 1.0);
+    const double pack_b = (double)N * (double)K * (b_cs == 1 && !b_src ? 0.25 : 1.0);
     /* The micro-kernel stores NR-wide rows of each tile.  When those rows are not contiguous
      * (c_cs != 1) every tile touches NR cache lines (and, for a wide C, NR pages) to store
      * MR elements each: with small K that store dominates (docs/kernels/gemm.md, "Orientation"),
@@ -407,17 +423,18 @@ static double FNN_F(orient_cost)(int64_t M, int64_t N, int64_t K, int64_t b_cs, 
     return mp * np_ * (double)K / FNN_FMA_PER_CYCLE + pack_a + pack_b + store;
 }
 
-static void FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
+static int FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
                         const FNN_T *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
                         const FNN_T *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
                         FNN_T beta, FNN_T *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
                         const FNN_T *bias, int bias_mode, int act, FNN_T elu_alpha,
-                        int nthreads, FNN_UKR_T ukr, FNN_UKRD_T ukr_direct)
+                        int nthreads, FNN_UKR_T ukr, FNN_UKRD_T ukr_direct,
+                        const fnn_gemm_src *a_src, const fnn_gemm_src *b_src)
 {
     FNN_F(args_t) g;
     int64_t nk;
     if (batch <= 0 || M <= 0 || N <= 0)
-        return;
+        return 0;
     if (K < 0)
         K = 0;
     if (nthreads < 1)
@@ -432,15 +449,18 @@ static void FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
      * The orientation with the smaller estimated cost wins (cycles: padded FMAs + packing). */
     int swap, direct_a;
     {
-        const double c0 = FNN_F(orient_cost)(M, N, K, b_cs, c_cs);
-        const double c1 = FNN_F(orient_cost)(N, M, K, a_rs, c_rs);
+        const double c0 = FNN_F(orient_cost)(M, N, K, b_cs, c_cs, a_src != NULL, b_src != NULL);
+        const double c1 = FNN_F(orient_cost)(N, M, K, a_rs, c_rs, b_src != NULL, a_src != NULL);
         swap = c1 < 0.9 * c0;
-        direct_a = (swap ? M : N) <= 2 * FNN_NR;
+        direct_a = (swap ? M : N) <= 2 * FNN_NR && (swap ? b_src : a_src) == NULL;
     }
     {
         if (swap) {
             int64_t t;
             const FNN_T *p = A;
+            const fnn_gemm_src *s = a_src;
+            /* a source's panels are the same in both roles (fnn_gemm.h) */
+            a_src = b_src; b_src = s;
             t = M; M = N; N = t;
             A = B; B = p;
             t = a_bs; a_bs = b_bs; b_bs = t;
@@ -459,9 +479,13 @@ static void FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
     g.bias = bias; g.bias_mode = bias_mode; g.act = act; g.elu_alpha = elu_alpha;
     g.ukr = ukr;
     g.ukr_direct = ukr_direct;
+    g.a_src = a_src;
+    g.b_src = b_src;
     g.direct_a = direct_a;
+    g.failed = 0;
     /* Equal k-blocks of at most KC (K = 257 runs as 129 + 128, not 256 + 1). */
     nk = (K + FNN_KC - 1) / FNN_KC;
     g.kb = nk > 0 ? (K + nk - 1) / nk : 1;
     FNN_F(run)(&g, batch, nthreads);
+    return g.failed ? -1 : 0;
 }

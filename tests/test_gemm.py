@@ -462,3 +462,57 @@ def test_gemm_is_exported_for_cimport():
         assert any(name.startswith("gemm[const %s *" % t) for name in exported), exported
     assert set(_gemm.__all__) == {"matmul", "matmul_bias"}
     assert not hasattr(fastnn.kernels, "simd_level")
+
+
+# ----------------------------------------------------------------- packing sources (the hook)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("sources", [(False, True), (True, False), (True, True)],
+                         ids=["b_src", "a_src", "both"])
+@pytest.mark.parametrize("shape", [
+    (2, 37, 300, 53),     # packed path, edge tiles, two k-blocks
+    (3, 70, 290, 9),      # skinny N: the driver computes C^T, so B's source serves as A
+    (1, 9, 40, 130),      # skinny M
+    (2, 6, 16, 16),       # exactly one tile
+    (1, 1, 600, 1),       # one element, three k-blocks
+    (2, 150, 5, 4200),    # N crosses NC
+    (2, 100, 50, 2),      # the driver computes C^T: a source serves in the other role
+])
+def test_packing_sources_give_the_same_bits(dtype, sources, shape, each_simd_level):
+    """A caller-supplied packing routine (fnn_gemm_src, the hook the convolution packs its B
+    panels with) gives the same bits as the driver's own packing, at every SIMD level and
+    thread count; every request it gets obeys the contract of src_c/fnn_gemm.h."""
+    batch, m, k, n = shape
+    rng = np.random.default_rng(10)
+    a = rng.standard_normal((batch, m, k)).astype(dtype)
+    b = rng.standard_normal((batch, k, n)).astype(dtype)
+
+    def body(level):
+        ref = np.empty((batch, m, n), dtype)
+        _gemm._gemm_ex(a, b, ref)
+        for nt in (1, 2, 3):
+            c = np.full((batch, m, n), np.nan, dtype)
+            with fastnn.threads(nt):
+                status, log_a, log_b = _gemm._gemm_src_check(a, b, c, *sources)
+            assert status == 0
+            for used, log in zip(sources, (log_a, log_b)):
+                assert log["calls"] == int(used), (level, log)
+                assert log["bad"] == 0, (level, log)
+                if used:
+                    assert 1 <= log["r"] <= 32
+            assert np.array_equal(c, ref), (level, nt)
+    each_simd_level(body)
+
+
+def test_packing_source_k_zero_is_never_called():
+    a = np.ones((1, 4, 0), np.float32)
+    b = np.ones((1, 0, 5), np.float32)
+    c = np.full((1, 4, 5), np.nan, np.float32)
+    status, log_a, log_b = _gemm._gemm_src_check(a, b, c, True, True)
+    assert status == 0 and log_a["calls"] == 0 and log_b["calls"] == 0
+    assert np.array_equal(c, np.zeros((1, 4, 5), np.float32))
+
+
+def test_gemm_src_is_exported_for_cimport():
+    exported = set(_gemm.__pyx_capi__)
+    for t in ("float", "double"):
+        assert any(name.startswith("gemm_src[const %s *" % t) for name in exported), exported

@@ -66,6 +66,23 @@ cdef void gemm(int64_t batch, int64_t M, int64_t N, int64_t K,
                   c_cs, bias, bias_mode, act, elu_alpha, nthreads, simd)
 
 
+cdef int gemm_src(int64_t batch, int64_t M, int64_t N, int64_t K,
+                  const floating *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
+                  const floating *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
+                  floating beta, floating *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
+                  const floating *bias, int bias_mode, int act, floating elu_alpha,
+                  int nthreads, int simd, const fnn_gemm_src *a_src,
+                  const fnn_gemm_src *b_src) noexcept nogil:
+    if floating is float:
+        return fnn_sgemm_src(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C,
+                             c_bs, c_rs, c_cs, bias, bias_mode, act, elu_alpha, nthreads, simd,
+                             a_src, b_src)
+    else:
+        return fnn_dgemm_src(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C,
+                             c_bs, c_rs, c_cs, bias, bias_mode, act, elu_alpha, nthreads, simd,
+                             a_src, b_src)
+
+
 cdef int act_code(object activation) except -1:
     return _ACT_CODES[activation]
 
@@ -259,6 +276,103 @@ def _gemm_ex(a, b, c, beta=0.0, bias=None, bias_mode=None, activation=None, elu_
                g.trans_a, g.trans_b, g.beta, _BIAS_CODES[g.bias_mode], _ACT_CODES[g.activation],
                g.elu_alpha)
     return g.c
+
+
+# --------------------------------------------------------------------------- packing sources
+# A reference packing source for tests (fnn_gemm.h, "packing sources"): it packs from a strided
+# array, as the driver's own packing routines do, and checks every request against the
+# contract, recording what it saw in a log that the test reads afterwards.
+ctypedef struct _SrcLog:
+    int calls        # set to 1 by any call (threads may race to write the same value)
+    int bad          # set to 1 by a request that breaks the contract
+    int r            # the r of the last request
+
+
+ctypedef struct _StridedSrc:
+    const char *base
+    int64_t bs, xs, ks     # element strides: batch item, the non-k index, k
+    int64_t batch, nx, nk  # extents: batch items, rows of op(A) or columns of op(B), K
+    int itemsize
+    _SrcLog *log
+
+
+cdef inline void _pack_strided_t(const _StridedSrc *s, int64_t bi, int64_t k0, int64_t kc,
+                                 int64_t x0, int64_t xn, int r, floating *buf) noexcept nogil:
+    cdef const floating *base = <const floating *>s.base + bi * s.bs
+    cdef int64_t p, k, x
+    cdef int t
+    for p in range((xn + r - 1) // r):
+        for k in range(kc):
+            for t in range(r):
+                x = x0 + p * r + t
+                buf[(p * kc + k) * r + t] = (base[x * s.xs + (k0 + k) * s.ks]
+                                             if x < x0 + xn else 0)
+
+
+cdef void _pack_strided(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,
+                        int64_t xn, int r, void *buf) noexcept nogil:
+    cdef const _StridedSrc *s = <const _StridedSrc *>ctx
+    s.log.calls = 1
+    s.log.r = r
+    if (bi < 0 or bi >= s.batch or k0 < 0 or kc < 1 or k0 + kc > s.nk or x0 < 0 or xn < 1
+            or x0 + xn > s.nx or r < 1 or r > FNN_GEMM_MAX_R or (<size_t>buf) % 64 != 0):
+        s.log.bad = 1
+        return
+    if s.itemsize == 4:
+        _pack_strided_t(s, bi, k0, kc, x0, xn, r, <float *>buf)
+    else:
+        _pack_strided_t(s, bi, k0, kc, x0, xn, r, <double *>buf)
+
+
+def _gemm_src_check(a, b, c, bint a_source, bint b_source):
+    """Private hook for tests: ``c[i] = a[i] @ b[i]`` (3-D C-contiguous arrays of one dtype,
+    checked by the caller) with A and/or B delivered by a packing source (reading the same
+    array) instead of the driver's own packing.  Returns ``(status, log_a, log_b)``: the C
+    function's return value and, per source, a dict of what the source saw (``calls``, ``bad``:
+    a request that broke the contract, ``r``: the panel width it was asked for)."""
+    cdef Py_buffer va, vb, vc
+    cdef _StridedSrc sa, sb
+    cdef _SrcLog la, lb
+    cdef fnn_gemm_src srca, srcb
+    cdef const fnn_gemm_src *pa = NULL
+    cdef const fnn_gemm_src *pb = NULL
+    cdef int64_t batch = c.shape[0], M = c.shape[1], N = c.shape[2], K = a.shape[2]
+    cdef int status, nthreads = get_num_threads(), simd = simd_level()
+    cdef bint is_f32 = c.dtype == _F32
+    la.calls = la.bad = la.r = 0
+    lb.calls = lb.bad = lb.r = 0
+    PyObject_GetBuffer(a, &va, PyBUF_RECORDS_RO)
+    PyObject_GetBuffer(b, &vb, PyBUF_RECORDS_RO)
+    PyObject_GetBuffer(c, &vc, PyBUF_RECORDS)
+    try:
+        # op(A)[i, k] = a[bi, i, k]: x is the row; op(B)[k, j] = b[bi, k, j]: x is the column
+        sa = _StridedSrc(<const char *>va.buf, M * K, K, 1, batch, M, K, va.itemsize, &la)
+        sb = _StridedSrc(<const char *>vb.buf, K * N, 1, N, batch, N, K, vb.itemsize, &lb)
+        srca.pack = _pack_strided
+        srca.ctx = &sa
+        srcb.pack = _pack_strided
+        srcb.ctx = &sb
+        if a_source:
+            pa = &srca
+        if b_source:
+            pb = &srcb
+        if is_f32:
+            with nogil:
+                status = gemm_src(batch, M, N, K, <const float *>va.buf, M * K, K, 1,
+                                  <const float *>vb.buf, K * N, N, 1, 0, <float *>vc.buf, M * N,
+                                  N, 1, <const float *>NULL, FNN_BIAS_NONE, FNN_ACT_NONE, 1,
+                                  nthreads, simd, pa, pb)
+        else:
+            with nogil:
+                status = gemm_src(batch, M, N, K, <const double *>va.buf, M * K, K, 1,
+                                  <const double *>vb.buf, K * N, N, 1, 0, <double *>vc.buf,
+                                  M * N, N, 1, <const double *>NULL, FNN_BIAS_NONE,
+                                  FNN_ACT_NONE, 1, nthreads, simd, pa, pb)
+    finally:
+        PyBuffer_Release(&vc)
+        PyBuffer_Release(&vb)
+        PyBuffer_Release(&va)
+    return status, dict(la), dict(lb)
 
 
 def _ukr_name():
