@@ -30,7 +30,9 @@ def build_info():
     Returns a dict: ``openmp`` (bool, from the compiled extension), ``openmp_version``,
     ``simd`` (the level the kernels run at now: FASTNN_SIMD / ``set_simd``, default the best
     this CPU has), ``cpu_simd`` (every level this CPU can run), ``compiler``, ``compile_args``,
-    ``link_args``, ``native`` (FASTNN_NATIVE=1 build), ``num_threads``.
+    ``link_args``, ``native`` (FASTNN_NATIVE=1 build), ``num_threads``, ``gemm`` (the GEMM's
+    run-time context for float32: micro-kernel tile, cache blocking, cache sizes; see
+    ``fastnn.kernels.gemm_config``).
     """
     return {
         "version": __version__,
@@ -44,6 +46,7 @@ def build_info():
         "link_args": _BUILD_CONFIG.get("link_args"),
         "native": _BUILD_CONFIG.get("native", False),
         "num_threads": get_num_threads(),
+        "gemm": kernels.gemm_config(),
     }
 
 

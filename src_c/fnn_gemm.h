@@ -100,9 +100,45 @@ int fnn_dgemm_src(int64_t batch, int64_t M, int64_t N, int64_t K,
                   const double *bias, int bias_mode, int act, double elu_alpha, int nthreads,
                   int simd, const fnn_gemm_src *a_src, const fnn_gemm_src *b_src);
 
-/* The micro-kernels fnn_sgemm/fnn_dgemm run at SIMD level simd: "generic" or "avx2" (the
- * level's name, so tests can see that the level given is the one used). */
+/* The micro-kernels fnn_sgemm/fnn_dgemm run at SIMD level simd: "generic", "avx2" or "avx512"
+ * (the name of the best level at or below simd that has kernels). */
 const char *fnn_gemm_ukr_name(int simd);
+
+/* ------------------------------------------------------------------ blocking and its context
+ * The cache blocking (MC, KC, NC) is derived at run time from the running CPU's cache sizes and
+ * the micro-kernel's tile (src_c/fnn_gemm_blocking.h); a caller may replace any of the three
+ * (process-wide, like the SIMD level; for experiments).  None of this changes a result. */
+typedef struct {
+    const char *ukr;              /* the micro-kernels' level name */
+    int simd, mr, nr;             /* their level (FNN_SIMD_*) and tile */
+    int64_t mc, kc, nc;           /* the blocking a call would run with now */
+    long l1d, l2, l3, l3_per_core;  /* the cache sizes used, bytes */
+    int cache_source;             /* 0 defaults, 1 Linux sysfs, 2 cpuid (fnn_cache.h) */
+} fnn_gemm_config_t;
+
+/* Bounds of caller-set values (fastnn.kernels.set_gemm_blocking checks them; the derived ones
+ * stay inside too).  They keep the per-thread packing buffers (MC x KC, KC x NC elements) within
+ * what an experiment may reasonably ask for: 256 MiB and 2 GiB of doubles at most. */
+#define FNN_GEMM_KC_MIN 1
+#define FNN_GEMM_KC_MAX 4096
+#define FNN_GEMM_MC_MIN 1
+#define FNN_GEMM_MC_MAX 8192
+#define FNN_GEMM_NC_MIN 1
+#define FNN_GEMM_NC_MAX 65536
+
+/* Read the cache sizes (once; also done lazily by the first GEMM). */
+void fnn_gemm_init(void);
+/* The context of a GEMM at SIMD level simd with elements of elsize (4 or 8) bytes. */
+void fnn_gemm_config(int simd, int elsize, fnn_gemm_config_t *out);
+/* Replace MC, KC, NC (0: derive).  The caller checks the bounds (fnn_gemm_blocking.h); mc and nc
+ * are rounded down to multiples of the kernel's MR and NR (at least one) where they are used. */
+void fnn_gemm_set_blocking(int64_t mc, int64_t kc, int64_t nc);
+void fnn_gemm_get_blocking(int64_t *mc, int64_t *kc, int64_t *nc);
+/* The model itself, for any cache sizes and tile (tests): the blocking fnn_gemm_config reports
+ * for those sizes with the given caller settings (0: derive). */
+void fnn_gemm_blocking_model(long l1d, long l2, long l3_per_core, int mr, int nr, int elsize,
+                             int64_t set_mc, int64_t set_kc, int64_t set_nc, int64_t *mc,
+                             int64_t *kc, int64_t *nc);
 
 #ifdef __cplusplus
 }

@@ -47,11 +47,11 @@ static void fnn_sgemm_ukr_avx2_6x16(int64_t kc, const float *a, const float *b, 
         __m256 b1 = _mm256_load_ps(b + 8);
         /* The next B rows are two cache lines ahead in the packed stream; the hardware
          * prefetcher follows the A and B streams, an explicit hint for B helps at small kc. */
-        _mm_prefetch((const char *)(b + 8 * FNN_S_NR), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + 8 * 16), _MM_HINT_T0);
         FNN_S_ROW(0); FNN_S_ROW(1); FNN_S_ROW(2);
         FNN_S_ROW(3); FNN_S_ROW(4); FNN_S_ROW(5);
-        a += FNN_S_MR;
-        b += FNN_S_NR;
+        a += 6;
+        b += 16;
     }
     _mm256_storeu_ps(c + 0 * rs_c, c00); _mm256_storeu_ps(c + 0 * rs_c + 8, c01);
     _mm256_storeu_ps(c + 1 * rs_c, c10); _mm256_storeu_ps(c + 1 * rs_c + 8, c11);
@@ -90,11 +90,11 @@ static void fnn_dgemm_ukr_avx2_6x8(int64_t kc, const double *a, const double *b,
     for (k = 0; k < kc; k++) {
         __m256d b0 = _mm256_load_pd(b);
         __m256d b1 = _mm256_load_pd(b + 4);
-        _mm_prefetch((const char *)(b + 8 * FNN_D_NR), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + 8 * 8), _MM_HINT_T0);
         FNN_D_ROW(0); FNN_D_ROW(1); FNN_D_ROW(2);
         FNN_D_ROW(3); FNN_D_ROW(4); FNN_D_ROW(5);
-        a += FNN_D_MR;
-        b += FNN_D_NR;
+        a += 6;
+        b += 8;
     }
     _mm256_storeu_pd(c + 0 * rs_c, c00); _mm256_storeu_pd(c + 0 * rs_c + 4, c01);
     _mm256_storeu_pd(c + 1 * rs_c, c10); _mm256_storeu_pd(c + 1 * rs_c + 4, c11);

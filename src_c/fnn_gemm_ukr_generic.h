@@ -30,8 +30,8 @@ static void NAME(int64_t kc, const T *a, const T *b, T *c, int64_t rs_c, int loa
         for (j = 0; j < NR; j++)                                                                  \
             c[r * rs_c + j] = acc[r][j];                                                          \
 }
-FNN_GEMM_UKR_GENERIC(fnn_sgemm_ukr_generic_6x16, float, FNN_S_MR, FNN_S_NR)
-FNN_GEMM_UKR_GENERIC(fnn_dgemm_ukr_generic_6x8, double, FNN_D_MR, FNN_D_NR)
+FNN_GEMM_UKR_GENERIC(fnn_sgemm_ukr_generic_6x16, float, 6, 16)
+FNN_GEMM_UKR_GENERIC(fnn_dgemm_ukr_generic_6x8, double, 6, 8)
 #undef FNN_GEMM_UKR_GENERIC
 
 /* The direct variants (A read in place through its strides), float 6 x 16 and double 6 x 8:
@@ -56,8 +56,8 @@ static void NAME(int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, const T *b,
         for (j = 0; j < NR; j++)                                                                  \
             c[r * rs_c + j] = acc[r][j];                                                          \
 }
-FNN_GEMM_UKR_GENERIC_DIRECT(fnn_sgemm_ukr_generic_direct_6x16, float, FNN_S_MR, FNN_S_NR)
-FNN_GEMM_UKR_GENERIC_DIRECT(fnn_dgemm_ukr_generic_direct_6x8, double, FNN_D_MR, FNN_D_NR)
+FNN_GEMM_UKR_GENERIC_DIRECT(fnn_sgemm_ukr_generic_direct_6x16, float, 6, 16)
+FNN_GEMM_UKR_GENERIC_DIRECT(fnn_dgemm_ukr_generic_direct_6x8, double, 6, 8)
 #undef FNN_GEMM_UKR_GENERIC_DIRECT
 
 #endif /* FNN_GEMM_UKR_GENERIC_H */

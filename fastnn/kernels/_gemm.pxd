@@ -34,6 +34,29 @@ cdef extern from "fnn_gemm.h" nogil:
                    int simd)
     const char *fnn_gemm_ukr_name(int simd)
 
+    # The blocking context (fnn_gemm.h, "blocking and its context"): for gemm_config and
+    # set_gemm_blocking.
+    ctypedef struct fnn_gemm_config_t:
+        const char *ukr
+        int simd, mr, nr
+        int64_t mc, kc, nc
+        long l1d, l2, l3, l3_per_core
+        int cache_source
+    void fnn_gemm_init()
+    void fnn_gemm_config(int simd, int elsize, fnn_gemm_config_t *out)
+    void fnn_gemm_set_blocking(int64_t mc, int64_t kc, int64_t nc)
+    void fnn_gemm_get_blocking(int64_t *mc, int64_t *kc, int64_t *nc)
+    void fnn_gemm_blocking_model(long l1d, long l2, long l3_per_core, int mr, int nr, int elsize,
+                                 int64_t set_mc, int64_t set_kc, int64_t set_nc, int64_t *mc,
+                                 int64_t *kc, int64_t *nc)
+    enum:
+        FNN_GEMM_KC_MIN
+        FNN_GEMM_KC_MAX
+        FNN_GEMM_MC_MIN
+        FNN_GEMM_MC_MAX
+        FNN_GEMM_NC_MIN
+        FNN_GEMM_NC_MAX
+
     # Caller-supplied packing (the contract is in src_c/fnn_gemm.h, "packing sources"):
     # pack(ctx, bi, k0, kc, x0, xn, r, buf) writes ceil(xn/r) zero-padded micro-panels of
     # kc x r values (op(B)'s columns x0.., or op(A)'s rows x0..) into buf; thread-safe, no Python.

@@ -43,7 +43,7 @@ from fastnn import _validate as _v
 from fastnn._config import get_num_threads
 from fastnn.contracts import gemm as contract
 
-__all__ = ["matmul", "matmul_bias"]
+__all__ = ["matmul", "matmul_bias", "gemm_config", "set_gemm_blocking"]
 
 _ACT_CODES = {None: FNN_ACT_NONE, "relu": FNN_ACT_RELU, "sigmoid": FNN_ACT_SIGMOID,
               "tanh": FNN_ACT_TANH, "elu": FNN_ACT_ELU}
@@ -375,6 +375,73 @@ def _gemm_src_check(a, b, c, bint a_source, bint b_source):
     return status, dict(la), dict(lb)
 
 
+# --------------------------------------------------------------------------- the context
+_CACHE_SOURCES = ("default", "sysfs", "cpuid")
+_BLOCKING_LIMITS = {"mc": (FNN_GEMM_MC_MIN, FNN_GEMM_MC_MAX),
+                    "kc": (FNN_GEMM_KC_MIN, FNN_GEMM_KC_MAX),
+                    "nc": (FNN_GEMM_NC_MIN, FNN_GEMM_NC_MAX)}
+
+fnn_gemm_init()
+
+
+def gemm_config(dtype="float32"):
+    """The GEMM's run-time context for ``dtype`` (float32 or float64) at the current SIMD level:
+    a dict with ``simd`` (the micro-kernels' level), ``mr`` x ``nr`` (their register tile, which
+    is also the packed panel format), ``mc``, ``kc``, ``nc`` (the cache blocking a call runs with
+    now: derived from the caches unless :func:`set_gemm_blocking` replaced it), ``blocking_set``
+    (the replaced values, None where derived), and the cache sizes in bytes it was derived from
+    (``l1d``, ``l2``, ``l3``, ``l3_per_core``, ``cache_source``: 'sysfs', 'cpuid' or
+    'default').  docs/kernels/gemm.md explains the model.
+
+        >>> cfg = gemm_config()
+        >>> cfg["mc"] % cfg["mr"] == 0 and cfg["nc"] % cfg["nr"] == 0
+        True
+    """
+    cdef fnn_gemm_config_t cfg
+    cdef int64_t smc, skc, snc
+    dt = contract.config_dtype(dtype)
+    fnn_gemm_config(simd_level(), dt.itemsize, &cfg)
+    fnn_gemm_get_blocking(&smc, &skc, &snc)
+    return {"dtype": str(dt), "simd": cfg.ukr.decode("ascii"), "mr": cfg.mr, "nr": cfg.nr,
+            "mc": cfg.mc, "kc": cfg.kc, "nc": cfg.nc,
+            "blocking_set": {"mc": smc or None, "kc": skc or None, "nc": snc or None},
+            "l1d": cfg.l1d, "l2": cfg.l2, "l3": cfg.l3, "l3_per_core": cfg.l3_per_core,
+            "cache_source": _CACHE_SOURCES[cfg.cache_source]}
+
+
+def set_gemm_blocking(mc=None, kc=None, nc=None):
+    """Replace the GEMM's cache blocking (process-wide, for experiments); None derives that value
+    from the caches (MC and NC are derived from the KC in use).  Each given value is an int
+    within bounds (mc 1..8192, kc 1..4096, nc 1..65536; ValueError/TypeError naming it
+    otherwise).  Where it is used, ``mc`` is rounded down to a multiple of the micro-kernel's MR
+    and ``nc`` to a multiple of NR (never below one tile); :func:`gemm_config` shows the values
+    in use.  Results never change: only speed does.  Returns the previous settings as a dict
+    (None where derived), so ``set_gemm_blocking(**previous)`` restores them.
+
+        >>> previous = set_gemm_blocking(kc=64)
+        >>> gemm_config()["kc"]
+        64
+        >>> set_gemm_blocking(**previous)
+        {'mc': None, 'kc': 64, 'nc': None}
+    """
+    cdef int64_t smc, skc, snc
+    mc, kc, nc = contract.blocking_args(mc, kc, nc, _BLOCKING_LIMITS)
+    fnn_gemm_get_blocking(&smc, &skc, &snc)
+    previous = {"mc": smc or None, "kc": skc or None, "nc": snc or None}
+    fnn_gemm_set_blocking(mc or 0, kc or 0, nc or 0)
+    return previous
+
+
+def _blocking_model(l1d, l2, l3_per_core, mr, nr, itemsize, mc=None, kc=None, nc=None):
+    """Private, for tests: the blocking ``(mc, kc, nc)`` the model gives for these cache sizes
+    (bytes), tile and element size, with optional set values (as set_gemm_blocking)."""
+    cdef int64_t omc, okc, onc
+    fnn_gemm_blocking_model(l1d, l2, l3_per_core, mr, nr, itemsize, mc or 0, kc or 0, nc or 0,
+                            &omc, &okc, &onc)
+    return omc, okc, onc
+
+
 def _ukr_name():
-    """The micro-kernels the GEMM runs at the current SIMD level: 'generic' or 'avx2'."""
+    """The micro-kernels the GEMM runs at the current SIMD level: 'generic', 'avx2' or
+    'avx512'."""
     return fnn_gemm_ukr_name(simd_level()).decode("ascii")
