@@ -69,24 +69,50 @@
  * ports of the vector width; a Zen 4 core runs a 512-bit FMA as two 256-bit halves, which only
  * makes the models' thread grid slightly less apt, never a result different). */
 static const fnn_skernel_t fnn_s_kernel_generic = {
-    "generic", FNN_SIMD_GENERIC, 6, 16, fnn_sgemm_ukr_generic_6x16,
-    fnn_sgemm_ukr_generic_direct_6x16, fnn_s_pack_6, fnn_s_pack_16, 16.0};
+    .name = "generic", .simd = FNN_SIMD_GENERIC, .mr = 6, .nr = 16,
+    .ukr = fnn_sgemm_ukr_generic_6x16, .ukr_direct = fnn_sgemm_ukr_generic_direct_6x16,
+    .pack_mr = fnn_s_pack_6, .pack_nr = fnn_s_pack_16, .fma_lanes = 16.0,
+    .rows = {NULL, fnn_sgemm_ukr_generic_rows1, fnn_sgemm_ukr_generic_rows2,
+             fnn_sgemm_ukr_generic_rows3, fnn_sgemm_ukr_generic_rows4}, .rows_n = 16};
 static const fnn_dkernel_t fnn_d_kernel_generic = {
-    "generic", FNN_SIMD_GENERIC, 6, 8, fnn_dgemm_ukr_generic_6x8,
-    fnn_dgemm_ukr_generic_direct_6x8, fnn_d_pack_6, fnn_d_pack_8, 8.0};
+    .name = "generic", .simd = FNN_SIMD_GENERIC, .mr = 6, .nr = 8,
+    .ukr = fnn_dgemm_ukr_generic_6x8, .ukr_direct = fnn_dgemm_ukr_generic_direct_6x8,
+    .pack_mr = fnn_d_pack_6, .pack_nr = fnn_d_pack_8, .fma_lanes = 8.0,
+    .rows = {NULL, fnn_dgemm_ukr_generic_rows1, fnn_dgemm_ukr_generic_rows2,
+             fnn_dgemm_ukr_generic_rows3, fnn_dgemm_ukr_generic_rows4}, .rows_n = 16};
 #if FNN_X86
 static const fnn_skernel_t fnn_s_kernel_avx2 = {
-    "avx2", FNN_SIMD_AVX2, 6, 16, fnn_sgemm_ukr_avx2_6x16, fnn_sgemm_ukr_avx2_direct_6x16,
-    fnn_s_pack_6, fnn_s_pack_16, 16.0};
+    .name = "avx2", .simd = FNN_SIMD_AVX2, .mr = 6, .nr = 16,
+    .ukr = fnn_sgemm_ukr_avx2_6x16, .ukr_direct = fnn_sgemm_ukr_avx2_direct_6x16,
+    .pack_mr = fnn_s_pack_6, .pack_nr = fnn_s_pack_16, .fma_lanes = 16.0,
+    .rows = {NULL, fnn_sgemm_ukr_avx2_rows1, fnn_sgemm_ukr_avx2_rows2, fnn_sgemm_ukr_avx2_rows3,
+             fnn_sgemm_ukr_avx2_rows4}, .rows_n = 16};
 static const fnn_dkernel_t fnn_d_kernel_avx2 = {
-    "avx2", FNN_SIMD_AVX2, 6, 8, fnn_dgemm_ukr_avx2_6x8, fnn_dgemm_ukr_avx2_direct_6x8,
-    fnn_d_pack_6, fnn_d_pack_8, 8.0};
+    .name = "avx2", .simd = FNN_SIMD_AVX2, .mr = 6, .nr = 8,
+    .ukr = fnn_dgemm_ukr_avx2_6x8, .ukr_direct = fnn_dgemm_ukr_avx2_direct_6x8,
+    .pack_mr = fnn_d_pack_6, .pack_nr = fnn_d_pack_8, .fma_lanes = 8.0,
+    .rows = {NULL, fnn_dgemm_ukr_avx2_rows1, fnn_dgemm_ukr_avx2_rows2, fnn_dgemm_ukr_avx2_rows3,
+             fnn_dgemm_ukr_avx2_rows4}, .rows_n = 8};
 static const fnn_skernel_t fnn_s_kernel_avx512 = {
-    "avx512", FNN_SIMD_AVX512, 12, 32, fnn_sgemm_ukr_avx512_12x32,
-    fnn_sgemm_ukr_avx512_direct_12x32, fnn_s_pack_12, fnn_s_pack_32, 32.0};
+    .name = "avx512", .simd = FNN_SIMD_AVX512, .mr = 12, .nr = 32,
+    .ukr = fnn_sgemm_ukr_avx512_12x32, .ukr_direct = fnn_sgemm_ukr_avx512_direct_12x32,
+    .pack_mr = fnn_s_pack_12, .pack_nr = fnn_s_pack_32, .fma_lanes = 32.0,
+    .rows = {NULL, fnn_sgemm_ukr_avx512_rows1, fnn_sgemm_ukr_avx512_rows2,
+             fnn_sgemm_ukr_avx512_rows3, fnn_sgemm_ukr_avx512_rows4}, .rows_n = 64,
+    .narrow = fnn_sgemm_ukr_avx512_narrow12,
+    .narrow_tail = {NULL, fnn_sgemm_ukr_avx512_narrow1, fnn_sgemm_ukr_avx512_narrow2,
+                    fnn_sgemm_ukr_avx512_narrow3, fnn_sgemm_ukr_avx512_narrow4},
+    .narrow_m = 12, .narrow_n = 16};
 static const fnn_dkernel_t fnn_d_kernel_avx512 = {
-    "avx512", FNN_SIMD_AVX512, 12, 16, fnn_dgemm_ukr_avx512_12x16,
-    fnn_dgemm_ukr_avx512_direct_12x16, fnn_d_pack_12, fnn_d_pack_16, 16.0};
+    .name = "avx512", .simd = FNN_SIMD_AVX512, .mr = 12, .nr = 16,
+    .ukr = fnn_dgemm_ukr_avx512_12x16, .ukr_direct = fnn_dgemm_ukr_avx512_direct_12x16,
+    .pack_mr = fnn_d_pack_12, .pack_nr = fnn_d_pack_16, .fma_lanes = 16.0,
+    .rows = {NULL, fnn_dgemm_ukr_avx512_rows1, fnn_dgemm_ukr_avx512_rows2,
+             fnn_dgemm_ukr_avx512_rows3, fnn_dgemm_ukr_avx512_rows4}, .rows_n = 32,
+    .narrow = fnn_dgemm_ukr_avx512_narrow12,
+    .narrow_tail = {NULL, fnn_dgemm_ukr_avx512_narrow1, fnn_dgemm_ukr_avx512_narrow2,
+                    fnn_dgemm_ukr_avx512_narrow3, fnn_dgemm_ukr_avx512_narrow4},
+    .narrow_m = 12, .narrow_n = 8};
 #endif
 
 /* The best micro-kernel at or below the level the caller passes (fastnn's process-wide setting,

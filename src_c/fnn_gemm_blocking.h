@@ -28,6 +28,12 @@
 #define FNN_GEMM_KC_DERIVED_MAX 1024
 #define FNN_GEMM_MC_BUFFER_MAX (4L << 20)
 
+/* Products with fewer multiply-adds (batch x M x N x K) than this run on one thread: waking a
+ * second one costs more than it saves (docs/kernels/gemm.md gives the measurement). */
+#ifndef FNN_GEMM_MT_MIN
+#define FNN_GEMM_MT_MIN 2.5e5
+#endif
+
 static inline int64_t fnn_gemm_clamp(int64_t v, int64_t lo, int64_t hi)
 {
     return v < lo ? lo : v > hi ? hi : v;

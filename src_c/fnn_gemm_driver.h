@@ -325,9 +325,8 @@ static void FNN_F(run)(const FNN_F(args_t) *g, int64_t batch, int nthreads)
 {
     const int64_t M = g->M, N = g->N, MR = g->mr, NR = g->nr;
     int64_t gm = 1, gn = 1, ntasks;
-    /* Below about 0.5 MFLOP, waking a second thread costs more than it saves. */
     if (nthreads > 1 && (double)batch * (double)M * (double)N * (double)(g->K > 0 ? g->K : 1)
-                            < 2.5e5)
+                            < FNN_GEMM_MT_MIN)
         nthreads = 1;
     if (nthreads > 1)
         FNN_F(grid)(g, batch, nthreads, &gm, &gn);
@@ -360,6 +359,103 @@ static void FNN_F(run)(const FNN_F(args_t) *g, int64_t batch, int nthreads)
         int64_t bi;
         for (bi = 0; bi < batch; bi++)
             FNN_F(task)(g, bi, 0, M, 0, N);
+        fnn_ftz_leave(csr);
+    }
+}
+
+/* ------------------------------------------------------------------ the in-place paths
+ * No packing (fnn_gemm_ukr.h, "in-place kernels"): for a small M (rows of B are read once per
+ * four rows of A, so packing B would cost as much as the FMAs) and for a skinny N (fewer columns
+ * than the packed tile's NR would waste).  Both need B's rows and C's rows contiguous.  Each
+ * element is the same FMA chain over ascending k as in the packed path. */
+#ifndef FNN_GEMM_IP_MODES
+#define FNN_GEMM_IP_MODES
+enum { FNN_IP_NONE = 0, FNN_IP_ROWS = 1, FNN_IP_NARROW = 2 };
+#endif
+
+/* Rows [m0, m1) x columns [n0, n1) of batch item bi, the whole k range, then the epilogue. */
+static void FNN_F(ip_task)(const FNN_F(args_t) *g, int mode, int64_t bi, int64_t m0, int64_t m1,
+                           int64_t n0, int64_t n1)
+{
+    const FNN_KERNEL_T *kern = g->kern;
+    const FNN_T *A = g->A + bi * g->a_bs, *B = g->B + bi * g->b_bs;
+    FNN_T *C = g->C + bi * g->c_bs;
+    const int64_t K = g->K, a_rs = g->a_rs, a_cs = g->a_cs, b_rs = g->b_rs, c_rs = g->c_rs;
+    int load = 1;
+    int64_t i, j;
+    if (g->beta == 0) {
+        load = 0;
+    } else if (g->beta != 1) {
+        for (i = m0; i < m1; i++)
+            for (j = n0; j < n1; j++)
+                C[i * c_rs + j] *= g->beta;
+    }
+    if (mode == FNN_IP_ROWS) {
+        const int64_t w = kern->rows_n;
+        for (j = n0; j < n1; j += w) {
+            const int64_t n = n1 - j < w ? n1 - j : w;
+            for (i = m0; i < m1; i += 4) {
+                const int r = (int)(m1 - i < 4 ? m1 - i : 4);
+                kern->rows[r](n, K, A + i * a_rs, a_rs, a_cs, B + j, b_rs, C + i * c_rs + j,
+                              c_rs, load);
+            }
+        }
+    } else {
+        const int64_t w = kern->narrow_n, R = kern->narrow_m;
+        for (j = n0; j < n1; j += w) {
+            const int64_t n = n1 - j < w ? n1 - j : w;
+            for (i = m0; i + R <= m1; i += R)
+                kern->narrow(n, K, A + i * a_rs, a_rs, a_cs, B + j, b_rs, C + i * c_rs + j, c_rs,
+                             load);
+            for (; i < m1; i += 4) {
+                const int r = (int)(m1 - i < 4 ? m1 - i : 4);
+                kern->narrow_tail[r](n, K, A + i * a_rs, a_rs, a_cs, B + j, b_rs,
+                                     C + i * c_rs + j, c_rs, load);
+            }
+        }
+    }
+    FNN_F(epilogue)(g, C + m0 * c_rs + n0, m1 - m0, n1 - n0, m0, n0);
+}
+
+/* Threads over units of columns (rows mode: rows_n wide) or of rows (narrow: narrow_m tall),
+ * one unit per loop step, static schedule: as in the packed path, only the partition depends on
+ * the thread count. */
+static void FNN_F(run_inplace)(const FNN_F(args_t) *g, int mode, int64_t batch, int nthreads)
+{
+    const int64_t M = g->M, N = g->N;
+    const int64_t unit = mode == FNN_IP_ROWS ? g->kern->rows_n : g->kern->narrow_m;
+    const int64_t per = mode == FNN_IP_ROWS ? (N + unit - 1) / unit : (M + unit - 1) / unit;
+    const int64_t nunits = batch * per;
+    if (nthreads > 1 && (double)batch * (double)M * (double)N * (double)g->K < FNN_GEMM_MT_MIN)
+        nthreads = 1;
+    if (nthreads > nunits)
+        nthreads = (int)nunits;
+#if FNN_HAVE_OPENMP
+    if (nthreads > 1) {
+        #pragma omp parallel num_threads(nthreads)
+        {
+            unsigned csr = fnn_ftz_enter();
+            int64_t t;
+            #pragma omp for schedule(static)
+            for (t = 0; t < nunits; t++) {
+                const int64_t bi = t / per, u = t % per;
+                if (mode == FNN_IP_ROWS)
+                    FNN_F(ip_task)(g, mode, bi, 0, M, u * unit,
+                                   (u + 1) * unit < N ? (u + 1) * unit : N);
+                else
+                    FNN_F(ip_task)(g, mode, bi, u * unit, (u + 1) * unit < M ? (u + 1) * unit : M,
+                                   0, N);
+            }
+            fnn_ftz_leave(csr);
+        }
+        return;
+    }
+#endif
+    {
+        unsigned csr = fnn_ftz_enter();
+        int64_t bi;
+        for (bi = 0; bi < batch; bi++)
+            FNN_F(ip_task)(g, mode, bi, 0, M, 0, N);
         fnn_ftz_leave(csr);
     }
 }
@@ -403,6 +499,25 @@ static int FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
         nthreads = 1;
     if (bias == NULL)
         bias_mode = FNN_BIAS_NONE;
+    /* The in-place paths, when they apply (no packing: small M or skinny N, see above). */
+    if (a_src == NULL && b_src == NULL && K > 0 && b_cs == 1 && c_cs == 1) {
+        int mode = FNN_IP_NONE;
+        if (M <= 4 && kern->rows[1] != NULL)
+            mode = FNN_IP_ROWS;
+        else if (kern->narrow != NULL && N <= kern->narrow_n)
+            mode = FNN_IP_NARROW;
+        if (mode != FNN_IP_NONE) {
+            g.M = M; g.N = N; g.K = K;
+            g.A = A; g.a_bs = a_bs; g.a_rs = a_rs; g.a_cs = a_cs;
+            g.B = B; g.b_bs = b_bs; g.b_rs = b_rs; g.b_cs = b_cs;
+            g.beta = beta;
+            g.C = C; g.c_bs = c_bs; g.c_rs = c_rs; g.c_cs = c_cs;
+            g.bias = bias; g.bias_mode = bias_mode; g.act = act; g.elu_alpha = elu_alpha;
+            g.kern = kern;
+            FNN_F(run_inplace)(&g, mode, batch, nthreads);
+            return 0;
+        }
+    }
     /* Orientation: C^T = B^T A^T swaps the roles of M and N.  Each element is still one FMA
      * chain over the same k order and fma(a, b, c) == fma(b, a, c), so the choice changes speed,
      * never bits; it depends on the shape and strides only, never on nthreads.

@@ -42,6 +42,21 @@ typedef void (*fnn_sukr_direct_t)(int64_t kc, const float *a, int64_t a_rs, int6
 typedef void (*fnn_dukr_direct_t)(int64_t kc, const double *a, int64_t a_rs, int64_t a_cs,
                                   const double *b, double *c, int64_t rs_c, int load);
 
+/* The in-place kernels: no packing at all, for the shapes where packing costs as much as the
+ * arithmetic it feeds (each operand element is used only a few times).  A kernel computes, for
+ * R rows (fixed per kernel) and n <= its width columns (the rest masked off), over all kc steps:
+ *     C[r][j] (+)= sum_k A(r, k) * B(k, j)      (k ascending, one FMA chain per element)
+ * with A(r, k) at a[r*a_rs + k*a_cs], B(k, j) at b[k*b_rs + j] (rows of B contiguous) and C(r, j)
+ * at c[r*rs_c + j].  The same chain as the packed micro-kernels of the same level, so the same
+ * bits.  `rows` serve a small M (R = 1..4: a batch-1 dense layer), `narrow` a skinny N (fewer
+ * columns than the packed tile's NR would waste). */
+typedef void (*fnn_sukr_inplace_t)(int64_t n, int64_t kc, const float *a, int64_t a_rs,
+                                   int64_t a_cs, const float *b, int64_t b_rs, float *c,
+                                   int64_t rs_c, int load);
+typedef void (*fnn_dukr_inplace_t)(int64_t n, int64_t kc, const double *a, int64_t a_rs,
+                                   int64_t a_cs, const double *b, int64_t b_rs, double *c,
+                                   int64_t rs_c, int load);
+
 /* A packing routine for panels of R values (fnn_gemm_pack.h): n x kc elements, element (x, k)
  * at X[x*xs + k*ks], into ceil(n/R) micro-panels of kc x R, zero-padded.  Packing A uses the
  * kernel's MR-routine with (xs, ks) = (A's row stride, column stride); packing B its NR-routine
@@ -61,6 +76,11 @@ typedef struct {
     fnn_spack_t pack_mr, pack_nr;
     double fma_lanes;        /* FMA lanes per cycle of one core: weighs compute against packing
                               * in the cost models, never changes a result */
+    fnn_sukr_inplace_t rows[5];        /* rows[r]: r = 1..4 rows x up to rows_n columns */
+    int rows_n;
+    fnn_sukr_inplace_t narrow;         /* narrow_m rows x up to narrow_n columns, or NULL */
+    fnn_sukr_inplace_t narrow_tail[5]; /* narrow_tail[r]: r = 1..4 rows x up to narrow_n */
+    int narrow_m, narrow_n;
 } fnn_skernel_t;
 
 typedef struct {
@@ -71,6 +91,11 @@ typedef struct {
     fnn_dukr_direct_t ukr_direct;
     fnn_dpack_t pack_mr, pack_nr;
     double fma_lanes;
+    fnn_dukr_inplace_t rows[5];
+    int rows_n;
+    fnn_dukr_inplace_t narrow;
+    fnn_dukr_inplace_t narrow_tail[5];
+    int narrow_m, narrow_n;
 } fnn_dkernel_t;
 
 #endif /* FNN_GEMM_UKR_H */

@@ -164,4 +164,156 @@ static void fnn_dgemm_ukr_avx512_direct_12x16(int64_t kc, const double *a, int64
 #undef FNN_AVX512_STORE_C
 #undef FNN_AVX512_BODY
 
+/* The in-place kernels (fnn_gemm_ukr.h), columns past n masked off (masked loads and stores never
+ * touch masked-off memory).  Every accumulator is a named variable (arrays of vectors are not
+ * reliably kept in registers by compilers).
+ *   rows:   R = 1..4 rows x 4 vectors (64 floats, 32 doubles): up to 16 accumulators + 4 B
+ *           vectors + 1 broadcast;
+ *   narrow: 12 rows x 1 vector (12 accumulators: enough independent FMA chains to hide the FMA
+ *           latency), and 1..4 rows x 1 vector for the rows left over. */
+#define FNN_IP512_MASK(MT, W, rem)                                                               \
+    ((MT)((rem) >= W ? (MT)~(MT)0 : (rem) <= 0 ? (MT)0 : (MT)((1u << (rem)) - 1u)))
+
+/* rows r of the R-row, 4-vector kernel */
+#define FNN_IP512_R_LOAD(r)                                                                       \
+    if (R > r) {                                                                                  \
+        c##r##0 = LOADM(l0, c + r * rs_c);                                                        \
+        c##r##1 = LOADM(l1, c + r * rs_c + W);                                                    \
+        c##r##2 = LOADM(l2, c + r * rs_c + 2 * W);                                                \
+        c##r##3 = LOADM(l3, c + r * rs_c + 3 * W);                                                \
+    }
+#define FNN_IP512_R_FMA(r)                                                                        \
+    if (R > r) {                                                                                  \
+        const VT ar = SET1(a[r * a_rs + k * a_cs]);                                               \
+        c##r##0 = FMADD(ar, b0, c##r##0);                                                         \
+        c##r##1 = FMADD(ar, b1, c##r##1);                                                         \
+        c##r##2 = FMADD(ar, b2, c##r##2);                                                         \
+        c##r##3 = FMADD(ar, b3, c##r##3);                                                         \
+    }
+#define FNN_IP512_R_STORE(r)                                                                      \
+    if (R > r) {                                                                                  \
+        STOREM(c + r * rs_c, m0, c##r##0);                                                        \
+        STOREM(c + r * rs_c + W, m1, c##r##1);                                                    \
+        STOREM(c + r * rs_c + 2 * W, m2, c##r##2);                                                \
+        STOREM(c + r * rs_c + 3 * W, m3, c##r##3);                                                \
+    }
+#define FNN_IP512_ROWS(NAME, NROWS)                                                               \
+__attribute__((target("avx512f")))                                                                \
+static void NAME(int64_t n, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, const T *b,      \
+                 int64_t b_rs, T *c, int64_t rs_c, int load)                                      \
+{                                                                                                 \
+    enum { R = NROWS };                                                                           \
+    const MT m0 = FNN_IP512_MASK(MT, W, n), m1 = FNN_IP512_MASK(MT, W, n - W);                    \
+    const MT m2 = FNN_IP512_MASK(MT, W, n - 2 * W), m3 = FNN_IP512_MASK(MT, W, n - 3 * W);        \
+    const MT l0 = load ? m0 : 0, l1 = load ? m1 : 0, l2 = load ? m2 : 0, l3 = load ? m3 : 0;     \
+    VT c00 = ZERO(), c01 = ZERO(), c02 = ZERO(), c03 = ZERO();                                    \
+    VT c10 = ZERO(), c11 = ZERO(), c12 = ZERO(), c13 = ZERO();                                    \
+    VT c20 = ZERO(), c21 = ZERO(), c22 = ZERO(), c23 = ZERO();                                    \
+    VT c30 = ZERO(), c31 = ZERO(), c32 = ZERO(), c33 = ZERO();                                    \
+    int64_t k;                                                                                    \
+    FNN_IP512_R_LOAD(0) FNN_IP512_R_LOAD(1) FNN_IP512_R_LOAD(2) FNN_IP512_R_LOAD(3)              \
+    for (k = 0; k < kc; k++) {                                                                    \
+        const T *bk = b + k * b_rs;                                                               \
+        const VT b0 = LOADM(m0, bk), b1 = LOADM(m1, bk + W);                                      \
+        const VT b2 = LOADM(m2, bk + 2 * W), b3 = LOADM(m3, bk + 3 * W);                          \
+        FNN_IP512_R_FMA(0) FNN_IP512_R_FMA(1) FNN_IP512_R_FMA(2) FNN_IP512_R_FMA(3)              \
+    }                                                                                             \
+    FNN_IP512_R_STORE(0) FNN_IP512_R_STORE(1) FNN_IP512_R_STORE(2) FNN_IP512_R_STORE(3)          \
+}
+
+/* row r of the narrow kernels (one vector per row) */
+#define FNN_IP512_N_LOAD(r) if (R > r) c##r = LOADM(l0, c + r * rs_c);
+#define FNN_IP512_N_FMA(r) if (R > r) c##r = FMADD(SET1(a[r * a_rs + k * a_cs]), b0, c##r);
+#define FNN_IP512_N_STORE(r) if (R > r) STOREM(c + r * rs_c, m0, c##r);
+#define FNN_IP512_NARROW(NAME, NROWS)                                                             \
+__attribute__((target("avx512f")))                                                                \
+static void NAME(int64_t n, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, const T *b,      \
+                 int64_t b_rs, T *c, int64_t rs_c, int load)                                      \
+{                                                                                                 \
+    enum { R = NROWS };                                                                           \
+    const MT m0 = FNN_IP512_MASK(MT, W, n), l0 = load ? m0 : 0;                                   \
+    VT c0 = ZERO(), c1 = ZERO(), c2 = ZERO(), c3 = ZERO(), c4 = ZERO(), c5 = ZERO();              \
+    VT c6 = ZERO(), c7 = ZERO(), c8 = ZERO(), c9 = ZERO(), c10 = ZERO(), c11 = ZERO();            \
+    int64_t k;                                                                                    \
+    FNN_IP512_N_LOAD(0) FNN_IP512_N_LOAD(1) FNN_IP512_N_LOAD(2) FNN_IP512_N_LOAD(3)              \
+    FNN_IP512_N_LOAD(4) FNN_IP512_N_LOAD(5) FNN_IP512_N_LOAD(6) FNN_IP512_N_LOAD(7)              \
+    FNN_IP512_N_LOAD(8) FNN_IP512_N_LOAD(9) FNN_IP512_N_LOAD(10) FNN_IP512_N_LOAD(11)            \
+    for (k = 0; k < kc; k++) {                                                                    \
+        const VT b0 = LOADM(m0, b + k * b_rs);                                                    \
+        FNN_IP512_N_FMA(0) FNN_IP512_N_FMA(1) FNN_IP512_N_FMA(2) FNN_IP512_N_FMA(3)              \
+        FNN_IP512_N_FMA(4) FNN_IP512_N_FMA(5) FNN_IP512_N_FMA(6) FNN_IP512_N_FMA(7)              \
+        FNN_IP512_N_FMA(8) FNN_IP512_N_FMA(9) FNN_IP512_N_FMA(10) FNN_IP512_N_FMA(11)            \
+    }                                                                                             \
+    FNN_IP512_N_STORE(0) FNN_IP512_N_STORE(1) FNN_IP512_N_STORE(2) FNN_IP512_N_STORE(3)          \
+    FNN_IP512_N_STORE(4) FNN_IP512_N_STORE(5) FNN_IP512_N_STORE(6) FNN_IP512_N_STORE(7)          \
+    FNN_IP512_N_STORE(8) FNN_IP512_N_STORE(9) FNN_IP512_N_STORE(10) FNN_IP512_N_STORE(11)        \
+}
+
+/* float: the element type and its intrinsics, for the bodies above */
+#define T float
+#define VT __m512
+#define MT __mmask16
+#define W 16
+#define LOADM _mm512_maskz_loadu_ps
+#define STOREM _mm512_mask_storeu_ps
+#define SET1 _mm512_set1_ps
+#define FMADD _mm512_fmadd_ps
+#define ZERO _mm512_setzero_ps
+FNN_IP512_ROWS(fnn_sgemm_ukr_avx512_rows1, 1)
+FNN_IP512_ROWS(fnn_sgemm_ukr_avx512_rows2, 2)
+FNN_IP512_ROWS(fnn_sgemm_ukr_avx512_rows3, 3)
+FNN_IP512_ROWS(fnn_sgemm_ukr_avx512_rows4, 4)
+FNN_IP512_NARROW(fnn_sgemm_ukr_avx512_narrow12, 12)
+FNN_IP512_NARROW(fnn_sgemm_ukr_avx512_narrow1, 1)
+FNN_IP512_NARROW(fnn_sgemm_ukr_avx512_narrow2, 2)
+FNN_IP512_NARROW(fnn_sgemm_ukr_avx512_narrow3, 3)
+FNN_IP512_NARROW(fnn_sgemm_ukr_avx512_narrow4, 4)
+#undef T
+#undef VT
+#undef MT
+#undef W
+#undef LOADM
+#undef STOREM
+#undef SET1
+#undef FMADD
+#undef ZERO
+
+/* double */
+#define T double
+#define VT __m512d
+#define MT __mmask8
+#define W 8
+#define LOADM _mm512_maskz_loadu_pd
+#define STOREM _mm512_mask_storeu_pd
+#define SET1 _mm512_set1_pd
+#define FMADD _mm512_fmadd_pd
+#define ZERO _mm512_setzero_pd
+FNN_IP512_ROWS(fnn_dgemm_ukr_avx512_rows1, 1)
+FNN_IP512_ROWS(fnn_dgemm_ukr_avx512_rows2, 2)
+FNN_IP512_ROWS(fnn_dgemm_ukr_avx512_rows3, 3)
+FNN_IP512_ROWS(fnn_dgemm_ukr_avx512_rows4, 4)
+FNN_IP512_NARROW(fnn_dgemm_ukr_avx512_narrow12, 12)
+FNN_IP512_NARROW(fnn_dgemm_ukr_avx512_narrow1, 1)
+FNN_IP512_NARROW(fnn_dgemm_ukr_avx512_narrow2, 2)
+FNN_IP512_NARROW(fnn_dgemm_ukr_avx512_narrow3, 3)
+FNN_IP512_NARROW(fnn_dgemm_ukr_avx512_narrow4, 4)
+#undef T
+#undef VT
+#undef MT
+#undef W
+#undef LOADM
+#undef STOREM
+#undef SET1
+#undef FMADD
+#undef ZERO
+#undef FNN_IP512_ROWS
+#undef FNN_IP512_NARROW
+#undef FNN_IP512_R_LOAD
+#undef FNN_IP512_R_FMA
+#undef FNN_IP512_R_STORE
+#undef FNN_IP512_N_LOAD
+#undef FNN_IP512_N_FMA
+#undef FNN_IP512_N_STORE
+#undef FNN_IP512_MASK
+
 #endif /* FNN_GEMM_UKR_AVX512_H */

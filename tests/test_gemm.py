@@ -332,6 +332,49 @@ def test_out_overlapping_an_input_is_refused(mod):
         mod.matmul_bias(x, buf, np.ones(6, np.float32), out=buf)
 
 
+def test_fast_path_leaves_unusual_inputs_to_the_contract():
+    """The compiled wrappers' fast path takes only plain cases; everything else (subclasses,
+    byte-swapped or misaligned data, an out that overlaps an input's bytes without sharing
+    elements, numpy bools, int elu_alpha) gets the contract's answer, as the twin does."""
+    rng = np.random.default_rng(12)
+    a = rng.standard_normal((5, 7)).astype(np.float32)
+    b = rng.standard_normal((7, 3)).astype(np.float32)
+    ref = reference.matmul(a, b)
+    # a subclass of ndarray and numpy bools are accepted (by the contract path)
+    assert np.array_equal(matmul(a.view(np.matrix), b), ref)
+    assert np.array_equal(matmul(a, b, trans_a=np.False_), ref)
+    # misaligned float32 data (a 4-byte element at an odd address) is copied, not misread
+    raw = np.zeros(5 * 7 * 4 + 1, np.uint8)
+    mis = raw[1:].view(np.float32).reshape(5, 7)
+    mis[...] = a
+    assert not mis.flags.aligned
+    assert np.array_equal(matmul(mis, b), ref)
+    # byte-swapped data is refused with the contract's TypeError, by both implementations
+    for mod in (_gemm, reference):
+        with pytest.raises(TypeError, match="a must have dtype"):
+            mod.matmul(a.astype(">f4"), b)
+    # out lies between the rows of an input: the byte ranges meet, no element is shared, so it
+    # is allowed (the exact test decides)
+    buf = rng.standard_normal((10, 5)).astype(np.float32)
+    rows, out = buf[0::2], buf[1:2]
+    x = np.ones((1, 5), np.float32)
+    expected = reference.matmul(x, rows.copy())
+    assert matmul(x, rows, out=out) is out and np.array_equal(out, expected)
+    # a read-only out is refused with the contract's message
+    ro = np.empty((5, 3), np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="out must be writeable"):
+        matmul(a, b, out=ro)
+    # elu_alpha as an int, activation as a non-string
+    bias = np.zeros(3, np.float32)
+    assert np.array_equal(matmul_bias(a, b, bias, "elu", elu_alpha=2),
+                          matmul_bias(a, b, bias, "elu", elu_alpha=2.0))
+    with pytest.raises(ValueError, match="activation must be one of"):
+        matmul_bias(a, b, bias, activation=["relu"])
+    with pytest.raises(ValueError, match="elu_alpha must be finite"):
+        matmul_bias(a, b, bias, "elu", elu_alpha=float("inf"))
+
+
 def _run_child(code, env_extra=None):
     env = dict(os.environ)
     env.update(env_extra or {})
@@ -498,6 +541,19 @@ def test_avx2_and_avx512_give_the_same_bits(dtype, each_simd_level):
                 assert np.array_equal(x2, x5), (a.shape, b.shape)
     finally:
         fastnn.set_simd(saved)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_path_of_one_level_gives_the_same_bits(dtype, each_simd_level):
+    """The packed path, the direct-A path, the in-place paths (small M, skinny N) and both
+    orientations compute each element with the same chain, so reading B transposed (which rules
+    out the in-place paths) or A in Fortran order changes no bit, at any level."""
+    def body(level):
+        for a, b, bias in _bit_cases(dtype):
+            r = _all_paths(a, b, bias)
+            for other in r[1:4]:
+                assert np.array_equal(r[0], other), (level, a.shape, b.shape)
+    each_simd_level(body)
 
 
 @pytest.fixture

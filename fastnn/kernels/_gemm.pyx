@@ -33,7 +33,8 @@
 import numpy as np
 
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_RECORDS,
-                             PyBUF_RECORDS_RO)
+                             PyBUF_RECORDS_RO, PyBUF_C_CONTIGUOUS)
+from libc.math cimport isfinite
 from cython cimport floating
 from libc.stdint cimport int64_t
 
@@ -49,6 +50,8 @@ _ACT_CODES = {None: FNN_ACT_NONE, "relu": FNN_ACT_RELU, "sigmoid": FNN_ACT_SIGMO
               "tanh": FNN_ACT_TANH, "elu": FNN_ACT_ELU}
 _BIAS_CODES = {None: FNN_BIAS_NONE, "row": FNN_BIAS_ROW, "col": FNN_BIAS_COL}
 _F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+_NDARRAY = np.ndarray
 
 
 # --------------------------------------------------------------------------- for cimport
@@ -213,6 +216,187 @@ cdef _call_gemm(object a, object b, object c, object bias, int64_t batch, int64_
             PyBuffer_Release(&va)
 
 
+# --------------------------------------------------------------------------- the fast path
+# A small product costs as much in Python as in C, so the public functions first try a fast
+# path that checks, on the buffers it has to acquire anyway, a subset of what the contract
+# accepts: exact ndarrays, native float32/float64 of one dtype, the right ranks and shapes, bool
+# flags, an `out` that is C-contiguous, writeable, of the right shape and dtype and whose bytes do
+# not meet the inputs'.  Whatever it does not recognise (subclasses, lists, byte-swapped or
+# misaligned data, overlapping byte ranges, bad values) goes to the contract path, which accepts
+# or rejects it with the contract's messages: the fast path never raises and never accepts what
+# the contract would refuse.
+cdef inline char _float_code(Py_buffer *v) noexcept:
+    """b'f' or b'd' for a native float32 / float64 buffer whose strides are whole elements and
+    whose data is aligned (what C can address), else 0."""
+    cdef int i
+    cdef char code
+    if v.format == NULL or v.format[1] != 0:
+        return 0
+    code = v.format[0]
+    if code != b'f' and code != b'd':
+        return 0
+    if (<size_t>v.buf) % v.itemsize:
+        return 0
+    for i in range(v.ndim):
+        if v.strides[i] % v.itemsize:
+            return 0
+    return code
+
+
+cdef object _fast_out(object out, int64_t m, int64_t n, char code, Py_buffer *vc):
+    """Acquire (writable, C-contiguous) the caller's ``out`` or a fresh array into vc; None when
+    the caller's ``out`` is not one the fast path takes."""
+    if out is None:
+        out = np.empty((m, n), _F32 if code == b'f' else _F64)
+    elif type(out) is not _NDARRAY:
+        return None
+    try:
+        PyObject_GetBuffer(out, vc, PyBUF_RECORDS | PyBUF_C_CONTIGUOUS)
+    except (BufferError, ValueError):   # read-only or not C-contiguous: the contract says so
+        return None
+    if (vc.ndim != 2 or vc.shape[0] != m or vc.shape[1] != n or vc.format == NULL
+            or vc.format[0] != code or vc.format[1] != 0):
+        PyBuffer_Release(vc)
+        return None
+    return out
+
+
+cdef object _matmul_fast(object a, object b, object trans_a, object trans_b, object out):
+    """matmul's fast path: the result, or None (use the contract path)."""
+    cdef Py_buffer va, vb, vc
+    cdef bint ta, tb, got_c = False
+    cdef char code
+    cdef int64_t m, k, kb, n, a_rs, a_cs, b_rs, b_cs, isz
+    cdef int nthreads, simd
+    if type(a) is not _NDARRAY or type(b) is not _NDARRAY:
+        return None
+    if (trans_a is not True and trans_a is not False) or (
+            trans_b is not True and trans_b is not False):
+        return None
+    ta = trans_a is True
+    tb = trans_b is True
+    PyObject_GetBuffer(a, &va, PyBUF_RECORDS_RO)
+    try:
+        PyObject_GetBuffer(b, &vb, PyBUF_RECORDS_RO)
+        try:
+            code = _float_code(&va)
+            if va.ndim != 2 or vb.ndim != 2 or code == 0 or _float_code(&vb) != code:
+                return None
+            isz = va.itemsize
+            m, k = (va.shape[1], va.shape[0]) if ta else (va.shape[0], va.shape[1])
+            kb, n = (vb.shape[1], vb.shape[0]) if tb else (vb.shape[0], vb.shape[1])
+            if k != kb:
+                return None
+            given = out is not None
+            out = _fast_out(out, m, n, code, &vc)
+            if out is None:
+                return None
+            got_c = True
+            if given and (_ranges_meet(&vc, &va) or _ranges_meet(&vc, &vb)):
+                return None
+            if m == 0 or n == 0:
+                return out
+            if ta:
+                a_rs, a_cs = va.strides[1] // isz, va.strides[0] // isz
+            else:
+                a_rs, a_cs = va.strides[0] // isz, va.strides[1] // isz
+            if tb:
+                b_rs, b_cs = vb.strides[1] // isz, vb.strides[0] // isz
+            else:
+                b_rs, b_cs = vb.strides[0] // isz, vb.strides[1] // isz
+            nthreads = get_num_threads()
+            simd = simd_level()
+            with nogil:
+                if code == b'f':
+                    fnn_sgemm(1, m, n, k, <const float *>va.buf, 0, a_rs, a_cs,
+                              <const float *>vb.buf, 0, b_rs, b_cs, 0, <float *>vc.buf, 0, n, 1,
+                              NULL, FNN_BIAS_NONE, FNN_ACT_NONE, 1, nthreads, simd)
+                else:
+                    fnn_dgemm(1, m, n, k, <const double *>va.buf, 0, a_rs, a_cs,
+                              <const double *>vb.buf, 0, b_rs, b_cs, 0, <double *>vc.buf, 0, n,
+                              1, NULL, FNN_BIAS_NONE, FNN_ACT_NONE, 1, nthreads, simd)
+            return out
+        finally:
+            if got_c:
+                PyBuffer_Release(&vc)
+            PyBuffer_Release(&vb)
+    finally:
+        PyBuffer_Release(&va)
+
+
+cdef object _matmul_bias_fast(object x, object w, object b, object activation, object out,
+                              object elu_alpha):
+    """matmul_bias's fast path: the result, or None (use the contract path)."""
+    cdef Py_buffer vx, vw, vb, vc
+    cdef bint got_c = False
+    cdef char code
+    cdef int64_t m, k, n, isz
+    cdef int act, nthreads, simd
+    cdef double alpha
+    if type(x) is not _NDARRAY or type(w) is not _NDARRAY or type(b) is not _NDARRAY:
+        return None
+    if activation is not None and type(activation) is not str:
+        return None
+    act = _ACT_CODES.get(activation, -1)
+    if act < 0:
+        return None
+    if type(elu_alpha) is float:
+        alpha = elu_alpha
+    elif type(elu_alpha) is int:
+        alpha = <double>elu_alpha
+    else:
+        return None
+    if not isfinite(alpha):
+        return None
+    PyObject_GetBuffer(x, &vx, PyBUF_RECORDS_RO)
+    try:
+        PyObject_GetBuffer(w, &vw, PyBUF_RECORDS_RO)
+        try:
+            PyObject_GetBuffer(b, &vb, PyBUF_RECORDS_RO)
+            try:
+                code = _float_code(&vx)
+                if (vx.ndim != 2 or vw.ndim != 2 or vb.ndim != 1 or code == 0
+                        or _float_code(&vw) != code or _float_code(&vb) != code):
+                    return None
+                isz = vx.itemsize
+                m, k, n = vx.shape[0], vx.shape[1], vw.shape[1]
+                if (m == 0 or k == 0 or n == 0 or vw.shape[0] != k or vb.shape[0] != n
+                        or (n > 1 and vb.strides[0] != isz)):
+                    return None
+                given = out is not None
+                out = _fast_out(out, m, n, code, &vc)
+                if out is None:
+                    return None
+                got_c = True
+                if given and (_ranges_meet(&vc, &vx) or _ranges_meet(&vc, &vw)
+                              or _ranges_meet(&vc, &vb)):
+                    return None
+                nthreads = get_num_threads()
+                simd = simd_level()
+                with nogil:
+                    if code == b'f':
+                        fnn_sgemm(1, m, n, k, <const float *>vx.buf, 0, vx.strides[0] // isz,
+                                  vx.strides[1] // isz, <const float *>vw.buf, 0,
+                                  vw.strides[0] // isz, vw.strides[1] // isz, 0,
+                                  <float *>vc.buf, 0, n, 1, <const float *>vb.buf, FNN_BIAS_COL,
+                                  act, <float>alpha, nthreads, simd)
+                    else:
+                        fnn_dgemm(1, m, n, k, <const double *>vx.buf, 0, vx.strides[0] // isz,
+                                  vx.strides[1] // isz, <const double *>vw.buf, 0,
+                                  vw.strides[0] // isz, vw.strides[1] // isz, 0,
+                                  <double *>vc.buf, 0, n, 1, <const double *>vb.buf,
+                                  FNN_BIAS_COL, act, alpha, nthreads, simd)
+                return out
+            finally:
+                if got_c:
+                    PyBuffer_Release(&vc)
+                PyBuffer_Release(&vb)
+        finally:
+            PyBuffer_Release(&vw)
+    finally:
+        PyBuffer_Release(&vx)
+
+
 # --------------------------------------------------------------------------- public API
 def matmul(a, b, trans_a=False, trans_b=False, out=None):
     """``op(a) @ op(b)`` where ``op(a)`` is ``a.T`` when ``trans_a`` (likewise ``b``).
@@ -227,6 +411,9 @@ def matmul(a, b, trans_a=False, trans_b=False, out=None):
         array([[1., 3.],
                [2., 4.]])
     """
+    res = _matmul_fast(a, b, trans_a, trans_b, out)
+    if res is not None:
+        return res
     cdef bint out_given = out is not None
     args = contract.matmul_args(a, b, trans_a, trans_b, out, defer_overlap=True)
     if out_given:
@@ -250,6 +437,9 @@ def matmul_bias(x, w, b, activation=None, out=None, elu_alpha=1.0):
         >>> matmul_bias(np.ones((1, 2)), np.ones((2, 3)), np.array([-3.0, 0.0, 1.0]), "relu")
         array([[0., 2., 3.]])
     """
+    res = _matmul_bias_fast(x, w, b, activation, out, elu_alpha)
+    if res is not None:
+        return res
     cdef bint out_given = out is not None
     args = contract.matmul_bias_args(x, w, b, activation, out, elu_alpha, defer_overlap=True)
     if out_given:
