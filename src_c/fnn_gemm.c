@@ -96,6 +96,10 @@ static const fnn_dkernel_t fnn_d_kernel_avx2 = {
 static const fnn_skernel_t fnn_s_kernel_avx512 = {
     .name = "avx512", .simd = FNN_SIMD_AVX512, .mr = 12, .nr = 32,
     .ukr = fnn_sgemm_ukr_avx512_12x32, .ukr_direct = fnn_sgemm_ukr_avx512_direct_12x32,
+    .ukr_top = {NULL, fnn_sgemm_ukr_avx512_12x32_top4, fnn_sgemm_ukr_avx512_12x32_top4,
+                fnn_sgemm_ukr_avx512_12x32_top4, fnn_sgemm_ukr_avx512_12x32_top4,
+                fnn_sgemm_ukr_avx512_12x32_top8, fnn_sgemm_ukr_avx512_12x32_top8,
+                fnn_sgemm_ukr_avx512_12x32_top8, fnn_sgemm_ukr_avx512_12x32_top8},
     .pack_mr = fnn_s_pack_12, .pack_nr = fnn_s_pack_32, .fma_lanes = 32.0,
     .rows = {NULL, fnn_sgemm_ukr_avx512_rows1, fnn_sgemm_ukr_avx512_rows2,
              fnn_sgemm_ukr_avx512_rows3, fnn_sgemm_ukr_avx512_rows4}, .rows_n = 64,
@@ -106,6 +110,10 @@ static const fnn_skernel_t fnn_s_kernel_avx512 = {
 static const fnn_dkernel_t fnn_d_kernel_avx512 = {
     .name = "avx512", .simd = FNN_SIMD_AVX512, .mr = 12, .nr = 16,
     .ukr = fnn_dgemm_ukr_avx512_12x16, .ukr_direct = fnn_dgemm_ukr_avx512_direct_12x16,
+    .ukr_top = {NULL, fnn_dgemm_ukr_avx512_12x16_top4, fnn_dgemm_ukr_avx512_12x16_top4,
+                fnn_dgemm_ukr_avx512_12x16_top4, fnn_dgemm_ukr_avx512_12x16_top4,
+                fnn_dgemm_ukr_avx512_12x16_top8, fnn_dgemm_ukr_avx512_12x16_top8,
+                fnn_dgemm_ukr_avx512_12x16_top8, fnn_dgemm_ukr_avx512_12x16_top8},
     .pack_mr = fnn_d_pack_12, .pack_nr = fnn_d_pack_16, .fma_lanes = 16.0,
     .rows = {NULL, fnn_dgemm_ukr_avx512_rows1, fnn_dgemm_ukr_avx512_rows2,
              fnn_dgemm_ukr_avx512_rows3, fnn_dgemm_ukr_avx512_rows4}, .rows_n = 32,

@@ -12,11 +12,11 @@
  * broadcast B): the operand re-read from L1 is the A micro-panel.
  *   for ic in rows, step MC            A block (MC x KC) lives in L3
  *     for pc in 0..K, step kb (<= KC)  fixed k-blocks: the same for every task and thread count
- *       pack A[ic:ic+mc, pc:pc+kb] into MR-row micro-panels
  *       for jc in cols, step NC        B block (KC x NC) lives in L2
- *         pack B[pc:pc+kb, jc:jc+nc] into NR-column micro-panels
  *         for ir in mc, step MR        one A micro-panel (MR x KC) stays in L1 ...
+ *           (first jc: pack A[ic+ir:ic+ir+MR, pc:pc+kb], an MR-row micro-panel)
  *           for jr in nc, step NR      ... while the B micro-panels stream past it from L2
+ *             (first ir: pack B[pc:pc+kb, jc+jr:jc+jr+NR], an NR-column micro-panel)
  *             micro-kernel on the MR x NR tile; after the last k-block, the epilogue on it
  * fnn_gemm_blocking.h derives MC, KC, NC from the cache sizes for this nest.
  */
@@ -155,6 +155,8 @@ static void FNN_F(tile)(const FNN_F(args_t) *g, int64_t kc, const FNN_T *ap, con
                     tmp[i * NR + j] = (i < mr && j < nr) ? c[i * rs + j * cs] : (FNN_T)0;
         if (ad != NULL)
             g->kern->ukr_direct(kc, ad, g->a_rs, g->a_cs, bp, tmp, NR, load);
+        else if (mr < MR && g->kern->ukr_top[mr] != NULL)
+            g->kern->ukr_top[mr](kc, ap, bp, tmp, NR, load);   /* skip the padding rows */
         else
             g->kern->ukr(kc, ap, bp, tmp, NR, load);
         for (i = 0; i < mr; i++)
@@ -246,31 +248,34 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
     }
     for (ic = m0; ic < m1; ic += MC) {
         const int64_t mc = m1 - ic < MC ? m1 - ic : MC;
-        const int64_t mfull = mc / MR * MR;
         for (pc = 0; pc < K; pc += kb) {
             const int64_t kc = K - pc < kb ? K - pc : kb;
             const int first = pc == 0, last = pc + kc >= K;
+            /* Packing is lazy: each A micro-panel is packed just before its first use (in
+             * the first column block) and each B micro-panel just before its first use (by
+             * the first row panel), so the loads of packing overlap the micro-kernel's FMAs
+             * instead of forming a memory-bound phase of their own.  Same panels, same
+             * values: only the order of the copies changes.  A packing source is asked for
+             * whole blocks, up front (its contract: 64-byte aligned buffers, few calls). */
             if (g->a_src != NULL)
                 g->a_src->pack(g->a_src->ctx, bi, pc, kc, ic, mc, (int)MR, bufA);
-            else if (!g->direct_a)
-                g->kern->pack_mr(mc, kc, A + ic * g->a_rs + pc * g->a_cs, g->a_rs, g->a_cs,
-                                 bufA);
-            else if (mfull < mc)  /* only the partial edge panel needs zero padding */
-                g->kern->pack_mr(mc - mfull, kc, A + (ic + mfull) * g->a_rs + pc * g->a_cs,
-                                 g->a_rs, g->a_cs, bufA + mfull * kc);
             for (jc = n0; jc < n1; jc += NC) {
                 const int64_t nc = n1 - jc < NC ? n1 - jc : NC;
                 if (g->b_src != NULL)
                     g->b_src->pack(g->b_src->ctx, bi, pc, kc, jc, nc, (int)NR, bufB);
-                else
-                    g->kern->pack_nr(nc, kc, B + pc * g->b_rs + jc * g->b_cs, g->b_cs,
-                                     g->b_rs, bufB);
                 for (ir = 0; ir < mc; ir += MR) {
                     const int64_t mr = mc - ir < MR ? mc - ir : MR;
                     const FNN_T *ad = (g->direct_a && mr == MR)
                         ? A + (ic + ir) * g->a_rs + pc * g->a_cs : NULL;
+                    if (jc == n0 && g->a_src == NULL && ad == NULL)
+                        /* (direct A: only a partial panel is packed) */
+                        g->kern->pack_mr(mr, kc, A + (ic + ir) * g->a_rs + pc * g->a_cs,
+                                         g->a_rs, g->a_cs, bufA + ir * kc);
                     for (jr = 0; jr < nc; jr += NR) {
                         const int64_t nr = nc - jr < NR ? nc - jr : NR;
+                        if (ir == 0 && g->b_src == NULL)
+                            g->kern->pack_nr(nr, kc, B + pc * g->b_rs + (jc + jr) * g->b_cs,
+                                             g->b_cs, g->b_rs, bufB + jr * kc);
                         /* fetch the next tile of C into L1 while this one computes: the
                          * micro-kernel's first FMAs wait for the C values they continue */
                         if (jr + NR < nc)

@@ -22,55 +22,56 @@
 #include "fnn_gemm_ukr.h"
 
 /* One body for both element types and both A layouts.  A_AT(r) is the address of A's value
- * for row r at the current k; STEP_A advances A by one k. */
+ * for row r at the current k; STEP_A advances A by one k.  ROWS (an enum constant of each
+ * function, 12 for the full tile) is how many of the tile's rows are computed: the "top" variants
+ * serve the last, partial row panel of a matrix (fewer rows, same packed panel format, same
+ * chain per element), so an M that is not a multiple of 12 wastes no FMAs on padding rows. */
 #define FNN_AVX512_ROW(r)                                                                         \
-    do {                                                                                          \
+    if (ROWS > r) {                                                                               \
         VT ar = SET1(*A_AT(r));                                                                   \
         c##r##a = FMADD(ar, b0, c##r##a);                                                         \
         c##r##b = FMADD(ar, b1, c##r##b);                                                         \
-    } while (0)
+    }
 
 #define FNN_AVX512_LOAD_C(r)                                                                      \
-    do {                                                                                          \
+    if (ROWS > r) {                                                                               \
         c##r##a = LOADU(c + (r) * rs_c);                                                          \
         c##r##b = LOADU(c + (r) * rs_c + W);                                                      \
-    } while (0)
+    }
 
 #define FNN_AVX512_STORE_C(r)                                                                     \
-    do {                                                                                          \
+    if (ROWS > r) {                                                                               \
         STOREU(c + (r) * rs_c, c##r##a);                                                          \
         STOREU(c + (r) * rs_c + W, c##r##b);                                                      \
-    } while (0)
+    }
 
 #define FNN_AVX512_BODY                                                                           \
-    VT c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b, c4a, c4b, c5a, c5b;                                \
-    VT c6a, c6b, c7a, c7b, c8a, c8b, c9a, c9b, c10a, c10b, c11a, c11b;                            \
+    VT c0a = ZERO(), c0b = ZERO(), c1a = ZERO(), c1b = ZERO(), c2a = ZERO(), c2b = ZERO();        \
+    VT c3a = ZERO(), c3b = ZERO(), c4a = ZERO(), c4b = ZERO(), c5a = ZERO(), c5b = ZERO();        \
+    VT c6a = ZERO(), c6b = ZERO(), c7a = ZERO(), c7b = ZERO(), c8a = ZERO(), c8b = ZERO();        \
+    VT c9a = ZERO(), c9b = ZERO(), c10a = ZERO(), c10b = ZERO(), c11a = ZERO(), c11b = ZERO();    \
     int64_t k;                                                                                    \
     if (load) {                                                                                   \
-        FNN_AVX512_LOAD_C(0); FNN_AVX512_LOAD_C(1); FNN_AVX512_LOAD_C(2);                         \
-        FNN_AVX512_LOAD_C(3); FNN_AVX512_LOAD_C(4); FNN_AVX512_LOAD_C(5);                         \
-        FNN_AVX512_LOAD_C(6); FNN_AVX512_LOAD_C(7); FNN_AVX512_LOAD_C(8);                         \
-        FNN_AVX512_LOAD_C(9); FNN_AVX512_LOAD_C(10); FNN_AVX512_LOAD_C(11);                       \
-    } else {                                                                                      \
-        c0a = c0b = c1a = c1b = c2a = c2b = c3a = c3b = ZERO();                                   \
-        c4a = c4b = c5a = c5b = c6a = c6b = c7a = c7b = ZERO();                                   \
-        c8a = c8b = c9a = c9b = c10a = c10b = c11a = c11b = ZERO();                               \
+        FNN_AVX512_LOAD_C(0) FNN_AVX512_LOAD_C(1) FNN_AVX512_LOAD_C(2)                            \
+        FNN_AVX512_LOAD_C(3) FNN_AVX512_LOAD_C(4) FNN_AVX512_LOAD_C(5)                            \
+        FNN_AVX512_LOAD_C(6) FNN_AVX512_LOAD_C(7) FNN_AVX512_LOAD_C(8)                            \
+        FNN_AVX512_LOAD_C(9) FNN_AVX512_LOAD_C(10) FNN_AVX512_LOAD_C(11)                          \
     }                                                                                             \
     for (k = 0; k < kc; k++) {                                                                    \
         VT b0 = LOAD(b), b1 = LOAD(b + W);                                                        \
         /* one packed B row is two cache lines; fetch the row 8 steps ahead */                    \
         _mm_prefetch((const char *)(b + 16 * W), _MM_HINT_T0);                                    \
         _mm_prefetch((const char *)(b + 16 * W) + 64, _MM_HINT_T0);                               \
-        FNN_AVX512_ROW(0); FNN_AVX512_ROW(1); FNN_AVX512_ROW(2); FNN_AVX512_ROW(3);               \
-        FNN_AVX512_ROW(4); FNN_AVX512_ROW(5); FNN_AVX512_ROW(6); FNN_AVX512_ROW(7);               \
-        FNN_AVX512_ROW(8); FNN_AVX512_ROW(9); FNN_AVX512_ROW(10); FNN_AVX512_ROW(11);             \
+        FNN_AVX512_ROW(0) FNN_AVX512_ROW(1) FNN_AVX512_ROW(2) FNN_AVX512_ROW(3)                   \
+        FNN_AVX512_ROW(4) FNN_AVX512_ROW(5) FNN_AVX512_ROW(6) FNN_AVX512_ROW(7)                   \
+        FNN_AVX512_ROW(8) FNN_AVX512_ROW(9) FNN_AVX512_ROW(10) FNN_AVX512_ROW(11)                 \
         STEP_A;                                                                                   \
         b += 2 * W;                                                                               \
     }                                                                                             \
-    FNN_AVX512_STORE_C(0); FNN_AVX512_STORE_C(1); FNN_AVX512_STORE_C(2);                          \
-    FNN_AVX512_STORE_C(3); FNN_AVX512_STORE_C(4); FNN_AVX512_STORE_C(5);                          \
-    FNN_AVX512_STORE_C(6); FNN_AVX512_STORE_C(7); FNN_AVX512_STORE_C(8);                          \
-    FNN_AVX512_STORE_C(9); FNN_AVX512_STORE_C(10); FNN_AVX512_STORE_C(11);
+    FNN_AVX512_STORE_C(0) FNN_AVX512_STORE_C(1) FNN_AVX512_STORE_C(2)                             \
+    FNN_AVX512_STORE_C(3) FNN_AVX512_STORE_C(4) FNN_AVX512_STORE_C(5)                             \
+    FNN_AVX512_STORE_C(6) FNN_AVX512_STORE_C(7) FNN_AVX512_STORE_C(8)                             \
+    FNN_AVX512_STORE_C(9) FNN_AVX512_STORE_C(10) FNN_AVX512_STORE_C(11)
 
 /* ------------------------------------------------------------------ float, 12 x 32 */
 #define VT __m512
@@ -89,6 +90,24 @@ __attribute__((target("avx512f")))
 static void fnn_sgemm_ukr_avx512_12x32(int64_t kc, const float *a, const float *b, float *c,
                                        int64_t rs_c, int load)
 {
+    enum { ROWS = 12 };
+    FNN_AVX512_BODY
+}
+
+/* the top 8 / top 4 rows of a 12 x 32 tile (the last row panel of a matrix) */
+__attribute__((target("avx512f")))
+static void fnn_sgemm_ukr_avx512_12x32_top8(int64_t kc, const float *a, const float *b,
+                                            float *c, int64_t rs_c, int load)
+{
+    enum { ROWS = 8 };
+    FNN_AVX512_BODY
+}
+
+__attribute__((target("avx512f")))
+static void fnn_sgemm_ukr_avx512_12x32_top4(int64_t kc, const float *a, const float *b,
+                                            float *c, int64_t rs_c, int load)
+{
+    enum { ROWS = 4 };
     FNN_AVX512_BODY
 }
 #undef A_AT
@@ -104,6 +123,7 @@ static void fnn_sgemm_ukr_avx512_direct_12x32(int64_t kc, const float *a, int64_
                                               int64_t rs_c, int load)
 {
     const float *a6 = a + 6 * a_rs;
+    enum { ROWS = 12 };
     FNN_AVX512_BODY
 }
 #undef A_AT
@@ -133,6 +153,23 @@ __attribute__((target("avx512f")))
 static void fnn_dgemm_ukr_avx512_12x16(int64_t kc, const double *a, const double *b, double *c,
                                        int64_t rs_c, int load)
 {
+    enum { ROWS = 12 };
+    FNN_AVX512_BODY
+}
+
+__attribute__((target("avx512f")))
+static void fnn_dgemm_ukr_avx512_12x16_top8(int64_t kc, const double *a, const double *b,
+                                            double *c, int64_t rs_c, int load)
+{
+    enum { ROWS = 8 };
+    FNN_AVX512_BODY
+}
+
+__attribute__((target("avx512f")))
+static void fnn_dgemm_ukr_avx512_12x16_top4(int64_t kc, const double *a, const double *b,
+                                            double *c, int64_t rs_c, int load)
+{
+    enum { ROWS = 4 };
     FNN_AVX512_BODY
 }
 #undef A_AT
@@ -146,6 +183,7 @@ static void fnn_dgemm_ukr_avx512_direct_12x16(int64_t kc, const double *a, int64
                                               int64_t rs_c, int load)
 {
     const double *a6 = a + 6 * a_rs;
+    enum { ROWS = 12 };
     FNN_AVX512_BODY
 }
 #undef A_AT
