@@ -13,8 +13,8 @@
  *       of MR.
  *
  * BLIS's Intel configurations state the same model with A and B the other way round, because
- * their micro-kernels broadcast B and load A as vectors; docs/kernels/gemm.md compares the two
- * with measurements.  Each value is clamped to the bounds below.  The blocking only changes
+ * their micro-kernels broadcast B and load A as vectors; docs/kernels/gemm.md says why this
+ * loop order.  Each value is clamped to the bounds below.  The blocking only changes
  * speed: every element's FMA chain runs over ascending k whatever KC is (the chain continues
  * through C between k-blocks), so results do not depend on it (tests/test_gemm.py sweeps it).
  */
@@ -29,7 +29,7 @@
 #define FNN_GEMM_MC_BUFFER_MAX (4L << 20)
 
 /* Products with fewer multiply-adds (batch x M x N x K) than this run on one thread: waking a
- * second one costs more than it saves (docs/kernels/gemm.md gives the measurement). */
+ * second one costs more than it saves (from earlier single measurements; docs/kernels/gemm.md). */
 #ifndef FNN_GEMM_MT_MIN
 #define FNN_GEMM_MT_MIN 2.5e5
 #endif

@@ -78,6 +78,8 @@ def matmul_args(a, b, trans_a, trans_b, out, *, defer_overlap=False):
     if k != kb:
         raise _inner_dims_error(m, k, a, trans_a, kb, n, b, trans_b)
     inputs = () if defer_overlap else (("a", a), ("b", b))
+    if out is None:
+        _v.check_alloc((m, n), a.dtype, "a %s and b %s" % (a.shape, b.shape), "the product")
     out = _v.make_out(out, "out", (m, n), a.dtype, inputs)
     return _new(MatmulArgs, (a, b, trans_a, trans_b, m, n, k, out))
 
@@ -100,6 +102,8 @@ def matmul_bias_args(x, w, b, activation, out, elu_alpha, *, defer_overlap=False
     n = w.shape[1]
     _v.check_shape(b, "b", (n,))
     inputs = () if defer_overlap else (("x", x), ("w", w), ("b", b))
+    if out is None:
+        _v.check_alloc((m, n), x.dtype, "x %s and w %s" % (x.shape, w.shape), "the product")
     out = _v.make_out(out, "out", (m, n), x.dtype, inputs)
     return _new(MatmulBiasArgs, (x, w, b, activation, elu_alpha, m, n, k, out))
 

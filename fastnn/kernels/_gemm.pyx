@@ -51,6 +51,7 @@ _ACT_CODES = {None: FNN_ACT_NONE, "relu": FNN_ACT_RELU, "sigmoid": FNN_ACT_SIGMO
 _BIAS_CODES = {None: FNN_BIAS_NONE, "row": FNN_BIAS_ROW, "col": FNN_BIAS_COL}
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
+cdef int64_t _MAX_ARRAY_BYTES = _v.MAX_ARRAY_BYTES
 _NDARRAY = np.ndarray
 
 
@@ -247,6 +248,9 @@ cdef object _fast_out(object out, int64_t m, int64_t n, char code, Py_buffer *vc
     """Acquire (writable, C-contiguous) the caller's ``out`` or a fresh array into vc; None when
     the caller's ``out`` is not one the fast path takes."""
     if out is None:
+        # a product larger than any address space is the contract's error (check_alloc)
+        if m > 0 and n > (_MAX_ARRAY_BYTES // (4 if code == b'f' else 8)) // m:
+            return None
         out = np.empty((m, n), _F32 if code == b'f' else _F64)
     elif type(out) is not _NDARRAY:
         return None
