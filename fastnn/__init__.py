@@ -44,7 +44,8 @@ def build_info():
     ``link_args``, ``native`` (FASTNN_NATIVE=1 build), ``num_threads`` (what the next kernel call
     uses), ``threads`` (``thread_info()``: explicit or default, load adaptation), ``openmp_wait``
     (how idle kernel threads wait: FASTNN_SPIN_US, what was applied to the OpenMP runtime and
-    why).  Threads and waiting: docs/threads.md.
+    why), ``gemm`` (the GEMM's run-time context for float32: micro-kernel tile, cache blocking,
+    cache sizes; see ``fastnn.kernels.gemm_config``).  Threads and waiting: docs/threads.md.
     """
     return {
         "version": __version__,
@@ -60,6 +61,7 @@ def build_info():
         "num_threads": get_num_threads(),
         "threads": thread_info(),
         "openmp_wait": _openmp_wait.openmp_wait_info(),
+        "gemm": kernels.gemm_config(),
     }
 
 

@@ -2,13 +2,17 @@
  * The API and its contract are in fnn_gemm.h; docs/kernels/gemm.md explains the design.
  *
  * BLIS's layout, one concern per file:
- *   fnn_gemm_ukr.h          what a micro-kernel is: tile sizes, pointer types
+ *   fnn_gemm_ukr.h          what a micro-kernel is: the interface, the descriptor type
  *   fnn_gemm_ukr_generic.h  the reference micro-kernels (plain C, any CPU)
  *   fnn_gemm_ukr_avx2.h     the AVX2 + FMA micro-kernels
- *   fnn_gemm_driver.h       the type-generic driver: blocking, packing, epilogue, threads
+ *   fnn_gemm_ukr_avx512.h   the AVX-512F micro-kernels
+ *   fnn_gemm_pack.h         the packing routines, one per panel width
+ *   fnn_gemm_blocking.h     KC, MC, NC from the cache sizes and the tile (the analytical model)
+ *   fnn_cache.h             the cache sizes of the running CPU
+ *   fnn_gemm_driver.h       the type-generic driver: blocking loops, packing, epilogue, threads
  *   fnn_gemm_ftz.h          flush-to-zero for the duration of a call
- *   this file               the driver instantiated per element type, and the dispatch on the
- *                           SIMD level
+ *   this file               the driver instantiated per element type; the kernel descriptors and
+ *                           the dispatch on the SIMD level; the process-wide blocking settings
  * It is the one translation unit of the GEMM, compiled into the fastnn.kernels._gemm extension
  * only; other extensions call it through that module (fastnn/kernels/_gemm.pxd).
  */
@@ -17,102 +21,248 @@
 #include <string.h>
 #include "fnn_gemm.h"
 #include "fnn_cpu.h"
+#include "fnn_cache.h"
 #include "fnn_openmp.h"
 #include "fnn_gemm_ftz.h"
 #include "fnn_gemm_ukr.h"
+#include "fnn_gemm_pack.h"
+#include "fnn_gemm_blocking.h"
 #include "fnn_gemm_ukr_generic.h"
 #if FNN_X86
 #include "fnn_gemm_ukr_avx2.h"
+#include "fnn_gemm_ukr_avx512.h"
 #endif
-
-/* Cache blocking (why these values: docs/kernels/gemm.md, "Cache blocking"):
- *   KC  k-block length: one B micro-panel plus one A micro-panel fit in L1 together;
- *   MC  rows of the packed A block, which stays in L2;
- *   NC  columns of the packed B block, which stays in L3.
- * FMA_PER_CYCLE (FMA lanes per cycle of one core) only weighs compute against packing in the
- * thread-grid and orientation cost models; it never changes a result. */
 
 /* ------------------------------------------------------------------ float */
 #define FNN_T float
 #define FNN_F(name) fnn_s_##name
-#define FNN_MR FNN_S_MR
-#define FNN_NR FNN_S_NR
-#define FNN_MC 144
-#define FNN_KC 256
-#define FNN_NC 4080
-#define FNN_UKR_T fnn_sukr_t
-#define FNN_UKRD_T fnn_sukr_direct_t
+#define FNN_KERNEL_T fnn_skernel_t
 #define FNN_EXP expf
 #define FNN_EXPM1 expm1f
 #define FNN_TANH tanhf
-#define FNN_FMA_PER_CYCLE 16.0
 #include "fnn_gemm_driver.h"
 #undef FNN_T
 #undef FNN_F
-#undef FNN_MR
-#undef FNN_NR
-#undef FNN_MC
-#undef FNN_KC
-#undef FNN_NC
-#undef FNN_UKR_T
-#undef FNN_UKRD_T
+#undef FNN_KERNEL_T
 #undef FNN_EXP
 #undef FNN_EXPM1
 #undef FNN_TANH
-#undef FNN_FMA_PER_CYCLE
 
 /* ------------------------------------------------------------------ double */
 #define FNN_T double
 #define FNN_F(name) fnn_d_##name
-#define FNN_MR FNN_D_MR
-#define FNN_NR FNN_D_NR
-#define FNN_MC 72
-#define FNN_KC 256
-#define FNN_NC 2040
-#define FNN_UKR_T fnn_dukr_t
-#define FNN_UKRD_T fnn_dukr_direct_t
+#define FNN_KERNEL_T fnn_dkernel_t
 #define FNN_EXP exp
 #define FNN_EXPM1 expm1
 #define FNN_TANH tanh
-#define FNN_FMA_PER_CYCLE 8.0
 #include "fnn_gemm_driver.h"
 #undef FNN_T
 #undef FNN_F
-#undef FNN_MR
-#undef FNN_NR
-#undef FNN_MC
-#undef FNN_KC
-#undef FNN_NC
-#undef FNN_UKR_T
-#undef FNN_UKRD_T
+#undef FNN_KERNEL_T
 #undef FNN_EXP
 #undef FNN_EXPM1
 #undef FNN_TANH
-#undef FNN_FMA_PER_CYCLE
 
-/* ------------------------------------------------------------------ dispatch
- * The best micro-kernel at or below the level the caller passes (fastnn's process-wide setting,
- * FASTNN_SIMD / fastnn.set_simd, checked against the CPU when it is set).  Levels above what is
- * written here fall through to the best one that exists.
- *
- * AVX-512 goes first in each chain, as
- *     if (simd >= FNN_SIMD_AVX512) return <the fnn_gemm_ukr_avx512.h kernel>;
- * with the same tile shapes (float 6 x 16 is one zmm per row; the packing format depends on MR
- * and NR, see fnn_gemm_ukr.h).  A kernel with another tile shape needs a driver instance per
- * shape (the driver is compiled per element type with FNN_MR/FNN_NR). */
-static int fnn_gemm_ukr_level(int simd)
+/* ------------------------------------------------------------------ the micro-kernels
+ * One descriptor per SIMD level and element type: the tile, the micro-kernels, the packing
+ * routines for its MR and NR, and its FMA lanes per cycle for the cost models (nominal: two FMA
+ * ports of the vector width; a Zen 4 core runs a 512-bit FMA as two 256-bit halves, which only
+ * makes the models' thread grid slightly less apt, never a result different). */
+static const fnn_skernel_t fnn_s_kernel_generic = {
+    .name = "generic", .simd = FNN_SIMD_GENERIC, .mr = 6, .nr = 16,
+    .ukr = fnn_sgemm_ukr_generic_6x16, .ukr_direct = fnn_sgemm_ukr_generic_direct_6x16,
+    .pack_mr = fnn_s_pack_6, .pack_nr = fnn_s_pack_16, .fma_lanes = 16.0,
+    .rows = {NULL, fnn_sgemm_ukr_generic_rows1, fnn_sgemm_ukr_generic_rows2,
+             fnn_sgemm_ukr_generic_rows3, fnn_sgemm_ukr_generic_rows4}, .rows_n = 16};
+static const fnn_dkernel_t fnn_d_kernel_generic = {
+    .name = "generic", .simd = FNN_SIMD_GENERIC, .mr = 6, .nr = 8,
+    .ukr = fnn_dgemm_ukr_generic_6x8, .ukr_direct = fnn_dgemm_ukr_generic_direct_6x8,
+    .pack_mr = fnn_d_pack_6, .pack_nr = fnn_d_pack_8, .fma_lanes = 8.0,
+    .rows = {NULL, fnn_dgemm_ukr_generic_rows1, fnn_dgemm_ukr_generic_rows2,
+             fnn_dgemm_ukr_generic_rows3, fnn_dgemm_ukr_generic_rows4}, .rows_n = 16};
+#if FNN_X86
+static const fnn_skernel_t fnn_s_kernel_avx2 = {
+    .name = "avx2", .simd = FNN_SIMD_AVX2, .mr = 6, .nr = 16,
+    .ukr = fnn_sgemm_ukr_avx2_6x16, .ukr_direct = fnn_sgemm_ukr_avx2_direct_6x16,
+    .pack_mr = fnn_s_pack_6, .pack_nr = fnn_s_pack_16, .fma_lanes = 16.0,
+    .rows = {NULL, fnn_sgemm_ukr_avx2_rows1, fnn_sgemm_ukr_avx2_rows2, fnn_sgemm_ukr_avx2_rows3,
+             fnn_sgemm_ukr_avx2_rows4}, .rows_n = 16};
+static const fnn_dkernel_t fnn_d_kernel_avx2 = {
+    .name = "avx2", .simd = FNN_SIMD_AVX2, .mr = 6, .nr = 8,
+    .ukr = fnn_dgemm_ukr_avx2_6x8, .ukr_direct = fnn_dgemm_ukr_avx2_direct_6x8,
+    .pack_mr = fnn_d_pack_6, .pack_nr = fnn_d_pack_8, .fma_lanes = 8.0,
+    .rows = {NULL, fnn_dgemm_ukr_avx2_rows1, fnn_dgemm_ukr_avx2_rows2, fnn_dgemm_ukr_avx2_rows3,
+             fnn_dgemm_ukr_avx2_rows4}, .rows_n = 8};
+static const fnn_skernel_t fnn_s_kernel_avx512 = {
+    .name = "avx512", .simd = FNN_SIMD_AVX512, .mr = 12, .nr = 32,
+    .ukr = fnn_sgemm_ukr_avx512_12x32, .ukr_direct = fnn_sgemm_ukr_avx512_direct_12x32,
+    .ukr_top = {NULL, fnn_sgemm_ukr_avx512_12x32_top4, fnn_sgemm_ukr_avx512_12x32_top4,
+                fnn_sgemm_ukr_avx512_12x32_top4, fnn_sgemm_ukr_avx512_12x32_top4,
+                fnn_sgemm_ukr_avx512_12x32_top8, fnn_sgemm_ukr_avx512_12x32_top8,
+                fnn_sgemm_ukr_avx512_12x32_top8, fnn_sgemm_ukr_avx512_12x32_top8},
+    .pack_mr = fnn_s_pack_12, .pack_nr = fnn_s_pack_32, .fma_lanes = 32.0,
+    .rows = {NULL, fnn_sgemm_ukr_avx512_rows1, fnn_sgemm_ukr_avx512_rows2,
+             fnn_sgemm_ukr_avx512_rows3, fnn_sgemm_ukr_avx512_rows4}, .rows_n = 64,
+    .narrow = fnn_sgemm_ukr_avx512_narrow12,
+    .narrow_tail = {NULL, fnn_sgemm_ukr_avx512_narrow1, fnn_sgemm_ukr_avx512_narrow2,
+                    fnn_sgemm_ukr_avx512_narrow3, fnn_sgemm_ukr_avx512_narrow4},
+    .narrow_m = 12, .narrow_n = 16};
+static const fnn_dkernel_t fnn_d_kernel_avx512 = {
+    .name = "avx512", .simd = FNN_SIMD_AVX512, .mr = 12, .nr = 16,
+    .ukr = fnn_dgemm_ukr_avx512_12x16, .ukr_direct = fnn_dgemm_ukr_avx512_direct_12x16,
+    .ukr_top = {NULL, fnn_dgemm_ukr_avx512_12x16_top4, fnn_dgemm_ukr_avx512_12x16_top4,
+                fnn_dgemm_ukr_avx512_12x16_top4, fnn_dgemm_ukr_avx512_12x16_top4,
+                fnn_dgemm_ukr_avx512_12x16_top8, fnn_dgemm_ukr_avx512_12x16_top8,
+                fnn_dgemm_ukr_avx512_12x16_top8, fnn_dgemm_ukr_avx512_12x16_top8},
+    .pack_mr = fnn_d_pack_12, .pack_nr = fnn_d_pack_16, .fma_lanes = 16.0,
+    .rows = {NULL, fnn_dgemm_ukr_avx512_rows1, fnn_dgemm_ukr_avx512_rows2,
+             fnn_dgemm_ukr_avx512_rows3, fnn_dgemm_ukr_avx512_rows4}, .rows_n = 32,
+    .narrow = fnn_dgemm_ukr_avx512_narrow12,
+    .narrow_tail = {NULL, fnn_dgemm_ukr_avx512_narrow1, fnn_dgemm_ukr_avx512_narrow2,
+                    fnn_dgemm_ukr_avx512_narrow3, fnn_dgemm_ukr_avx512_narrow4},
+    .narrow_m = 12, .narrow_n = 8};
+#endif
+
+/* The best micro-kernel at or below the level the caller passes (fastnn's process-wide setting,
+ * FASTNN_SIMD / fastnn.set_simd, checked against the CPU when it is set). */
+static const fnn_skernel_t *fnn_s_kernel(int simd)
 {
 #if FNN_X86
+    if (simd >= FNN_SIMD_AVX512)
+        return &fnn_s_kernel_avx512;
     if (simd >= FNN_SIMD_AVX2)
-        return FNN_SIMD_AVX2;
+        return &fnn_s_kernel_avx2;
 #endif
     (void)simd;
-    return FNN_SIMD_GENERIC;
+    return &fnn_s_kernel_generic;
+}
+
+static const fnn_dkernel_t *fnn_d_kernel(int simd)
+{
+#if FNN_X86
+    if (simd >= FNN_SIMD_AVX512)
+        return &fnn_d_kernel_avx512;
+    if (simd >= FNN_SIMD_AVX2)
+        return &fnn_d_kernel_avx2;
+#endif
+    (void)simd;
+    return &fnn_d_kernel_generic;
 }
 
 const char *fnn_gemm_ukr_name(int simd)
 {
-    return fnn_gemm_ukr_level(simd) == FNN_SIMD_AVX2 ? "avx2" : "generic";
+    return fnn_s_kernel(simd)->name;
+}
+
+/* ------------------------------------------------------------------ blocking
+ * The cache sizes are read once (fnn_gemm_init, called when fastnn.kernels._gemm is imported,
+ * and again harmlessly by the first GEMM if it was not).  Caller-set values (0 = derive) are
+ * process-wide, like the SIMD level; a call reads them once at its start. */
+static fnn_cache_info fnn_gemm_cache;
+static volatile int fnn_gemm_cache_ready = 0;
+static volatile int64_t fnn_gemm_set_mc = 0, fnn_gemm_set_kc = 0, fnn_gemm_set_nc = 0;
+
+void fnn_gemm_init(void)
+{
+    if (!fnn_gemm_cache_ready) {
+        fnn_cache_info info;
+        fnn_cache_detect(&info);
+        fnn_gemm_cache = info;
+        fnn_gemm_cache_ready = 1;
+    }
+}
+
+void fnn_gemm_set_blocking(int64_t mc, int64_t kc, int64_t nc)
+{
+    fnn_gemm_set_mc = mc > 0 ? mc : 0;
+    fnn_gemm_set_kc = kc > 0 ? kc : 0;
+    fnn_gemm_set_nc = nc > 0 ? nc : 0;
+}
+
+void fnn_gemm_get_blocking(int64_t *mc, int64_t *kc, int64_t *nc)
+{
+    *mc = fnn_gemm_set_mc;
+    *kc = fnn_gemm_set_kc;
+    *nc = fnn_gemm_set_nc;
+}
+
+void fnn_gemm_blocking_model(long l1d, long l2, long l3_per_core, int mr, int nr, int elsize,
+                             int64_t set_mc, int64_t set_kc, int64_t set_nc, int64_t *mc,
+                             int64_t *kc, int64_t *nc)
+{
+    fnn_gemm_derive_blocking(l1d, l2, l3_per_core, mr, nr, elsize, set_kc, mc, kc, nc);
+    if (set_mc > 0)
+        *mc = fnn_gemm_round_to(set_mc, mr);
+    if (set_nc > 0)
+        *nc = fnn_gemm_round_to(set_nc, nr);
+}
+
+/* The blocking one call runs with, for a kernel of tile mr x nr and elements of elsize bytes. */
+static void fnn_gemm_blocking_now(int mr, int nr, int elsize, int64_t *mc, int64_t *kc,
+                                  int64_t *nc)
+{
+    fnn_gemm_init();
+    fnn_gemm_blocking_model(fnn_gemm_cache.l1d, fnn_gemm_cache.l2, fnn_gemm_cache.l3_per_core,
+                            mr, nr, elsize, fnn_gemm_set_mc, fnn_gemm_set_kc, fnn_gemm_set_nc,
+                            mc, kc, nc);
+}
+
+void fnn_gemm_config(int simd, int elsize, fnn_gemm_config_t *out)
+{
+    int mr, nr;
+    memset(out, 0, sizeof *out);
+    if (elsize == (int)sizeof(double)) {
+        const fnn_dkernel_t *k = fnn_d_kernel(simd);
+        out->ukr = k->name;
+        out->simd = k->simd;
+        mr = k->mr;
+        nr = k->nr;
+    } else {
+        const fnn_skernel_t *k = fnn_s_kernel(simd);
+        out->ukr = k->name;
+        out->simd = k->simd;
+        mr = k->mr;
+        nr = k->nr;
+    }
+    out->mr = mr;
+    out->nr = nr;
+    fnn_gemm_blocking_now(mr, nr, elsize, &out->mc, &out->kc, &out->nc);
+    out->l1d = fnn_gemm_cache.l1d;
+    out->l2 = fnn_gemm_cache.l2;
+    out->l3 = fnn_gemm_cache.l3;
+    out->l3_per_core = fnn_gemm_cache.l3_per_core;
+    out->cache_source = fnn_gemm_cache.source;
+}
+
+/* ------------------------------------------------------------------ entry points */
+int fnn_sgemm_src(int64_t batch, int64_t M, int64_t N, int64_t K,
+                  const float *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
+                  const float *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
+                  float beta, float *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
+                  const float *bias, int bias_mode, int act, float elu_alpha, int nthreads,
+                  int simd, const fnn_gemm_src *a_src, const fnn_gemm_src *b_src)
+{
+    const fnn_skernel_t *kern = fnn_s_kernel(simd);
+    int64_t mc, kc, nc;
+    fnn_gemm_blocking_now(kern->mr, kern->nr, (int)sizeof(float), &mc, &kc, &nc);
+    return fnn_s_gemm(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs,
+                      c_rs, c_cs, bias, bias_mode, act, elu_alpha, nthreads, kern, mc, kc, nc,
+                      a_src, b_src);
+}
+
+int fnn_dgemm_src(int64_t batch, int64_t M, int64_t N, int64_t K,
+                  const double *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
+                  const double *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
+                  double beta, double *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
+                  const double *bias, int bias_mode, int act, double elu_alpha, int nthreads,
+                  int simd, const fnn_gemm_src *a_src, const fnn_gemm_src *b_src)
+{
+    const fnn_dkernel_t *kern = fnn_d_kernel(simd);
+    int64_t mc, kc, nc;
+    fnn_gemm_blocking_now(kern->mr, kern->nr, (int)sizeof(double), &mc, &kc, &nc);
+    return fnn_d_gemm(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs,
+                      c_rs, c_cs, bias, bias_mode, act, elu_alpha, nthreads, kern, mc, kc, nc,
+                      a_src, b_src);
 }
 
 void fnn_sgemm(int64_t batch, int64_t M, int64_t N, int64_t K,
@@ -122,16 +272,8 @@ void fnn_sgemm(int64_t batch, int64_t M, int64_t N, int64_t K,
                const float *bias, int bias_mode, int act, float elu_alpha, int nthreads,
                int simd)
 {
-    fnn_sukr_t ukr = fnn_sgemm_ukr_generic_6x16;
-    fnn_sukr_direct_t ukrd = fnn_sgemm_ukr_generic_direct_6x16;
-#if FNN_X86
-    if (fnn_gemm_ukr_level(simd) == FNN_SIMD_AVX2) {
-        ukr = fnn_sgemm_ukr_avx2_6x16;
-        ukrd = fnn_sgemm_ukr_avx2_direct_6x16;
-    }
-#endif
-    fnn_s_gemm(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs, c_rs,
-               c_cs, bias, bias_mode, act, elu_alpha, nthreads, ukr, ukrd);
+    (void)fnn_sgemm_src(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs,
+                        c_rs, c_cs, bias, bias_mode, act, elu_alpha, nthreads, simd, NULL, NULL);
 }
 
 void fnn_dgemm(int64_t batch, int64_t M, int64_t N, int64_t K,
@@ -141,14 +283,6 @@ void fnn_dgemm(int64_t batch, int64_t M, int64_t N, int64_t K,
                const double *bias, int bias_mode, int act, double elu_alpha, int nthreads,
                int simd)
 {
-    fnn_dukr_t ukr = fnn_dgemm_ukr_generic_6x8;
-    fnn_dukr_direct_t ukrd = fnn_dgemm_ukr_generic_direct_6x8;
-#if FNN_X86
-    if (fnn_gemm_ukr_level(simd) == FNN_SIMD_AVX2) {
-        ukr = fnn_dgemm_ukr_avx2_6x8;
-        ukrd = fnn_dgemm_ukr_avx2_direct_6x8;
-    }
-#endif
-    fnn_d_gemm(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs, c_rs,
-               c_cs, bias, bias_mode, act, elu_alpha, nthreads, ukr, ukrd);
+    (void)fnn_dgemm_src(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs,
+                        c_rs, c_cs, bias, bias_mode, act, elu_alpha, nthreads, simd, NULL, NULL);
 }

@@ -1,20 +1,24 @@
 /* Private to fnn_gemm.c: the type-generic GEMM driver, included once per element type with
- *   FNN_T (float/double), FNN_F(name) (name mangling), FNN_MR, FNN_NR, FNN_MC, FNN_KC, FNN_NC,
- *   FNN_UKR_T / FNN_UKRD_T (packed / direct micro-kernel pointer types, fnn_gemm_ukr.h),
- *   FNN_EXP, FNN_EXPM1, FNN_TANH (the epilogue's libm functions),
- *   FNN_FMA_PER_CYCLE (FMA lanes per cycle of one core, for the cost models).
- * The micro-kernels themselves are chosen by the caller (fnn_gemm.c) and passed in; nothing
- * here depends on the SIMD level.
+ *   FNN_T (float/double), FNN_F(name) (name mangling),
+ *   FNN_KERNEL_T (the micro-kernel descriptor type, fnn_gemm_ukr.h),
+ *   FNN_EXP, FNN_EXPM1, FNN_TANH (the epilogue's libm functions).
+ * The micro-kernel (with its MR, NR and packing routines) and the cache blocking (MC, KC, NC)
+ * are chosen by the caller (fnn_gemm.c) and passed in at run time; nothing here depends on the
+ * SIMD level or on the machine.
  *
- * Loop nest of one output task (rows [m0, m1) x cols [n0, n1) of one batch item), BLIS order:
- *   for jc in cols, step NC            B block (KC x NC) lives in L3
+ * Loop nest of one output task (rows [m0, m1) x cols [n0, n1) of one batch item): BLIS's five
+ * loops around the micro-kernel, with the roles of A and B exchanged relative to BLIS's Intel
+ * configurations, because fastnn's micro-kernels broadcast A and load B as vectors (BLIS's
+ * broadcast B): the operand re-read from L1 is the A micro-panel.
+ *   for ic in rows, step MC            A block (MC x KC) lives in L3
  *     for pc in 0..K, step kb (<= KC)  fixed k-blocks: the same for every task and thread count
- *       pack B[pc:pc+kb, jc:jc+nc] into NR-column micro-panels
- *       for ic in rows, step MC        A block (MC x KC) lives in L2
- *         pack A[ic:ic+mc, pc:pc+kb] into MR-row micro-panels
- *         for jr in nc, step NR        one B micro-panel (KC x NR) stays in L1 ...
- *           for ir in mc, step MR      ... while the A micro-panels stream past it from L2
+ *       for jc in cols, step NC        B block (KC x NC) lives in L2
+ *         for ir in mc, step MR        one A micro-panel (MR x KC) stays in L1 ...
+ *           (first jc: pack A[ic+ir:ic+ir+MR, pc:pc+kb], an MR-row micro-panel)
+ *           for jr in nc, step NR      ... while the B micro-panels stream past it from L2
+ *             (first ir: pack B[pc:pc+kb, jc+jr:jc+jr+NR], an NR-column micro-panel)
  *             micro-kernel on the MR x NR tile; after the last k-block, the epilogue on it
+ * fnn_gemm_blocking.h derives MC, KC, NC from the cache sizes for this nest.
  */
 
 typedef struct {
@@ -24,10 +28,13 @@ typedef struct {
     FNN_T beta;
     FNN_T *C; int64_t c_bs, c_rs, c_cs;
     const FNN_T *bias; int bias_mode, act; FNN_T elu_alpha;
-    FNN_UKR_T ukr;
-    FNN_UKRD_T ukr_direct;
+    const FNN_KERNEL_T *kern;           /* micro-kernel, MR, NR, packing routines */
+    int64_t mr, nr;                     /* kern->mr, kern->nr */
+    int64_t mc, nc;                     /* cache blocking: multiples of mr / nr */
+    const fnn_gemm_src *a_src, *b_src;  /* caller's packing routines, or NULL (fnn_gemm.h) */
     int direct_a;   /* read full A micro-panels in place instead of packing them */
-    int64_t kb;     /* k-block length: depends on K only, never on the thread count */
+    int failed;     /* set when a packing buffer could not be allocated with a source given */
+    int64_t kb;     /* k-block length (<= KC): depends on K and KC only, never on the threads */
 } FNN_F(args_t);
 
 /* Thread-local, persistent, grow-only packing buffers: allocating them per call would fault in
@@ -52,77 +59,6 @@ static FNN_T *FNN_F(grow)(FNN_T **buf, size_t *cap, size_t n)
         *cap = n;
     }
     return *buf;
-}
-
-/* Pack an mc x kc block of A (element (i, k) at A[i*rs + k*cs]) into ceil(mc/MR) micro-panels:
- * panel p holds, for each k, the MR values of rows p*MR.. p*MR+MR-1; rows past mc are zeros. */
-static void FNN_F(pack_A)(int64_t mc, int64_t kc, const FNN_T *A, int64_t rs, int64_t cs,
-                          FNN_T *buf)
-{
-    int64_t i0, k;
-    int r;
-    for (i0 = 0; i0 < mc; i0 += FNN_MR, buf += FNN_MR * kc) {
-        int mr = (int)(mc - i0 < FNN_MR ? mc - i0 : FNN_MR);
-        const FNN_T *a = A + i0 * rs;
-        if (mr == FNN_MR && rs == 1) {
-            /* A^T or Fortran order: the MR values of one k are contiguous. */
-            for (k = 0; k < kc; k++)
-                for (r = 0; r < FNN_MR; r++)
-                    buf[k * FNN_MR + r] = a[k * cs + r];
-        } else if (cs == 1) {
-            /* Row-major: read MR rows sequentially, interleave them. */
-            for (r = 0; r < mr; r++) {
-                const FNN_T *row = a + r * rs;
-                for (k = 0; k < kc; k++)
-                    buf[k * FNN_MR + r] = row[k];
-            }
-            for (; r < FNN_MR; r++)
-                for (k = 0; k < kc; k++)
-                    buf[k * FNN_MR + r] = 0;
-        } else {
-            for (k = 0; k < kc; k++) {
-                for (r = 0; r < mr; r++)
-                    buf[k * FNN_MR + r] = a[r * rs + k * cs];
-                for (; r < FNN_MR; r++)
-                    buf[k * FNN_MR + r] = 0;
-            }
-        }
-    }
-}
-
-/* Pack a kc x nc block of B (element (k, j) at B[k*rs + j*cs]) into ceil(nc/NR) micro-panels:
- * panel q holds, for each k, the NR values of columns q*NR..; columns past nc are zeros. */
-static void FNN_F(pack_B)(int64_t kc, int64_t nc, const FNN_T *B, int64_t rs, int64_t cs,
-                          FNN_T *buf)
-{
-    int64_t j0, k;
-    int j;
-    for (j0 = 0; j0 < nc; j0 += FNN_NR, buf += FNN_NR * kc) {
-        int nr = (int)(nc - j0 < FNN_NR ? nc - j0 : FNN_NR);
-        const FNN_T *b = B + j0 * cs;
-        if (nr == FNN_NR && cs == 1) {
-            for (k = 0; k < kc; k++)
-                for (j = 0; j < FNN_NR; j++)
-                    buf[k * FNN_NR + j] = b[k * rs + j];
-        } else if (rs == 1) {
-            /* B^T or Fortran order: each column is contiguous in k. */
-            for (j = 0; j < nr; j++) {
-                const FNN_T *col = b + j * cs;
-                for (k = 0; k < kc; k++)
-                    buf[k * FNN_NR + j] = col[k];
-            }
-            for (; j < FNN_NR; j++)
-                for (k = 0; k < kc; k++)
-                    buf[k * FNN_NR + j] = 0;
-        } else {
-            for (k = 0; k < kc; k++) {
-                for (j = 0; j < nr; j++)
-                    buf[k * FNN_NR + j] = b[k * rs + j * cs];
-                for (; j < FNN_NR; j++)
-                    buf[k * FNN_NR + j] = 0;
-            }
-        }
-    }
 }
 
 static inline FNN_T FNN_F(sigmoid)(FNN_T v)
@@ -194,7 +130,7 @@ static void FNN_F(tile)(const FNN_F(args_t) *g, int64_t kc, const FNN_T *ap, con
                         const FNN_T *bp, FNN_T *c, int64_t mr, int64_t nr, int first, int last,
                         int64_t row0, int64_t col0)
 {
-    const int64_t rs = g->c_rs, cs = g->c_cs;
+    const int64_t rs = g->c_rs, cs = g->c_cs, MR = g->mr, NR = g->nr;
     int load = 1;
     int64_t i, j;
     if (first) {
@@ -206,27 +142,44 @@ static void FNN_F(tile)(const FNN_F(args_t) *g, int64_t kc, const FNN_T *ap, con
                     c[i * rs + j * cs] *= g->beta;
         }
     }
-    if (mr == FNN_MR && nr == FNN_NR && cs == 1) {
+    if (mr == MR && nr == NR && cs == 1) {
         if (ad != NULL)
-            g->ukr_direct(kc, ad, g->a_rs, g->a_cs, bp, c, rs, load);
+            g->kern->ukr_direct(kc, ad, g->a_rs, g->a_cs, bp, c, rs, load);
         else
-            g->ukr(kc, ap, bp, c, rs, load);
+            g->kern->ukr(kc, ap, bp, c, rs, load);
     } else {
-        FNN_T tmp[FNN_MR * FNN_NR] __attribute__((aligned(64)));
+        FNN_T tmp[FNN_GEMM_MAX_MR * FNN_GEMM_MAX_NR] __attribute__((aligned(64)));
         if (load)
-            for (i = 0; i < FNN_MR; i++)
-                for (j = 0; j < FNN_NR; j++)
-                    tmp[i * FNN_NR + j] = (i < mr && j < nr) ? c[i * rs + j * cs] : (FNN_T)0;
+            for (i = 0; i < MR; i++)
+                for (j = 0; j < NR; j++)
+                    tmp[i * NR + j] = (i < mr && j < nr) ? c[i * rs + j * cs] : (FNN_T)0;
         if (ad != NULL)
-            g->ukr_direct(kc, ad, g->a_rs, g->a_cs, bp, tmp, FNN_NR, load);
+            g->kern->ukr_direct(kc, ad, g->a_rs, g->a_cs, bp, tmp, NR, load);
+        else if (mr < MR && g->kern->ukr_top[mr] != NULL)
+            g->kern->ukr_top[mr](kc, ap, bp, tmp, NR, load);   /* skip the padding rows */
         else
-            g->ukr(kc, ap, bp, tmp, FNN_NR, load);
+            g->kern->ukr(kc, ap, bp, tmp, NR, load);
         for (i = 0; i < mr; i++)
             for (j = 0; j < nr; j++)
-                c[i * rs + j * cs] = tmp[i * FNN_NR + j];
+                c[i * rs + j * cs] = tmp[i * NR + j];
     }
     if (last)
         FNN_F(epilogue)(g, c, mr, nr, row0, col0);
+}
+
+/* Prefetch (for writing) the MR x NR tile of C at c when its rows are contiguous.  Only a hint:
+ * it never changes a value. */
+static inline void FNN_F(prefetch_tile)(const FNN_F(args_t) *g, const FNN_T *c)
+{
+    int64_t r, off;
+    if (g->c_cs != 1)
+        return;
+    for (r = 0; r < g->mr; r++) {
+        const char *row = (const char *)(c + r * g->c_rs);
+        for (off = 0; off < g->nr * (int64_t)sizeof(FNN_T); off += 64)
+            __builtin_prefetch(row + off, 1, 3);
+        __builtin_prefetch(row + g->nr * (int64_t)sizeof(FNN_T) - 1, 1, 3);
+    }
 }
 
 /* Last-resort path when a packing buffer cannot be allocated: a plain strided loop, so an
@@ -266,8 +219,9 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
 {
     const FNN_T *A = g->A + bi * g->a_bs, *B = g->B + bi * g->b_bs;
     FNN_T *C = g->C + bi * g->c_bs;
-    const int64_t K = g->K, kb = g->kb;
-    const int64_t ncap = n1 - n0 < FNN_NC ? n1 - n0 : FNN_NC;
+    const int64_t K = g->K, kb = g->kb, MR = g->mr, NR = g->nr, MC = g->mc, NC = g->nc;
+    const int64_t ncap = n1 - n0 < NC ? n1 - n0 : NC;
+    const int64_t mcap = m1 - m0 < MC ? m1 - m0 : MC;
     FNN_T *bufA, *bufB;
     int64_t jc, pc, ic, jr, ir;
     if (m0 >= m1 || n0 >= n1)
@@ -276,34 +230,59 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
         FNN_F(task_k0)(g, bi, m0, m1, n0, n1);
         return;
     }
-    bufA = FNN_F(grow)(&FNN_F(tl_bufA), &FNN_F(tl_capA), (size_t)FNN_MC * FNN_KC);
+    bufA = FNN_F(grow)(&FNN_F(tl_bufA), &FNN_F(tl_capA),
+                       (size_t)kb * (size_t)((mcap + MR - 1) / MR * MR));
     bufB = FNN_F(grow)(&FNN_F(tl_bufB), &FNN_F(tl_capB),
-                       (size_t)FNN_KC * (size_t)((ncap + FNN_NR - 1) / FNN_NR * FNN_NR));
+                       (size_t)kb * (size_t)((ncap + NR - 1) / NR * NR));
     if (bufA == NULL || bufB == NULL) {
+        if (g->a_src != NULL || g->b_src != NULL) {
+            /* no strided operand to fall back on: report it (fnn_gemm.h) */
+#if FNN_HAVE_OPENMP
+            #pragma omp atomic write
+#endif
+            ((FNN_F(args_t) *)g)->failed = 1;
+            return;
+        }
         FNN_F(task_naive)(g, bi, m0, m1, n0, n1);
         return;
     }
-    for (jc = n0; jc < n1; jc += FNN_NC) {
-        const int64_t nc = n1 - jc < FNN_NC ? n1 - jc : FNN_NC;
+    for (ic = m0; ic < m1; ic += MC) {
+        const int64_t mc = m1 - ic < MC ? m1 - ic : MC;
         for (pc = 0; pc < K; pc += kb) {
             const int64_t kc = K - pc < kb ? K - pc : kb;
             const int first = pc == 0, last = pc + kc >= K;
-            FNN_F(pack_B)(kc, nc, B + pc * g->b_rs + jc * g->b_cs, g->b_rs, g->b_cs, bufB);
-            for (ic = m0; ic < m1; ic += FNN_MC) {
-                const int64_t mc = m1 - ic < FNN_MC ? m1 - ic : FNN_MC;
-                const int64_t mfull = mc / FNN_MR * FNN_MR;
-                if (!g->direct_a)
-                    FNN_F(pack_A)(mc, kc, A + ic * g->a_rs + pc * g->a_cs, g->a_rs, g->a_cs,
-                                  bufA);
-                else if (mfull < mc)  /* only the partial edge panel needs zero padding */
-                    FNN_F(pack_A)(mc - mfull, kc, A + (ic + mfull) * g->a_rs + pc * g->a_cs,
-                                  g->a_rs, g->a_cs, bufA + mfull * kc);
-                for (jr = 0; jr < nc; jr += FNN_NR) {
-                    const int64_t nr = nc - jr < FNN_NR ? nc - jr : FNN_NR;
-                    for (ir = 0; ir < mc; ir += FNN_MR) {
-                        const int64_t mr = mc - ir < FNN_MR ? mc - ir : FNN_MR;
-                        const FNN_T *ad = (g->direct_a && mr == FNN_MR)
-                            ? A + (ic + ir) * g->a_rs + pc * g->a_cs : NULL;
+            /* Packing is lazy: each A micro-panel is packed just before its first use (in
+             * the first column block) and each B micro-panel just before its first use (by
+             * the first row panel), so the loads of packing overlap the micro-kernel's FMAs
+             * instead of forming a memory-bound phase of their own.  Same panels, same
+             * values: only the order of the copies changes.  A packing source is asked for
+             * whole blocks, up front (its contract: 64-byte aligned buffers, few calls). */
+            if (g->a_src != NULL)
+                g->a_src->pack(g->a_src->ctx, bi, pc, kc, ic, mc, (int)MR, bufA);
+            for (jc = n0; jc < n1; jc += NC) {
+                const int64_t nc = n1 - jc < NC ? n1 - jc : NC;
+                if (g->b_src != NULL)
+                    g->b_src->pack(g->b_src->ctx, bi, pc, kc, jc, nc, (int)NR, bufB);
+                for (ir = 0; ir < mc; ir += MR) {
+                    const int64_t mr = mc - ir < MR ? mc - ir : MR;
+                    const FNN_T *ad = (g->direct_a && mr == MR)
+                        ? A + (ic + ir) * g->a_rs + pc * g->a_cs : NULL;
+                    if (jc == n0 && g->a_src == NULL && ad == NULL)
+                        /* (direct A: only a partial panel is packed) */
+                        g->kern->pack_mr(mr, kc, A + (ic + ir) * g->a_rs + pc * g->a_cs,
+                                         g->a_rs, g->a_cs, bufA + ir * kc);
+                    for (jr = 0; jr < nc; jr += NR) {
+                        const int64_t nr = nc - jr < NR ? nc - jr : NR;
+                        if (ir == 0 && g->b_src == NULL)
+                            g->kern->pack_nr(nr, kc, B + pc * g->b_rs + (jc + jr) * g->b_cs,
+                                             g->b_cs, g->b_rs, bufB + jr * kc);
+                        /* fetch the next tile of C into L1 while this one computes: the
+                         * micro-kernel's first FMAs wait for the C values they continue */
+                        if (jr + NR < nc)
+                            FNN_F(prefetch_tile)(g, C + (ic + ir) * g->c_rs
+                                                        + (jc + jr + NR) * g->c_cs);
+                        else if (ir + MR < mc)
+                            FNN_F(prefetch_tile)(g, C + (ic + ir + MR) * g->c_rs + jc * g->c_cs);
                         FNN_F(tile)(g, kc, bufA + ir * kc, ad, bufB + jr * kc,
                                     C + (ic + ir) * g->c_rs + (jc + jr) * g->c_cs,
                                     mr, nr, first, last, ic + ir, jc + jr);
@@ -318,10 +297,12 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
  * slowest thread's estimated time is smallest: compute (tile flops) plus packing (every task
  * packs its own rows of A and columns of B, so thin tasks re-pack more).  Only the partition of
  * the output depends on nthreads; the arithmetic of each element does not. */
-static void FNN_F(grid)(int64_t batch, int64_t M, int64_t N, int64_t K, int nthreads,
-                        int64_t *gm_out, int64_t *gn_out)
+static void FNN_F(grid)(const FNN_F(args_t) *g, int64_t batch, int nthreads, int64_t *gm_out,
+                        int64_t *gn_out)
 {
-    const int64_t pm = (M + FNN_MR - 1) / FNN_MR, pn = (N + FNN_NR - 1) / FNN_NR;
+    const int64_t M = g->M, N = g->N, K = g->K, MR = g->mr, NR = g->nr;
+    const double lanes = g->kern->fma_lanes;
+    const int64_t pm = (M + MR - 1) / MR, pn = (N + NR - 1) / NR;
     const int64_t lim = 4 * (int64_t)nthreads;
     int64_t gm, gn, best_gm = 1, best_gn = 1;
     double best = -1;
@@ -329,12 +310,12 @@ static void FNN_F(grid)(int64_t batch, int64_t M, int64_t N, int64_t K, int nthr
         for (gn = 1; gn <= pn && gn <= lim; gn++) {
             const int64_t tasks = batch * gm * gn;
             const int64_t rounds = (tasks + nthreads - 1) / nthreads;
-            const double mt = (double)((pm + gm - 1) / gm * FNN_MR);
-            const double nt = (double)((pn + gn - 1) / gn * FNN_NR);
-            /* cycles: FMAs at FMA_PER_CYCLE lanes/cycle, ~1 cycle per packed element, plus a
+            const double mt = (double)((pm + gm - 1) / gm * MR);
+            const double nt = (double)((pn + gn - 1) / gn * NR);
+            /* cycles: FMAs at the kernel's lanes/cycle, ~1 cycle per packed element, plus a
              * fixed per-task cost so ties go to fewer tasks. */
             const double cost = (double)rounds *
-                (mt * nt * (double)K / FNN_FMA_PER_CYCLE + (mt + nt) * (double)K + 2000.0);
+                (mt * nt * (double)K / lanes + (mt + nt) * (double)K + 2000.0);
             if (best < 0 || cost < best) {
                 best = cost;
                 best_gm = gm;
@@ -347,20 +328,19 @@ static void FNN_F(grid)(int64_t batch, int64_t M, int64_t N, int64_t K, int nthr
 
 static void FNN_F(run)(const FNN_F(args_t) *g, int64_t batch, int nthreads)
 {
-    const int64_t M = g->M, N = g->N;
+    const int64_t M = g->M, N = g->N, MR = g->mr, NR = g->nr;
     int64_t gm = 1, gn = 1, ntasks;
-    /* Below about 0.5 MFLOP, waking a second thread costs more than it saves. */
     if (nthreads > 1 && (double)batch * (double)M * (double)N * (double)(g->K > 0 ? g->K : 1)
-                            < 2.5e5)
+                            < FNN_GEMM_MT_MIN)
         nthreads = 1;
     if (nthreads > 1)
-        FNN_F(grid)(batch, M, N, g->K, nthreads, &gm, &gn);
+        FNN_F(grid)(g, batch, nthreads, &gm, &gn);
     ntasks = batch * gm * gn;
     if (nthreads > ntasks)
         nthreads = (int)ntasks;
 #if FNN_HAVE_OPENMP
     if (nthreads > 1) {
-        const int64_t pm = (M + FNN_MR - 1) / FNN_MR, pn = (N + FNN_NR - 1) / FNN_NR;
+        const int64_t pm = (M + MR - 1) / MR, pn = (N + NR - 1) / NR;
         #pragma omp parallel num_threads(nthreads)
         {
             unsigned csr = fnn_ftz_enter();
@@ -371,8 +351,8 @@ static void FNN_F(run)(const FNN_F(args_t) *g, int64_t batch, int nthreads)
                 const int64_t ti = r / gn, tj = r % gn;
                 const int64_t p0 = ti * pm / gm, p1 = (ti + 1) * pm / gm;
                 const int64_t q0 = tj * pn / gn, q1 = (tj + 1) * pn / gn;
-                FNN_F(task)(g, bi, p0 * FNN_MR, p1 * FNN_MR < M ? p1 * FNN_MR : M,
-                            q0 * FNN_NR, q1 * FNN_NR < N ? q1 * FNN_NR : N);
+                FNN_F(task)(g, bi, p0 * MR, p1 * MR < M ? p1 * MR : M,
+                            q0 * NR, q1 * NR < N ? q1 * NR : N);
             }
             fnn_ftz_leave(csr);
         }
@@ -388,42 +368,161 @@ static void FNN_F(run)(const FNN_F(args_t) *g, int64_t batch, int nthreads)
     }
 }
 
+/* ------------------------------------------------------------------ the in-place paths
+ * No packing (fnn_gemm_ukr.h, "in-place kernels"): for a small M (rows of B are read once per
+ * four rows of A, so packing B would cost as much as the FMAs) and for a skinny N (fewer columns
+ * than the packed tile's NR would waste).  Both need B's rows and C's rows contiguous.  Each
+ * element is the same FMA chain over ascending k as in the packed path. */
+#ifndef FNN_GEMM_IP_MODES
+#define FNN_GEMM_IP_MODES
+enum { FNN_IP_NONE = 0, FNN_IP_ROWS = 1, FNN_IP_NARROW = 2 };
+#endif
+
+/* Rows [m0, m1) x columns [n0, n1) of batch item bi, the whole k range, then the epilogue. */
+static void FNN_F(ip_task)(const FNN_F(args_t) *g, int mode, int64_t bi, int64_t m0, int64_t m1,
+                           int64_t n0, int64_t n1)
+{
+    const FNN_KERNEL_T *kern = g->kern;
+    const FNN_T *A = g->A + bi * g->a_bs, *B = g->B + bi * g->b_bs;
+    FNN_T *C = g->C + bi * g->c_bs;
+    const int64_t K = g->K, a_rs = g->a_rs, a_cs = g->a_cs, b_rs = g->b_rs, c_rs = g->c_rs;
+    int load = 1;
+    int64_t i, j;
+    if (g->beta == 0) {
+        load = 0;
+    } else if (g->beta != 1) {
+        for (i = m0; i < m1; i++)
+            for (j = n0; j < n1; j++)
+                C[i * c_rs + j] *= g->beta;
+    }
+    if (mode == FNN_IP_ROWS) {
+        const int64_t w = kern->rows_n;
+        for (j = n0; j < n1; j += w) {
+            const int64_t n = n1 - j < w ? n1 - j : w;
+            for (i = m0; i < m1; i += 4) {
+                const int r = (int)(m1 - i < 4 ? m1 - i : 4);
+                kern->rows[r](n, K, A + i * a_rs, a_rs, a_cs, B + j, b_rs, C + i * c_rs + j,
+                              c_rs, load);
+            }
+        }
+    } else {
+        const int64_t w = kern->narrow_n, R = kern->narrow_m;
+        for (j = n0; j < n1; j += w) {
+            const int64_t n = n1 - j < w ? n1 - j : w;
+            for (i = m0; i + R <= m1; i += R)
+                kern->narrow(n, K, A + i * a_rs, a_rs, a_cs, B + j, b_rs, C + i * c_rs + j, c_rs,
+                             load);
+            for (; i < m1; i += 4) {
+                const int r = (int)(m1 - i < 4 ? m1 - i : 4);
+                kern->narrow_tail[r](n, K, A + i * a_rs, a_rs, a_cs, B + j, b_rs,
+                                     C + i * c_rs + j, c_rs, load);
+            }
+        }
+    }
+    FNN_F(epilogue)(g, C + m0 * c_rs + n0, m1 - m0, n1 - n0, m0, n0);
+}
+
+/* Threads over units of columns (rows mode: rows_n wide) or of rows (narrow: narrow_m tall),
+ * one unit per loop step, static schedule: as in the packed path, only the partition depends on
+ * the thread count. */
+static void FNN_F(run_inplace)(const FNN_F(args_t) *g, int mode, int64_t batch, int nthreads)
+{
+    const int64_t M = g->M, N = g->N;
+    const int64_t unit = mode == FNN_IP_ROWS ? g->kern->rows_n : g->kern->narrow_m;
+    const int64_t per = mode == FNN_IP_ROWS ? (N + unit - 1) / unit : (M + unit - 1) / unit;
+    const int64_t nunits = batch * per;
+    if (nthreads > 1 && (double)batch * (double)M * (double)N * (double)g->K < FNN_GEMM_MT_MIN)
+        nthreads = 1;
+    if (nthreads > nunits)
+        nthreads = (int)nunits;
+#if FNN_HAVE_OPENMP
+    if (nthreads > 1) {
+        #pragma omp parallel num_threads(nthreads)
+        {
+            unsigned csr = fnn_ftz_enter();
+            int64_t t;
+            #pragma omp for schedule(static)
+            for (t = 0; t < nunits; t++) {
+                const int64_t bi = t / per, u = t % per;
+                if (mode == FNN_IP_ROWS)
+                    FNN_F(ip_task)(g, mode, bi, 0, M, u * unit,
+                                   (u + 1) * unit < N ? (u + 1) * unit : N);
+                else
+                    FNN_F(ip_task)(g, mode, bi, u * unit, (u + 1) * unit < M ? (u + 1) * unit : M,
+                                   0, N);
+            }
+            fnn_ftz_leave(csr);
+        }
+        return;
+    }
+#endif
+    {
+        unsigned csr = fnn_ftz_enter();
+        int64_t bi;
+        for (bi = 0; bi < batch; bi++)
+            FNN_F(ip_task)(g, mode, bi, 0, M, 0, N);
+        fnn_ftz_leave(csr);
+    }
+}
+
 /* Estimated cycles for an M x N x K product in this orientation (b_cs: B's column stride,
  * c_cs: C's column stride in this orientation). */
-static double FNN_F(orient_cost)(int64_t M, int64_t N, int64_t K, int64_t b_cs, int64_t c_cs)
+static double FNN_F(orient_cost)(const FNN_KERNEL_T *kern, int64_t M, int64_t N, int64_t K,
+                                 int64_t b_cs, int64_t c_cs, int a_src, int b_src)
 {
-    const double mp = (double)((M + FNN_MR - 1) / FNN_MR * FNN_MR);
-    const double np_ = (double)((N + FNN_NR - 1) / FNN_NR * FNN_NR);
-    const int direct = N <= 2 * FNN_NR;
+    const int64_t MR = kern->mr, NR = kern->nr;
+    const double mp = (double)((M + MR - 1) / MR * MR);
+    const double np_ = (double)((N + NR - 1) / NR * NR);
+    const int direct = N <= 2 * NR && !a_src;
     /* packing, in the model's units: 1 cycle per element gathered, a quarter of that for a
      * unit-stride B row (a plain copy) */
     const double pack_a = direct ? 0.0 : (double)M * (double)K;
-    const double pack_b = (double)N * (double)K * (b_cs == 1 ? 0.25 : 1.0);
+    const double pack_b = (double)N * (double)K * (b_cs == 1 && !b_src ? 0.25 : 1.0);
     /* The micro-kernel stores NR-wide rows of each tile.  When those rows are not contiguous
      * (c_cs != 1) every tile touches NR cache lines (and, for a wide C, NR pages) to store
      * MR elements each: with small K that store dominates (docs/kernels/gemm.md, "Orientation"),
      * so charge ~1 cycle per stored element for it. */
     const double store = c_cs == 1 ? 0.0 : (double)M * (double)N;
-    return mp * np_ * (double)K / FNN_FMA_PER_CYCLE + pack_a + pack_b + store;
+    return mp * np_ * (double)K / kern->fma_lanes + pack_a + pack_b + store;
 }
 
-static void FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
+static int FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
                         const FNN_T *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
                         const FNN_T *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
                         FNN_T beta, FNN_T *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
                         const FNN_T *bias, int bias_mode, int act, FNN_T elu_alpha,
-                        int nthreads, FNN_UKR_T ukr, FNN_UKRD_T ukr_direct)
+                        int nthreads, const FNN_KERNEL_T *kern, int64_t MC, int64_t KC,
+                        int64_t NC, const fnn_gemm_src *a_src, const fnn_gemm_src *b_src)
 {
     FNN_F(args_t) g;
     int64_t nk;
     if (batch <= 0 || M <= 0 || N <= 0)
-        return;
+        return 0;
     if (K < 0)
         K = 0;
     if (nthreads < 1)
         nthreads = 1;
     if (bias == NULL)
         bias_mode = FNN_BIAS_NONE;
+    /* The in-place paths, when they apply (no packing: small M or skinny N, see above). */
+    if (a_src == NULL && b_src == NULL && K > 0 && b_cs == 1 && c_cs == 1) {
+        int mode = FNN_IP_NONE;
+        if (M <= 4 && kern->rows[1] != NULL)
+            mode = FNN_IP_ROWS;
+        else if (kern->narrow != NULL && N <= kern->narrow_n)
+            mode = FNN_IP_NARROW;
+        if (mode != FNN_IP_NONE) {
+            g.M = M; g.N = N; g.K = K;
+            g.A = A; g.a_bs = a_bs; g.a_rs = a_rs; g.a_cs = a_cs;
+            g.B = B; g.b_bs = b_bs; g.b_rs = b_rs; g.b_cs = b_cs;
+            g.beta = beta;
+            g.C = C; g.c_bs = c_bs; g.c_rs = c_rs; g.c_cs = c_cs;
+            g.bias = bias; g.bias_mode = bias_mode; g.act = act; g.elu_alpha = elu_alpha;
+            g.kern = kern;
+            FNN_F(run_inplace)(&g, mode, batch, nthreads);
+            return 0;
+        }
+    }
     /* Orientation: C^T = B^T A^T swaps the roles of M and N.  Each element is still one FMA
      * chain over the same k order and fma(a, b, c) == fma(b, a, c), so the choice changes speed,
      * never bits; it depends on the shape and strides only, never on nthreads.
@@ -432,15 +531,20 @@ static void FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
      * The orientation with the smaller estimated cost wins (cycles: padded FMAs + packing). */
     int swap, direct_a;
     {
-        const double c0 = FNN_F(orient_cost)(M, N, K, b_cs, c_cs);
-        const double c1 = FNN_F(orient_cost)(N, M, K, a_rs, c_rs);
+        const double c0 = FNN_F(orient_cost)(kern, M, N, K, b_cs, c_cs, a_src != NULL,
+                                             b_src != NULL);
+        const double c1 = FNN_F(orient_cost)(kern, N, M, K, a_rs, c_rs, b_src != NULL,
+                                             a_src != NULL);
         swap = c1 < 0.9 * c0;
-        direct_a = (swap ? M : N) <= 2 * FNN_NR;
+        direct_a = (swap ? M : N) <= 2 * kern->nr && (swap ? b_src : a_src) == NULL;
     }
     {
         if (swap) {
             int64_t t;
             const FNN_T *p = A;
+            const fnn_gemm_src *s = a_src;
+            /* a source's panels are the same in both roles (fnn_gemm.h) */
+            a_src = b_src; b_src = s;
             t = M; M = N; N = t;
             A = B; B = p;
             t = a_bs; a_bs = b_bs; b_bs = t;
@@ -457,11 +561,20 @@ static void FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
     g.beta = beta;
     g.C = C; g.c_bs = c_bs; g.c_rs = c_rs; g.c_cs = c_cs;
     g.bias = bias; g.bias_mode = bias_mode; g.act = act; g.elu_alpha = elu_alpha;
-    g.ukr = ukr;
-    g.ukr_direct = ukr_direct;
+    g.kern = kern;
+    g.mr = kern->mr;
+    g.nr = kern->nr;
+    /* MC and NC are whole numbers of micro-panels (the caller rounds them: fnn_gemm.c) */
+    g.mc = MC;
+    g.nc = NC;
+    g.a_src = a_src;
+    g.b_src = b_src;
     g.direct_a = direct_a;
-    /* Equal k-blocks of at most KC (K = 257 runs as 129 + 128, not 256 + 1). */
-    nk = (K + FNN_KC - 1) / FNN_KC;
+    g.failed = 0;
+    /* Equal k-blocks of at most KC (K = 257 with KC = 256 runs as 129 + 128, not 256 + 1).
+     * Where the blocks end never changes a result (fnn_gemm_ukr.h). */
+    nk = (K + KC - 1) / KC;
     g.kb = nk > 0 ? (K + nk - 1) / nk : 1;
     FNN_F(run)(&g, batch, nthreads);
+    return g.failed ? -1 : 0;
 }

@@ -47,11 +47,11 @@ static void fnn_sgemm_ukr_avx2_6x16(int64_t kc, const float *a, const float *b, 
         __m256 b1 = _mm256_load_ps(b + 8);
         /* The next B rows are two cache lines ahead in the packed stream; the hardware
          * prefetcher follows the A and B streams, an explicit hint for B helps at small kc. */
-        _mm_prefetch((const char *)(b + 8 * FNN_S_NR), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + 8 * 16), _MM_HINT_T0);
         FNN_S_ROW(0); FNN_S_ROW(1); FNN_S_ROW(2);
         FNN_S_ROW(3); FNN_S_ROW(4); FNN_S_ROW(5);
-        a += FNN_S_MR;
-        b += FNN_S_NR;
+        a += 6;
+        b += 16;
     }
     _mm256_storeu_ps(c + 0 * rs_c, c00); _mm256_storeu_ps(c + 0 * rs_c + 8, c01);
     _mm256_storeu_ps(c + 1 * rs_c, c10); _mm256_storeu_ps(c + 1 * rs_c + 8, c11);
@@ -90,11 +90,11 @@ static void fnn_dgemm_ukr_avx2_6x8(int64_t kc, const double *a, const double *b,
     for (k = 0; k < kc; k++) {
         __m256d b0 = _mm256_load_pd(b);
         __m256d b1 = _mm256_load_pd(b + 4);
-        _mm_prefetch((const char *)(b + 8 * FNN_D_NR), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + 8 * 8), _MM_HINT_T0);
         FNN_D_ROW(0); FNN_D_ROW(1); FNN_D_ROW(2);
         FNN_D_ROW(3); FNN_D_ROW(4); FNN_D_ROW(5);
-        a += FNN_D_MR;
-        b += FNN_D_NR;
+        a += 6;
+        b += 8;
     }
     _mm256_storeu_pd(c + 0 * rs_c, c00); _mm256_storeu_pd(c + 0 * rs_c + 4, c01);
     _mm256_storeu_pd(c + 1 * rs_c, c10); _mm256_storeu_pd(c + 1 * rs_c + 4, c11);
@@ -150,5 +150,112 @@ FNN_GEMM_UKR_AVX2_DIRECT(fnn_dgemm_ukr_avx2_direct_6x8, double, __m256d, _mm256_
                          _mm256_load_pd, _mm256_storeu_pd, _mm256_broadcast_sd, _mm256_fmadd_pd,
                          _mm256_setzero_pd, 4)
 #undef FNN_GEMM_UKR_AVX2_DIRECT
+
+/* lane i of the mask is on when i < n */
+__attribute__((target("avx2,fma")))
+static inline __m256i fnn_avx2_mask_ps(int64_t n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 0 ? 0 : n > 8 ? 8 : n)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+__attribute__((target("avx2,fma")))
+static inline __m256i fnn_avx2_mask_pd(int64_t n)
+{
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n < 0 ? 0 : n > 4 ? 4 : n),
+                              _mm256_setr_epi64x(0, 1, 2, 3));
+}
+
+/* The in-place kernels (fnn_gemm_ukr.h): R = 1..4 rows x 2 vectors (16 floats, 8 doubles), the
+ * columns past n masked off (vmaskmov loads and stores never touch masked-off memory).  At most
+ * 8 accumulators (named variables, kept in registers) + 2 B vectors + 1 broadcast. */
+#define FNN_IP2_LOAD(r)                                                                           \
+    if (R > r) {                                                                                  \
+        c##r##0 = load ? LOADM(c + r * rs_c, m0) : ZERO();                                        \
+        c##r##1 = load ? LOADM(c + r * rs_c + W, m1) : ZERO();                                    \
+    }
+#define FNN_IP2_FMA(r)                                                                            \
+    if (R > r) {                                                                                  \
+        const VT ar = BCAST(a + r * a_rs + k * a_cs);                                             \
+        c##r##0 = FMADD(ar, b0, c##r##0);                                                         \
+        c##r##1 = FMADD(ar, b1, c##r##1);                                                         \
+    }
+#define FNN_IP2_STORE(r)                                                                          \
+    if (R > r) {                                                                                  \
+        STOREM(c + r * rs_c, m0, c##r##0);                                                        \
+        STOREM(c + r * rs_c + W, m1, c##r##1);                                                    \
+    }
+#define FNN_GEMM_UKR_AVX2_INPLACE(NAME, NROWS)                                                   \
+__attribute__((target("avx2,fma")))                                                               \
+static void NAME(int64_t n, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, const T *b,      \
+                 int64_t b_rs, T *c, int64_t rs_c, int load)                                      \
+{                                                                                                 \
+    enum { R = NROWS };                                                                           \
+    const MT m0 = MASK(n), m1 = MASK(n - W);                                                      \
+    VT c00 = ZERO(), c01 = ZERO(), c10 = ZERO(), c11 = ZERO();                                    \
+    VT c20 = ZERO(), c21 = ZERO(), c30 = ZERO(), c31 = ZERO();                                    \
+    int64_t k;                                                                                    \
+    FNN_IP2_LOAD(0) FNN_IP2_LOAD(1) FNN_IP2_LOAD(2) FNN_IP2_LOAD(3)                              \
+    for (k = 0; k < kc; k++) {                                                                    \
+        const VT b0 = LOADM(b + k * b_rs, m0), b1 = LOADM(b + k * b_rs + W, m1);                  \
+        FNN_IP2_FMA(0) FNN_IP2_FMA(1) FNN_IP2_FMA(2) FNN_IP2_FMA(3)                              \
+    }                                                                                             \
+    FNN_IP2_STORE(0) FNN_IP2_STORE(1) FNN_IP2_STORE(2) FNN_IP2_STORE(3)                          \
+}
+
+/* float: the element type and its intrinsics, for the body above */
+#define T float
+#define VT __m256
+#define MT __m256i
+#define W 8
+#define MASK fnn_avx2_mask_ps
+#define LOADM _mm256_maskload_ps
+#define STOREM _mm256_maskstore_ps
+#define BCAST _mm256_broadcast_ss
+#define FMADD _mm256_fmadd_ps
+#define ZERO _mm256_setzero_ps
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_rows1, 1)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_rows2, 2)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_rows3, 3)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_rows4, 4)
+#undef T
+#undef VT
+#undef MT
+#undef W
+#undef MASK
+#undef LOADM
+#undef STOREM
+#undef BCAST
+#undef FMADD
+#undef ZERO
+
+/* double */
+#define T double
+#define VT __m256d
+#define MT __m256i
+#define W 4
+#define MASK fnn_avx2_mask_pd
+#define LOADM _mm256_maskload_pd
+#define STOREM _mm256_maskstore_pd
+#define BCAST _mm256_broadcast_sd
+#define FMADD _mm256_fmadd_pd
+#define ZERO _mm256_setzero_pd
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_rows1, 1)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_rows2, 2)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_rows3, 3)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_rows4, 4)
+#undef T
+#undef VT
+#undef MT
+#undef W
+#undef MASK
+#undef LOADM
+#undef STOREM
+#undef BCAST
+#undef FMADD
+#undef ZERO
+#undef FNN_GEMM_UKR_AVX2_INPLACE
+#undef FNN_IP2_LOAD
+#undef FNN_IP2_FMA
+#undef FNN_IP2_STORE
 
 #endif /* FNN_GEMM_UKR_AVX2_H */

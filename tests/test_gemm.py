@@ -10,6 +10,8 @@ Accuracy is checked against the rigorous bound for any summation order,
 inputs) or checked against float64 at its own eps (float64 inputs), so a wrong index, a missed
 edge tile or a dropped k-block fails while rounding differences do not.
 """
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -23,8 +25,9 @@ matmul, matmul_bias = _gemm.matmul, _gemm.matmul_bias
 DTYPES = [np.float32, np.float64]
 ACTS = [None, "relu", "sigmoid", "tanh", "elu"]
 
-# Dimensions that hit every edge case of the 6x16 / 6x8 tiles and the MC/KC blocks: 1, odd,
-# primes, one less/more than a multiple of MR and NR, and sizes around MC (72, 144) and KC (256).
+# Dimensions that hit every edge case of the tiles (6x16 / 6x8 AVX2, 12x32 / 12x16 AVX-512): 1,
+# odd, primes, one less/more than a multiple of MR and NR.  The cache blocks (MC, KC, NC depend on
+# the machine) are crossed on purpose by test_blocking_never_changes_a_bit, which sets them small.
 DIMS = st.one_of(st.integers(1, 200),
                  st.sampled_from([1, 2, 5, 6, 7, 8, 15, 16, 17, 31, 71, 73, 97, 127, 143, 145,
                                   191, 197, 199]))
@@ -118,10 +121,10 @@ def test_float64_near_machine_precision_and_float32_close(dtype):
 @pytest.mark.parametrize("shape", [
     (1, 784, 256),        # batch of one: a vector-matrix product
     (128, 128, 10),       # skinny output (runs transposed internally)
-    (3, 1500, 5),         # K crosses KC several times (equal k-blocks)
-    (300, 40, 7),         # M crosses MC (144 float / 72 double)
-    (5, 9, 4200),         # N crosses NC (4080 float / 2040 double)
-    (145, 257, 17),       # one past every block and tile size
+    (3, 1500, 5),         # K crosses KC (several equal k-blocks)
+    (300, 40, 7),         # several row panels, an edge panel
+    (5, 9, 4200),         # N crosses NC
+    (145, 257, 17),       # one past tile sizes
     (6, 100, 17),         # transposed second call runs in the swapped (C^T) orientation
 ])
 def test_block_boundaries(dtype, shape):
@@ -261,6 +264,49 @@ def test_batched_bit_identical_across_threads():
         _assert_gemm_close(outs[0][i], a[i], b[i])
 
 
+def test_fast_path_leaves_unusual_inputs_to_the_contract():
+    """The compiled wrappers' fast path takes only plain cases; everything else (subclasses,
+    byte-swapped or misaligned data, an out that overlaps an input's bytes without sharing
+    elements, numpy bools, int elu_alpha) gets the contract's answer, as the twin does."""
+    rng = np.random.default_rng(12)
+    a = rng.standard_normal((5, 7)).astype(np.float32)
+    b = rng.standard_normal((7, 3)).astype(np.float32)
+    ref = reference.matmul(a, b)
+    # a subclass of ndarray and numpy bools are accepted (by the contract path)
+    assert np.array_equal(matmul(a.view(np.matrix), b), ref)
+    assert np.array_equal(matmul(a, b, trans_a=np.False_), ref)
+    # misaligned float32 data (a 4-byte element at an odd address) is copied, not misread
+    raw = np.zeros(5 * 7 * 4 + 1, np.uint8)
+    mis = raw[1:].view(np.float32).reshape(5, 7)
+    mis[...] = a
+    assert not mis.flags.aligned
+    assert np.array_equal(matmul(mis, b), ref)
+    # byte-swapped data is refused with the contract's TypeError, by both implementations
+    for mod in (_gemm, reference):
+        with pytest.raises(TypeError, match="a must have dtype"):
+            mod.matmul(a.astype(">f4"), b)
+    # out lies between the rows of an input: the byte ranges meet, no element is shared, so it
+    # is allowed (the exact test decides)
+    buf = rng.standard_normal((10, 5)).astype(np.float32)
+    rows, out = buf[0::2], buf[1:2]
+    x = np.ones((1, 5), np.float32)
+    expected = reference.matmul(x, rows.copy())
+    assert matmul(x, rows, out=out) is out and np.array_equal(out, expected)
+    # a read-only out is refused with the contract's message
+    ro = np.empty((5, 3), np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="out must be writeable"):
+        matmul(a, b, out=ro)
+    # elu_alpha as an int, activation as a non-string
+    bias = np.zeros(3, np.float32)
+    assert np.array_equal(matmul_bias(a, b, bias, "elu", elu_alpha=2),
+                          matmul_bias(a, b, bias, "elu", elu_alpha=2.0))
+    with pytest.raises(ValueError, match="activation must be one of"):
+        matmul_bias(a, b, bias, activation=["relu"])
+    with pytest.raises(ValueError, match="elu_alpha must be finite"):
+        matmul_bias(a, b, bias, "elu", elu_alpha=float("inf"))
+
+
 # ----------------------------------------------------------------- child processes
 def test_gemm_ex_bad_input_in_child_process_raises_not_crash():
     """The private _gemm_ex (batched, beta, bias modes; not in the kernel table): bad c and bias
@@ -348,6 +394,216 @@ def test_every_simd_level_matches_the_twin(dtype, each_simd_level):
     each_simd_level(body)
 
 
+# ----------------------------------------------------------------- SIMD levels and blocking
+_BIT_SHAPES = [(37, 300, 53), (70, 290, 9), (9, 40, 130), (128, 784, 256), (1, 784, 256),
+               (128, 128, 10), (100, 50, 2), (13, 1000, 70), (3, 100, 40)]
+
+
+def _bit_cases(dtype, shapes=_BIT_SHAPES):
+    """Products that take every path of the driver: packed and direct A, both orientations,
+    edge tiles, several k-blocks, small M, transposed reads, a batch with beta and a row bias."""
+    rng = np.random.default_rng(11)
+    out = []
+    for m, k, n in shapes:
+        a = rng.standard_normal((m, k)).astype(dtype)
+        b = rng.standard_normal((k, n)).astype(dtype)
+        bias = rng.standard_normal(n).astype(dtype)
+        out.append((a, b, bias))
+    return out
+
+
+def _all_paths(a, b, bias):
+    """The results of one product through every public path (and the batched hook)."""
+    c3 = np.ones((2,) + (a.shape[0], b.shape[1]), a.dtype)
+    _gemm._gemm_ex(np.stack([a, a[::-1]]), b, c3, beta=0.5, bias=np.ones(a.shape[0], a.dtype),
+                   bias_mode="row", activation="elu")
+    return (matmul(a, b), matmul(np.asfortranarray(a), b), matmul(a.T.copy(), b, trans_a=True),
+            matmul(a, b.T.copy(), trans_b=True), matmul_bias(a, b, bias, activation="relu"), c3)
+
+
+@pytest.mark.skipif("avx512" not in fastnn.cpu_simd_levels(), reason="CPU without AVX-512F")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_avx2_and_avx512_give_the_same_bits(dtype, each_simd_level):
+    """AVX2 (6x16 / 6x8 tiles) and AVX-512 (12x32 / 12x16) run the same FMA chain per element in
+    ascending k, so their results are identical bit for bit (the generic level, which rounds the
+    multiply and the add separately, may differ in the last bits: not asserted here)."""
+    saved = fastnn.get_simd()
+    try:
+        for a, b, bias in _bit_cases(dtype):
+            fastnn.set_simd("avx2")
+            r2 = _all_paths(a, b, bias)
+            fastnn.set_simd("avx512")
+            assert _gemm._ukr_name() == "avx512"
+            r5 = _all_paths(a, b, bias)
+            for x2, x5 in zip(r2, r5):
+                assert np.array_equal(x2, x5), (a.shape, b.shape)
+    finally:
+        fastnn.set_simd(saved)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_path_of_one_level_gives_the_same_bits(dtype, each_simd_level):
+    """The packed path, the direct-A path, the in-place paths (small M, skinny N) and both
+    orientations compute each element with the same chain, so reading B transposed (which rules
+    out the in-place paths) or A in Fortran order changes no bit, at any level."""
+    def body(level):
+        for a, b, bias in _bit_cases(dtype):
+            r = _all_paths(a, b, bias)
+            for other in r[1:4]:
+                assert np.array_equal(r[0], other), (level, a.shape, b.shape)
+    each_simd_level(body)
+
+
+@pytest.fixture
+def blocking_restored():
+    previous = _gemm.set_gemm_blocking()
+    _gemm.set_gemm_blocking(**previous)
+    try:
+        yield
+    finally:
+        _gemm.set_gemm_blocking(**previous)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_blocking_never_changes_a_bit(dtype, each_simd_level, blocking_restored):
+    """MC, KC and NC (derived, or set tiny so that every block boundary is crossed many times)
+    change the order of the loops, never an element's FMA chain: the same bits, at every SIMD
+    level and thread count."""
+    cases = _bit_cases(dtype, [(37, 300, 53), (70, 290, 9), (9, 40, 130), (1, 200, 70),
+                               (100, 50, 2), (13, 300, 70), (3, 100, 40)])
+    sweeps = [dict(mc=1, kc=1, nc=1), dict(kc=7), dict(mc=13, kc=64, nc=40), dict(kc=129),
+              dict(mc=8192, kc=4096, nc=65536), dict(mc=25, nc=97)]
+
+    def body(level):
+        _gemm.set_gemm_blocking()
+        base = [_all_paths(*c) for c in cases]
+        for sweep in sweeps:
+            _gemm.set_gemm_blocking(**sweep)
+            for nt in (1, 3):
+                with fastnn.threads(nt):
+                    for ref, case in zip(base, cases):
+                        for r0, r1 in zip(ref, _all_paths(*case)):
+                            assert np.array_equal(r0, r1), (level, sweep, nt, case[0].shape)
+        _gemm.set_gemm_blocking()
+    each_simd_level(body)
+
+
+_TILES = {("generic", 4): (6, 16), ("generic", 8): (6, 8), ("avx2", 4): (6, 16),
+          ("avx2", 8): (6, 8), ("avx512", 4): (12, 32), ("avx512", 8): (12, 16)}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_config_reports_the_running_context(dtype, each_simd_level, blocking_restored):
+    def body(level):
+        cfg = fastnn.kernels.gemm_config(dtype)
+        assert cfg["simd"] == level == _gemm._ukr_name()
+        assert (cfg["mr"], cfg["nr"]) == _TILES[level, np.dtype(dtype).itemsize]
+        assert cfg["mc"] % cfg["mr"] == 0 and cfg["nc"] % cfg["nr"] == 0
+        assert cfg["l1d"] >= 4096 and cfg["l2"] >= cfg["l1d"] and cfg["l3_per_core"] > 0
+        assert cfg["cache_source"] in ("sysfs", "cpuid", "default")
+        assert cfg["blocking_set"] == {"mc": None, "kc": None, "nc": None}
+        assert (cfg["mc"], cfg["kc"], cfg["nc"]) == _gemm._blocking_model(
+            cfg["l1d"], cfg["l2"], cfg["l3_per_core"], cfg["mr"], cfg["nr"],
+            np.dtype(dtype).itemsize)
+        # set values: kc as given, mc and nc rounded down to whole tiles (at least one)
+        _gemm.set_gemm_blocking(mc=cfg["mr"] + 1, kc=77, nc=cfg["nr"] - 1)
+        cfg2 = fastnn.kernels.gemm_config(dtype)
+        assert (cfg2["mc"], cfg2["kc"], cfg2["nc"]) == (cfg["mr"], 77, cfg["nr"])
+        assert cfg2["blocking_set"] == {"mc": cfg["mr"] + 1, "kc": 77, "nc": cfg["nr"] - 1}
+        _gemm.set_gemm_blocking(mc=5 * cfg["mr"] + 3)
+        assert fastnn.kernels.gemm_config(dtype)["mc"] == 5 * cfg["mr"]
+        _gemm.set_gemm_blocking()
+    each_simd_level(body)
+    info = fastnn.build_info()["gemm"]
+    assert info["simd"] == fastnn.get_simd() and info["dtype"] == "float32"
+
+
+def test_cache_sizes_match_sysfs():
+    """On Linux the cache sizes come from sysfs (cpu0, data and unified caches)."""
+    root = "/sys/devices/system/cpu/cpu0/cache"
+    if not os.path.isdir(root):
+        pytest.skip("no sysfs cache information")
+    sizes = {}
+    for entry in sorted(os.listdir(root)):
+        path = os.path.join(root, entry)
+        try:
+            with open(os.path.join(path, "type")) as f:
+                kind = f.read().strip()
+            with open(os.path.join(path, "level")) as f:
+                level = int(f.read())
+            with open(os.path.join(path, "size")) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if kind == "Instruction":
+            continue
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+        sizes[level] = int(text.rstrip("KMG")) * scale
+    cfg = fastnn.kernels.gemm_config()
+    if 1 not in sizes:
+        pytest.skip("sysfs lists no L1 data cache")
+    assert cfg["cache_source"] == "sysfs"
+    assert cfg["l1d"] == sizes[1]
+    if 2 in sizes:
+        assert cfg["l2"] == sizes[2]
+    if 3 in sizes:
+        assert cfg["l3"] == sizes[3] and cfg["l3_per_core"] <= sizes[3]
+
+
+@pytest.mark.parametrize("caches", [(32 << 10, 256 << 10, 2 << 20), (48 << 10, 2 << 20, 1 << 20),
+                                    (32 << 10, 1 << 20, 16 << 20), (64 << 10, 512 << 10, 0),
+                                    (8 << 10, 64 << 10, 512 << 10)])
+@pytest.mark.parametrize("tile", [(6, 16, 4), (12, 32, 4), (6, 8, 8), (12, 16, 8)])
+def test_blocking_model_fits_the_caches(caches, tile):
+    """The analytical model (src_c/fnn_gemm_blocking.h): the A micro-panel in half of L1, the
+    B block in half of L2, the A block in half of the L3 share (at most 4 MiB); whole tiles;
+    bigger caches never give smaller blocks."""
+    l1, l2, l3 = caches
+    mr, nr, size = tile
+    mc, kc, nc = _gemm._blocking_model(l1, l2, l3, mr, nr, size)
+    assert kc % 8 == 0 and 32 <= kc <= 1024
+    assert mr * kc * size <= l1 // 2 or kc == 32
+    assert nc % nr == 0 and (kc * nc * size <= l2 // 2 or nc == nr)
+    assert mc % mr == 0 and (mc * kc * size <= min(l3 // 2, 4 << 20) or mc == mr)
+    bigger = _gemm._blocking_model(2 * l1, 2 * l2, 2 * l3, mr, nr, size)
+    assert bigger[1] >= kc
+    # a set KC replaces the derived one, and MC, NC follow it
+    mc2, kc2, nc2 = _gemm._blocking_model(l1, l2, l3, mr, nr, size, kc=2 * kc)
+    assert kc2 == 2 * kc and nc2 <= nc and mc2 <= mc
+
+
+@pytest.mark.parametrize("kwargs, exc, pattern", [
+    (dict(mc=0), ValueError, "mc must be >= 1"),
+    (dict(kc=-3), ValueError, "kc must be >= 1"),
+    (dict(nc=10 ** 9), ValueError, "nc must be <= 65536"),
+    (dict(kc=4097), ValueError, "kc must be <= 4096"),
+    (dict(mc=1.5), TypeError, "mc must be an int"),
+    (dict(kc=True), TypeError, "kc must be an int"),
+    (dict(nc="64"), TypeError, "nc must be an int"),
+])
+def test_set_gemm_blocking_refuses_bad_values(kwargs, exc, pattern, blocking_restored):
+    before = fastnn.kernels.gemm_config()
+    with pytest.raises(exc, match=pattern):
+        fastnn.kernels.set_gemm_blocking(**kwargs)
+    assert fastnn.kernels.gemm_config() == before
+
+
+def test_set_gemm_blocking_returns_the_previous_settings(blocking_restored):
+    first = fastnn.kernels.set_gemm_blocking(kc=100)
+    assert first == {"mc": None, "kc": None, "nc": None}
+    assert fastnn.kernels.set_gemm_blocking(mc=np.int64(24)) == {"mc": None, "kc": 100,
+                                                                  "nc": None}
+    assert fastnn.kernels.set_gemm_blocking(**first) == {"mc": 24, "kc": None, "nc": None}
+    assert fastnn.kernels.gemm_config()["blocking_set"] == first
+
+
+def test_gemm_config_dtype_is_checked():
+    with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+        fastnn.kernels.gemm_config(np.int32)
+    with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+        fastnn.kernels.gemm_config("nonsense")
+
+
 def test_gemm_is_exported_for_cimport():
     """_conv calls the one compiled GEMM through the fused-type cdef function `gemm` (float and
     double specialisations, fastnn/kernels/_gemm.pxd); the Python-level simd_level() of earlier
@@ -356,5 +612,60 @@ def test_gemm_is_exported_for_cimport():
     assert "act_code" in exported
     for t in ("float", "double"):
         assert any(name.startswith("gemm[const %s *" % t) for name in exported), exported
-    assert set(_gemm.__all__) == {"matmul", "matmul_bias"}
+    assert set(_gemm.__all__) == {"matmul", "matmul_bias", "gemm_config", "set_gemm_blocking"}
     assert not hasattr(fastnn.kernels, "simd_level")
+
+
+# ----------------------------------------------------------------- packing sources (the hook)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("sources", [(False, True), (True, False), (True, True)],
+                         ids=["b_src", "a_src", "both"])
+@pytest.mark.parametrize("shape", [
+    (2, 37, 300, 53),     # packed path, edge tiles, two k-blocks
+    (3, 70, 290, 9),      # skinny N: the driver computes C^T, so B's source serves as A
+    (1, 9, 40, 130),      # skinny M
+    (2, 6, 16, 16),       # exactly one tile
+    (1, 1, 600, 1),       # one element, three k-blocks
+    (2, 150, 5, 4200),    # N crosses NC
+    (2, 100, 50, 2),      # the driver computes C^T: a source serves in the other role
+])
+def test_packing_sources_give_the_same_bits(dtype, sources, shape, each_simd_level):
+    """A caller-supplied packing routine (fnn_gemm_src, the hook the convolution packs its B
+    panels with) gives the same bits as the driver's own packing, at every SIMD level and
+    thread count; every request it gets obeys the contract of src_c/fnn_gemm.h."""
+    batch, m, k, n = shape
+    rng = np.random.default_rng(10)
+    a = rng.standard_normal((batch, m, k)).astype(dtype)
+    b = rng.standard_normal((batch, k, n)).astype(dtype)
+
+    def body(level):
+        ref = np.empty((batch, m, n), dtype)
+        _gemm._gemm_ex(a, b, ref)
+        for nt in (1, 2, 3):
+            c = np.full((batch, m, n), np.nan, dtype)
+            with fastnn.threads(nt):
+                status, log_a, log_b = _gemm._gemm_src_check(a, b, c, *sources)
+            assert status == 0
+            for used, log in zip(sources, (log_a, log_b)):
+                assert log["calls"] == int(used), (level, log)
+                assert log["bad"] == 0, (level, log)
+                if used:
+                    cfg = fastnn.kernels.gemm_config(dtype)
+                    assert log["r"] in (cfg["mr"], cfg["nr"]), (level, log)
+            assert np.array_equal(c, ref), (level, nt)
+    each_simd_level(body)
+
+
+def test_packing_source_k_zero_is_never_called():
+    a = np.ones((1, 4, 0), np.float32)
+    b = np.ones((1, 0, 5), np.float32)
+    c = np.full((1, 4, 5), np.nan, np.float32)
+    status, log_a, log_b = _gemm._gemm_src_check(a, b, c, True, True)
+    assert status == 0 and log_a["calls"] == 0 and log_b["calls"] == 0
+    assert np.array_equal(c, np.zeros((1, 4, 5), np.float32))
+
+
+def test_gemm_src_is_exported_for_cimport():
+    exported = set(_gemm.__pyx_capi__)
+    for t in ("float", "double"):
+        assert any(name.startswith("gemm_src[const %s *" % t) for name in exported), exported

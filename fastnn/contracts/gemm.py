@@ -19,10 +19,12 @@ overlap test itself on the buffers it acquires anyway: a byte-range pre-test fir
 """
 import collections
 
+import numpy as np
+
 from .. import _validate as _v
 
 __all__ = ["MatmulArgs", "MatmulBiasArgs", "GemmExArgs", "matmul_args", "matmul_bias_args",
-           "gemm_ex_args", "BIAS_MODES"]
+           "gemm_ex_args", "BIAS_MODES", "blocking_args", "config_dtype"]
 
 MatmulArgs = collections.namedtuple("MatmulArgs", "a b trans_a trans_b m n k out")
 MatmulArgs.__doc__ = """Checked ``matmul`` arguments: ``op(a)`` is m x k, ``op(b)`` k x n; ``out``
@@ -76,6 +78,8 @@ def matmul_args(a, b, trans_a, trans_b, out, *, defer_overlap=False):
     if k != kb:
         raise _inner_dims_error(m, k, a, trans_a, kb, n, b, trans_b)
     inputs = () if defer_overlap else (("a", a), ("b", b))
+    if out is None:
+        _v.check_alloc((m, n), a.dtype, "a %s and b %s" % (a.shape, b.shape), "the product")
     out = _v.make_out(out, "out", (m, n), a.dtype, inputs)
     return _new(MatmulArgs, (a, b, trans_a, trans_b, m, n, k, out))
 
@@ -98,6 +102,8 @@ def matmul_bias_args(x, w, b, activation, out, elu_alpha, *, defer_overlap=False
     n = w.shape[1]
     _v.check_shape(b, "b", (n,))
     inputs = () if defer_overlap else (("x", x), ("w", w), ("b", b))
+    if out is None:
+        _v.check_alloc((m, n), x.dtype, "x %s and w %s" % (x.shape, w.shape), "the product")
     out = _v.make_out(out, "out", (m, n), x.dtype, inputs)
     return _new(MatmulBiasArgs, (x, w, b, activation, elu_alpha, m, n, k, out))
 
@@ -145,3 +151,35 @@ def gemm_ex_args(a, b, c, beta, bias, bias_mode, activation, elu_alpha, trans_a,
     _v.check_out(c, "c", c.shape, c.dtype, (("a", a), ("b", b), ("bias", bias)))
     return GemmExArgs(a, b, c, beta, bias, bias_mode, activation, elu_alpha, trans_a, trans_b,
                       batch, m, n, k)
+
+
+def blocking_args(mc, kc, nc, limits):
+    """Check ``set_gemm_blocking(mc, kc, nc)`` -> ``(mc, kc, nc)``, each an int or None (None:
+    derive it from the caches).  ``limits`` maps each name to its inclusive (min, max), the C
+    bounds that keep the packing buffers reasonable (src_c/fnn_gemm.h).
+
+        >>> blocking_args(None, 128, None, {"mc": (1, 10), "kc": (1, 4096), "nc": (1, 10)})
+        (None, 128, None)
+    """
+    out = []
+    for name, v in (("mc", mc), ("kc", kc), ("nc", nc)):
+        if v is not None:
+            lo, hi = limits[name]
+            v = _v.check_int(v, name, min=lo, max=hi)
+        out.append(v)
+    return tuple(out)
+
+
+def config_dtype(dtype):
+    """The element type ``gemm_config(dtype)`` describes: float32 or float64 -> numpy dtype.
+
+        >>> config_dtype("float64")
+        dtype('float64')
+    """
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError("dtype must be float32 or float64, got %r" % (dtype,)) from None
+    if dt not in _v.FLOAT_DTYPES:
+        raise TypeError("dtype must be float32 or float64, got %s" % dt)
+    return dt

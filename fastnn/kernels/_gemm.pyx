@@ -33,7 +33,8 @@
 import numpy as np
 
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_RECORDS,
-                             PyBUF_RECORDS_RO)
+                             PyBUF_RECORDS_RO, PyBUF_C_CONTIGUOUS)
+from libc.math cimport isfinite
 from cython cimport floating
 from libc.stdint cimport int64_t
 
@@ -43,12 +44,15 @@ from fastnn import _validate as _v
 from fastnn._config import get_num_threads
 from fastnn.contracts import gemm as contract
 
-__all__ = ["matmul", "matmul_bias"]
+__all__ = ["matmul", "matmul_bias", "gemm_config", "set_gemm_blocking"]
 
 _ACT_CODES = {None: FNN_ACT_NONE, "relu": FNN_ACT_RELU, "sigmoid": FNN_ACT_SIGMOID,
               "tanh": FNN_ACT_TANH, "elu": FNN_ACT_ELU}
 _BIAS_CODES = {None: FNN_BIAS_NONE, "row": FNN_BIAS_ROW, "col": FNN_BIAS_COL}
 _F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+cdef int64_t _MAX_ARRAY_BYTES = _v.MAX_ARRAY_BYTES
+_NDARRAY = np.ndarray
 
 
 # --------------------------------------------------------------------------- for cimport
@@ -64,6 +68,23 @@ cdef void gemm(int64_t batch, int64_t M, int64_t N, int64_t K,
     else:
         fnn_dgemm(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs, c_rs,
                   c_cs, bias, bias_mode, act, elu_alpha, nthreads, simd)
+
+
+cdef int gemm_src(int64_t batch, int64_t M, int64_t N, int64_t K,
+                  const floating *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
+                  const floating *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
+                  floating beta, floating *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
+                  const floating *bias, int bias_mode, int act, floating elu_alpha,
+                  int nthreads, int simd, const fnn_gemm_src *a_src,
+                  const fnn_gemm_src *b_src) noexcept nogil:
+    if floating is float:
+        return fnn_sgemm_src(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C,
+                             c_bs, c_rs, c_cs, bias, bias_mode, act, elu_alpha, nthreads, simd,
+                             a_src, b_src)
+    else:
+        return fnn_dgemm_src(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C,
+                             c_bs, c_rs, c_cs, bias, bias_mode, act, elu_alpha, nthreads, simd,
+                             a_src, b_src)
 
 
 cdef int act_code(object activation) except -1:
@@ -196,6 +217,190 @@ cdef _call_gemm(object a, object b, object c, object bias, int64_t batch, int64_
             PyBuffer_Release(&va)
 
 
+# --------------------------------------------------------------------------- the fast path
+# A small product costs as much in Python as in C, so the public functions first try a fast
+# path that checks, on the buffers it has to acquire anyway, a subset of what the contract
+# accepts: exact ndarrays, native float32/float64 of one dtype, the right ranks and shapes, bool
+# flags, an `out` that is C-contiguous, writeable, of the right shape and dtype and whose bytes do
+# not meet the inputs'.  Whatever it does not recognise (subclasses, lists, byte-swapped or
+# misaligned data, overlapping byte ranges, bad values) goes to the contract path, which accepts
+# or rejects it with the contract's messages: the fast path never raises and never accepts what
+# the contract would refuse.
+cdef inline char _float_code(Py_buffer *v) noexcept:
+    """b'f' or b'd' for a native float32 / float64 buffer whose strides are whole elements and
+    whose data is aligned (what C can address), else 0."""
+    cdef int i
+    cdef char code
+    if v.format == NULL or v.format[1] != 0:
+        return 0
+    code = v.format[0]
+    if code != b'f' and code != b'd':
+        return 0
+    if (<size_t>v.buf) % v.itemsize:
+        return 0
+    for i in range(v.ndim):
+        if v.strides[i] % v.itemsize:
+            return 0
+    return code
+
+
+cdef object _fast_out(object out, int64_t m, int64_t n, char code, Py_buffer *vc):
+    """Acquire (writable, C-contiguous) the caller's ``out`` or a fresh array into vc; None when
+    the caller's ``out`` is not one the fast path takes."""
+    if out is None:
+        # a product larger than any address space is the contract's error (check_alloc)
+        if m > 0 and n > (_MAX_ARRAY_BYTES // (4 if code == b'f' else 8)) // m:
+            return None
+        out = np.empty((m, n), _F32 if code == b'f' else _F64)
+    elif type(out) is not _NDARRAY:
+        return None
+    try:
+        PyObject_GetBuffer(out, vc, PyBUF_RECORDS | PyBUF_C_CONTIGUOUS)
+    except (BufferError, ValueError):   # read-only or not C-contiguous: the contract says so
+        return None
+    if (vc.ndim != 2 or vc.shape[0] != m or vc.shape[1] != n or vc.format == NULL
+            or vc.format[0] != code or vc.format[1] != 0):
+        PyBuffer_Release(vc)
+        return None
+    return out
+
+
+cdef object _matmul_fast(object a, object b, object trans_a, object trans_b, object out):
+    """matmul's fast path: the result, or None (use the contract path)."""
+    cdef Py_buffer va, vb, vc
+    cdef bint ta, tb, got_c = False
+    cdef char code
+    cdef int64_t m, k, kb, n, a_rs, a_cs, b_rs, b_cs, isz
+    cdef int nthreads, simd
+    if type(a) is not _NDARRAY or type(b) is not _NDARRAY:
+        return None
+    if (trans_a is not True and trans_a is not False) or (
+            trans_b is not True and trans_b is not False):
+        return None
+    ta = trans_a is True
+    tb = trans_b is True
+    PyObject_GetBuffer(a, &va, PyBUF_RECORDS_RO)
+    try:
+        PyObject_GetBuffer(b, &vb, PyBUF_RECORDS_RO)
+        try:
+            code = _float_code(&va)
+            if va.ndim != 2 or vb.ndim != 2 or code == 0 or _float_code(&vb) != code:
+                return None
+            isz = va.itemsize
+            m, k = (va.shape[1], va.shape[0]) if ta else (va.shape[0], va.shape[1])
+            kb, n = (vb.shape[1], vb.shape[0]) if tb else (vb.shape[0], vb.shape[1])
+            if k != kb:
+                return None
+            given = out is not None
+            out = _fast_out(out, m, n, code, &vc)
+            if out is None:
+                return None
+            got_c = True
+            if given and (_ranges_meet(&vc, &va) or _ranges_meet(&vc, &vb)):
+                return None
+            if m == 0 or n == 0:
+                return out
+            if ta:
+                a_rs, a_cs = va.strides[1] // isz, va.strides[0] // isz
+            else:
+                a_rs, a_cs = va.strides[0] // isz, va.strides[1] // isz
+            if tb:
+                b_rs, b_cs = vb.strides[1] // isz, vb.strides[0] // isz
+            else:
+                b_rs, b_cs = vb.strides[0] // isz, vb.strides[1] // isz
+            nthreads = get_num_threads()
+            simd = simd_level()
+            with nogil:
+                if code == b'f':
+                    fnn_sgemm(1, m, n, k, <const float *>va.buf, 0, a_rs, a_cs,
+                              <const float *>vb.buf, 0, b_rs, b_cs, 0, <float *>vc.buf, 0, n, 1,
+                              NULL, FNN_BIAS_NONE, FNN_ACT_NONE, 1, nthreads, simd)
+                else:
+                    fnn_dgemm(1, m, n, k, <const double *>va.buf, 0, a_rs, a_cs,
+                              <const double *>vb.buf, 0, b_rs, b_cs, 0, <double *>vc.buf, 0, n,
+                              1, NULL, FNN_BIAS_NONE, FNN_ACT_NONE, 1, nthreads, simd)
+            return out
+        finally:
+            if got_c:
+                PyBuffer_Release(&vc)
+            PyBuffer_Release(&vb)
+    finally:
+        PyBuffer_Release(&va)
+
+
+cdef object _matmul_bias_fast(object x, object w, object b, object activation, object out,
+                              object elu_alpha):
+    """matmul_bias's fast path: the result, or None (use the contract path)."""
+    cdef Py_buffer vx, vw, vb, vc
+    cdef bint got_c = False
+    cdef char code
+    cdef int64_t m, k, n, isz
+    cdef int act, nthreads, simd
+    cdef double alpha
+    if type(x) is not _NDARRAY or type(w) is not _NDARRAY or type(b) is not _NDARRAY:
+        return None
+    if activation is not None and type(activation) is not str:
+        return None
+    act = _ACT_CODES.get(activation, -1)
+    if act < 0:
+        return None
+    if type(elu_alpha) is float:
+        alpha = elu_alpha
+    elif type(elu_alpha) is int:
+        alpha = <double>elu_alpha
+    else:
+        return None
+    if not isfinite(alpha):
+        return None
+    PyObject_GetBuffer(x, &vx, PyBUF_RECORDS_RO)
+    try:
+        PyObject_GetBuffer(w, &vw, PyBUF_RECORDS_RO)
+        try:
+            PyObject_GetBuffer(b, &vb, PyBUF_RECORDS_RO)
+            try:
+                code = _float_code(&vx)
+                if (vx.ndim != 2 or vw.ndim != 2 or vb.ndim != 1 or code == 0
+                        or _float_code(&vw) != code or _float_code(&vb) != code):
+                    return None
+                isz = vx.itemsize
+                m, k, n = vx.shape[0], vx.shape[1], vw.shape[1]
+                if (m == 0 or k == 0 or n == 0 or vw.shape[0] != k or vb.shape[0] != n
+                        or (n > 1 and vb.strides[0] != isz)):
+                    return None
+                given = out is not None
+                out = _fast_out(out, m, n, code, &vc)
+                if out is None:
+                    return None
+                got_c = True
+                if given and (_ranges_meet(&vc, &vx) or _ranges_meet(&vc, &vw)
+                              or _ranges_meet(&vc, &vb)):
+                    return None
+                nthreads = get_num_threads()
+                simd = simd_level()
+                with nogil:
+                    if code == b'f':
+                        fnn_sgemm(1, m, n, k, <const float *>vx.buf, 0, vx.strides[0] // isz,
+                                  vx.strides[1] // isz, <const float *>vw.buf, 0,
+                                  vw.strides[0] // isz, vw.strides[1] // isz, 0,
+                                  <float *>vc.buf, 0, n, 1, <const float *>vb.buf, FNN_BIAS_COL,
+                                  act, <float>alpha, nthreads, simd)
+                    else:
+                        fnn_dgemm(1, m, n, k, <const double *>vx.buf, 0, vx.strides[0] // isz,
+                                  vx.strides[1] // isz, <const double *>vw.buf, 0,
+                                  vw.strides[0] // isz, vw.strides[1] // isz, 0,
+                                  <double *>vc.buf, 0, n, 1, <const double *>vb.buf,
+                                  FNN_BIAS_COL, act, alpha, nthreads, simd)
+                return out
+            finally:
+                if got_c:
+                    PyBuffer_Release(&vc)
+                PyBuffer_Release(&vb)
+        finally:
+            PyBuffer_Release(&vw)
+    finally:
+        PyBuffer_Release(&vx)
+
+
 # --------------------------------------------------------------------------- public API
 def matmul(a, b, trans_a=False, trans_b=False, out=None):
     """``op(a) @ op(b)`` where ``op(a)`` is ``a.T`` when ``trans_a`` (likewise ``b``).
@@ -210,6 +415,9 @@ def matmul(a, b, trans_a=False, trans_b=False, out=None):
         array([[1., 3.],
                [2., 4.]])
     """
+    res = _matmul_fast(a, b, trans_a, trans_b, out)
+    if res is not None:
+        return res
     cdef bint out_given = out is not None
     args = contract.matmul_args(a, b, trans_a, trans_b, out, defer_overlap=True)
     if out_given:
@@ -233,6 +441,9 @@ def matmul_bias(x, w, b, activation=None, out=None, elu_alpha=1.0):
         >>> matmul_bias(np.ones((1, 2)), np.ones((2, 3)), np.array([-3.0, 0.0, 1.0]), "relu")
         array([[0., 2., 3.]])
     """
+    res = _matmul_bias_fast(x, w, b, activation, out, elu_alpha)
+    if res is not None:
+        return res
     cdef bint out_given = out is not None
     args = contract.matmul_bias_args(x, w, b, activation, out, elu_alpha, defer_overlap=True)
     if out_given:
@@ -261,6 +472,170 @@ def _gemm_ex(a, b, c, beta=0.0, bias=None, bias_mode=None, activation=None, elu_
     return g.c
 
 
+# --------------------------------------------------------------------------- packing sources
+# A reference packing source for tests (fnn_gemm.h, "packing sources"): it packs from a strided
+# array, as the driver's own packing routines do, and checks every request against the
+# contract, recording what it saw in a log that the test reads afterwards.
+ctypedef struct _SrcLog:
+    int calls        # set to 1 by any call (threads may race to write the same value)
+    int bad          # set to 1 by a request that breaks the contract
+    int r            # the r of the last request
+
+
+ctypedef struct _StridedSrc:
+    const char *base
+    int64_t bs, xs, ks     # element strides: batch item, the non-k index, k
+    int64_t batch, nx, nk  # extents: batch items, rows of op(A) or columns of op(B), K
+    int itemsize
+    _SrcLog *log
+
+
+cdef inline void _pack_strided_t(const _StridedSrc *s, int64_t bi, int64_t k0, int64_t kc,
+                                 int64_t x0, int64_t xn, int r, floating *buf) noexcept nogil:
+    cdef const floating *base = <const floating *>s.base + bi * s.bs
+    cdef int64_t p, k, x
+    cdef int t
+    for p in range((xn + r - 1) // r):
+        for k in range(kc):
+            for t in range(r):
+                x = x0 + p * r + t
+                buf[(p * kc + k) * r + t] = (base[x * s.xs + (k0 + k) * s.ks]
+                                             if x < x0 + xn else 0)
+
+
+cdef void _pack_strided(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,
+                        int64_t xn, int r, void *buf) noexcept nogil:
+    cdef const _StridedSrc *s = <const _StridedSrc *>ctx
+    s.log.calls = 1
+    s.log.r = r
+    if (bi < 0 or bi >= s.batch or k0 < 0 or kc < 1 or k0 + kc > s.nk or x0 < 0 or xn < 1
+            or x0 + xn > s.nx or r < 1 or r > FNN_GEMM_MAX_R or (<size_t>buf) % 64 != 0):
+        s.log.bad = 1
+        return
+    if s.itemsize == 4:
+        _pack_strided_t(s, bi, k0, kc, x0, xn, r, <float *>buf)
+    else:
+        _pack_strided_t(s, bi, k0, kc, x0, xn, r, <double *>buf)
+
+
+def _gemm_src_check(a, b, c, bint a_source, bint b_source):
+    """Private hook for tests: ``c[i] = a[i] @ b[i]`` (3-D C-contiguous arrays of one dtype,
+    checked by the caller) with A and/or B delivered by a packing source (reading the same
+    array) instead of the driver's own packing.  Returns ``(status, log_a, log_b)``: the C
+    function's return value and, per source, a dict of what the source saw (``calls``, ``bad``:
+    a request that broke the contract, ``r``: the panel width it was asked for)."""
+    cdef Py_buffer va, vb, vc
+    cdef _StridedSrc sa, sb
+    cdef _SrcLog la, lb
+    cdef fnn_gemm_src srca, srcb
+    cdef const fnn_gemm_src *pa = NULL
+    cdef const fnn_gemm_src *pb = NULL
+    cdef int64_t batch = c.shape[0], M = c.shape[1], N = c.shape[2], K = a.shape[2]
+    cdef int status, nthreads = get_num_threads(), simd = simd_level()
+    cdef bint is_f32 = c.dtype == _F32
+    la.calls = la.bad = la.r = 0
+    lb.calls = lb.bad = lb.r = 0
+    PyObject_GetBuffer(a, &va, PyBUF_RECORDS_RO)
+    PyObject_GetBuffer(b, &vb, PyBUF_RECORDS_RO)
+    PyObject_GetBuffer(c, &vc, PyBUF_RECORDS)
+    try:
+        # op(A)[i, k] = a[bi, i, k]: x is the row; op(B)[k, j] = b[bi, k, j]: x is the column
+        sa = _StridedSrc(<const char *>va.buf, M * K, K, 1, batch, M, K, va.itemsize, &la)
+        sb = _StridedSrc(<const char *>vb.buf, K * N, 1, N, batch, N, K, vb.itemsize, &lb)
+        srca.pack = _pack_strided
+        srca.ctx = &sa
+        srcb.pack = _pack_strided
+        srcb.ctx = &sb
+        if a_source:
+            pa = &srca
+        if b_source:
+            pb = &srcb
+        if is_f32:
+            with nogil:
+                status = gemm_src(batch, M, N, K, <const float *>va.buf, M * K, K, 1,
+                                  <const float *>vb.buf, K * N, N, 1, 0, <float *>vc.buf, M * N,
+                                  N, 1, <const float *>NULL, FNN_BIAS_NONE, FNN_ACT_NONE, 1,
+                                  nthreads, simd, pa, pb)
+        else:
+            with nogil:
+                status = gemm_src(batch, M, N, K, <const double *>va.buf, M * K, K, 1,
+                                  <const double *>vb.buf, K * N, N, 1, 0, <double *>vc.buf,
+                                  M * N, N, 1, <const double *>NULL, FNN_BIAS_NONE,
+                                  FNN_ACT_NONE, 1, nthreads, simd, pa, pb)
+    finally:
+        PyBuffer_Release(&vc)
+        PyBuffer_Release(&vb)
+        PyBuffer_Release(&va)
+    return status, dict(la), dict(lb)
+
+
+# --------------------------------------------------------------------------- the context
+_CACHE_SOURCES = ("default", "sysfs", "cpuid")
+_BLOCKING_LIMITS = {"mc": (FNN_GEMM_MC_MIN, FNN_GEMM_MC_MAX),
+                    "kc": (FNN_GEMM_KC_MIN, FNN_GEMM_KC_MAX),
+                    "nc": (FNN_GEMM_NC_MIN, FNN_GEMM_NC_MAX)}
+
+fnn_gemm_init()
+
+
+def gemm_config(dtype="float32"):
+    """The GEMM's run-time context for ``dtype`` (float32 or float64) at the current SIMD level:
+    a dict with ``simd`` (the micro-kernels' level), ``mr`` x ``nr`` (their register tile, which
+    is also the packed panel format), ``mc``, ``kc``, ``nc`` (the cache blocking a call runs with
+    now: derived from the caches unless :func:`set_gemm_blocking` replaced it), ``blocking_set``
+    (the replaced values, None where derived), and the cache sizes in bytes it was derived from
+    (``l1d``, ``l2``, ``l3``, ``l3_per_core``, ``cache_source``: 'sysfs', 'cpuid' or
+    'default').  docs/kernels/gemm.md explains the model.
+
+        >>> cfg = gemm_config()
+        >>> cfg["mc"] % cfg["mr"] == 0 and cfg["nc"] % cfg["nr"] == 0
+        True
+    """
+    cdef fnn_gemm_config_t cfg
+    cdef int64_t smc, skc, snc
+    dt = contract.config_dtype(dtype)
+    fnn_gemm_config(simd_level(), dt.itemsize, &cfg)
+    fnn_gemm_get_blocking(&smc, &skc, &snc)
+    return {"dtype": str(dt), "simd": cfg.ukr.decode("ascii"), "mr": cfg.mr, "nr": cfg.nr,
+            "mc": cfg.mc, "kc": cfg.kc, "nc": cfg.nc,
+            "blocking_set": {"mc": smc or None, "kc": skc or None, "nc": snc or None},
+            "l1d": cfg.l1d, "l2": cfg.l2, "l3": cfg.l3, "l3_per_core": cfg.l3_per_core,
+            "cache_source": _CACHE_SOURCES[cfg.cache_source]}
+
+
+def set_gemm_blocking(mc=None, kc=None, nc=None):
+    """Replace the GEMM's cache blocking (process-wide, for experiments); None derives that value
+    from the caches (MC and NC are derived from the KC in use).  Each given value is an int
+    within bounds (mc 1..8192, kc 1..4096, nc 1..65536; ValueError/TypeError naming it
+    otherwise).  Where it is used, ``mc`` is rounded down to a multiple of the micro-kernel's MR
+    and ``nc`` to a multiple of NR (never below one tile); :func:`gemm_config` shows the values
+    in use.  Results never change: only speed does.  Returns the previous settings as a dict
+    (None where derived), so ``set_gemm_blocking(**previous)`` restores them.
+
+        >>> previous = set_gemm_blocking(kc=64)
+        >>> gemm_config()["kc"]
+        64
+        >>> set_gemm_blocking(**previous)
+        {'mc': None, 'kc': 64, 'nc': None}
+    """
+    cdef int64_t smc, skc, snc
+    mc, kc, nc = contract.blocking_args(mc, kc, nc, _BLOCKING_LIMITS)
+    fnn_gemm_get_blocking(&smc, &skc, &snc)
+    previous = {"mc": smc or None, "kc": skc or None, "nc": snc or None}
+    fnn_gemm_set_blocking(mc or 0, kc or 0, nc or 0)
+    return previous
+
+
+def _blocking_model(l1d, l2, l3_per_core, mr, nr, itemsize, mc=None, kc=None, nc=None):
+    """Private, for tests: the blocking ``(mc, kc, nc)`` the model gives for these cache sizes
+    (bytes), tile and element size, with optional set values (as set_gemm_blocking)."""
+    cdef int64_t omc, okc, onc
+    fnn_gemm_blocking_model(l1d, l2, l3_per_core, mr, nr, itemsize, mc or 0, kc or 0, nc or 0,
+                            &omc, &okc, &onc)
+    return omc, okc, onc
+
+
 def _ukr_name():
-    """The micro-kernels the GEMM runs at the current SIMD level: 'generic' or 'avx2'."""
+    """The micro-kernels the GEMM runs at the current SIMD level: 'generic', 'avx2' or
+    'avx512'."""
     return fnn_gemm_ukr_name(simd_level()).decode("ascii")
