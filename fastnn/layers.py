@@ -403,6 +403,13 @@ class Dense(_WeightedLayer):
                            bias_regularizer, seed, dtype)
 
     def _check_x(self, x):
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            hint = ""
+            if x.ndim > 2 and int(np.prod(x.shape[1:])) == self.in_features:
+                hint = ("; flatten each sample first: a Flatten() layer before this one, "
+                        "x.reshape(len(x), -1) or preprocess_images(images, flatten=True)")
+            raise ValueError("x must have shape (N, %d) (in_features=%d of %s), got %s%s"
+                             % (self.in_features, self.in_features, self.name, x.shape, hint))
         _check_input_shape(x, (None, self.in_features))
 
     def _affine_activation(self, x):
@@ -470,7 +477,28 @@ class Conv2D(_WeightedLayer):
         return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
     def _check_x(self, x):
-        _check_input_shape(x, (None, self.in_channels, None, None))
+        c = self.in_channels
+        if x.ndim != 4:
+            hint = ""
+            if x.ndim == 3 and c == 1:
+                hint = ("; images of shape (N, H, W) need a channel axis: x[:, None] (or "
+                        "fastnn.data.preprocess_images(images), which gives (N, 1, H, W))")
+            elif x.ndim == 3 and x.shape[0] == c:
+                hint = "; one image of shape (C, H, W) needs a batch axis: x[None]"
+            elif x.ndim == 3:
+                hint = ("; images of shape (N, H, W) need a channel axis: x[:, None] gives "
+                        "(N, 1, H, W), for a layer with in_channels=1")
+            raise ValueError("x must be 4-D (N, C, H, W) with C = in_channels = %d (%s), got "
+                             "shape %s%s" % (c, self.name, x.shape, hint))
+        if x.shape[1] != c:
+            hint = ""
+            if x.shape[3] == c:
+                hint = "; fastnn is channels-first (NCHW): x.transpose(0, 3, 1, 2)"
+            raise ValueError("x must have in_channels = %d channel%s on axis 1 of (N, C, H, W) "
+                             "(%s), got %d channel%s: shape %s%s"
+                             % (c, "" if c == 1 else "s", self.name, x.shape[1],
+                                "" if x.shape[1] == 1 else "s", x.shape, hint))
+        _check_input_shape(x, (None, c, None, None))
         self._out_hw(x.shape[2], x.shape[3], "x")
 
     def _affine_activation(self, x):

@@ -20,6 +20,8 @@ MSE:  L = mean over ALL elements of (pred - target)^2      dL/dpred = 2 (pred - 
 MAE:  L = mean over all elements of |pred - target|         dL/dpred = sign(pred - target) / size
   (Keras averages over the last axis, then over the batch: the same number for any shape.)
   target must have pred's shape; a (N,) target with a (N, 1) pred is accepted (as Keras).
+  ``check_targets(y, out_shape)`` checks a whole target array against the model's output
+  before training, so a wrong y is named as such, not by the shapes of a batch.
 
 Values are accumulated in float64 and returned as Python floats.  Non-finite predictions are not
 rejected here: ``fit`` detects a diverging loss.
@@ -133,6 +135,21 @@ class CrossEntropy(Loss):
 
 
 class _Elementwise(Loss):
+    def check_targets(self, y, out_shape, name="y"):
+        """Check a whole target array ``y`` (N, ...) against the model's per-sample output shape
+        ``out_shape`` before training (``fit`` calls it), so a mismatch names ``y`` and the
+        model, not the shapes of some batch.  A (N,) target for a (1,) output is accepted."""
+        want = (y.shape[0],) + tuple(out_shape)
+        if y.shape == want or (tuple(out_shape) == (1,) and y.ndim == 1):
+            return
+        hint = ""
+        if y.ndim == 1 and len(out_shape) == 1 and y.dtype.kind in "iu":
+            hint = (" (class ids? use loss='sparse_categorical_crossentropy', or "
+                    "fastnn.data.one_hot(%s, %d) for %s)"
+                    % (name, out_shape[0], type(self).__name__))
+        raise ValueError("%s must have shape %s to match the model's output for %s, got %s%s"
+                         % (name, want, type(self).__name__, y.shape, hint))
+
     def _diff(self, pred, target):
         pred = _pred(pred)
         target = _v.check_array(target, "target", dtypes=None)

@@ -101,6 +101,8 @@ def _check_targets(y, n, name, loss_fn, out_shape, x_name, dtype):
         raise TypeError("%s must hold numbers, got dtype %s" % (name, y.dtype))
     if y.dtype.kind == "f" and not np.isfinite(y).all():
         raise ValueError("%s must be finite, but it holds NaN or inf values" % name)
+    if out_shape and hasattr(loss_fn, "check_targets"):
+        loss_fn.check_targets(y, out_shape, name)      # y's shape against the model's output
     return y
 
 

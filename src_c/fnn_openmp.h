@@ -1,4 +1,10 @@
-/* The one place fastnn's C code touches OpenMP.  Without -fopenmp these fall back to serial. */
+/* The one place fastnn's C code touches OpenMP.  Without -fopenmp these fall back to serial.
+ *
+ * It also measures how long one spin-wait step of the OpenMP runtime takes on this CPU
+ * (fnn_spin_step_ns), so that fastnn can bound the runtime's busy-waiting in time rather than in
+ * steps (docs/threads.md).  That measurement is compiled into fastnn._spin, an extension built
+ * WITHOUT OpenMP: it must run before any extension loads the runtime, which reads its wait
+ * settings from the environment once, when it is loaded. */
 #ifndef FNN_OPENMP_H
 #define FNN_OPENMP_H
 #ifdef _OPENMP
@@ -10,5 +16,64 @@ static inline int fnn_omp_version(void) { return _OPENMP; }
 #define FNN_HAVE_OPENMP 0
 static inline int fnn_omp_thread_num(void) { return 0; }
 static inline int fnn_omp_version(void) { return 0; }
+#endif
+
+/* One step of libgomp's spin-wait (config/linux/wait.h, do_spin): a relaxed load of the flag
+ * it waits on, a compare, and cpu_relax().  The pause instruction's latency is what varies:
+ * from ~10 to ~140 cycles across x86 generations, so the same GOMP_SPINCOUNT spins 3 ns/step on
+ * one CPU and 60 ns/step on another. */
+static inline void fnn_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#elif defined(__GNUC__)
+    __asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+#if defined(__GNUC__) && (defined(__unix__) || defined(__APPLE__))
+#include <time.h>
+#define FNN_HAVE_SPIN_CLOCK 1
+
+static inline double fnn_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Nanoseconds per spin-wait step: the fastest of `reps` timings of `steps` steps (the fastest
+ * because a timing can only be lengthened, by preemption or a slower clock, never shortened).
+ * The flag never changes, as for a worker waiting for work that has not come. */
+static inline double fnn_spin_step_ns(long steps, int reps)
+{
+    static volatile int flag = 0;
+    double best = -1.0;
+    int r;
+    if (steps < 1)
+        steps = 1;
+    for (r = 0; r < reps; r++) {
+        long i;
+        const double t0 = fnn_now_ns();
+        for (i = 0; i < steps; i++) {
+            if (__atomic_load_n(&flag, __ATOMIC_RELAXED) != 0)
+                break;
+            fnn_cpu_relax();
+        }
+        {
+            const double dt = (fnn_now_ns() - t0) / (double)steps;
+            if (best < 0.0 || dt < best)
+                best = dt;
+        }
+    }
+    return best;
+}
+#else
+#define FNN_HAVE_SPIN_CLOCK 0
+/* No monotonic clock we can rely on (e.g. MSVC, whose OpenMP runtime has no spin count to set
+ * anyway): unknown. */
+static inline double fnn_spin_step_ns(long steps, int reps) { (void)steps; (void)reps; return -1.0; }
 #endif
 #endif

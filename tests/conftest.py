@@ -17,6 +17,32 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fastnn"))
 
 
+# Issue 11: no test depends on the user's HOME, cache or fastnn settings.  Kept: FASTNN_DATA (the
+# test data, read through fnn_testutil.mnist_dir) and the build switches, which describe the
+# build under test (tests/test_build.py reads FASTNN_NO_OPENMP).
+_KEPT_ENV = ("FASTNN_DATA", "FASTNN_NO_OPENMP", "FASTNN_NATIVE", "FASTNN_EXTENSIONS")
+
+
+def _user_settings():
+    return [k for k in os.environ if k.startswith("FASTNN_") and k not in _KEPT_ENV]
+
+
+for _name in _user_settings():      # before any test module imports fastnn
+    del os.environ[_name]
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_environment(tmp_path_factory, monkeypatch):
+    """Every test, and every child process it starts, runs with HOME and XDG_CACHE_HOME in a
+    fresh temporary directory (an empty dataset cache) and without the user's FASTNN_*
+    settings."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    for name in _user_settings():
+        monkeypatch.delenv(name)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

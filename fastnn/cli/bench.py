@@ -1,6 +1,5 @@
 """``fastnn bench``: time the quick cases of ``fastnn.benchmarks.cases`` (compiled kernel, its
 NumPy twin, torch when installed) and print a markdown table."""
-import argparse
 import platform
 
 from threadpoolctl import threadpool_limits
@@ -8,7 +7,7 @@ from threadpoolctl import threadpool_limits
 from .. import __version__, build_info, get_num_threads
 from .. import threads as kernel_threads
 from ..benchmarks import cases, timing
-from .checks import positive_int
+from .checks import positive_int, thread_count
 
 __all__ = ["add_parser", "run"]
 
@@ -21,9 +20,9 @@ def add_parser(sub):
         "(fastnn.reference) and torch when it is importable.  Prints a markdown table.  The "
         "full benchmark suite (pytest-benchmark, more shapes and whole training epochs) is "
         "'pytest bench/ --benchmark-only' in the source tree."
-        % "; ".join(c.group for c in cases.quick()),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--repeats", type=int, default=7, help="timed repeats per kernel (median)")
+        % "; ".join(c.group for c in cases.quick()))
+    p.add_argument("--repeats", type=int, default=7,
+                   help="timed repeats per kernel (median; default: %(default)s)")
     p.add_argument("--threads", type=int, default=None,
                    help="threads for fastnn, NumPy's BLAS and torch (default: fastnn's)")
     p.add_argument("--no-torch", action="store_true", help="skip the torch column")
@@ -33,7 +32,8 @@ def add_parser(sub):
 def run(args):
     """``fastnn bench``: returns the exit status (0)."""
     repeats = positive_int(args.repeats, "--repeats")
-    threads = positive_int(args.threads if args.threads is not None else get_num_threads(),
+    # checked against fastnn's cap before torch sees it: torch.set_num_threads(100000) crashes
+    threads = thread_count(args.threads if args.threads is not None else get_num_threads(),
                            "--threads")
     torch = None if args.no_torch else cases.torch_module()
     impls = [i for i in cases.IMPLS if i != "torch" or torch is not None]

@@ -12,7 +12,7 @@ from ..studies import data as study_data
 from ..studies import init as init_study
 from ..studies import optimizers as opt_study
 from ..studies import runner
-from .checks import positive_int
+from .checks import positive_int, thread_count
 
 __all__ = ["add_parser", "run"]
 
@@ -193,7 +193,7 @@ def run(args):
     jobs = positive_int(args.jobs if args.jobs is not None else runner.available_cores(),
                         "--jobs")
     if args.threads is not None:
-        positive_int(args.threads, "--threads")
+        thread_count(args.threads, "--threads")
     cfg = args.study.resolve_config(quick=args.quick,
                                     **{k: getattr(args, k) for k in args.options})
     data = study_data.mnist(args.data_dir, cfg["train_size"], cfg["test_size"],

@@ -85,6 +85,18 @@ def geometry(x_shape, kh, kw, stride, padding, x_name="x", k_name=("kh", "kw")):
                     (W + 2 * pw - kw) // sw + 1)
 
 
+def _check_padded(x_shape, geo, dtype):
+    """The twins pad the input planes (``np.pad``, col2im's padded dx): that array must be
+    possible too, or the two implementations would not accept the same inputs."""
+    N, C, H, W = x_shape
+    _v.check_alloc((N, C, H + 2 * geo.ph, W + 2 * geo.pw), dtype, "padding", "the padded input")
+
+
+def _check_columns(C, N, geo, dtype, name):
+    """im2col's columns (C*kh*kw, N*OH*OW), a result or the convolution's workspace."""
+    _v.check_alloc((C * geo.kh * geo.kw, N * geo.oh * geo.ow), dtype, name, "the columns")
+
+
 def _w_geometry(x, w, stride, padding):
     """The geometry of w (OC, C, kh, kw) sliding over x."""
     return geometry(x.shape, w.shape[2], w.shape[3], stride, padding,
@@ -104,7 +116,10 @@ def im2col_args(x, kh, kw, stride, padding):
     """Check ``im2col(x, kh, kw, stride, padding)`` -> :class:`Im2colArgs`; x is (N, C, H, W)
     float32/float64, non-empty."""
     x = _v.check_array(x, "x", ndim=4)
-    return Im2colArgs(x, geometry(x.shape, kh, kw, stride, padding))
+    geo = geometry(x.shape, kh, kw, stride, padding)
+    _check_padded(x.shape, geo, x.dtype)
+    _check_columns(x.shape[1], x.shape[0], geo, x.dtype, "kh, kw and padding")
+    return Im2colArgs(x, geo)
 
 
 def col2im_args(cols, x_shape, kh, kw, stride, padding):
@@ -115,6 +130,8 @@ def col2im_args(cols, x_shape, kh, kw, stride, padding):
     geo = geometry(x_shape, kh, kw, stride, padding, x_name="x_shape")
     N, C = x_shape[0], x_shape[1]
     _v.check_shape(cols, "cols", (C * geo.kh * geo.kw, N * geo.oh * geo.ow))
+    _v.check_alloc(x_shape, cols.dtype, "x_shape", "dx")
+    _check_padded(x_shape, geo, cols.dtype)
     return Col2imArgs(cols, x_shape, geo)
 
 
@@ -132,7 +149,11 @@ def conv2d_forward_args(x, w, b, stride, padding, activation):
     if b is not None:
         _v.check_shape(b, "b", (w.shape[0],))
     activation = _v.check_activation(activation)
-    return ConvForwardArgs(x, w, b, activation, _w_geometry(x, w, stride, padding))
+    geo = _w_geometry(x, w, stride, padding)
+    _check_padded(x.shape, geo, x.dtype)
+    _check_columns(x.shape[1], x.shape[0], geo, x.dtype, "w's kernel size and padding")
+    _v.check_alloc((x.shape[0], w.shape[0], geo.oh, geo.ow), x.dtype, "padding", "y")
+    return ConvForwardArgs(x, w, b, activation, geo)
 
 
 def conv2d_backward_args(dy, x, w, stride, padding, need_dx):
@@ -144,5 +165,7 @@ def conv2d_backward_args(dy, x, w, stride, padding, need_dx):
     _v.check_same_dtype(("x", x), ("w", w), ("dy", dy))
     geo = _w_geometry(x, w, stride, padding)
     _v.check_shape(dy, "dy", (x.shape[0], w.shape[0], geo.oh, geo.ow))
+    _check_padded(x.shape, geo, x.dtype)
+    _check_columns(x.shape[1], x.shape[0], geo, x.dtype, "w's kernel size and padding")
     need_dx = _v.check_bool(need_dx, "need_dx")
     return ConvBackwardArgs(dy, x, w, need_dx, geo)

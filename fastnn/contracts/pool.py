@@ -60,6 +60,7 @@ def maxpool2d_backward_args(dy, argmax, x_shape):
     if dy.shape[2] > H or dy.shape[3] > W:
         raise ValueError("dy's output plane %s cannot be larger than x_shape's plane (%d, %d)"
                          % (dy.shape[2:], H, W))
+    _v.check_alloc(x_shape, dy.dtype, "x_shape", "dx")
     lo, hi = int(argmax.min()), int(argmax.max())
     if lo < 0 or hi >= H * W:
         raise ValueError("argmax must hold flat indices h*W + w in [0, H*W) = [0, %d) for "

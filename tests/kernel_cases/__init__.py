@@ -13,12 +13,18 @@ One entry (:class:`KernelCase`) per kernel, or per variant of a kernel, lists
   tolerance; in-place kernels (``updates``) compare every array they update;
 * ``any_layout``: whether the kernel takes inputs in any memory layout (C, F, sliced,
   reversed, read-only);
-* ``big(dtype)``: one argument set large enough that the kernel splits its work over 3 threads.
+* ``big(dtype)``: one argument set large enough that the kernel splits its work over 3 threads;
+* ``equivalent`` (optional): the same call made another way with the module's other kernels (a
+  multi-tensor optimizer kernel: the single-tensor one on each tensor), which must give the same
+  bits.
+
+``updates`` may name arguments that are lists of arrays (the multi-tensor kernels): each entry is
+compared.
 
 The entries live by family, beside the inputs they need: ``gemm.py``, ``conv.py``, ``pool.py``,
-``activations.py``, ``optim.py`` (shared builders in ``inputs.py``, the record types in
-``records.py``).  Adding a kernel is one entry in its family's ``CASES``.  An entry with
-``requires`` names parameters that may not exist yet: its tests are skipped until both
+``activations.py``, ``optim.py``, ``optim_multi.py`` (shared builders in ``inputs.py``, the
+record types in ``records.py``).  Adding a kernel is one entry in its family's ``CASES``.  An
+entry with ``requires`` names parameters that may not exist yet: its tests are skipped until both
 implementations have the kernel with those parameters (see :func:`missing`).
 
 The package builds data only (no pytest), so a child process can import it to run every hostile
@@ -28,12 +34,13 @@ import inspect
 
 from fastnn import kernels, reference
 
-from . import activations, conv, gemm, optim, pool
+from . import activations, conv, gemm, optim, optim_multi, pool
 # the record types, for the test module
 from .records import (DTYPES, EXACT, F32, F64, Args, Close, Exact, Hostile,  # noqa: F401
                       KernelCase)
 
-CASES = gemm.CASES + conv.CASES + pool.CASES + activations.CASES + optim.CASES
+CASES = (gemm.CASES + conv.CASES + pool.CASES + activations.CASES + optim.CASES
+         + optim_multi.CASES)
 
 
 def missing(case):

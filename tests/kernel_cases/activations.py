@@ -95,7 +95,12 @@ def _unary_hostile(name):
 def _pair_hostile(v_name, with_alpha):
     def hostile():
         base = call("", _A, _A)
+        buf = np.zeros(13)
         out = [
+            # dy every other element of out's buffer: overlapping, not contiguous
+            bad("out overlaps dy strided", ValueError, ("out", "dy"),
+                buf[::2][:6].reshape(2, 3), _A[:2, :3], out=buf[:6].reshape(2, 3),
+                words=["overlap"]),
             bad("dy shape", ValueError, "dy", _A[:2], _A, words=["(3, 4)", "(2, 4)"]),
             bad("%s shape" % v_name, ValueError, ("dy", v_name), _A, _A[:, :3]),
             bad("%s dtype mix" % v_name, TypeError, v_name, _A, _A.astype(np.float32),
@@ -204,7 +209,13 @@ def _cross_entropy_hostile():
         bad("labels 2-D int", ValueError, "labels", z, np.zeros((3, 4), np.int64)),
         bad("labels 0-d", TypeError, "labels", z, np.int64(1)),
         bad("float labels (N,)", ValueError, "labels", z, labels.astype(np.float64),
-            words=["(3, 4)"]),
+            words=["integer dtype", "(3, 4)"]),
+        bad("float32 labels (N,)", ValueError, "labels", z, labels.astype(np.float32),
+            words=["integer dtype"]),
+        bad("labels uint8 too big", ValueError, "labels", z, np.array([0, 5, 1], np.uint8),
+            words=["[0, 4)", "5"]),
+        bad("float labels list", TypeError, "labels", z.astype(np.float32),
+            [[0.0, 1.0, 0.0, 0.0]] * 3, words=["float32", "float64"]),
         bad("float labels shape", ValueError, "labels", z, np.zeros((3, 5)),
             words=["(3, 4)", "(3, 5)"]),
         bad("float labels dtype", TypeError, "labels", z, np.zeros((3, 4), np.float32),
@@ -212,7 +223,7 @@ def _cross_entropy_hostile():
         bad("labels NaN", ValueError, "labels", z, np.full((3, 4), np.nan), words=["finite"]),
         bad("labels inf", ValueError, "labels", z, np.full((3, 4), np.inf), words=["finite"]),
         bad("labels negative soft", ValueError, "labels", z, np.full((3, 4), -0.25),
-            words=["non-negative"]),
+            words=["non-negative", "-0.25"]),
         bad("labels bool", TypeError, "labels", z, np.array([True, False, True]),
             words=["bool"]),
         bad("labels complex", TypeError, "labels", z, np.zeros((3, 4), complex)),

@@ -115,6 +115,19 @@ def _conv_backward_big(dtype):
 _X = np.zeros((2, 3, 5, 5))
 _W = np.zeros((4, 3, 3, 3))
 _DY = np.zeros((2, 4, 3, 3))
+_ONE = np.zeros((1, 1, 1, 1))
+_HUGE_STRIDE = 2 ** 31 - 1      # the largest stride: one output position however large the plane
+
+
+def _absurd_size_hostiles(make):
+    """A padding of 2**24 on a 1x1 input: a padded plane (the twins build it) and, at stride 1,
+    an output of 2**50 elements, more than any address space holds, so the allocation would fail
+    at once whatever the OS's overcommit policy (a smaller absurd size could be granted): a
+    ValueError naming padding before anything is allocated.  ``make(stride, padding)``: the
+    call's arguments."""
+    return [bad("padding 2**24", ValueError, "padding", *make(1, 2 ** 24), words=["2**47"]),
+            bad("padding 2**24, stride 2**31-1", ValueError, "padding",
+                *make(_HUGE_STRIDE, 2 ** 24), words=["2**47"])]
 
 
 def _im2col_hostile():
@@ -129,6 +142,9 @@ def _im2col_hostile():
         bad("kh too tall", ValueError, "kh", _X, 6, 3, 1, 0, words=["6", "5"]),
         bad("kw too wide", ValueError, "kw", _X, 3, 8, 1, 1, words=["8", "7"]),
         bad("kh 2**40", ValueError, "kh", _X, 2 ** 40, 3, 1, 0),
+        *_absurd_size_hostiles(lambda s, p: (_ONE, 1, 1, s, p)),
+        bad("columns of 2**80 elements", ValueError, ("kh", "kw", "padding"), _ONE, 2 ** 20,
+            2 ** 20, 1, 2 ** 20, words=["2**47"]),
         *dtype_hostiles(base, 0, "x"),
         *geometry_hostiles(base, 3, 4),
     ]
@@ -146,6 +162,11 @@ def _col2im_hostile():
         bad("kw bool", TypeError, "kw", cols, _X.shape, 3, True, 1, 0),
         bad("x_shape 2**63", ValueError, "cols", cols, (1, 1, 2 ** 63, 3), 3, 3, 1, 0),
         bad("x_shape 2**62 batch", ValueError, "cols", cols, (2 ** 62, 1, 3, 3), 3, 3, 1, 0),
+        # cols of the right shape (513 x 513 windows), dx of 2**80 elements
+        bad("x_shape 2**40 x 2**40", ValueError, "x_shape", np.zeros((1, 513 * 513)),
+            (1, 1, 2 ** 40, 2 ** 40), 1, 1, _HUGE_STRIDE, 0, words=["2**47"]),
+        bad("padding 2**24, stride 2**31-1", ValueError, "padding", np.zeros((1, 1)),
+            (1, 1, 1, 1), 1, 1, _HUGE_STRIDE, 2 ** 24, words=["2**47"]),
         *dtype_hostiles(base, 0, "cols"),
         *x_shape_hostiles(base, 1),
         *geometry_hostiles(base, 4, 5),
@@ -169,12 +190,7 @@ def _conv_forward_hostile():
             words=["8", "7"]),
         bad("x empty batch", ValueError, "x", _X[:0], _W, None, 1, 0, words=["empty"]),
         bad("w empty", ValueError, "w", _X, _W[:0], None, 1, 0, words=["empty"]),
-        # an output of 2**50 elements: more than any address space, so the allocation fails at
-        # once whatever the OS's overcommit policy (a smaller absurd size could be granted)
-        bad("padding 2**24", ValueError, "padding", np.zeros((1, 1, 1, 1)),
-            np.zeros((1, 1, 1, 1)), None, 1, 2 ** 24,
-            xfail="a padding that makes the output 2**50 elements raises MemoryError, not a "
-                  "ValueError naming padding"),
+        *_absurd_size_hostiles(lambda s, p: (_ONE, _ONE, None, s, p)),
         *dtype_hostiles(base, 0, "x"),
         *dtype_hostiles(base, 1, "w"),
         *geometry_hostiles(base, 3, 4),
@@ -198,6 +214,8 @@ def _conv_backward_hostile():
         bad("need_dx int", TypeError, "need_dx", _DY, _X, _W, 1, 0, need_dx=1, words=["bool"]),
         bad("need_dx None", TypeError, "need_dx", _DY, _X, _W, 1, 0, need_dx=None),
         bad("need_dx str", TypeError, "need_dx", _DY, _X, _W, 1, 0, need_dx="no"),
+        bad("padding 2**24, stride 2**31-1", ValueError, "padding", _ONE, _ONE, _ONE,
+            _HUGE_STRIDE, 2 ** 24, words=["2**47"]),
         *dtype_hostiles(base, 0, "dy"),
         *dtype_hostiles(base, 1, "x"),
         *dtype_hostiles(base, 2, "w"),

@@ -58,7 +58,16 @@ def _matmul_hostile():
         *out_hostiles(base, (3, 5), F64, {}),
         _out_is_input("a", lambda buf: call("", buf, np.ones((4, 4)), out=buf)),
         _out_is_input("b", lambda buf: call("", np.ones((4, 4)), buf, out=buf)),
+        bad("product of 2**47 bytes and more", ValueError, ("a", "b"), _TALL, _TALL.T,
+            xfail=_ABSURD_PRODUCT),
     ]
+
+
+# Zero-stride inputs of 2**22 + 1 rows (or columns) that cost nothing: their product would take
+# more than 2**47 bytes, more than any address space holds (fastnn._validate.check_alloc).
+_TALL = np.broadcast_to(np.float64(1.0), (2 ** 22 + 1, 1))
+_ABSURD_PRODUCT = ("the product would take more than any address space: MemoryError, not a "
+                   "ValueError naming the arguments (the GEMM contract has no check_alloc call)")
 
 
 def _out_is_input(name, make):
@@ -116,6 +125,8 @@ def _matmul_bias_hostile():
         *out_hostiles(base, (3, 5), F64, {}),
         _out_is_input("x", lambda buf: call("", buf, np.ones((4, 4)), np.ones(4), out=buf)),
         _out_is_input("w", lambda buf: call("", np.ones((4, 4)), buf, np.ones(4), out=buf)),
+        bad("product of 2**47 bytes and more", ValueError, ("x", "w"), _TALL, _TALL.T,
+            np.ones(2 ** 22 + 1), xfail=_ABSURD_PRODUCT),
     ]
 
 

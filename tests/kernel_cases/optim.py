@@ -1,5 +1,7 @@
-"""The table's optimizer entries: the in-place updates sgd, adagrad, adadelta, rmsprop, adam,
-adamw, adamax and nadam."""
+"""The table's optimizer entries: the in-place single-tensor updates sgd, adagrad, adadelta,
+rmsprop, adam, adamw, adamax and nadam.  What the multi-tensor entries (``optim_multi.py``) share
+with them: the kernels' states and settings, one tensor's arrays, and the hyper-parameter
+hostiles."""
 import numpy as np
 
 from .inputs import dtype_hostiles, normal, replace, seeded_rng, scalar_hostiles
@@ -21,7 +23,7 @@ OPTIMIZERS = {
     "nadam_update": (("exp_avg", "exp_avg_sq"), (), True, True),
 }
 # States that are averages of squares or norms start non-negative; the rest are signed.
-_NONNEG = {"state_sum", "square_avg", "acc_delta", "exp_avg_sq", "max_exp_avg_sq", "exp_inf"}
+NONNEG = {"state_sum", "square_avg", "acc_delta", "exp_avg_sq", "max_exp_avg_sq", "exp_inf"}
 # Hyper-parameter settings per kernel: every flag and both lerp branches (1 - beta >= 0.5).
 OPTIM_SETTINGS = {
     "sgd_update": [dict(lr=0.1), dict(lr=0.1, momentum=0.9, first_step=True),
@@ -45,7 +47,7 @@ OPTIM_SETTINGS = {
 _OPTIM_SHAPES = [(1,), (17,), (33,), (5, 7), (1000,), (3, 4, 5)]
 
 
-def _needs(name, state, kw):
+def needs_state(state, kw):
     """Whether the optional ``state`` is used under hyper-parameters ``kw``."""
     if state == "momentum_buffer":
         return kw.get("momentum", 0.0) != 0
@@ -56,20 +58,28 @@ def _needs(name, state, kw):
     return True
 
 
-def _optim_call(name, rng, shape, dtype, kw, step, label):
-    states, optional, takes_step, takes_mu = OPTIMIZERS[name]
+def tensor_arrays(name, rng, shape, dtype, kw):
+    """One tensor's ``(param, grad, {state: array})`` for kernel ``name`` under hyper-parameters
+    ``kw``; an optional state the flags leave unused is None."""
+    states, optional, _, _ = OPTIMIZERS[name]
     param = normal(rng, shape, dtype)
     grad = normal(rng, shape, dtype)
     arrays = {}
     for s in states:
-        if s in optional and not _needs(name, s, kw):
+        if s in optional and not needs_state(s, kw):
             arrays[s] = None          # optional state unused: None is accepted
             continue
-        v = rng.random(shape) if s in _NONNEG else rng.standard_normal(shape)
+        v = rng.random(shape) if s in NONNEG else rng.standard_normal(shape)
         arrays[s] = v.astype(dtype)
     if arrays.get("grad_avg") is not None:
         # consistent centered-RMSprop state (v >= a^2, as the update keeps it): no NaN sqrt
         arrays["square_avg"] += arrays["grad_avg"] ** 2
+    return param, grad, arrays
+
+
+def _optim_call(name, rng, shape, dtype, kw, step, label):
+    states, _, takes_step, takes_mu = OPTIMIZERS[name]
+    param, grad, arrays = tensor_arrays(name, rng, shape, dtype, kw)
     args = [param, grad] + [arrays[s] for s in states]
     if takes_step:
         args.append(step)
@@ -169,32 +179,7 @@ def _optim_hostile(name):
                 i = 2 + states.index(s)
                 args, kwargs = replace(c.args, c.kwargs, i, None)
                 out.append(Hostile("%s None" % s, args, kwargs, TypeError, (s,), ()))
-        # hyper-parameters
-        hyper = {"lr": -1.0, "weight_decay": -0.5}
-        if name in ("adagrad_update", "adadelta_update", "rmsprop_update", "adam_update",
-                    "adamw_update", "adamax_update", "nadam_update"):
-            hyper["eps"] = -1e-8
-        for h, below in hyper.items():
-            key = 2 + len(states) if (name == "sgd_update" and h == "lr") else h
-            out += scalar_hostiles(c, key, h, below=below)
-        extra = {
-            "sgd_update": [("momentum", -0.1), ("dampening", None)],
-            "adagrad_update": [("lr_decay", -0.1)],
-            "adadelta_update": [("rho", -0.1)],
-            "rmsprop_update": [("alpha", -0.5), ("momentum", -0.1)],
-            "adam_update": [("beta1", -0.1), ("beta2", -0.1)],
-            "adamw_update": [("beta1", -0.1), ("beta2", -0.1)],
-            "adamax_update": [("beta1", -0.1), ("beta2", -0.1)],
-            "nadam_update": [("beta1", -0.1), ("beta2", -0.1), ("momentum_decay", -1.0)],
-        }[name]
-        for h, below in extra:
-            out += scalar_hostiles(c, h, h, below=below)
-        for h, v in {"adadelta_update": [("rho", 1.5)], "adam_update": [("beta1", 1.0),
-                                                                        ("beta2", 1.5)],
-                     "adamw_update": [("beta2", 1.0)], "adamax_update": [("beta1", 1.0)],
-                     "nadam_update": [("beta2", 1.0)]}.get(name, []):
-            args, kwargs = replace(c.args, c.kwargs, h, v)
-            out.append(Hostile("%s %r" % (h, v), args, kwargs, ValueError, (h,), (repr(v),)))
+        out += hyperparameter_hostiles(name, c)
         if takes_step:
             i = n_arrays
             for label, v, exc in [("step 0", 0, ValueError), ("step -1", -1, ValueError),
@@ -210,24 +195,63 @@ def _optim_hostile(name):
                                   ("mu_product bool", True, TypeError)]:
                 args, kwargs = replace(c.args, c.kwargs, i, v)
                 out.append(Hostile(label, args, kwargs, exc, ("mu_product",), ()))
-        flags = {"sgd_update": ("nesterov", "maximize", "first_step"),
-                 "adagrad_update": ("maximize",), "adadelta_update": ("maximize",),
-                 "rmsprop_update": ("centered", "maximize"),
-                 "adam_update": ("amsgrad", "maximize", "decoupled_weight_decay"),
-                 "adamw_update": ("amsgrad", "maximize"), "adamax_update": ("maximize",),
-                 "nadam_update": ("decoupled_weight_decay", "maximize")}[name]
-        for f in flags:
-            for label, v in [("int", 1), ("None", None), ("str", "yes")]:
-                args, kwargs = replace(c.args, c.kwargs, f, v)
-                out.append(Hostile("%s %s" % (f, label), args, kwargs, TypeError, (f,),
-                                   ("bool",)))
         if name == "sgd_update":
-            out.append(bad("nesterov with dampening", ValueError, "nesterov", *c.args,
-                           **dict(c.kwargs, dampening=0.1)))
-            out.append(bad("nesterov without momentum", ValueError, "nesterov", *c.args,
-                           **dict(c.kwargs, momentum=0.0)))
+            for label, v in [("int", 1), ("None", None), ("str", "yes")]:
+                args, kwargs = replace(c.args, c.kwargs, "first_step", v)
+                out.append(Hostile("first_step %s" % label, args, kwargs, TypeError,
+                                   ("first_step",), ("bool",)))
         return out
     return hostile
+
+
+def hyperparameter_hostiles(name, c):
+    """Bad hyper-parameters and flags for optimizer kernel ``name`` (the single-tensor name), on
+    the call ``c`` of that kernel or of its multi-tensor version: the two take them at the same
+    places (sgd's ``lr`` positionally after the arrays, the rest by keyword)."""
+    states = OPTIMIZERS[name][0]
+    out = []
+    hyper = {"lr": -1.0, "weight_decay": -0.5}
+    if name in ("adagrad_update", "adadelta_update", "rmsprop_update", "adam_update",
+                "adamw_update", "adamax_update", "nadam_update"):
+        hyper["eps"] = -1e-8
+    for h, below in hyper.items():
+        key = 2 + len(states) if (name == "sgd_update" and h == "lr") else h
+        out += scalar_hostiles(c, key, h, below=below)
+    extra = {
+        "sgd_update": [("momentum", -0.1), ("dampening", None)],
+        "adagrad_update": [("lr_decay", -0.1)],
+        "adadelta_update": [("rho", -0.1)],
+        "rmsprop_update": [("alpha", -0.5), ("momentum", -0.1)],
+        "adam_update": [("beta1", -0.1), ("beta2", -0.1)],
+        "adamw_update": [("beta1", -0.1), ("beta2", -0.1)],
+        "adamax_update": [("beta1", -0.1), ("beta2", -0.1)],
+        "nadam_update": [("beta1", -0.1), ("beta2", -0.1), ("momentum_decay", -1.0)],
+    }[name]
+    for h, below in extra:
+        out += scalar_hostiles(c, h, h, below=below)
+    for h, v in {"adadelta_update": [("rho", 1.5)], "adam_update": [("beta1", 1.0),
+                                                                    ("beta2", 1.5)],
+                 "adamw_update": [("beta2", 1.0)], "adamax_update": [("beta1", 1.0)],
+                 "nadam_update": [("beta2", 1.0)]}.get(name, []):
+        args, kwargs = replace(c.args, c.kwargs, h, v)
+        out.append(Hostile("%s %r" % (h, v), args, kwargs, ValueError, (h,), (repr(v),)))
+    flags = {"sgd_update": ("nesterov", "maximize"),
+             "adagrad_update": ("maximize",), "adadelta_update": ("maximize",),
+             "rmsprop_update": ("centered", "maximize"),
+             "adam_update": ("amsgrad", "maximize", "decoupled_weight_decay"),
+             "adamw_update": ("amsgrad", "maximize"), "adamax_update": ("maximize",),
+             "nadam_update": ("decoupled_weight_decay", "maximize")}[name]
+    for f in flags:
+        for label, v in [("int", 1), ("None", None), ("str", "yes")]:
+            args, kwargs = replace(c.args, c.kwargs, f, v)
+            out.append(Hostile("%s %s" % (f, label), args, kwargs, TypeError, (f,),
+                               ("bool",)))
+    if name == "sgd_update":
+        out.append(bad("nesterov with dampening", ValueError, "nesterov", *c.args,
+                       **dict(c.kwargs, dampening=0.1)))
+        out.append(bad("nesterov without momentum", ValueError, "nesterov", *c.args,
+                       **dict(c.kwargs, momentum=0.0)))
+    return out
 
 
 # Per element the twin's operations in torch's order: bit for bit.  C-contiguous arrays only

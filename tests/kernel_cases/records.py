@@ -87,6 +87,9 @@ class KernelCase:
     updates: tuple = ()                        # positions of the arguments updated in place
     variant: str = ""                          # tells two entries of one kernel apart
     requires: tuple = ()                       # parameters the kernel must have (guarded)
+    # (module, args, kwargs) -> result: the same call made another way with ``module``'s other
+    # kernels (a multi-tensor kernel: the single-tensor one on each tensor); bit for bit
+    equivalent: Optional[Callable] = None
 
     @property
     def id(self):
