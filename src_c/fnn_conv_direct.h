@@ -5,17 +5,18 @@
  * Why: with K = 9 a GEMM does 9 multiply-adds per output element and spends more time packing
  * its panels and handling edge tiles than computing; the layer is bound by writing y (forward)
  * and reading dy (backward).  Here the K input vectors under a tile of output pixels are loaded
- * once (masked loads: the padding is zeros, never copied) and each output channel is one chain
+ * once from a small per-unit copy of the input rows (below) and each output channel is one chain
  * of K FMAs over them, vectorised over the tile's pixels.
  *
  * Tiles.  Output pixels are numbered p = oh*OW + ow within an image (the layout of a y plane).
  * A work unit first copies the K input rows under its output rows into a small buffer, tap by
  * tap and row by row (plain copies, zeros for the padding: fnn_conv_cols, a per-unit im2col of at
  * most FNN_CONV_DIRECT_CHUNK + OW pixels, in L1/L2), then runs over tiles of L consecutive p
- * (L = 16 at AVX-512, 8 at AVX2): tap k of a tile is one vector load from that buffer.  Every
- * tile is full except an image's last one when L does not divide P, so the stores to y are
- * plain, contiguous vector stores.
-
+ * (L = 16 at AVX-512, 8 at AVX2): tap k of a tile is one vector load from that buffer.  The
+ * caller sizes units so that every tile is full except an image's last one (rows too wide for
+ * that give one-row units, whose last tile may be partial): the stores to y are plain vector
+ * stores, masked only on a partial tile.
+ *
  * Same bits as the GEMM path.  Each output element is the chain the GEMM computes for it:
  *     acc = 0;  for k = c*kh*kw + i*kw + j ascending: acc = fma(w[oc, k], x_k, acc)
  * (generic level: acc = acc + w*x, two roundings, as the generic micro-kernel), then

@@ -51,9 +51,10 @@
 #   is tiny: float32, K <= FNN_CONV_DIRECT_MAX_K (12) and stride 1 along the width (the rule is
 #   `conv_algorithm`; a network's first layer, 1 -> 32 channels 3x3, has K = 9).  With K = 9 the
 #   GEMM spends more time packing and on edge tiles than on its 9 FMAs per output; the direct
-#   kernels load the K input vectors under a tile of output pixels (masked loads: no im2col, no
-#   padding copies) and run each channel's K FMAs on them.  Forward: prange over chunks of
-#   output pixels of one image, each computing every channel.  dw and db: prange over blocks of output channels
+#   kernels copy the K input rows under a few output rows into a small per-unit buffer (in
+#   cache, never the whole im2col matrix) and run each channel's K FMAs on vectors of output
+#   pixels.  Forward: prange over blocks of output rows of one image, each computing every
+#   channel.  dw and db: prange over blocks of output channels
 #   (16 at AVX-512, 8 otherwise), each summing its whole batch in one thread.  Each element is
 #   the same chain of FMAs (or multiply-adds at the generic level) in the same k order as the
 #   GEMM computes for it, under the same flush-to-zero mode, so the path never changes a result
@@ -325,10 +326,14 @@ cdef Py_ssize_t _direct_forward(const float[:, :, :, ::1] x, const float[:, ::1]
                                 float[:, :, :, ::1] y, fnn_conv_geom geo, int nt):
     """y = act(conv(x, w) + b).  A work unit is a block of whole output rows of one image, about
     FNN_CONV_DIRECT_CHUNK pixels, every channel; the row count is a multiple of 16/gcd(OW, 16)
-    when the image has that many rows, so that only an image's last vector tile can be partial.
+    when that fits in the chunk, so that only an image's last vector tile is partial (a unit's
+    last tile may be partial otherwise: its store is masked).  Rows wider than the chunk make
+    one-row units, so a unit's buffer stays K rows of one output row at most.
     Returns how many units could not allocate their buffer (0 when all is done)."""
     cdef Py_ssize_t step = 16 // gcd(geo.OW, 16)
-    cdef Py_ssize_t rpu = max(step, FNN_CONV_DIRECT_CHUNK // geo.OW // step * step)
+    cdef Py_ssize_t rpu = FNN_CONV_DIRECT_CHUNK // geo.OW // step * step
+    if rpu == 0:
+        rpu = max(1, FNN_CONV_DIRECT_CHUNK // geo.OW)
     cdef Py_ssize_t per_image = (geo.OH + rpu - 1) // rpu
     cdef Py_ssize_t units = geo.N * per_image, u, n, r0, r1, failed = 0
     cdef const float *pb = &b[0] if has_bias else NULL
