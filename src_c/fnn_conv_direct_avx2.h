@@ -14,39 +14,64 @@ FNN_CONV_INLINE __m256i fnn_conv_mask_avx2(unsigned bits)
     return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), sel), sel);
 }
 
-/* The AVX2 twin of fnn_conv_fwd_channels_avx512 (8 lanes); n live lanes (8: plain stores). */
+/* The AVX2 twins of fnn_conv_fwd_out_avx512, fnn_conv_fwd8_avx512 and fnn_conv_fwd1_avx512 (8
+ * lanes); n live lanes (8: plain stores). */
 FNN_CONV_TARGET_AVX2
-FNN_CONV_INLINE void fnn_conv_fwd_channels_avx2(const int G, ptrdiff_t K, const __m256 *X,
-                                                const float *w, const float *bias, int act,
-                                                float *y, ptrdiff_t stride, ptrdiff_t n)
+FNN_CONV_INLINE void fnn_conv_fwd_out_avx2(__m256 v, const float *bias, int act, float *y,
+                                           ptrdiff_t n)
 {
     const __m256 zero = _mm256_setzero_ps();
-    __m256 a[8];
+    if (bias != NULL)
+        v = _mm256_add_ps(v, _mm256_set1_ps(*bias));
+    if (act == FNN_ACT_RELU)
+        v = _mm256_blendv_ps(v, zero, _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
+    if (n == 8)
+        _mm256_storeu_ps(y, v);
+    else
+        _mm256_maskstore_ps(y, fnn_conv_mask_avx2(fnn_conv_bits(0, n)), v);
+    if (act != FNN_ACT_NONE && act != FNN_ACT_RELU)
+        fnn_conv_act(act, y, n);
+}
+
+FNN_CONV_TARGET_AVX2
+FNN_CONV_INLINE void fnn_conv_fwd8_avx2(ptrdiff_t K, const __m256 *X, const float *w,
+                                        const float *bias, int act, float *y, ptrdiff_t stride,
+                                        ptrdiff_t n)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0;
+    __m256 a7 = a0;
     ptrdiff_t k;
-    int r;
-#pragma GCC unroll 8
-    for (r = 0; r < G; r++)
-        a[r] = zero;
     for (k = 0; k < K; k++) {
         const __m256 xk = X[k];
-#pragma GCC unroll 8
-        for (r = 0; r < G; r++)
-            a[r] = _mm256_fmadd_ps(_mm256_set1_ps(w[r * K + k]), xk, a[r]);
+        const float *wk = w + k;
+        a0 = _mm256_fmadd_ps(_mm256_set1_ps(wk[0]), xk, a0);
+        a1 = _mm256_fmadd_ps(_mm256_set1_ps(wk[K]), xk, a1);
+        a2 = _mm256_fmadd_ps(_mm256_set1_ps(wk[2 * K]), xk, a2);
+        a3 = _mm256_fmadd_ps(_mm256_set1_ps(wk[3 * K]), xk, a3);
+        a4 = _mm256_fmadd_ps(_mm256_set1_ps(wk[4 * K]), xk, a4);
+        a5 = _mm256_fmadd_ps(_mm256_set1_ps(wk[5 * K]), xk, a5);
+        a6 = _mm256_fmadd_ps(_mm256_set1_ps(wk[6 * K]), xk, a6);
+        a7 = _mm256_fmadd_ps(_mm256_set1_ps(wk[7 * K]), xk, a7);
     }
-#pragma GCC unroll 8
-    for (r = 0; r < G; r++) {
-        __m256 v = a[r];
-        if (bias != NULL)
-            v = _mm256_add_ps(v, _mm256_set1_ps(bias[r]));
-        if (act == FNN_ACT_RELU)
-            v = _mm256_blendv_ps(v, zero, _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
-        if (n == 8)
-            _mm256_storeu_ps(y + r * stride, v);
-        else
-            _mm256_maskstore_ps(y + r * stride, fnn_conv_mask_avx2(fnn_conv_bits(0, n)), v);
-        if (act != FNN_ACT_NONE && act != FNN_ACT_RELU)
-            fnn_conv_act(act, y + r * stride, n);
-    }
+    fnn_conv_fwd_out_avx2(a0, bias, act, y, n);
+    fnn_conv_fwd_out_avx2(a1, bias ? bias + 1 : NULL, act, y + stride, n);
+    fnn_conv_fwd_out_avx2(a2, bias ? bias + 2 : NULL, act, y + 2 * stride, n);
+    fnn_conv_fwd_out_avx2(a3, bias ? bias + 3 : NULL, act, y + 3 * stride, n);
+    fnn_conv_fwd_out_avx2(a4, bias ? bias + 4 : NULL, act, y + 4 * stride, n);
+    fnn_conv_fwd_out_avx2(a5, bias ? bias + 5 : NULL, act, y + 5 * stride, n);
+    fnn_conv_fwd_out_avx2(a6, bias ? bias + 6 : NULL, act, y + 6 * stride, n);
+    fnn_conv_fwd_out_avx2(a7, bias ? bias + 7 : NULL, act, y + 7 * stride, n);
+}
+
+FNN_CONV_TARGET_AVX2
+FNN_CONV_INLINE void fnn_conv_fwd1_avx2(ptrdiff_t K, const __m256 *X, const float *w,
+                                        const float *bias, int act, float *y, ptrdiff_t n)
+{
+    __m256 a = _mm256_setzero_ps();
+    ptrdiff_t k;
+    for (k = 0; k < K; k++)
+        a = _mm256_fmadd_ps(_mm256_set1_ps(w[k]), X[k], a);
+    fnn_conv_fwd_out_avx2(a, bias, act, y, n);
 }
 
 FNN_CONV_TARGET_AVX2
@@ -62,11 +87,11 @@ static void fnn_conv_direct_fwd_avx2(const fnn_conv_geom *g, const float *buf, p
         for (k = 0; k < K; k++)        /* lanes past n are the buffer's padding: not stored */
             X[k] = _mm256_loadu_ps(buf + k * S + t - q0);
         for (oc = 0; oc + 8 <= g->OC; oc += 8)
-            fnn_conv_fwd_channels_avx2(8, K, X, w + oc * K, bias ? bias + oc : NULL, act,
-                                       y + oc * P + t, P, n);
+            fnn_conv_fwd8_avx2(K, X, w + oc * K, bias ? bias + oc : NULL, act, y + oc * P + t, P,
+                               n);
         for (; oc < g->OC; oc++)
-            fnn_conv_fwd_channels_avx2(1, K, X, w + oc * K, bias ? bias + oc : NULL, act,
-                                       y + oc * P + t, P, n);
+            fnn_conv_fwd1_avx2(K, X, w + oc * K, bias ? bias + oc : NULL, act, y + oc * P + t,
+                               n);
     }
 }
 

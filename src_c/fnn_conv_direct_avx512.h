@@ -5,43 +5,70 @@
 #ifndef FNN_CONV_DIRECT_AVX512_H
 #define FNN_CONV_DIRECT_AVX512_H
 
-/* G output channels (weights w: G rows of K) on one tile: G independent FMA chains over k (G = 8
- * in the main loop: enough to cover the FMA latency), then the bias, ReLU (v < 0 ? 0 : v, so
- * NaN and -0.0 stay, as in the GEMM epilogue) and the stores, G rows of y `stride` apart; a
- * partial tile (mo != all ones) is stored masked.  Always inlined with a constant G, so the
- * accumulators live in registers. */
+/* One output channel's finished accumulator v: + bias (when given), ReLU (v < 0 ? 0 : v, so NaN
+ * and -0.0 stay, as in the GEMM epilogue), the store (masked on a partial tile, mo != all ones),
+ * then any other activation on the stored values. */
 FNN_CONV_TARGET_AVX512
-FNN_CONV_INLINE void fnn_conv_fwd_channels_avx512(const int G, ptrdiff_t K, const __m512 *X,
-                                                  const float *w, const float *bias, int act,
-                                                  float *y, ptrdiff_t stride, __mmask16 mo)
+FNN_CONV_INLINE void fnn_conv_fwd_out_avx512(__m512 v, const float *bias, int act, float *y,
+                                             __mmask16 mo)
 {
     const __m512 zero = _mm512_setzero_ps();
-    __m512 a[8];
+    if (bias != NULL)
+        v = _mm512_add_ps(v, _mm512_set1_ps(*bias));
+    if (act == FNN_ACT_RELU)
+        v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), zero);
+    if (mo == 0xffff)
+        _mm512_storeu_ps(y, v);
+    else
+        _mm512_mask_storeu_ps(y, mo, v);
+    if (act != FNN_ACT_NONE && act != FNN_ACT_RELU)
+        fnn_conv_act(act, y, mo == 0xffff ? 16 : __builtin_popcount(mo));
+}
+
+/* 8 output channels (weights w: 8 rows of K) on one tile: 8 independent FMA chains over k (enough
+ * to cover the FMA latency), in named registers (an accumulator array indexed in a loop over a
+ * run-time K is kept on the stack by GCC), then fnn_conv_fwd_out_avx512 for each, rows of y
+ * `stride` apart. */
+FNN_CONV_TARGET_AVX512
+FNN_CONV_INLINE void fnn_conv_fwd8_avx512(ptrdiff_t K, const __m512 *X, const float *w,
+                                          const float *bias, int act, float *y, ptrdiff_t stride,
+                                          __mmask16 mo)
+{
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0;
+    __m512 a7 = a0;
     ptrdiff_t k;
-    int r;
-#pragma GCC unroll 8
-    for (r = 0; r < G; r++)
-        a[r] = zero;
     for (k = 0; k < K; k++) {
         const __m512 xk = X[k];
-#pragma GCC unroll 8
-        for (r = 0; r < G; r++)
-            a[r] = _mm512_fmadd_ps(_mm512_set1_ps(w[r * K + k]), xk, a[r]);
+        const float *wk = w + k;
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps(wk[0]), xk, a0);
+        a1 = _mm512_fmadd_ps(_mm512_set1_ps(wk[K]), xk, a1);
+        a2 = _mm512_fmadd_ps(_mm512_set1_ps(wk[2 * K]), xk, a2);
+        a3 = _mm512_fmadd_ps(_mm512_set1_ps(wk[3 * K]), xk, a3);
+        a4 = _mm512_fmadd_ps(_mm512_set1_ps(wk[4 * K]), xk, a4);
+        a5 = _mm512_fmadd_ps(_mm512_set1_ps(wk[5 * K]), xk, a5);
+        a6 = _mm512_fmadd_ps(_mm512_set1_ps(wk[6 * K]), xk, a6);
+        a7 = _mm512_fmadd_ps(_mm512_set1_ps(wk[7 * K]), xk, a7);
     }
-#pragma GCC unroll 8
-    for (r = 0; r < G; r++) {
-        __m512 v = a[r];
-        if (bias != NULL)
-            v = _mm512_add_ps(v, _mm512_set1_ps(bias[r]));
-        if (act == FNN_ACT_RELU)
-            v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), zero);
-        if (mo == 0xffff)
-            _mm512_storeu_ps(y + r * stride, v);
-        else
-            _mm512_mask_storeu_ps(y + r * stride, mo, v);
-        if (act != FNN_ACT_NONE && act != FNN_ACT_RELU)
-            fnn_conv_act(act, y + r * stride, mo == 0xffff ? 16 : __builtin_popcount(mo));
-    }
+    fnn_conv_fwd_out_avx512(a0, bias, act, y, mo);
+    fnn_conv_fwd_out_avx512(a1, bias ? bias + 1 : NULL, act, y + stride, mo);
+    fnn_conv_fwd_out_avx512(a2, bias ? bias + 2 : NULL, act, y + 2 * stride, mo);
+    fnn_conv_fwd_out_avx512(a3, bias ? bias + 3 : NULL, act, y + 3 * stride, mo);
+    fnn_conv_fwd_out_avx512(a4, bias ? bias + 4 : NULL, act, y + 4 * stride, mo);
+    fnn_conv_fwd_out_avx512(a5, bias ? bias + 5 : NULL, act, y + 5 * stride, mo);
+    fnn_conv_fwd_out_avx512(a6, bias ? bias + 6 : NULL, act, y + 6 * stride, mo);
+    fnn_conv_fwd_out_avx512(a7, bias ? bias + 7 : NULL, act, y + 7 * stride, mo);
+}
+
+/* One output channel on one tile (the channels left over after the groups of 8). */
+FNN_CONV_TARGET_AVX512
+FNN_CONV_INLINE void fnn_conv_fwd1_avx512(ptrdiff_t K, const __m512 *X, const float *w,
+                                          const float *bias, int act, float *y, __mmask16 mo)
+{
+    __m512 a = _mm512_setzero_ps();
+    ptrdiff_t k;
+    for (k = 0; k < K; k++)
+        a = _mm512_fmadd_ps(_mm512_set1_ps(w[k]), X[k], a);
+    fnn_conv_fwd_out_avx512(a, bias, act, y, mo);
 }
 
 FNN_CONV_TARGET_AVX512
@@ -58,11 +85,11 @@ static void fnn_conv_direct_fwd_avx512(const fnn_conv_geom *g, const float *buf,
         for (k = 0; k < K; k++)        /* lanes past n are the buffer's padding: not stored */
             X[k] = _mm512_loadu_ps(buf + k * S + t - q0);
         for (oc = 0; oc + 8 <= g->OC; oc += 8)
-            fnn_conv_fwd_channels_avx512(8, K, X, w + oc * K, bias ? bias + oc : NULL, act,
-                                         y + oc * P + t, P, mo);
+            fnn_conv_fwd8_avx512(K, X, w + oc * K, bias ? bias + oc : NULL, act, y + oc * P + t,
+                                 P, mo);
         for (; oc < g->OC; oc++)
-            fnn_conv_fwd_channels_avx512(1, K, X, w + oc * K, bias ? bias + oc : NULL, act,
-                                         y + oc * P + t, P, mo);
+            fnn_conv_fwd1_avx512(K, X, w + oc * K, bias ? bias + oc : NULL, act, y + oc * P + t,
+                                 mo);
     }
 }
 
