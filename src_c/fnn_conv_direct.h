@@ -33,9 +33,10 @@
  * L channels are one vector; then acc[k] (one vector per tap k: L channels) += that vector times
  * the broadcast input x_k of that pixel.  One call owns channels [oc0, oc0 + L) for the whole
  * batch: every sum stays in one thread, in q order.  The transposed dy of one image is kept
- * (P*L floats) and added into db after the image, with flush-to-zero off.  The K chains are
- * always FNN_CONV_DIRECT_MAX_K (taps past K multiply zeros and are dropped), so the loop is
- * unrolled and the accumulators stay in registers.
+ * (P*L floats) and added into db after the image, with flush-to-zero off.  The SIMD variants
+ * run a constant number of chains, 9 when K <= 9 (a 3x3 first layer) and FNN_CONV_DIRECT_MAX_K
+ * otherwise (taps past K multiply zeros and are dropped), so the loop is unrolled and the
+ * accumulators stay in registers.
  *
  * Files: this one (geometry, the scalar parts, the generic kernels, the dispatch on `simd`),
  * fnn_conv_direct_avx2.h and fnn_conv_direct_avx512.h (the same kernels with intrinsics, under

@@ -141,18 +141,27 @@ static void fnn_conv_direct_dw_avx2(const fnn_conv_geom *g, const float *x, cons
         for (t = 0; t < P; t += 8) {
             const ptrdiff_t cnt = P - t < 8 ? P - t : 8;
             const __m256i mo = fnn_conv_mask_avx2(fnn_conv_bits(0, cnt));
-            for (r = 0; r < 8; r++)
-                T[r] = r >= nr ? _mm256_setzero_ps()
-                       : cnt == 8 ? _mm256_loadu_ps(dyn + r * P + t)
-                                  : _mm256_maskload_ps(dyn + r * P + t, mo);
+            if (nr == 8 && cnt == 8)
+                for (r = 0; r < 8; r++)
+                    T[r] = _mm256_loadu_ps(dyn + r * P + t);
+            else
+                for (r = 0; r < 8; r++)
+                    T[r] = r >= nr ? _mm256_setzero_ps()
+                           : _mm256_maskload_ps(dyn + r * P + t, mo);
             fnn_conv_transpose8_avx2(T);        /* T[l]: channels oc0.. of pixel t + l */
             for (l = 0; l < cnt; l++) {
                 const __m256 d = T[l];
                 const float *xk = buf + t + l;
                 _mm256_store_ps(keep + (t + l) * 8, d);
+                if (K <= 9) {
+#pragma GCC unroll 9
+                    for (k = 0; k < 9; k++)
+                        acc[k] = _mm256_fmadd_ps(d, _mm256_set1_ps(xk[k * S]), acc[k]);
+                } else {
 #pragma GCC unroll 12
-                for (k = 0; k < FNN_CONV_DIRECT_MAX_K; k++)
-                    acc[k] = _mm256_fmadd_ps(d, _mm256_set1_ps(xk[k * S]), acc[k]);
+                    for (k = 0; k < FNN_CONV_DIRECT_MAX_K; k++)
+                        acc[k] = _mm256_fmadd_ps(d, _mm256_set1_ps(xk[k * S]), acc[k]);
+                }
             }
         }
         fnn_conv_ftz_leave(csr);

@@ -147,19 +147,29 @@ static void fnn_conv_direct_dw_avx512(const fnn_conv_geom *g, const float *x, co
         for (t = 0; t < P; t += 16) {
             const ptrdiff_t cnt = P - t < 16 ? P - t : 16;
             const __mmask16 mo = (__mmask16)fnn_conv_bits(0, cnt);
-            for (r = 0; r < 16; r++)
-                T[r] = r >= nr ? _mm512_setzero_ps()
-                       : cnt == 16 ? _mm512_loadu_ps(dyn + r * P + t)
-                                   : _mm512_maskz_loadu_ps(mo, dyn + r * P + t);
+            if (nr == 16 && cnt == 16)          /* the common case: no branch per row */
+                for (r = 0; r < 16; r++)
+                    T[r] = _mm512_loadu_ps(dyn + r * P + t);
+            else
+                for (r = 0; r < 16; r++)
+                    T[r] = r >= nr ? _mm512_setzero_ps()
+                           : _mm512_maskz_loadu_ps(mo, dyn + r * P + t);
             fnn_conv_transpose16_avx512(T);     /* T[l]: channels oc0.. of pixel t + l */
             for (l = 0; l < cnt; l++) {
                 const __m512 d = T[l];
                 const float *xk = buf + t + l;
                 _mm512_store_ps(keep + (t + l) * 16, d);
-                /* all MAX_K chains, unrolled, so they stay in registers (rows K.. are zeros) */
+                /* 9 or all MAX_K chains, unrolled, so they stay in registers (rows K.. are
+                 * zeros, their chains are never stored) */
+                if (K <= 9) {
+#pragma GCC unroll 9
+                    for (k = 0; k < 9; k++)
+                        acc[k] = _mm512_fmadd_ps(d, _mm512_set1_ps(xk[k * S]), acc[k]);
+                } else {
 #pragma GCC unroll 12
-                for (k = 0; k < FNN_CONV_DIRECT_MAX_K; k++)
-                    acc[k] = _mm512_fmadd_ps(d, _mm512_set1_ps(xk[k * S]), acc[k]);
+                    for (k = 0; k < FNN_CONV_DIRECT_MAX_K; k++)
+                        acc[k] = _mm512_fmadd_ps(d, _mm512_set1_ps(xk[k * S]), acc[k]);
+                }
             }
         }
         fnn_conv_ftz_leave(csr);
