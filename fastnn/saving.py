@@ -372,8 +372,8 @@ def _needed_arrays(header):
         specs.append((shape, np.dtype(spec["dtype"])))
         needed["param_%03d" % i] = (shape, np.dtype(spec["dtype"]), what)
     opt = header.get("optimizer")
-    if opt is None:
-        return needed
+    if opt is None or isinstance(opt, dict) and opt.get("custom") is True:
+        return needed          # a custom optimizer: only its class name was written
     if not isinstance(opt, dict) or not isinstance(opt.get("state"), dict):
         raise FormatError("the optimizer entry has no 'state' object")
     for key, entry in opt["state"].items():

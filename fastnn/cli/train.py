@@ -131,8 +131,10 @@ def _settings(args):
         batch_size=positive_int(batch_size, "--batch-size"),
         dropout=fraction(dropout, "--dropout"),
         val_fraction=fraction(args.val_fraction, "--val-fraction"),
-        threads=thread_count(args.threads if args.threads is not None
-                             else get_num_threads(), "--threads"),
+        # None without --threads: the default count, adapted to the machine's load per call
+        # (fastnn.get_num_threads); an explicit count would switch that adaptation off.
+        threads=(thread_count(args.threads, "--threads") if args.threads is not None
+                 else None),
         optimizer_kw={} if args.lr is None else {"lr": learning_rate(args.lr, "--lr")})
     if args.limit is not None:
         positive_int(args.limit, "--limit")
@@ -267,13 +269,14 @@ def run(args):
     model.checkpoint_metadata = {_METADATA_KEY: s.run}
     first = model.epochs_completed
 
+    shown_threads = s.threads if s.threads is not None else get_num_threads()
     if verbose:
         print("fastnn %s: %s on %s (%d train%s / %d test), %s lr=%g, %d epoch%s, batch %d, "
               "%d thread%s, %s backend%s" % (
                   __version__, args.model, args.dataset, x_tr.shape[0],
                   "" if validation is None else " / %d val" % validation[0].shape[0],
                   x_te.shape[0], args.optimizer, lr, s.epochs, "" if s.epochs == 1 else "s",
-                  s.batch_size, s.threads, "" if s.threads == 1 else "s", s.backend,
+                  s.batch_size, shown_threads, "" if shown_threads == 1 else "s", s.backend,
                   "" if args.resume is None else ", resuming %s after epoch %d"
                   % (args.resume, first)))
         model.summary()
@@ -296,7 +299,7 @@ def run(args):
         print("epoch time: %s s (mean %.2f s)" % (", ".join("%.2f" % t for t in times),
                                                   sum(times) / len(times)))
     if args.out:
-        config = dict(s.run, lr=lr, epochs=s.epochs, threads=s.threads,
+        config = dict(s.run, lr=lr, epochs=s.epochs, threads=shown_threads,
                       train_samples=int(x_tr.shape[0]), resumed_from=args.resume,
                       resumed_after_epoch=first if args.resume else None)
         with outputs.staged(args.out, {"command": "fastnn train", "config": config}) as stage:
