@@ -18,6 +18,7 @@ from hypothesis import given, strategies as st
 import fastnn
 from fastnn import reference
 from fastnn.kernels import _conv
+from fnn_testutil import same_bits, simd
 
 DTYPES = [np.float32, np.float64]
 
@@ -354,7 +355,6 @@ def test_direct_path_rule(algorithm):
 
 @pytest.mark.parametrize("level", fastnn.cpu_simd_levels())
 def test_direct_path_is_the_gemm_path_bit_for_bit(level, algorithm):
-    from fnn_testutil import same_bits, simd
     rng = np.random.default_rng(12)
     for xs, ws, s, p in DIRECT_CASES:
         assert _conv.conv_algorithm(np.float32, xs[1], ws[2], ws[3], np.broadcast_to(s, 2)[1])\
