@@ -18,6 +18,7 @@ from hypothesis import given, strategies as st
 import fastnn
 from fastnn import reference
 from fastnn.kernels import _conv
+from fnn_testutil import same_bits, simd
 
 DTYPES = [np.float32, np.float64]
 
@@ -313,3 +314,65 @@ def test_backward_without_dx_gives_the_same_weight_gradients(mod, dtype):
     assert none is None and dx.shape == x.shape
     np.testing.assert_array_equal(dw2, dw)
     np.testing.assert_array_equal(db2, db)
+
+
+# --------------------------------------------------------------------------- direct path
+# float32 layers with C*kh*kw <= 12 and width stride 1 (a network's first layer) run the direct
+# kernels of src_c/fnn_conv_direct.h instead of im2col + GEMM.  Each output is the same chain of
+# operations in the same order as the GEMM path, so the two must agree bit for bit at every SIMD
+# level and thread count.  Shapes: the lab's first layer; odd widths (partial last vector tile);
+# stride 2 / padding on the rows; output channels that are not a multiple of 8 or 16; K = 12
+# (the maximum) and K = 1; rows too wide for a work unit's chunk.
+DIRECT_CASES = [((3, 1, 28, 28), (32, 1, 3, 3), 1, 1), ((2, 1, 7, 5), (5, 1, 2, 3), (2, 1), (0, 1)),
+                ((1, 2, 9, 11), (17, 2, 2, 3), 1, (1, 2)), ((4, 1, 5, 5), (3, 1, 3, 3), (3, 1),
+                                                             (2, 0)),
+                ((2, 3, 6, 7), (19, 3, 2, 2), 1, 0), ((1, 1, 1, 1), (1, 1, 1, 1), 1, 0),
+                ((2, 1, 30, 33), (40, 1, 3, 3), 1, 1),
+                # rows of 100 and 302 outputs: units of 2 rows / 1 row, partial tiles inside
+                ((2, 1, 20, 100), (9, 1, 3, 3), 1, 1), ((1, 1, 3, 300), (4, 1, 1, 3), 1, (0, 2))]
+
+
+@pytest.fixture
+def algorithm():
+    """Restores the conv algorithm setting after the test."""
+    previous = _conv.set_conv_algorithm("auto")
+    yield _conv.set_conv_algorithm
+    _conv.set_conv_algorithm(previous)
+
+
+def test_direct_path_rule(algorithm):
+    assert _conv.conv_algorithm(np.float32, 1, 3, 3, 1) == "direct"
+    assert _conv.conv_algorithm(np.float32, 3, 2, 2, 1) == "direct"      # K = 12
+    assert _conv.conv_algorithm(np.float32, 1, 1, 13, 1) == "gemm"       # K = 13
+    assert _conv.conv_algorithm(np.float32, 1, 3, 3, 2) == "gemm"        # width stride 2
+    assert _conv.conv_algorithm(np.float64, 1, 3, 3, 1) == "gemm"
+    assert algorithm("gemm") == "auto"
+    assert _conv.conv_algorithm(np.float32, 1, 3, 3, 1) == "gemm"
+    with pytest.raises(ValueError, match="setting"):
+        algorithm("direct!")
+    assert algorithm("auto") == "gemm"
+
+
+@pytest.mark.parametrize("level", fastnn.cpu_simd_levels())
+def test_direct_path_is_the_gemm_path_bit_for_bit(level, algorithm):
+    rng = np.random.default_rng(12)
+    for xs, ws, s, p in DIRECT_CASES:
+        assert _conv.conv_algorithm(np.float32, xs[1], ws[2], ws[3], np.broadcast_to(s, 2)[1])\
+            == "direct"
+        x = rng.standard_normal(xs).astype(np.float32)
+        x.flat[rng.integers(x.size)] = np.nan if xs[0] == 2 else 0.0     # NaN reaches y and dw
+        w = rng.standard_normal(ws).astype(np.float32)
+        b = rng.standard_normal(ws[0]).astype(np.float32)
+        for act, bias in zip(ACTS, (b, b, None, b, None)):
+            results = {}
+            for setting, threads in (("gemm", 1), ("auto", 1), ("auto", 2), ("auto", 3)):
+                algorithm(setting)
+                with simd(level), fastnn._config.threads(threads):
+                    y = _conv.conv2d_forward(x, w, bias, s, p, activation=act)
+                    dy = np.random.default_rng(13).standard_normal(y.shape).astype(np.float32)
+                    grads = _conv.conv2d_backward(dy, x, w, s, p, need_dx=threads != 2)
+                results[setting, threads] = (y,) + grads
+            want = results["gemm", 1]
+            for key, got in results.items():
+                for name, a, e in zip(("y", "dx", "dw", "db"), got, want):
+                    assert a is None or same_bits(a, e), (xs, ws, act, key, name)

@@ -12,6 +12,7 @@ from hypothesis import given, strategies as st
 import fastnn
 from fastnn import reference
 from fastnn.kernels import _pool
+from fnn_testutil import same_bits, simd
 
 DTYPES = [np.float32, np.float64]
 
@@ -64,6 +65,77 @@ def test_pool_matches_torch_values_indices_and_grad(case, dtype):
     dx = _pool.maxpool2d_backward(dy, am, x.shape)
     # torch may add overlapping contributions in another order: equal up to rounding
     np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- the 2x2 planes
+# 2x2 windows with stride 2 run their own C planes (src_c/fnn_pool.h) with AVX2 (8 outputs a
+# vector, an overlapping last vector) and AVX-512 (16, a masked last vector) variants.  Widths
+# 2..41 give rows of 1..20 outputs: shorter than a vector, exactly one, one and a part, several;
+# odd W and H leave a column / row no window covers.
+def _hostile_2x2(rng, shape, dtype):
+    x = rng.integers(-2, 3, shape).astype(np.float64)         # ties in most windows
+    x[rng.random(shape) < 0.1] = np.nan
+    x[rng.random(shape) < 0.1] = -np.inf
+    x[rng.random(shape) < 0.05] = np.inf
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("level", fastnn.cpu_simd_levels())
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_2x2_stride_2_bit_identical_to_twin_at_every_simd_level(level, dtype):
+    rng = np.random.default_rng(5)
+    for h in (2, 3, 5):
+        for w in range(2, 42):
+            x = _hostile_2x2(rng, (2, 2, h, w), dtype)
+            dy = rng.standard_normal((2, 2, h // 2, w // 2)).astype(dtype)
+            dy[0, 0, 0, :] = -0.0                  # the twin adds onto zeros: -0.0 -> +0.0
+            dy[1, 1, -1, -1] = np.nan
+            with simd(level):
+                y, am = _pool.maxpool2d_forward(x, 2)
+                dx = _pool.maxpool2d_backward(dy, am, x.shape)
+            ry, ram = reference.maxpool2d_forward(x, 2)
+            assert same_bits(y, ry) and same_bits(am, ram), (h, w)
+            assert same_bits(dx, reference.maxpool2d_backward(dy, ram, x.shape)), (h, w)
+
+
+@pytest.mark.parametrize("level", fastnn.cpu_simd_levels())
+def test_2x2_backward_with_indices_outside_their_cell(level):
+    """Backward accepts any index in [0, H*W) (argmax need not come from a 2x2 pooling): a plane
+    with an entry outside its own output's 2x2 cell is redone by the general scatter, and the
+    result is still the twin's, bit for bit, whether one plane or all of them do that."""
+    rng = np.random.default_rng(6)
+    for h, w in ((7, 9), (8, 34), (5, 40)):
+        x = rng.standard_normal((3, 2, h, w)).astype(np.float32)
+        # argmax of a 3x3 / stride 2 pooling: same output plane as 2x2 / 2 for odd h, w ...
+        _, am3 = reference.maxpool2d_forward(x, 3, 2)
+        _, am = reference.maxpool2d_forward(x, 2)
+        if am3.shape == am.shape:
+            dy = rng.standard_normal(am3.shape).astype(np.float32)
+            with simd(level):
+                dx = _pool.maxpool2d_backward(dy, am3, x.shape)
+            assert same_bits(dx, reference.maxpool2d_backward(dy, am3, x.shape)), (h, w)
+        # ... and one entry moved, in one plane only, to a far cell or a neighbouring one
+        for k, moved in enumerate((0, h * w - 1, int(am[1, 1, 0, 0]) + 2)):
+            bad = am.copy()
+            bad[1, 1, 0, k] = moved
+            dy = rng.standard_normal(am.shape).astype(np.float32)
+            with simd(level):
+                dx = _pool.maxpool2d_backward(dy, bad, x.shape)
+            assert same_bits(dx, reference.maxpool2d_backward(dy, bad, x.shape)), (h, w, moved)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_2x2_bit_identical_at_1_2_3_threads(dtype):
+    rng = np.random.default_rng(7)
+    x = _hostile_2x2(rng, (3, 5, 11, 37), dtype)
+    results = []
+    for n in (1, 2, 3):
+        with fastnn._config.threads(n):
+            y, am = _pool.maxpool2d_forward(x, 2)
+            dy = np.random.default_rng(8).standard_normal(y.shape).astype(dtype)
+            results.append((y, am, _pool.maxpool2d_backward(dy, am, x.shape)))
+    for other in results[1:]:
+        assert all(same_bits(a, b) for a, b in zip(results[0], other))
 
 
 def test_ties_pick_the_first_and_nan_propagates():

@@ -173,10 +173,31 @@ def _conv_cases(label, n, c, h, w, oc, k, pad, quick=False):
             return torch.autograd.grad(y, (x, wt, b), dy)
         return step
 
-    return [Case("conv", "conv fwd", label, inputs, forward, torch_forward, flops=flops,
-                 quick=quick),
-            Case("conv", "conv fwd+bwd", label, inputs, forward_backward, torch_forward_backward,
-                 flops=3 * flops, quick=quick)]
+    def forward_backward_no_dx(mod, d):
+        def step():
+            y = mod.conv2d_forward(d["x"], d["w"], d["b"], 1, pad)
+            return y, mod.conv2d_backward(d["dy"], d["x"], d["w"], 1, pad, need_dx=False)
+        return step
+
+    def torch_forward_backward_no_dx(torch, d):
+        x = torch.from_numpy(d["x"])
+        wt, b = (torch.from_numpy(d[key]).requires_grad_(True) for key in ("w", "b"))
+        dy = torch.from_numpy(d["dy"])
+
+        def step():
+            y = torch.nn.functional.conv2d(x, wt, b, 1, pad)
+            return torch.autograd.grad(y, (wt, b), dy)
+        return step
+
+    cases = [Case("conv", "conv fwd", label, inputs, forward, torch_forward, flops=flops,
+                  quick=quick),
+             Case("conv", "conv fwd+bwd", label, inputs, forward_backward,
+                  torch_forward_backward, flops=3 * flops, quick=quick)]
+    if c == 1:
+        # a first layer: training never asks for its dx (Sequential.fit, need_dx=False)
+        cases.append(Case("conv", "conv fwd+bwd (no dx)", label, inputs, forward_backward_no_dx,
+                          torch_forward_backward_no_dx, flops=2 * flops))
+    return cases
 
 
 # --------------------------------------------------------------------------- pool

@@ -47,6 +47,19 @@
 #   (fastnn/layers.py), as for Dense.
 # * The GEMM itself threads over output tiles and never splits a dot product, so every output
 #   here is bit-identical at any thread count.
+# * Direct path (src_c/fnn_conv_direct.h, declared in _conv.pxd) for layers where K = C*kh*kw
+#   is tiny: float32, K <= FNN_CONV_DIRECT_MAX_K (12) and stride 1 along the width (the rule is
+#   `conv_algorithm`; a network's first layer, 1 -> 32 channels 3x3, has K = 9).  With K = 9 the
+#   GEMM spends more time packing and on edge tiles than on its 9 FMAs per output; the direct
+#   kernels copy the K input rows under a few output rows into a small per-unit buffer (in
+#   cache, never the whole im2col matrix) and run each channel's K FMAs on vectors of output
+#   pixels.  Forward: prange over blocks of output rows of one image, each computing every
+#   channel.  dw and db: prange over blocks of output channels
+#   (16 at AVX-512, 8 otherwise), each summing its whole batch in one thread.  Each element is
+#   the same chain of FMAs (or multiply-adds at the generic level) in the same k order as the
+#   GEMM computes for it, under the same flush-to-zero mode, so the path never changes a result
+#   (tested bit for bit against the GEMM path, which `set_conv_algorithm("gemm")` forces).  dx,
+#   when asked for, still goes through the GEMM and col2im.
 from cython.parallel cimport prange
 from cython cimport floating
 from libc.stdint cimport int64_t
@@ -56,6 +69,7 @@ from fastnn.kernels._gemm cimport gemm, act_code, FNN_ACT_NONE, FNN_BIAS_NONE, F
 from fastnn.kernels._runtime cimport simd_level
 
 import threading
+from math import gcd
 
 import numpy as np
 
@@ -63,6 +77,37 @@ from fastnn._config import get_num_threads
 from fastnn.contracts import conv as contract
 
 __all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward"]
+
+# --------------------------------------------------------------------------- algorithm choice
+#: the settings of set_conv_algorithm: 'auto' applies the rule of conv_algorithm, 'gemm' never
+#: takes the direct path (for tests and benchmarks: the two give the same bits)
+ALGORITHM_SETTINGS = ("auto", "gemm")
+_algorithm_setting = "auto"
+
+
+def set_conv_algorithm(setting):
+    """'auto' (the rule of conv_algorithm) or 'gemm' (always im2col + GEMM); returns the previous
+    setting.  Process-wide; the results are the same bits either way, only the speed changes."""
+    global _algorithm_setting
+    if setting not in ALGORITHM_SETTINGS:
+        raise ValueError("setting must be one of %s, got %r" % (ALGORITHM_SETTINGS, setting))
+    previous, _algorithm_setting = _algorithm_setting, setting
+    return previous
+
+
+def conv_algorithm(dtype, c, kh, kw, sw):
+    """'direct' or 'gemm': the path conv2d_forward / conv2d_backward take for x of `dtype` with
+    `c` channels, a kh x kw kernel and width stride sw.  Direct when the dtype is float32,
+    c*kh*kw <= 12 (FNN_CONV_DIRECT_MAX_K) and sw == 1 (and set_conv_algorithm is 'auto').
+
+        >>> import numpy as np
+        >>> conv_algorithm(np.float32, 1, 3, 3, 1), conv_algorithm(np.float32, 32, 3, 3, 1)
+        ('direct', 'gemm')
+    """
+    if (_algorithm_setting == "auto" and np.dtype(dtype) == np.float32
+            and c * kh * kw <= FNN_CONV_DIRECT_MAX_K and sw == 1):
+        return "direct"
+    return "gemm"
 
 
 # --------------------------------------------------------------------------- workspace
@@ -243,6 +288,16 @@ cdef void _forward_gemm(const floating[:, ::1] w2, const floating[:, ::1] cols,
               nt)
 
 
+cdef void _dcols_gemm(const floating[:, ::1] w2, floating[:, ::1] cols,
+                      const floating[:, :, ::1] dy, int nt):
+    """dcols[:, n*P:(n+1)*P] (CKK x P) = W^T (CKK x OC) @ dy[n] (OC x P), one batched GEMM,
+    written over cols."""
+    cdef int64_t N = dy.shape[0], OC = dy.shape[1], P = dy.shape[2], CKK = w2.shape[1]
+    with nogil:
+        _gemm(N, CKK, P, OC, &w2[0, 0], 0, 1, CKK, &dy[0, 0, 0], OC * P, P, 1,
+              &cols[0, 0], P, N * P, 1, <const floating *>NULL, FNN_BIAS_NONE, FNN_ACT_NONE, nt)
+
+
 cdef void _backward_gemms(const floating[:, ::1] w2, floating[:, ::1] cols,
                           const floating[:, ::1] dyt, const floating[:, :, ::1] dy,
                           floating[:, ::1] dw2, bint need_dx, int nt):
@@ -252,11 +307,62 @@ cdef void _backward_gemms(const floating[:, ::1] w2, floating[:, ::1] cols,
         # dw (OC x CKK) = dY (OC x NP) @ cols^T (NP x CKK; cols read with swapped strides)
         _gemm(1, OC, CKK, NP, &dyt[0, 0], 0, NP, 1, &cols[0, 0], 0, 1, NP,
               &dw2[0, 0], 0, CKK, 1, <const floating *>NULL, FNN_BIAS_NONE, FNN_ACT_NONE, nt)
-        if not need_dx:
-            return
-        # dcols[:, n*P:(n+1)*P] (CKK x P) = W^T (CKK x OC) @ dy[n] (OC x P), into cols
-        _gemm(N, CKK, P, OC, &w2[0, 0], 0, 1, CKK, &dy[0, 0, 0], OC * P, P, 1,
-              &cols[0, 0], P, NP, 1, <const floating *>NULL, FNN_BIAS_NONE, FNN_ACT_NONE, nt)
+    if need_dx:
+        _dcols_gemm(w2, cols, dy, nt)
+
+
+# --------------------------------------------------------------------------- direct path
+cdef fnn_conv_geom _geom(object x_shape, Py_ssize_t OC, object g):
+    cdef fnn_conv_geom geo
+    geo.N, geo.C, geo.H, geo.W = x_shape
+    geo.OC = OC
+    geo.kh, geo.kw, geo.sh, geo.sw, geo.ph, geo.pw = g.kh, g.kw, g.sh, g.sw, g.ph, g.pw
+    geo.OH, geo.OW = g.oh, g.ow
+    return geo
+
+
+cdef Py_ssize_t _direct_forward(const float[:, :, :, ::1] x, const float[:, ::1] w2,
+                                const float[::1] b, bint has_bias, int act,
+                                float[:, :, :, ::1] y, fnn_conv_geom geo, int nt):
+    """y = act(conv(x, w) + b).  A work unit is a block of whole output rows of one image, about
+    FNN_CONV_DIRECT_CHUNK pixels, every channel; the row count is a multiple of 16/gcd(OW, 16)
+    when that fits in the chunk, so that only an image's last vector tile is partial (a unit's
+    last tile may be partial otherwise: its store is masked).  Rows wider than the chunk make
+    one-row units, so a unit's buffer stays K rows of one output row at most.
+    Returns how many units could not allocate their buffer (0 when all is done)."""
+    cdef Py_ssize_t step = 16 // gcd(geo.OW, 16)
+    cdef Py_ssize_t rpu = FNN_CONV_DIRECT_CHUNK // geo.OW // step * step
+    if rpu == 0:
+        rpu = max(1, FNN_CONV_DIRECT_CHUNK // geo.OW)
+    cdef Py_ssize_t per_image = (geo.OH + rpu - 1) // rpu
+    cdef Py_ssize_t units = geo.N * per_image, u, n, r0, r1, failed = 0
+    cdef const float *pb = &b[0] if has_bias else NULL
+    cdef int simd = simd_level()
+    for u in prange(units, schedule="static", nogil=True, num_threads=_threads_for(units, nt)):
+        n = u // per_image
+        r0 = (u - n * per_image) * rpu
+        r1 = r0 + rpu
+        if r1 > geo.OH:
+            r1 = geo.OH
+        if fnn_conv_direct_fwd(simd, &geo, &x[n, 0, 0, 0], &w2[0, 0], pb, act, &y[n, 0, 0, 0],
+                               r0 * geo.OW, r1 * geo.OW) != 0:
+            failed += 1
+    return failed
+
+
+cdef Py_ssize_t _direct_weight_grads(const float[:, :, :, ::1] x, const float[:, :, ::1] dy,
+                                     float[:, ::1] dw2, float[::1] db, fnn_conv_geom geo, int nt):
+    """dw and db by the direct kernel, one block of output channels per work unit; returns how
+    many blocks could not allocate their buffer (0 when all is done)."""
+    cdef int simd = simd_level()
+    cdef Py_ssize_t lanes = fnn_conv_direct_dw_lanes(simd)
+    cdef Py_ssize_t blocks = (geo.OC + lanes - 1) // lanes, blk, failed = 0
+    for blk in prange(blocks, schedule="static", nogil=True,
+                      num_threads=_threads_for(blocks, nt)):
+        if fnn_conv_direct_dw(simd, &geo, &x[0, 0, 0, 0], &dy[0, 0, 0], &dw2[0, 0], &db[0],
+                              blk * lanes) != 0:
+            failed += 1
+    return failed
 
 
 # --------------------------------------------------------------------------- dispatch helpers
@@ -335,13 +441,17 @@ def conv2d_forward(x, w, b, stride, padding, activation=None):
     P = g.oh * g.ow
     ckk = C * g.kh * g.kw
     w2 = np.ascontiguousarray(w).reshape(OC, ckk)
-    cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
-    _im2col_into(x, cols, g, nt)
     y = np.empty((N, OC, g.oh, g.ow), dtype=x.dtype)
-    y3 = y.reshape(N, OC, P)
     has_bias = b is not None
     bb = np.ascontiguousarray(b) if has_bias else np.zeros(1, dtype=x.dtype)
     act = act_code(args.activation)
+    if conv_algorithm(x.dtype, C, g.kh, g.kw, g.sw) == "direct":
+        if _direct_forward(x, w2, bb, has_bias, act, y, _geom(x.shape, OC, g), nt):
+            raise MemoryError("conv2d_forward: no memory for the direct kernel's buffers")
+        return y
+    cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
+    _im2col_into(x, cols, g, nt)
+    y3 = y.reshape(N, OC, P)
     if x.dtype == np.float32:
         _forward_gemm[float](w2, cols, y3, bb, has_bias, act, nt)
     else:
@@ -371,20 +481,29 @@ def conv2d_backward(dy, x, w, stride, padding, need_dx=True):
     ckk = C * g.kh * g.kw
     w2 = np.ascontiguousarray(w).reshape(OC, ckk)
     dy3 = np.ascontiguousarray(args.dy).reshape(N, OC, P)
-    cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
-    dyt = _workspace("dyt", OC * N * P, x.dtype).reshape(OC, N * P)
-    _im2col_into(x, cols, g, nt)
     dw = np.empty(w.shape, dtype=x.dtype)
     dw2 = dw.reshape(OC, ckk)
     db = np.empty(OC, dtype=x.dtype)
-    if x.dtype == np.float32:
-        _transpose_dy_bias_grad[float](dy3, dyt, db, nt)
-        _backward_gemms[float](w2, cols, dyt, dy3, dw2, args.need_dx, nt)
+    cols = None
+    if conv_algorithm(x.dtype, C, g.kh, g.kw, g.sw) == "direct":
+        if _direct_weight_grads(x, dy3, dw2, db, _geom(x.shape, OC, g), nt):
+            raise MemoryError("conv2d_backward: no memory for the direct kernel's buffers")
+        if not args.need_dx:
+            return None, dw, db
+        cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
+        _dcols_gemm[float](w2, cols, dy3, nt)
     else:
-        _transpose_dy_bias_grad[double](dy3, dyt, db, nt)
-        _backward_gemms[double](w2, cols, dyt, dy3, dw2, args.need_dx, nt)
-    if not args.need_dx:
-        return None, dw, db
+        cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
+        dyt = _workspace("dyt", OC * N * P, x.dtype).reshape(OC, N * P)
+        _im2col_into(x, cols, g, nt)
+        if x.dtype == np.float32:
+            _transpose_dy_bias_grad[float](dy3, dyt, db, nt)
+            _backward_gemms[float](w2, cols, dyt, dy3, dw2, args.need_dx, nt)
+        else:
+            _transpose_dy_bias_grad[double](dy3, dyt, db, nt)
+            _backward_gemms[double](w2, cols, dyt, dy3, dw2, args.need_dx, nt)
+        if not args.need_dx:
+            return None, dw, db
     dx = np.empty(x.shape, dtype=x.dtype)
     _col2im_into(cols, dx, g, nt)   # cols now holds dcols
     return dx, dw, db

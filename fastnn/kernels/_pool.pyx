@@ -27,11 +27,20 @@
 #   mispredict about half of the time (docs/kernels/pool.md has the timings).
 # * Backward needs only argmax and x's shape: dx is zeroed plane by plane inside the parallel
 #   loop (the zeroing is then spread over threads and done where the plane is about to be hot).
+# * 2x2 windows with stride 2 (every CNN here) have their own float32 planes in C, with AVX2 and
+#   AVX-512 variants chosen by the run-time SIMD level (fastnn.set_simd): forward compares two
+#   input rows' even and odd columns a vector at a time; backward writes each dx plane once
+#   (zeroing fused in) when every argmax entry lies in its own output's 2x2 cell, and a plane
+#   with an entry elsewhere (legal, if unusual) is redone by the general scatter below, which
+#   re-checks each index.  Same comparisons in the same order: the same bits as the general
+#   loops and the twin (src_c/fnn_pool.h explains both).
 from cython.parallel cimport prange
 from cython cimport floating
 from libc.stdint cimport int64_t
 from libc.string cimport memset
 from libc.math cimport INFINITY
+
+from fastnn.kernels._runtime cimport simd_level
 
 import numpy as np
 
@@ -83,27 +92,49 @@ cdef inline Py_ssize_t _unpool_plane(const floating *dyp, const int64_t *ap, flo
     return bad
 
 
+# The 2x2 C planes compute the int32 part of each index, 2*ow + W + 1, in 32 bits.
+cdef Py_ssize_t _MAX_2X2_W = 1 << 30
+
+
 cdef void _pool_fwd(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
                     int64_t[:, :, :, ::1] am, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t sh,
                     Py_ssize_t sw, int nt):
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], W = x.shape[3]
     cdef Py_ssize_t OH = y.shape[2], OW = y.shape[3]
     cdef Py_ssize_t plane, n, c
+    cdef int simd = simd_level()
+    cdef bint two_by_two = (floating is float and ph == 2 and pw == 2 and sh == 2 and sw == 2
+                            and W < _MAX_2X2_W)
     for plane in prange(N * C, schedule="static", nogil=True, num_threads=nt):
         n = plane // C
         c = plane - n * C
+        if floating is float:
+            if two_by_two:
+                fnn_maxpool2x2_plane_s(simd, &x[n, c, 0, 0], &y[n, c, 0, 0], &am[n, c, 0, 0], W,
+                                       OH, OW)
+                continue
         _pool_plane(&x[n, c, 0, 0], &y[n, c, 0, 0], &am[n, c, 0, 0], W, OH, OW, ph, pw, sh, sw)
 
 
 cdef Py_ssize_t _pool_bwd(const floating[:, :, :, ::1] dy, const int64_t[:, :, :, ::1] am,
                           floating[:, :, :, ::1] dx, int nt):
     """Every plane's scatter; returns the number of argmax entries found out of range."""
-    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], HW = dx.shape[2] * dx.shape[3]
-    cdef Py_ssize_t P = dy.shape[2] * dy.shape[3]
+    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
+    cdef Py_ssize_t OH = dy.shape[2], OW = dy.shape[3], HW = H * W, P = OH * OW
     cdef Py_ssize_t plane, n, c, bad = 0
+    cdef int simd = simd_level()
+    # the shape of a 2x2 / stride 2 pooling (whatever produced argmax: the C plane checks that
+    # each entry is in its own cell, and a plane where one is not is redone by the scatter)
+    cdef bint two_by_two = (floating is float and OH == H // 2 and OW == W // 2
+                            and W < _MAX_2X2_W)
     for plane in prange(N * C, schedule="static", nogil=True, num_threads=nt):
         n = plane // C
         c = plane - n * C
+        if floating is float:
+            if two_by_two:
+                if fnn_unpool2x2_plane_s(simd, &dy[n, c, 0, 0], &am[n, c, 0, 0],
+                                         &dx[n, c, 0, 0], H, W, OH, OW) == 0:
+                    continue
         bad += _unpool_plane(&dy[n, c, 0, 0], &am[n, c, 0, 0], &dx[n, c, 0, 0], HW, P)
     return bad
 

@@ -1,0 +1,12 @@
+# The direct convolution's C (src_c/fnn_conv_direct.h), declared once.
+cdef extern from "fnn_conv_direct.h" nogil:
+    enum:
+        FNN_CONV_DIRECT_MAX_K
+        FNN_CONV_DIRECT_CHUNK
+    ctypedef struct fnn_conv_geom:
+        Py_ssize_t N, C, H, W, OC, kh, kw, sh, sw, ph, pw, OH, OW
+    int fnn_conv_direct_fwd(int simd, const fnn_conv_geom *g, const float *x, const float *w,
+                            const float *bias, int act, float *y, Py_ssize_t p0, Py_ssize_t p1)
+    Py_ssize_t fnn_conv_direct_dw_lanes(int simd)
+    int fnn_conv_direct_dw(int simd, const fnn_conv_geom *g, const float *x, const float *dy,
+                           float *dw, float *db, Py_ssize_t oc0)
