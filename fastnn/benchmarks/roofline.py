@@ -87,10 +87,10 @@ def counts(case):
     return float(flops), float(nbytes)
 
 
-def measure(quick=False, num_threads=None, repeats=5):
-    """Probe the machine, time every case of ROOFLINE_CASES (fastnn and its twin) on
-    ``num_threads`` threads (None: fastnn's configured count) and return the result dict.
-    ``quick``: shorter probes and one timed repeat (tests, a first look)."""
+def measure(quick=False, num_threads=None, repeats=5, groups=ROOFLINE_CASES):
+    """Probe the machine, time every case of ``groups`` (default ROOFLINE_CASES; fastnn and its
+    twin) on ``num_threads`` threads (None: fastnn's configured count) and return the result
+    dict.  ``quick``: shorter probes and one timed repeat (tests, a first look)."""
     nthreads = num_threads or all_threads()
     seconds, probe_repeats = (0.02, 2) if quick else (0.2, 5)
     peaks = {level: probes.peak_gflops(level, nthreads, seconds, probe_repeats)
@@ -100,7 +100,7 @@ def measure(quick=False, num_threads=None, repeats=5):
     level = get_simd()
     rows = []
     with threads(nthreads), threadpool_limits(nthreads, "blas"):
-        for group in ROOFLINE_CASES:
+        for group in groups:
             case = _case(group)
             flops, nbytes = counts(case)
             intensity = flops / nbytes
