@@ -2,8 +2,8 @@
 measured with fastnn's own loops (``src_c/fnn_probe.h``, compiled into
 ``fastnn.kernels._probe``), so the numbers need neither the source tree nor another tool.
 
-One implementation, used by ``fastnn bench roofline`` (``fastnn.benchmarks.roofline``) and by
-the pytest-benchmark suite's report (``bench/report.py``):
+One implementation, for ``fastnn bench roofline`` (``fastnn.benchmarks.roofline``) and for any
+benchmark script that needs a peak or a bandwidth to compare against (import it, do not copy it):
 
     peak_gflops(level, threads)   independent-FMA loop; the best of ``repeats`` runs
     bandwidth_gbs(threads)        STREAM triad a = b + s*c over arrays larger than the caches
