@@ -11,10 +11,12 @@
  * the generic micro-kernel runs.  Each variant carries a GCC target attribute, never
  * -march=native; the caller (fastnn/kernels/_probe.pyx) refuses a level the CPU cannot run.
  *
- * Bandwidth: the STREAM "triad" a[i] = b[i] + s * c[i] over arrays much larger than the caches,
- * split into one contiguous slice per thread (static schedule).  12 bytes per element move
- * (two reads, one write; the write-allocate read the hardware may add is not counted, as in
- * STREAM).
+ * Bandwidth: a[i] = b[i] + s * c[i] over arrays much larger than the caches, split into one
+ * contiguous slice per thread (static schedule).  12 bytes per element are counted: two reads
+ * and one write.  When a is distinct from b (STREAM's "triad") the hardware also reads each line
+ * of a before writing it (write-allocate), 16 bytes per element really move and the count
+ * understates the bandwidth by a quarter; called with a == b (in place, as fastnn's optimizers
+ * update their parameters) the count is exact, so fastnn.benchmarks.probes measures that way.
  *
  * Both return what they counted (FLOPs, bytes); the caller times the call.
  */
@@ -154,7 +156,8 @@ static int64_t fnn_probe_fma(int simd, int64_t iters, int threads, float *sink)
     return fnn_probe_flops_per_iter(simd) * iters * threads;
 }
 
-/* One triad pass a = b + s * c over n elements on `threads` threads; returns the bytes moved. */
+/* One pass a = b + s * c over n elements on `threads` threads (a may be b); returns the bytes
+ * counted (12 per element). */
 static int64_t fnn_probe_triad(float *a, const float *b, const float *c, int64_t n, float s,
                                int threads)
 {

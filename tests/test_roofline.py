@@ -62,11 +62,20 @@ def test_triad_rejects_bad_arrays():
     with pytest.raises(ValueError, match="length"):
         _probe.triad(np.empty(7, np.float32), x, x)
     with pytest.raises(ValueError, match="overlap"):
-        _probe.triad(x, x, np.ones(8, np.float32))
+        _probe.triad(x, np.ones(8, np.float32), x)
+    with pytest.raises(ValueError, match="overlap"):
+        _probe.triad(x[1:], x[:-1], np.ones(7, np.float32))
+
+
+def test_triad_in_place():
+    a = np.arange(5, dtype=np.float32)
+    c = np.ones(5, np.float32)
+    assert _probe.triad(a, a, c, 2.0) == 60
+    np.testing.assert_array_equal(a, np.arange(5, dtype=np.float32) + 2)
     ro = np.empty(8, np.float32)
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="writeable"):
-        _probe.triad(ro, x, np.ones(8, np.float32))
+        _probe.triad(ro, np.ones(8, np.float32), np.ones(8, np.float32))
 
 
 def test_probes_return_positive_finite_rates():

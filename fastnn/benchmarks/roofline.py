@@ -2,13 +2,13 @@
 
 A kernel that does F FLOPs and moves at least B bytes has arithmetic intensity I = F / B
 (FLOP/byte).  It cannot run faster than min(peak, I * bandwidth): the roofs.  The probes
-(``fastnn.benchmarks.probes``) measure the peak of every SIMD level and the triad bandwidth
+(``fastnn.benchmarks.probes``) measure the peak of every SIMD level and the memory bandwidth
 on the same thread count the kernels run with; each kernel of ``ROOFLINE_CASES`` (cases of the
 shared table, ``fastnn.benchmarks.cases``) and its NumPy twin are timed and placed at
 (I, achieved GFLOP/s).  The result, a dict (roofline.json)::
 
     machine     cpu, logical_cpus, simd_levels, simd (in use), threads
-    peaks       {level: GFLOP/s}        bandwidth_gbs: triad GB/s
+    peaks       {level: GFLOP/s}        bandwidth_gbs: GB/s (in-place a = a + s*c)
     ridge       {level: FLOP/byte where the two roofs meet}
     kernels     one row per (case, impl): kernel, shape, impl, flops, bytes, intensity,
                 seconds, gflops, gbs, bound ('compute' or 'memory': which roof is lower at
@@ -121,7 +121,7 @@ def measure(quick=False, num_threads=None, repeats=5, groups=ROOFLINE_CASES):
 def table(result):
     """The result as markdown lines: the machine, the roofs, one row per kernel."""
     m = result["machine"]
-    lines = ["%s, %d thread(s), SIMD in use %s; triad bandwidth %.1f GB/s; peak %s"
+    lines = ["%s, %d thread(s), SIMD in use %s; bandwidth %.1f GB/s; peak %s"
              % (m["cpu"], m["threads"], m["simd"], result["bandwidth_gbs"],
                 ", ".join("%s %.1f GFLOP/s" % kv for kv in result["peaks"].items())), "",
              "| kernel | shape | impl | FLOP/byte | GFLOP/s | GB/s | bound | share of roof |",

@@ -6,7 +6,7 @@
 #
 # * Validate first.  The level must be one this CPU runs (fastnn.cpu_simd_levels(): an AVX-512
 #   loop on a CPU without it is an illegal instruction), counts positive, the triad's arrays
-#   float32, C-contiguous, of one length and `a` distinct from b and c.
+#   float32, C-contiguous, of one length; `a` is b itself (in place) or does not overlap b or c.
 # * These functions only count and run; the caller times them (time.perf_counter) and keeps the
 #   best of several runs.  Not kernels: no NumPy twin, nothing here is used by training.
 import numpy as np
@@ -62,8 +62,9 @@ def fma_peak(level, iters, threads=1):
 
 
 def triad(a, b, c, scalar=3.0, threads=1):
-    """One STREAM triad pass ``a[:] = b + scalar * c`` over float32 1-D arrays on ``threads``
-    threads; returns the bytes moved (12 per element).  Time it from outside.
+    """One pass ``a[:] = b + scalar * c`` over float32 1-D arrays on ``threads`` threads (``a``
+    may be ``b``: in place); returns the bytes counted, 12 per element (src_c/fnn_probe.h: why
+    in place counts them exactly).  Time it from outside.
 
         >>> x = np.ones(4, np.float32)
         >>> triad(np.empty(4, np.float32), x, x, 2.0)
@@ -77,8 +78,8 @@ def triad(a, b, c, scalar=3.0, threads=1):
     if not (len(a) == len(b) == len(c)) or len(a) == 0:
         raise ValueError("a, b and c must have one non-zero length, got %d, %d, %d"
                          % (len(a), len(b), len(c)))
-    if np.shares_memory(a, b) or np.shares_memory(a, c):
-        raise ValueError("a must not overlap b or c")
+    if (a is not b and np.shares_memory(a, b)) or np.shares_memory(a, c):
+        raise ValueError("a must be b itself or not overlap b, and must not overlap c")
     if not a.flags.writeable:
         raise ValueError("a must be writeable")
     cdef float[::1] av = a
