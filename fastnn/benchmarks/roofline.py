@@ -33,7 +33,8 @@ from ..ladder.gemm import all_threads
 from ..plotting import new_figure, save_figure
 from . import cases, probes, timing
 
-__all__ = ["ROOFLINE_CASES", "FLOPS_PER_ELEMENT", "counts", "measure", "table", "draw"]
+__all__ = ["ROOFLINE_CASES", "QUICK_GROUPS", "FLOPS_PER_ELEMENT", "counts", "measure", "table",
+           "draw"]
 
 #: (kernel, shape) groups of the case table placed on the roofline: compute-bound GEMMs and
 #: convolutions, memory-bound pooling, activations and optimizer steps
@@ -49,6 +50,11 @@ ROOFLINE_CASES = (
     "Adam 10M float32",
     "SGD-momentum 10M float32",
 )
+
+#: quick mode: the optimizers on 1M parameters instead of 10M (building 10M-element inputs takes
+#: longer than timing them; at 1M the state may fit in the last-level cache, above the roof)
+QUICK_GROUPS = {"Adam 10M float32": "Adam 1M float32",
+                "SGD-momentum 10M float32": "SGD-momentum 1M float32"}
 
 #: FLOPs per element for the cases whose table entry has bytes only: (count, the array whose
 #: size is the element count).  maxpool 2x2: 3 comparisons per output = 3/4 per input; relu
@@ -90,7 +96,7 @@ def counts(case):
 def measure(quick=False, num_threads=None, repeats=5, groups=ROOFLINE_CASES):
     """Probe the machine, time every case of ``groups`` (default ROOFLINE_CASES; fastnn and its
     twin) on ``num_threads`` threads (None: fastnn's configured count) and return the result
-    dict.  ``quick``: shorter probes and one timed repeat (tests, a first look)."""
+    dict.  ``quick``: shorter probes, one timed repeat, QUICK_GROUPS (tests, a first look)."""
     nthreads = num_threads or all_threads()
     seconds, probe_repeats = (0.02, 2) if quick else (0.2, 5)
     peaks = {level: probes.peak_gflops(level, nthreads, seconds, probe_repeats)
@@ -101,7 +107,7 @@ def measure(quick=False, num_threads=None, repeats=5, groups=ROOFLINE_CASES):
     rows = []
     with threads(nthreads), threadpool_limits(nthreads, "blas"):
         for group in groups:
-            case = _case(group)
+            case = _case(QUICK_GROUPS.get(group, group) if quick else group)
             flops, nbytes = counts(case)
             intensity = flops / nbytes
             roof = min(peaks[level], intensity * bandwidth)
