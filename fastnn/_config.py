@@ -283,8 +283,14 @@ def _adaptive_from_env():
 
 
 def _explicit_from_env():
+    # Read once, at import.  A malformed value must not make ``import fastnn`` fail (OpenBLAS
+    # and libgomp ignore one too): it is named in a warning and ignored.
     for var in ("FASTNN_NUM_THREADS", "OMP_NUM_THREADS"):
-        value = _from_env(var)
+        try:
+            value = _from_env(var)
+        except ValueError as e:
+            warnings.warn("%s; ignored" % e, RuntimeWarning, stacklevel=2)
+            continue
         if value is not None:
             return value
     return None

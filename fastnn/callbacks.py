@@ -18,9 +18,10 @@ Hooks (override any; each gets a ``logs`` dict):
 
 ``epoch`` and ``batch`` are 0-based indices.  ``self.model`` is the model being trained (set it
 ``model.stop_training = True`` to stop after the current epoch) and ``self.params`` a dict with
-epochs, initial_epoch, steps (batches per epoch), samples, batch_size, seed, verbose and metrics
-(the keys the epoch logs will carry).  A plain callable ``f(epoch, logs)`` in the callbacks
-list is called at each epoch end.
+epochs, initial_epoch, steps (batches per epoch), samples, batch_size, seed, verbose, metrics
+(the keys the epoch logs will carry) and x (fit's training inputs, not a copy: for callbacks that
+look at activations on a fixed batch; read it, never write it).  A plain callable
+``f(epoch, logs)`` in the callbacks list is called at each epoch end.
 """
 import csv
 import os
@@ -31,9 +32,10 @@ from tqdm import tqdm
 
 from . import _validate as _v
 from .history import COLUMN_ORDER
+from .layer_record import LayerRecord
 
 __all__ = ["Callback", "CallbackList", "ProgressBar", "EarlyStopping", "ModelCheckpoint",
-           "CSVLogger", "LambdaCallback"]
+           "CSVLogger", "LambdaCallback", "LayerStatistics"]
 
 
 class Callback:
@@ -450,3 +452,59 @@ class LambdaCallback(Callback):
             if not callable(fn):
                 raise TypeError("%s must be callable or None, got %r" % (name, fn))
             setattr(self, name, fn)
+
+
+# --------------------------------------------------------------------------- LayerStatistics
+class LayerStatistics(LayerRecord, Callback):
+    """Records, per layer and per epoch, histograms and moments of the weights, the gradients
+    and the activations (what TensorBoard's histograms show), for ``fastnn.plotting``'s
+    ``plot_layer_histograms``, ``plot_layer_moments`` and ``plot_gradient_norms``.
+
+    What is recorded and how it is stored is :class:`fastnn.layer_record.LayerRecord`'s
+    (``weights``, ``gradients``, ``grad_norm_mean``, ``activations``, ``epochs``, ``to_json``);
+    this class adds the hooks: the weights and the activations of the fixed sample batch
+    (``x_sample``, else the first ``sample_size`` training inputs of ``fit``) before training
+    and after every epoch, the gradient's norm after every mini-batch, the gradients as left by
+    the epoch's last mini-batch.  Recording runs no training computation: a fit with or without
+    it gives the same weights, bit for bit.
+
+        stats = LayerStatistics()
+        model.fit(x, y, epochs=5, callbacks=[stats], verbose=0)
+        stats.weights["dense_1/kernel"][-1]["std"]       # kernel std after the last epoch
+        plotting.plot_layer_histograms(stats, "weights", path="weights.png")
+        stats.to_json("layer_stats.json")                # LayerStatistics.from_json reads it
+    """
+
+    def __init__(self, x_sample=None, sample_size=256, bins=30):
+        LayerRecord.__init__(self, bins=bins)
+        Callback.__init__(self)
+        if x_sample is not None and (not isinstance(x_sample, np.ndarray)
+                                     or x_sample.ndim < 2 or x_sample.shape[0] == 0
+                                     or x_sample.dtype.kind != "f"):
+            raise TypeError("x_sample must be None or a non-empty float array (N, ...) of "
+                            "model inputs, got %s" % (
+                                "shape %s dtype %s" % (x_sample.shape, x_sample.dtype)
+                                if isinstance(x_sample, np.ndarray)
+                                else type(x_sample).__name__))
+        self.x_sample = x_sample
+        self.sample_size = _v.check_int(sample_size, "sample_size", min=1)
+        self._sample = None
+
+    def on_train_begin(self, logs=None):
+        x = self.x_sample if self.x_sample is not None else self.params.get("x")
+        self._sample = None if x is None else np.array(x[:self.sample_size], copy=True)
+        if self._sample is not None and self.model.dtype is not None:
+            self._sample = self._sample.astype(self.model.dtype, copy=False)
+        self.describe_layers(self.model)
+        if not self.epochs:
+            self.record_state(self.model, self._sample, int(self.params.get("initial_epoch", 0)))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start_epoch(self.model)
+
+    def on_batch_end(self, batch, logs=None):
+        self.add_batch(self.model)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.end_epoch(self.model)
+        self.record_state(self.model, self._sample, epoch + 1)

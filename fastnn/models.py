@@ -171,7 +171,7 @@ class Sequential:
             if hasattr(layer, "astype"):
                 layer.astype(dtype)
         if self.optimizer is not None:
-            for state in self.optimizer.state.values():
+            for state in getattr(self.optimizer, "state", {}).values():
                 for k, v in state.items():
                     if isinstance(v, np.ndarray):
                         state[k] = np.ascontiguousarray(v.astype(dtype))
@@ -260,12 +260,14 @@ class Sequential:
     # -- training and checkpoints: fastnn.training, fastnn.saving ---------------------------
     def fit(self, x, y, epochs=1, batch_size=32, optimizer=None,
             loss="sparse_categorical_crossentropy", validation_data=None, callbacks=None,
-            shuffle=True, seed=None, verbose=1, initial_epoch=0, validation_batch_size=1000):
+            shuffle=True, seed=None, verbose=1, initial_epoch=0, validation_batch_size=1000,
+            scheduler=None):
         """Train with mini-batch gradient descent; returns a :class:`History` of this call.
 
         The arguments and the loop are :func:`fastnn.training.fit`'s: x float (N, ...), y class
         ids (N,) (or one-hot floats, or regression targets); ``epochs`` is the index to stop at
-        (Keras); optimizer None / a name / an Optimizer (kept in ``model.optimizer``); seed the
+        (Keras); optimizer None / a name / an Optimizer / any object with ``step()`` and
+        ``zero_grad()`` (kept in ``model.optimizer``); scheduler stepped once per epoch; seed the
         shuffle seed (epoch e uses ``default_rng([seed, e])``); callbacks; verbose 0, 1 or 2.
         A NaN/inf loss raises :class:`TrainingDivergedError`.
 
@@ -275,7 +277,7 @@ class Sequential:
                              optimizer=optimizer, loss=loss, validation_data=validation_data,
                              callbacks=callbacks, shuffle=shuffle, seed=seed, verbose=verbose,
                              initial_epoch=initial_epoch,
-                             validation_batch_size=validation_batch_size)
+                             validation_batch_size=validation_batch_size, scheduler=scheduler)
 
     def evaluate(self, x, y, batch_size=1000, loss=None):
         """``{'loss': float, 'accuracy': float}`` on (x, y) in inference mode (dropout off);

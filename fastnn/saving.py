@@ -129,8 +129,21 @@ def _loss_from_json(d):
     return cls(**d.get("config", {}))
 
 
+def _is_builtin_optimizer(optimizer):
+    """Whether ``load_model`` can rebuild ``optimizer`` by its class name (fastnn.optim's)."""
+    return getattr(_optim, type(optimizer).__name__, None) is type(optimizer)
+
+
 def _optimizer_to_json(optimizer, params, arrays):
-    """The optimizer's header entry; its state arrays go into ``arrays``."""
+    """The optimizer's header entry; its state arrays go into ``arrays``.  A custom optimizer (a
+    class of your own, or any object with step() and zero_grad()) cannot be rebuilt by
+    load_model: only its class name is written, and a warning says its state is not saved."""
+    if not _is_builtin_optimizer(optimizer):
+        warnings.warn("model.optimizer is a custom optimizer (%s): the checkpoint holds the "
+                      "weights and the training state, but not the optimizer's state; after "
+                      "load_model, pass an optimizer to fit" % type(optimizer).__name__,
+                      stacklevel=4)     # the caller of save / save_model
+        return {"class_name": type(optimizer).__name__, "custom": True}
     index = {id(p): i for i, p in enumerate(params)}
     groups = []
     for g in optimizer.param_groups:
@@ -159,6 +172,11 @@ def _optimizer_to_json(optimizer, params, arrays):
 
 
 def _optimizer_from_json(opt, params, arrays):
+    if opt.get("custom") is True:
+        warnings.warn("the checkpoint was trained with the custom optimizer %r, whose state "
+                      "was not saved: pass optimizer= to fit" % (opt.get("class_name"),),
+                      stacklevel=4)     # the caller of load_model
+        return None
     cls = getattr(_optim, opt["class_name"], None)
     if not (isinstance(cls, type) and issubclass(cls, _optim.Optimizer)):
         raise ValueError("unknown optimizer class %r" % (opt["class_name"],))
@@ -354,8 +372,8 @@ def _needed_arrays(header):
         specs.append((shape, np.dtype(spec["dtype"])))
         needed["param_%03d" % i] = (shape, np.dtype(spec["dtype"]), what)
     opt = header.get("optimizer")
-    if opt is None:
-        return needed
+    if opt is None or isinstance(opt, dict) and opt.get("custom") is True:
+        return needed          # a custom optimizer: only its class name was written
     if not isinstance(opt, dict) or not isinstance(opt.get("state"), dict):
         raise FormatError("the optimizer entry has no 'state' object")
     for key, entry in opt["state"].items():

@@ -147,6 +147,11 @@ def _check_validation(model, validation_data, x, loss_fn):
     return xv, yv
 
 
+def _is_optimizer_like(obj):
+    """Duck typing: anything with callable ``step()`` and ``zero_grad()`` can train a model."""
+    return callable(getattr(obj, "step", None)) and callable(getattr(obj, "zero_grad", None))
+
+
 def _resolve_optimizer(model, optimizer, initial_epoch):
     params = model.parameters()
     if not params:
@@ -156,7 +161,8 @@ def _resolve_optimizer(model, optimizer, initial_epoch):
             return model.optimizer
         optimizer = "adam"
     if isinstance(optimizer, str):
-        if model.optimizer is not None and initial_epoch > 0 and model.optimizer.state:
+        if model.optimizer is not None and initial_epoch > 0 and \
+                getattr(model.optimizer, "state", None):
             # stacklevel 4: the caller of Sequential.fit
             warnings.warn("fit(optimizer=%r, initial_epoch=%d) builds a NEW optimizer, "
                           "dropping the state of model.optimizer; pass optimizer=None to "
@@ -166,9 +172,11 @@ def _resolve_optimizer(model, optimizer, initial_epoch):
         except (ValueError, TypeError) as e:
             raise type(e)("optimizer: %s" % e) from None
     if not isinstance(optimizer, _optim.Optimizer):
-        raise TypeError("optimizer must be None, a name (%s) or a fastnn.optim.Optimizer, "
-                        "got %s" % (", ".join(_optim.names()),
-                                    type(optimizer).__name__))
+        if _is_optimizer_like(optimizer):
+            return optimizer        # a student's own optimizer: fit only calls step()
+        raise TypeError("optimizer must be None, a name (%s), a fastnn.optim.Optimizer or an "
+                        "object with step() and zero_grad() methods, got %s"
+                        % (", ".join(_optim.names()), type(optimizer).__name__))
     own = {id(p) for p in params}
     theirs = [p for g in optimizer.param_groups for p in g["params"]]
     if any(id(p) not in own for p in theirs):
@@ -178,6 +186,32 @@ def _resolve_optimizer(model, optimizer, initial_epoch):
         warnings.warn("the optimizer updates %d of the model's %d parameters"
                       % (len(theirs), len(params)), stacklevel=4)
     return optimizer
+
+
+def _check_scheduler(scheduler, optimizer):
+    if scheduler is None:
+        return None
+    if not callable(getattr(scheduler, "step", None)):
+        raise TypeError("scheduler must be None or a learning-rate scheduler with a step() "
+                        "method (e.g. fastnn.optim.StepLR(optimizer, step_size=5)), got %s"
+                        % type(scheduler).__name__)
+    own = getattr(scheduler, "optimizer", optimizer)
+    if own is not optimizer:
+        raise ValueError("scheduler was built on another optimizer than the one fit uses (%s); "
+                         "build the optimizer first, pass it as optimizer= and build the "
+                         "scheduler on it" % type(optimizer).__name__)
+    return scheduler
+
+
+def _current_lr(optimizer):
+    """The learning rate of the first parameter group, or an ``lr`` attribute; None if neither
+    (a custom optimizer need not have one)."""
+    groups = getattr(optimizer, "param_groups", None)
+    try:
+        lr = groups[0]["lr"] if groups else getattr(optimizer, "lr", None)
+        return None if lr is None else float(lr)
+    except (TypeError, KeyError, IndexError, ValueError):
+        return None
 
 
 def _blas_threads():
@@ -196,7 +230,8 @@ def _n_correct(out, y):
 # --------------------------------------------------------------------------- fit
 def fit(model, x, y, epochs=1, batch_size=32, optimizer=None,
         loss="sparse_categorical_crossentropy", validation_data=None, callbacks=None,
-        shuffle=True, seed=None, verbose=1, initial_epoch=0, validation_batch_size=1000):
+        shuffle=True, seed=None, verbose=1, initial_epoch=0, validation_batch_size=1000,
+        scheduler=None):
     """Train ``model`` with mini-batch gradient descent; returns a :class:`History` of this call.
 
     x: float array (N, ...) already scaled (``fastnn.data.preprocess_images``); y: integer
@@ -207,8 +242,14 @@ def fit(model, x, y, epochs=1, batch_size=32, optimizer=None,
 
     optimizer: None (``model.optimizer`` when the model has one, e.g. after
     ``load_model``, else 'adam'), a name for ``fastnn.optim.get`` (a NEW optimizer with
-    that optimizer's defaults), or an Optimizer built on ``model.parameters()``.  The
-    optimizer used stays in ``model.optimizer``.
+    that optimizer's defaults), an Optimizer built on ``model.parameters()``, or any object
+    with ``step()`` and ``zero_grad()`` methods (your own optimizer: ``fit`` calls its
+    ``step()`` after every backward pass; layers overwrite the gradients, so ``fit`` does not
+    need ``zero_grad()``).  The optimizer used stays in ``model.optimizer``.
+    scheduler: None or a learning-rate scheduler built on that optimizer
+    (``fastnn.optim.StepLR``, ``ExponentialLR``, ``CosineAnnealingLR``, or anything with
+    ``step()``): ``scheduler.step()`` is called once at the end of every epoch, before the
+    epoch-end callbacks, as in torch's loop; ``history['lr']`` is the rate each epoch ran with.
     loss: a ``fastnn.losses.get`` name or a Loss; 'sparse_categorical_crossentropy' and
     'categorical_crossentropy' mean softmax cross-entropy on the logits.
     seed: the shuffle seed; epoch e uses ``default_rng([seed, e])``.  None draws a fresh
@@ -241,6 +282,7 @@ def fit(model, x, y, epochs=1, batch_size=32, optimizer=None,
     val = _check_validation(model, validation_data, x, loss_fn)
     cb_list = _callbacks.CallbackList(callbacks, verbose=verbose)
     optimizer = _resolve_optimizer(model, optimizer, initial_epoch)
+    scheduler = _check_scheduler(scheduler, optimizer)
 
     classify = is_classification(loss_fn)
     metrics = ["loss"] + (["accuracy"] if classify else [])
@@ -264,7 +306,7 @@ def fit(model, x, y, epochs=1, batch_size=32, optimizer=None,
         record = hist
     model.history = record
     cb_list.set_model(model)
-    cb_list.set_params(dict(hist.params, verbose=verbose, metrics=metrics))
+    cb_list.set_params(dict(hist.params, verbose=verbose, metrics=metrics, x=x))
 
     with threadpool_limits(_blas_threads(), "blas"):
         try:
@@ -277,6 +319,8 @@ def fit(model, x, y, epochs=1, batch_size=32, optimizer=None,
                 if record is not hist:
                     record.append_epoch(epoch, logs, batch_losses)
                 model.epochs_completed = epoch + 1
+                if scheduler is not None:
+                    scheduler.step()
                 cb_list.on_epoch_end(epoch, dict(logs))
                 if model.stop_training:
                     break
@@ -302,7 +346,7 @@ def _run_epoch(model, x, y, epoch, epochs, batch_size, shuffle, seed, loss_fn, o
         out = model.forward(xb, training=True)
         batch_loss = loss_fn.forward(out, yb) + model.regularization_loss()
         if not math.isfinite(batch_loss):
-            lr = optimizer.param_groups[0].get("lr")
+            lr = _current_lr(optimizer)
             raise TrainingDivergedError(
                 "training diverged at epoch %d/%d, batch %d/%d: the loss is %r. Try a lower "
                 "learning rate (it is %r for %s), another kernel_initializer (e.g. "
@@ -326,7 +370,7 @@ def _run_epoch(model, x, y, epoch, epochs, batch_size, shuffle, seed, loss_fn, o
     if val is not None:
         vl = _evaluate_arrays(model, val[0], val[1], loss_fn, validation_batch_size, classify)
         logs.update({"val_" + k: v for k, v in vl.items()})
-    logs["lr"] = float(optimizer.param_groups[0]["lr"])
+    logs["lr"] = _current_lr(optimizer)
     logs["time"] = time.perf_counter() - t0
     return logs, batch_losses
 

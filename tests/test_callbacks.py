@@ -315,3 +315,106 @@ def test_csv_logger_closes_file_on_error(tmp_path):
     with pytest.raises(RuntimeError, match="boom"):
         model().fit(x, y, epochs=2, verbose=0, callbacks=[logger, boom])
     assert logger._fh is None
+
+
+# --------------------------------------------------------------------------- LayerStatistics
+def _fit(m, x, y, callbacks=None, epochs=3):
+    return m.fit(x, y, epochs=epochs, batch_size=16, optimizer="sgd", seed=3, verbose=0,
+                 callbacks=callbacks)
+
+
+def _describe64(a):
+    a = np.asarray(a, dtype=np.float64)
+    return {"mean": a.mean(), "std": a.std(), "min": a.min(), "max": a.max(),
+            "norm": np.sqrt((a * a).sum()), "zeros": np.mean(a == 0)}
+
+
+def test_layer_statistics_records_weights_gradients_activations():
+    x, y = problem(n=80)
+    m = model(dropout=0.3)
+    batch_norms = {}
+
+    def norms(batch, logs):      # an independent record of every batch's gradient norms
+        for p in m.parameters():
+            batch_norms.setdefault(p.name, []).append(
+                float(np.linalg.norm(p.grad.astype(np.float64))))
+    st = cb.LayerStatistics(bins=10)
+    _fit(m, x, y, [st, cb.LambdaCallback(on_batch_end=norms)])
+    names = [p.name for p in m.parameters()]
+    assert st.epochs == [0, 1, 2, 3]
+    assert list(st.weights) == names and list(st.gradients) == names
+    assert all(len(st.weights[n]) == 4 and len(st.gradients[n]) == 3 for n in names)
+    # the last weight record is the trained weights; every record's histogram counts them all
+    for p in m.parameters():
+        last = st.weights[p.name][-1]
+        for k, v in _describe64(p.value).items():
+            assert last[k] == pytest.approx(v, rel=1e-12, abs=1e-15)
+        assert all(sum(r["counts"]) == p.value.size and len(r["edges"]) == 11
+                   for r in st.weights[p.name])
+        # the gradient record: as left by the last batch of the last epoch
+        for k, v in _describe64(p.grad).items():
+            assert st.gradients[p.name][-1][k] == pytest.approx(v, rel=1e-12, abs=1e-15)
+        # the mean gradient norm per epoch: over the 5 batches of each epoch
+        per_epoch = np.reshape(batch_norms[p.name], (3, 5)).mean(axis=1)
+        np.testing.assert_allclose(st.grad_norm_mean[p.name], per_epoch, rtol=1e-5)
+    # activations: the Dense layers' outputs (Dropout left out) on the first 80 inputs
+    assert list(st.activations) == [m.layers[0].name, m.layers[2].name]
+    h = m.layers[0].forward(x, training=False)
+    rec = st.activations[m.layers[0].name][-1]
+    for k, v in _describe64(h).items():
+        assert rec[k] == pytest.approx(v, rel=1e-9, abs=1e-12)
+    assert sum(rec["counts"]) == np.count_nonzero(h)          # exact zeros not histogrammed
+    assert st.layers[0]["parameters"] == names[:2]
+
+
+def test_layer_statistics_do_not_change_training():
+    x, y = problem(n=70)
+    plain, watched = model(dropout=0.3), model(dropout=0.3)
+    h1 = _fit(plain, x, y)
+    st = cb.LayerStatistics(x_sample=x[:20], sample_size=7)
+    h2 = _fit(watched, x, y, [st])
+    assert h1.batch_losses == h2.batch_losses
+    for a, b in zip(plain.get_weights(), watched.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # x_sample wins over fit's inputs, and sample_size cuts it
+    h = watched.layers[0].forward(x[:7], training=False)
+    assert st.activations[watched.layers[0].name][-1]["size"] == h.size
+
+
+def test_layer_statistics_json_round_trip_and_resume(tmp_path):
+    x, y = problem(n=48)
+    m = model()
+    st = cb.LayerStatistics()
+    _fit(m, x, y, [st], epochs=2)
+    path = tmp_path / "stats.json"
+    st.to_json(path)
+    back = cb.LayerStatistics.from_json(path)
+    assert back.to_dict() == st.to_dict()
+    # continuing training appends to the same record
+    m.fit(x, y, epochs=3, initial_epoch=2, batch_size=16, seed=3, verbose=0, callbacks=[st])
+    assert st.epochs == [0, 1, 2, 3] and len(st.gradients[m.parameters()[0].name]) == 3
+    with pytest.raises(ValueError, match="not a LayerStatistics record"):
+        cb.LayerStatistics.from_dict({"epochs": []})
+    with pytest.raises(TypeError, match="x_sample"):
+        cb.LayerStatistics(x_sample=np.zeros((4, 6), np.int64))
+    with pytest.raises(ValueError, match="bins"):
+        cb.LayerStatistics(bins=0)
+
+
+def test_layer_statistics_show_the_vanishing_gradient_with_sigmoid():
+    from fastnn.studies import data as study_data
+    d = study_data.synthetic(n_train=512, n_test=10, dim=32, seed=0)
+    x, y, _, _ = d.arrays()
+    ratio = {}
+    for act in ("sigmoid", "relu"):
+        m = zoo.mlp(hidden=(32,) * 6, activation=act, dropout=0.0, input_dim=32, seed=0)
+        st = cb.LayerStatistics()
+        m.fit(x, y, epochs=1, batch_size=64, optimizer="sgd", callbacks=[st], verbose=0, seed=0)
+        norms = [st.grad_norm_mean[p.name][0] for p in m.parameters()
+                 if p.name.endswith("/kernel")]
+        ratio[act] = norms[0] / norms[-1]
+        if act == "sigmoid":       # shrinks layer after layer on the way to the input
+            assert all(a < b for a, b in zip(norms, norms[1:]))
+    # seven Dense layers: sigmoid's first-layer gradient is thousands of times smaller than
+    # its last layer's; ReLU's stays of the same order
+    assert ratio["sigmoid"] < 1e-2 and ratio["relu"] > 0.3

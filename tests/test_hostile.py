@@ -47,9 +47,10 @@ def test_absurd_thread_settings_in_python_never_crash(run_child):
     set_num_threads(2**40) and set_num_threads(1000) are refused with ValueError."""
     res = run_child("""
         import warnings
-        import numpy as np, fastnn
+        import numpy as np
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
+            import fastnn     # the environment is read at import
             n = fastnn.get_num_threads()
         y, arg = fastnn.kernels.maxpool2d_forward(np.ones((1, 1, 4, 4), np.float32), 2)
         dx = fastnn.kernels.maxpool2d_backward(np.ones_like(y), arg, (1, 1, 4, 4))
@@ -68,6 +69,22 @@ def test_absurd_thread_settings_in_python_never_crash(run_child):
     assert n == cap and warned == "True"
     assert float(ysum) == 4.0 and float(dxsum) == 4.0 and float(outsum) == 27.0
     assert refused.strip() == "[True, True]"
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-3", "2.5"])
+def test_malformed_thread_variable_is_named_and_ignored_at_import(run_child, value):
+    res = run_child("""
+        import warnings
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            import fastnn
+        print(fastnn.get_num_threads() == fastnn._config.available_cpus(),
+              [str(x.message) for x in w if "OMP_NUM_THREADS" in str(x.message)])
+    """, env_extra={"OMP_NUM_THREADS": value, "FASTNN_NUM_THREADS": "",
+                                 "FASTNN_ADAPTIVE_THREADS": "0"})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.startswith("True ") and "must be a positive integer" in res.stdout
+    assert repr(value) in res.stdout and "ignored" in res.stdout
 
 
 # --------------------------------------------------------------------------- shape messages

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import optim
+from fastnn import optim, zoo
 from fastnn.contracts import constraints
 from fastnn.parameter import Parameter
 
@@ -577,3 +577,243 @@ def test_schedulers_live_in_their_own_module():
     for name in ("LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR"):
         assert getattr(optim, name) is getattr(lr_scheduler, name)
     assert optim.StepLR.__module__ == "fastnn.optim.lr_scheduler"
+
+
+# ------------------------------------------------------------------------------------------
+# Optimizers a student writes: the public hook update(param, grad, state, group), any object
+# with step() and zero_grad() in fit, schedulers in fit, the textbook forms
+# ------------------------------------------------------------------------------------------
+
+class HookMomentum(optim.Optimizer):
+    """Momentum SGD written with the public hook, as in examples/my_momentum.py."""
+
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    def update(self, param, grad, state, group):
+        v = state.setdefault("v", np.zeros_like(param))
+        v *= group["momentum"]
+        v += grad
+        param -= group["lr"] * v
+
+
+class DuckMomentum:
+    """Not an Optimizer at all: step() and zero_grad() are all fit needs."""
+
+    def __init__(self, params, lr=0.01, momentum=0.9):
+        self.params, self.lr, self.momentum = list(params), lr, momentum
+        self.v = [np.zeros_like(p.value) for p in self.params]
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad[...] = 0
+
+    def step(self):
+        for p, v in zip(self.params, self.v):
+            v *= self.momentum
+            v += p.grad
+            p.value -= self.lr * v
+
+
+def _mlp_problem():
+    rng = np.random.default_rng(4)
+    x = rng.random((96, 10)).astype(np.float32)
+    y = rng.integers(0, 3, 96)
+    return x, y
+
+
+def _mlp():
+    return zoo.mlp(hidden=(12,), input_dim=10, num_classes=3, dropout=0.2, seed=1)
+
+
+@pytest.mark.parametrize("cls", [HookMomentum, DuckMomentum])
+def test_own_momentum_trains_exactly_as_optim_sgd(cls):
+    x, y = _mlp_problem()
+    mine, ref = _mlp(), _mlp()
+    h1 = mine.fit(x, y, epochs=3, batch_size=16, seed=0, verbose=0,
+                  optimizer=cls(mine.parameters(), lr=0.05, momentum=0.8))
+    h2 = ref.fit(x, y, epochs=3, batch_size=16, seed=0, verbose=0,
+                 optimizer=optim.SGD(ref.parameters(), lr=0.05, momentum=0.8))
+    assert h1.batch_losses == h2.batch_losses
+    for a, b in zip(mine.get_weights(), ref.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # the history's lr column: the group's lr, or the object's lr attribute
+    assert h1["lr"] == [0.05] * 3
+
+
+def test_hook_state_is_saved_and_restored_by_state_dict():
+    values, grads = problem(seed=2)
+    params = [Parameter(v) for v in values]
+    opt = HookMomentum(params, lr=0.1)
+    for gs in grads[:5]:
+        for p, g in zip(params, gs):
+            p.grad[...] = g
+        opt.step()
+    sd = json.loads(json.dumps({"state": {k: {n: a.tolist() for n, a in v.items()}
+                                          for k, v in opt.state_dict()["state"].items()},
+                                "param_groups": opt.state_dict()["param_groups"]}))
+    clone = HookMomentum([Parameter(p.value) for p in params])
+    clone.load_state_dict(sd)
+    for (p, q) in zip(params, [q for g in clone.param_groups for q in g["params"]]):
+        np.testing.assert_array_equal(opt.state[p]["v"], clone.state[q]["v"])
+    with pytest.raises(ValueError, match="must be a number or an array"):
+        clone.load_state_dict({"state": {0: {"v": [1.0, 2.0]}},
+                               "param_groups": sd["param_groups"]})
+
+
+@pytest.mark.parametrize("name,kw", CASES, ids=IDS)
+def test_default_update_is_the_fused_kernel_of_step(name, kw):
+    values, grads = problem(seed=3)
+    by_step = [Parameter(v) for v in values]
+    by_hook = [Parameter(v) for v in values]
+    a = getattr(optim, name)(by_step, **kw)
+    b = getattr(optim, name)(by_hook, **kw)
+    for gs in grads[:6]:
+        for p, q, g in zip(by_step, by_hook, gs):
+            p.grad[...] = g
+            q.grad[...] = g
+        a.step()
+        for q in by_hook:
+            b.update(q.value, q.grad, b.state.setdefault(q, {}), b.param_groups[0])
+    for p, q in zip(by_step, by_hook):
+        np.testing.assert_array_equal(p.value, q.value)
+
+
+def test_an_optimizer_without_an_algorithm_says_what_to_write():
+    class Empty(optim.Optimizer):
+        def __init__(self, params):
+            super().__init__(params, dict(lr=0.1))
+    p = Parameter(np.ones(2, np.float32))
+    with pytest.raises(NotImplementedError, match=r"override update\(param, grad, state, group"):
+        Empty([p]).step()
+
+
+def test_fit_refuses_objects_that_are_not_optimizers():
+    x, y = _mlp_problem()
+    m = _mlp()
+
+    class OnlyStep:
+        def step(self):
+            pass
+    with pytest.raises(TypeError, match="step\\(\\) and zero_grad\\(\\)"):
+        m.fit(x, y, epochs=1, optimizer=OnlyStep(), verbose=0)
+
+
+def test_checkpoint_of_a_custom_optimizer_keeps_weights_and_says_state_is_lost(tmp_path):
+    x, y = _mlp_problem()
+    m = _mlp()
+    m.fit(x, y, epochs=2, batch_size=16, seed=0, verbose=0,
+          optimizer=HookMomentum(m.parameters(), lr=0.05))
+    path = str(tmp_path / "ck.npz")
+    with pytest.warns(UserWarning, match="custom optimizer \\(HookMomentum\\).*not the "
+                                         "optimizer's state"):
+        m.save(path)
+    with pytest.warns(UserWarning, match="custom optimizer 'HookMomentum'.*pass optimizer="):
+        back = fastnn.load_model(path)
+    assert back.optimizer is None and back.epochs_completed == 2
+    for a, b in zip(m.get_weights(), back.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    back.fit(x, y, epochs=3, initial_epoch=2, batch_size=16, verbose=0,
+             optimizer=HookMomentum(back.parameters(), lr=0.05))
+    with pytest.warns(UserWarning, match="DuckMomentum"):
+        m.fit(x, y, epochs=1, verbose=0, optimizer=DuckMomentum(m.parameters()))
+        m.save(path)
+
+
+def _lr_per_epoch(make_scheduler, epochs=5):
+    x, y = _mlp_problem()
+    m = _mlp()
+    opt = optim.SGD(m.parameters(), lr=0.1)
+    hist = m.fit(x, y, epochs=epochs, batch_size=32, seed=0, verbose=0, optimizer=opt,
+                 scheduler=make_scheduler(opt))
+    return hist, m
+
+
+@pytest.mark.parametrize("make, closed", [
+    (lambda o: optim.StepLR(o, step_size=2, gamma=0.5), lambda e: 0.1 * 0.5 ** (e // 2)),
+    (lambda o: optim.ExponentialLR(o, gamma=0.7), lambda e: 0.1 * 0.7 ** e),
+    (lambda o: optim.CosineAnnealingLR(o, T_max=4, eta_min=0.01),
+     lambda e: 0.01 + 0.09 * (1 + math.cos(math.pi * e / 4)) / 2),
+])
+def test_fit_steps_the_scheduler_once_per_epoch(make, closed):
+    hist, m = _lr_per_epoch(make)
+    np.testing.assert_allclose(hist["lr"], [closed(e) for e in range(5)], rtol=1e-12)
+    # the same as a hand-written loop: one epoch, one scheduler.step()
+    x, y = _mlp_problem()
+    ref = _mlp()
+    opt = optim.SGD(ref.parameters(), lr=0.1)
+    sched = make(opt)
+    for e in range(5):
+        ref.fit(x, y, epochs=e + 1, initial_epoch=e, batch_size=32, seed=0, verbose=0,
+                optimizer=opt)
+        sched.step()
+    for a, b in zip(m.get_weights(), ref.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fit_checks_the_scheduler():
+    x, y = _mlp_problem()
+    m = _mlp()
+    opt = optim.SGD(m.parameters(), lr=0.1)
+    other = optim.SGD(_mlp().parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="another optimizer"):
+        m.fit(x, y, epochs=1, optimizer=opt, scheduler=optim.StepLR(other, 1), verbose=0)
+    with pytest.raises(TypeError, match="scheduler must be None or a learning-rate scheduler"):
+        m.fit(x, y, epochs=1, optimizer=opt, scheduler=0.5, verbose=0)
+
+
+def _quadratic(seed=0, n=6):
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal((n, n))
+    a = q @ q.T / n + 0.1 * np.eye(n)          # positive definite
+    b = rng.standard_normal(n)
+    return (lambda theta: a @ theta - b), rng.standard_normal(n)
+
+
+def test_nesterov_look_ahead_form_is_torchs_algorithm():
+    # docs/optimizers.md: the handout keeps theta and evaluates the gradient at the look-ahead
+    # point theta - gamma v;  torch (and fastnn) keep phi = theta - gamma v itself, with the
+    # buffer b = v / lr.  Same algorithm: phi_t = theta_t - gamma v_t at every step.
+    grad, start = _quadratic()
+    lr, gamma = 0.05, 0.9
+    theta, v = start.copy(), np.zeros_like(start)
+    p = Parameter(start.copy())                 # float64
+    opt = optim.SGD([p], lr=lr, momentum=gamma, nesterov=True)
+    for _ in range(60):
+        v = gamma * v + lr * grad(theta - gamma * v)      # the handout's two lines
+        theta = theta - v
+        p.grad[...] = grad(p.value)                       # torch: the gradient at phi
+        opt.step()
+        np.testing.assert_allclose(p.value, theta - gamma * v, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(opt.state[p]["momentum_buffer"], v / lr, rtol=1e-11,
+                                   atol=1e-13)
+
+
+def test_textbook_momentum_is_torchs_with_v_equal_minus_lr_b():
+    # v = mu v - lr g; theta = theta + v  (Polyak / Sutskever)  ==  torch's b = mu b + g;
+    # theta = theta - lr b, with v = -lr b, for a constant lr and dampening 0.
+    grad, start = _quadratic(seed=1)
+    lr, mu = 0.05, 0.9
+    theta, v = start.copy(), np.zeros_like(start)
+    p = Parameter(start.copy())
+    opt = optim.SGD([p], lr=lr, momentum=mu)
+    for _ in range(40):
+        v = mu * v - lr * grad(theta)
+        theta = theta + v
+        p.grad[...] = grad(p.value)
+        opt.step()
+        np.testing.assert_allclose(p.value, theta, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(-lr * opt.state[p]["momentum_buffer"], v, rtol=1e-11,
+                                   atol=1e-13)
+
+
+def test_my_momentum_example_runs():
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fastnn.__file__)))
+    out = subprocess.run([sys.executable, os.path.join(root, "examples", "my_momentum.py")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "identical weights after 3 epochs: True" in out.stdout

@@ -60,14 +60,31 @@ def read_csv(path):
         return list(csv.DictReader(fh))
 
 
-def runs_on_disk(runs_dir):
+def readable(run_id):
+    """The readable part of a run id (without the config digest): 'sgd-lr0.1-relu-seed0'."""
+    return run_id.rsplit("-", 1)[0]
+
+
+def runs_on_disk(runs_dir, ids=None):
+    """{run id: record} of the records in ``runs_dir`` (only ``ids`` when given)."""
     out = {}
     for name in os.listdir(runs_dir):
         if name.endswith(".json"):
             with open(os.path.join(runs_dir, name)) as fh:
                 rec = json.load(fh)
-            out[rec["id"]] = rec
+            if ids is None or rec["id"] in ids:
+                out[rec["id"]] = rec
     return out
+
+
+def study_runs(out):
+    """{readable id: record} of the runs the report in ``out`` was made from (config.json's
+    manifest)."""
+    with open(os.path.join(out, "config.json")) as fh:
+        ids = json.load(fh)["runs"]
+    recs = runs_on_disk(os.path.join(out, "runs"), set(ids))
+    assert len(recs) == len(ids)
+    return {readable(k): v for k, v in recs.items()}
 
 
 def close(a, b, rel=1e-9):
@@ -150,8 +167,14 @@ def test_resume_reuses_finished_runs_and_recomputes_changed_ones(toy, tmp_path):
     for t in tasks2:
         assert third.records[t["id"]]["config"] == runner.normalize(t["config"])
         assert runner.load_record(runs, t) is not None
+    old_adam = [t["id"] for t in tasks if t["config"]["optimizer"] == "adam"]
     assert third.records[adam_ids[0]]["batch_losses"] != \
-        first.records[adam_ids[0]]["batch_losses"]
+        first.records[old_adam[0]]["batch_losses"]
+    # the other configuration's runs have other file names: still there, unchanged
+    assert not set(adam_ids) & set(old_adam)
+    for run_id in old_adam:
+        with open(os.path.join(runs, run_id + ".json")) as fh:
+            assert json.load(fh) == first.records[run_id]
     assert not [n for n in os.listdir(runs) if n.endswith(".tmp")]
 
 
@@ -296,13 +319,13 @@ def check_optimizer_outputs(out, cfg):
     for a in cfg["activations"]:
         with open(os.path.join(out, "loss_%s.png" % a), "rb") as fh:
             assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
-    recs = runs_on_disk(os.path.join(out, "runs"))
+    recs = study_runs(out)
     seeds = range(cfg["seed_offset"], cfg["seed_offset"] + cfg["runs"])
-    expected_ids = {"%s-%s-seed%d" % (o, a, s) for o in cfg["optimizers"]
-                    for a in cfg["activations"] for s in seeds}
-    assert expected_ids <= set(recs)
+    expected_ids = {"%s-lr%g-%s-seed%d" % (o, lr, a, s) for o in cfg["optimizers"]
+                    for lr in cfg["lr"][o] for a in cfg["activations"] for s in seeds}
+    assert expected_ids == set(recs)
     rows = read_csv(os.path.join(out, "summary.csv"))
-    assert len(rows) == len(cfg["optimizers"]) * len(cfg["activations"])
+    assert len(rows) == len(opt_study.series(cfg)) * len(cfg["activations"])
     thr = cfg["loss_threshold"]
     for act in cfg["activations"]:
         act_rows = [r for r in rows if r["activation"] == act]
@@ -310,9 +333,10 @@ def check_optimizer_outputs(out, cfg):
         finals = [float(r["final_loss_mean"]) for r in act_rows]
         assert finals == sorted(finals)
         for r in act_rows:
-            group = [recs["%s-%s-seed%d" % (r["optimizer"], act, s)] for s in seeds]
-            assert float(r["lr"]) == cfg["lr"][r["optimizer"]]
-            assert all(g["config"]["lr"] == cfg["lr"][r["optimizer"]] for g in group)
+            lr = float(r["lr"])
+            group = [recs["%s-lr%g-%s-seed%d" % (r["optimizer"], lr, act, s)] for s in seeds]
+            assert lr in cfg["lr"][r["optimizer"]]
+            assert all(g["config"]["lr"] == lr for g in group)
             final = np.array([g["loss"][-1] for g in group])
             acc = np.array([g["test_accuracy"][-1] for g in group])
             ddof = 1 if len(group) > 1 else 0
@@ -332,19 +356,22 @@ def check_optimizer_outputs(out, cfg):
             else:
                 assert r["epochs_to_threshold_mean"] in ("", "nan")
             if "sgd" in cfg["optimizers"]:
-                base = np.mean([recs["sgd-%s-seed%d" % (act, s)]["loss"][-1] for s in seeds])
+                base = np.mean([recs["sgd-lr%g-%s-seed%d" % (cfg["lr"]["sgd"][0], act, s)]
+                                ["loss"][-1] for s in seeds])
                 assert close(r["final_loss_vs_sgd"], final.mean() / base)
+            else:
+                assert r["final_loss_vs_sgd"] == ""
     # the long CSV holds every epoch of every run, exactly
     epochs = read_csv(os.path.join(out, "epochs.csv"))
     for row in epochs:
-        rec = recs[row["run"]]
+        rec = recs[readable(row["run"])]
         i = int(row["epoch"]) - 1
         assert float(row["loss"]) == rec["loss"][i]
         assert float(row["test_accuracy"]) == rec["test_accuracy"][i]
     assert len(epochs) == sum(len(recs[i]["epoch"]) for i in expected_ids)
     with open(os.path.join(out, "batch_losses.csv")) as fh:
         cols = next(csv.reader(fh))
-    assert cols[0] == "iteration" and set(cols[1:]) == expected_ids
+    assert cols[0] == "iteration" and {readable(c) for c in cols[1:]} == expected_ids
     with open(os.path.join(out, "report.md")) as fh:
         text = fh.read()
     assert "fastnn study optimizers" in text
@@ -380,12 +407,12 @@ def test_resolve_config_rejects_bad_values():
         init_study.resolve_config(parts=["3"])
     q = opt_study.resolve_config(quick=True, epochs=3)
     assert q["runs"] == opt_study.QUICK["runs"] and q["epochs"] == 3
-    assert q["lr"] == {k: opt_study.DEFAULT_LR[k] for k in opt_study.OPTIMIZERS}
+    assert q["lr"] == {k: [opt_study.DEFAULT_LR[k]] for k in opt_study.OPTIMIZERS}
 
 
 def check_init_outputs(out, cfg):
     seeds = list(range(cfg["seed_offset"], cfg["seed_offset"] + cfg["runs"]))
-    recs = runs_on_disk(os.path.join(out, "runs"))
+    recs = study_runs(out)
     for name in ["report.md", "config.json", "part1_curves.png", "part1_summary.csv",
                  "part1_summary.md", "part2_summary.csv", "part2_summary.md",
                  "activation_stats.png", "activation_hist.png", "activation_stats.csv",
@@ -411,7 +438,7 @@ def check_init_outputs(out, cfg):
     assert [accs[r["initializer"]] for r in ranked] == sorted(accs.values(), reverse=True)
     # part 2
     p2 = read_csv(os.path.join(out, "part2_summary.csv"))
-    assert len(p2) == len(cfg["schemes"]) * len(cfg["activations"])
+    assert len(p2) == len(init_study.scheme_entries(cfg)) * len(cfg["activations"])
     for r in p2:
         group = [recs["p2-%s-%s-seed%d" % (r["scheme"], r["activation"], s)] for s in seeds]
         final = np.array([g["loss"][-1] for g in group])
@@ -562,7 +589,11 @@ def test_bad_arguments_exit_2_with_one_line(capsys, argv, needle):
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
 
 
-def test_missing_mnist_exits_2(capsys, tmp_path):
+def test_missing_mnist_exits_2(capsys, tmp_path, monkeypatch):
+    # hermetic: no MNIST in a cache of this machine's user may answer for the empty --data-dir
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("FASTNN_DATA", raising=False)
     code, _, err = run_cli(capsys, "study", "optimizers", "--quick", "--no-download",
                            "--data-dir", str(tmp_path), "--out", str(tmp_path / "o"))
     # an explicit --data-dir is the only place looked (issue 11; docs/data.md)
@@ -616,3 +647,283 @@ def test_cli_init_study_quick(capsys, tmp_path):
     first = [r for r in stats if r["scheme"] == "normal" and r["layer_index"] == "1"]
     assert all(7 < float(r["z_std"]) < 12 for r in first)
     assert "initializer study" in stdout
+
+
+# --------------------------------------------------------------------------- issue 13: options
+def test_lr_sweep_gives_one_series_per_rate(toy, tmp_path):
+    cfg = tiny_cfg(optimizers=["sgd", "adam"], runs=1, lr={"sgd": [0.1, 0.03], "adam": 1e-3})
+    assert cfg["lr"] == {"sgd": [0.1, 0.03], "adam": [1e-3]}
+    assert opt_study.series(cfg) == [("sgd", 0.1), ("sgd", 0.03), ("adam", 1e-3)]
+    out = str(tmp_path / "sweep")
+    opt_study.run_study(cfg, toy, out, jobs=1, progress=False, print_fn=None)
+    recs, rows = check_optimizer_outputs(out, cfg)
+    assert sorted(float(r["lr"]) for r in rows if r["optimizer"] == "sgd") == [0.03, 0.1]
+    # the two SGD series really ran at their rates and differ
+    a, b = recs["sgd-lr0.1-relu-seed0"], recs["sgd-lr0.03-relu-seed0"]
+    assert a["batch_losses"][0] == b["batch_losses"][0] and a["loss"] != b["loss"]
+    # the baseline is SGD's first rate
+    sgd01 = next(r for r in rows if r["optimizer"] == "sgd" and float(r["lr"]) == 0.1)
+    assert float(sgd01["final_loss_vs_sgd"]) == 1.0
+    for bad, match in (({"sgd": [0.1, 0.1]}, "twice"), ({"sgd": []}, "no learning rate"),
+                       ({"sgd": [0.1, -1]}, "positive")):
+        with pytest.raises(ValueError, match=match):
+            tiny_cfg(lr=bad)
+
+
+def test_without_sgd_no_legend_or_report_claims_a_baseline(toy, tmp_path):
+    cfg = tiny_cfg(optimizers=["adam", "rmsprop"], runs=1, epochs=1)
+    out = str(tmp_path / "nosgd")
+    opt_study.run_study(cfg, toy, out, jobs=1, progress=False, print_fn=None)
+    check_optimizer_outputs(out, cfg)
+    with open(os.path.join(out, "report.md")) as fh:
+        text = fh.read()
+    assert "baseline" in text and "SGD was not in this grid" in text
+    assert "black dashed baseline" not in text and "loss / SGD" not in text
+    with open(os.path.join(out, "summary.md")) as fh:
+        assert "loss / SGD" not in fh.read()
+
+
+def test_momentum_hidden_init_and_activation_options(toy):
+    cfg = tiny_cfg(optimizers=["sgd", "momentum", "nesterov"], runs=1, epochs=1, momentum=0.5,
+                   hidden=[12], init="HeNormal", activations=["tanh"])
+    assert cfg["init"] == "he_normal" and cfg["hidden"] == [12]
+    tasks = opt_study.make_tasks(cfg, toy)
+    by_opt = {t["config"]["optimizer"]: t["config"] for t in tasks}
+    assert by_opt["momentum"]["momentum"] == by_opt["nesterov"]["momentum"] == 0.5
+    assert "momentum" not in by_opt["sgd"]         # SGD's runs do not depend on it
+    assert all(c["hidden"] == [12] and c["init"] == "he_normal" and c["activation"] == "tanh"
+               for c in by_opt.values())
+    rec = train_run(by_opt["momentum"], toy)
+    # the run is SGD(momentum=0.5): replay it by hand
+    model = zoo.mlp(hidden=(12,), activation="tanh", dropout=cfg["dropout"],
+                    kernel_initializer="he_normal", input_dim=toy.x_train.shape[1], seed=0)
+    x, y, _, _ = toy.arrays()
+    h = model.fit(x, y, epochs=1, batch_size=cfg["batch_size"], seed=0, verbose=0,
+                  optimizer=fastnn.optim.SGD(model.parameters(), lr=cfg["lr"]["momentum"][0],
+                                             momentum=0.5))
+    assert rec["batch_losses"] == h.batch_losses
+    with pytest.raises(ValueError, match="momentum must be"):
+        tiny_cfg(momentum=1.5)
+    with pytest.raises(ValueError, match="hidden"):
+        opt_study.resolve_config(model="cnn", hidden=[64])
+
+
+def test_empty_lists_are_refused():
+    for kw, match in ((dict(optimizers=[]), "optimizers must name"),
+                      (dict(activations=[]), "activations must name")):
+        with pytest.raises(ValueError, match=match):
+            opt_study.resolve_config(**kw)
+    for kw, match in ((dict(parts=[]), "parts must name"),
+                      (dict(initializers=[]), "initializers must name"),
+                      (dict(schemes=[]), "schemes must name"),
+                      (dict(normal_std=[]), "normal_std")):
+        with pytest.raises(ValueError, match=match):
+            init_study.resolve_config(**kw)
+
+
+def test_keras_class_names_are_accepted_everywhere():
+    cfg = init_study.resolve_config(initializers=["RandomNormal", "he_normal", "GLOROT_UNIFORM"],
+                                    schemes=["normal", "GlorotNormal", "xavier_uniform"])
+    assert cfg["initializers"] == ["random_normal", "he_normal", "glorot_uniform"]
+    assert cfg["schemes"] == ["normal", "glorot_normal", "glorot_uniform"]
+    with pytest.raises(ValueError, match="unknown initializer 'Magic'"):
+        init_study.resolve_config(initializers=["Magic"])
+    with pytest.raises(ValueError, match="lists a name twice"):
+        init_study.resolve_config(initializers=["HeNormal", "he_normal"])
+
+
+def test_run_ids_carry_the_settings_and_reports_their_manifest(toy, tmp_path):
+    out = str(tmp_path / "same-out")
+    first = tiny_cfg(optimizers=["sgd"], runs=1, epochs=1, hidden=[16, 8])
+    second = tiny_cfg(optimizers=["sgd"], runs=1, epochs=1, hidden=[10])
+    opt_study.run_study(first, toy, out, jobs=1, progress=False, print_fn=None)
+    before = runs_on_disk(os.path.join(out, "runs"))
+    opt_study.run_study(second, toy, out, jobs=1, progress=False, print_fn=None)
+    after = runs_on_disk(os.path.join(out, "runs"))
+    # the first configuration's records are all still there, unchanged; the second added its
+    assert len(after) == 2 * len(before) and all(after[k] == v for k, v in before.items())
+    with open(os.path.join(out, "config.json")) as fh:
+        doc = json.load(fh)
+    assert doc["config"]["hidden"] == [10] and not set(doc["runs"]) & set(before)
+    with open(os.path.join(out, "report.md")) as fh:
+        text = fh.read()
+    assert "Run manifest `%s`" % doc["manifest"] in text and "--hidden 10" in text
+
+
+def test_interrupted_report_never_pairs_with_another_config(toy, tmp_path, monkeypatch):
+    out = str(tmp_path / "o")
+    opt_study.run_study(tiny_cfg(optimizers=["sgd"], runs=1, epochs=1), toy, out, jobs=1,
+                        progress=False, print_fn=None)
+    with open(os.path.join(out, "config.json")) as fh:
+        old = json.load(fh)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(opt_study.plots, "comparison_figure", interrupted)
+    with pytest.raises(KeyboardInterrupt):       # Ctrl-C while the figures are drawn
+        opt_study.run_study(tiny_cfg(optimizers=["adam"], runs=1, epochs=1), toy, out,
+                            jobs=1, progress=False, print_fn=None)
+    # no report.md at all (the old one is gone, the new one not written), config.json the
+    # old one: never a report.md of one study next to the config.json of another
+    assert not os.path.exists(os.path.join(out, "report.md"))
+    with open(os.path.join(out, "config.json")) as fh:
+        assert json.load(fh) == old
+    monkeypatch.undo()
+    opt_study.run_study(tiny_cfg(optimizers=["adam"], runs=1, epochs=1), toy, out, jobs=1,
+                        progress=False, print_fn=None)
+    with open(os.path.join(out, "config.json")) as fh:
+        doc = json.load(fh)
+    with open(os.path.join(out, "report.md")) as fh:
+        assert "Run manifest `%s`" % doc["manifest"] in fh.read()
+    assert doc["config"]["optimizers"] == ["adam"]
+
+
+@pytest.mark.parametrize("edit, what", [
+    (lambda r: r.pop("loss"), "'loss' is missing"),
+    (lambda r: r.update(batch_losses="x"), "'batch_losses' must be a list of numbers"),
+    (lambda r: r.update(test_accuracy=r["test_accuracy"][:-1]), "'test_accuracy' has"),
+    (lambda r: r.update(init_test={}), "'init_test'"),
+])
+def test_edited_record_is_an_error_naming_the_file(toy, tmp_path, capsys, edit, what):
+    cfg = tiny_cfg(optimizers=["sgd"], runs=1, epochs=2)
+    out = str(tmp_path / "o")
+    opt_study.run_study(cfg, toy, out, jobs=1, progress=False, print_fn=None)
+    path = os.path.join(out, "runs", [n for n in os.listdir(os.path.join(out, "runs"))
+                                      if n.endswith(".json")][0])
+    with open(path) as fh:
+        rec = json.load(fh)
+    edit(rec)
+    with open(path, "w") as fh:
+        json.dump(rec, fh)
+    with pytest.raises(ValueError) as info:
+        opt_study.run_study(cfg, toy, out, jobs=1, progress=False, print_fn=None)
+    assert path in str(info.value) and what in str(info.value) and "delete it" in str(info.value)
+
+
+def test_cnn_studies_on_synthetic_images(tmp_path):
+    toy_images = study_data.synthetic(n_train=96, n_test=48, dim=64, seed=5)   # 8x8 images
+    cfg = opt_study.resolve_config(model="cnn", optimizers=["sgd", "adam"], runs=1, epochs=1,
+                                   activations=["relu"], batch_size=32, eval_batch_size=48)
+    assert cfg["hidden"] is None and cfg["dropout"] == 0.5
+    out = str(tmp_path / "opt-cnn")
+    opt_study.run_study(cfg, toy_images, out, jobs=1, progress=False, print_fn=None)
+    recs, _ = check_optimizer_outputs(out, cfg)
+    assert all(r["config"]["model"] == "cnn" and "hidden" not in r["config"]
+               for r in recs.values())
+    with open(os.path.join(out, "report.md")) as fh:
+        text = fh.read()
+    assert "--model cnn" in text and "CNN conv32" in text and "--hidden" not in text
+
+    icfg = init_study.resolve_config(model="cnn", runs=1, epochs=1, batch_size=32,
+                                     eval_batch_size=48, stats_batch=16, parts=["1", "2", "stats"],
+                                     initializers=["glorot_uniform", "zeros"], part1_epochs=1)
+    assert icfg["normal_std"] == [0.01, 0.005] and icfg["activations"] == ["relu"]
+    assert [k for k, _, _ in init_study.scheme_entries(icfg)] == [
+        "glorot_normal", "he_normal", "normal0.01", "normal0.005"]
+    out = str(tmp_path / "init-cnn")
+    init_study.run_study(icfg, toy_images, out, jobs=1, progress=False, print_fn=None)
+    recs = study_runs(out)
+    assert set(recs) >= {"p2-normal0.01-relu-seed0", "p2-normal0.005-relu-seed0"}
+    stds = {k: recs["p2-%s-relu-seed0" % k]["config"]["init"] for k in ("normal0.01",
+                                                                       "normal0.005")}
+    assert stds["normal0.01"]["config"]["stddev"] == 0.01
+    kernels = recs["p1-glorot_uniform-seed0"]["weights"]
+    assert [w["layer"] for w in kernels] == ["conv 1", "conv 2", "dense 1", "dense 2"]
+    assert kernels[0]["shape"] == [32, 1, 3, 3]
+    stats = read_csv(os.path.join(out, "activation_stats.csv"))
+    assert len(stats) == 4 * 4                       # schemes x weighted layers
+    first = [r for r in stats if r["layer"] == "conv 1"]
+    for r in first:   # the variance argument on image patches, for the first conv layer
+        assert abs(float(r["z_std"]) / float(r["z_std_predicted"]) - 1) < 0.25
+    with open(os.path.join(out, "part2_summary.md")) as fh:
+        assert "N(0, 0.01)" in fh.read()
+
+
+def test_series_styles_differ_in_colour_and_line_style():
+    from fastnn.studies import plots
+    names = list(init_study.KERAS_INITIALIZERS)
+    style = plots.series_style(names)
+    colours = [style[n][0] for n in names]
+    assert len(set(colours)) == 14                   # no two initializers share a colour
+    assert len({(c, ls) for c, ls, _, _ in style.values()}) == 14
+    for a, b in zip(names, names[1:]):               # neighbours differ in both
+        assert style[a][0] != style[b][0] and style[a][1] != style[b][1]
+    assert plots.series_style(["sgd", "adam"], baseline="sgd")["sgd"][:2] == ("black", "--")
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["study", "optimizers", "--lr", "adam=1e-3,adam=2"], "adam is given twice"),
+    (["study", "optimizers", "--lr", "sgd=0.1", "--lr", "sgd=0.2"], "sgd is given twice"),
+    (["study", "optimizers", "--lr", "0.1,sgd=0.2"], "expected name=value"),
+    (["study", "optimizers", "--lr", "sgd=0.1,,0.2"], "empty item"),
+    (["study", "optimizers", "--optimizers", ""], "expected a comma-separated list"),
+    (["study", "init", "--parts", ""], "expected a comma-separated list"),
+    (["study", "optimizers", "--hidden", ""], "positive layer widths"),
+    (["study", "optimizers", "--hidden", "5,,5"], "positive layer widths"),
+    (["study", "optimizers", "--model", "cnn", "--hidden", "64"], "hidden sets the MLP"),
+    (["study", "init", "--normal-std", "0.01,-1"], "positive numbers"),
+    (["study", "init", "--initializers", "Magic"], "unknown initializer 'magic'"),
+])
+def test_more_bad_arguments_exit_2_with_one_line(capsys, argv, needle):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_lr_option_parses_sweeps():
+    from fastnn.cli import study as cli_study
+    parser = cli.build_parser()
+    args = parser.parse_args(["study", "optimizers", "--lr", "sgd=0.1,0.03,adam=1e-3",
+                              "--lr", "momentum=0.1"])
+    assert args.lr == {"sgd": [0.1, 0.03], "adam": [1e-3], "momentum": [0.1]}
+    assert cli_study.lr_overrides("adam=1e-3") == {"adam": [1e-3]}
+    args = parser.parse_args(["study", "init", "--initializers", "RandomNormal,he_normal",
+                              "--normal-std", "0.01,0.005", "--activation", "relu"])
+    cfg = init_study.resolve_config(initializers=args.initializers, normal_std=args.normal_std,
+                                    activations=args.activations)
+    assert cfg["initializers"] == ["random_normal", "he_normal"]
+    assert cfg["normal_std"] == [0.01, 0.005] and cfg["activations"] == ["relu"]
+
+
+@on_mnist
+def test_rerun_command_in_report_reproduces_the_records(capsys, tmp_path):
+    import shlex
+    # settings given through the API, several of them not the defaults
+    cfg = opt_study.resolve_config(optimizers=["sgd", "momentum"], activations=["relu"],
+                                   runs=1, epochs=1, hidden=[32], init="HeUniform",
+                                   momentum=0.7, lr={"sgd": [0.1, 0.05]}, train_size=600,
+                                   test_size=300, eval_batch_size=150, dropout=0.1)
+    d = study_data.mnist(MNIST, cfg["train_size"], cfg["test_size"])
+    out = str(tmp_path / "api")
+    opt_study.run_study(cfg, d, out, jobs=1, progress=False, print_fn=None, data_dir=MNIST)
+    with open(os.path.join(out, "report.md")) as fh:
+        text = fh.read()
+    command = text.split("```\n")[1].split("\n```")[0]
+    argv = shlex.split(command)
+    assert argv[:3] == ["fastnn", "study", "optimizers"]
+    again = str(tmp_path / "cli")
+    argv[argv.index("--out") + 1] = again
+    code, _, err = run_cli(capsys, *(argv[1:] + ["--quiet", "--jobs", "1"]))
+    assert code == 0, err
+    a, b = study_runs(out), study_runs(again)
+    assert set(a) == set(b) and len(a) == 3
+    for k in a:
+        assert a[k]["id"] == b[k]["id"]                  # same configuration, same digest
+        assert without_timings(a[k]) == without_timings(b[k])
+
+    icfg = init_study.resolve_config(parts=["2"], schemes=["normal", "HeNormal"],
+                                     normal_std=[0.5, 0.1], activations=["sigmoid"], runs=1,
+                                     epochs=1, hidden=[24], train_size=600, test_size=300,
+                                     eval_batch_size=300, lr=0.2)
+    d = study_data.mnist(MNIST, icfg["train_size"], icfg["test_size"])
+    out = str(tmp_path / "init-api")
+    init_study.run_study(icfg, d, out, jobs=1, progress=False, print_fn=None, data_dir=MNIST)
+    with open(os.path.join(out, "report.md")) as fh:
+        argv = shlex.split(fh.read().split("```\n")[1].split("\n```")[0])
+    again = str(tmp_path / "init-cli")
+    argv[argv.index("--out") + 1] = again
+    code, _, err = run_cli(capsys, *(argv[1:] + ["--quiet", "--jobs", "1"]))
+    assert code == 0, err
+    a, b = study_runs(out), study_runs(again)
+    assert set(a) == set(b) and len(a) == 3
+    for k in a:
+        assert without_timings(a[k]) == without_timings(b[k])

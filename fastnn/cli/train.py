@@ -10,12 +10,13 @@ files of the run that wrote it.
 """
 import argparse
 import json
+import math
 import os
 
 import numpy as np
 
 from .. import (__version__, backend, callbacks, data, datasets, get_num_threads, initializers,
-                metrics, optim, plotting, zoo)
+                metrics, optim, plotting, regularizers, zoo)
 from .. import threads as kernel_threads
 from .._atomic import check_target
 from ..errors import UsageError
@@ -31,8 +32,11 @@ DEFAULTS = {"mlp": (5, 128, 0.2), "cnn": (1, 64, 0.5)}
 _PER_MODEL = (("--epochs", int, "epochs"), ("--batch-size", int, "mini-batch size"),
               ("--dropout", float, "dropout rate"))
 _HIDDEN_DEFAULT = (256, 128)
-# What --out writes (and manifest.json, last: the list of these files).
-ARTEFACTS = ("history.csv", "history.json", "curves.png", "confusion.png", "model.npz")
+# What --out writes (manifest.json last: the list of these files; the CNN adds CNN_ARTEFACTS).
+ARTEFACTS = ("history.csv", "history.json", "curves.png", "confusion.png", "model.npz",
+             "layer_stats.json", "weights_hist.png", "gradients_hist.png",
+             "activations_hist.png", "activations_moments.png", "gradient_norms.png")
+CNN_ARTEFACTS = ("filters.png", "feature_maps.png")
 # The settings a checkpoint records and --resume requires unchanged: everything that decides
 # the numbers of a run (not --epochs, which a resumed run may raise; not --threads, on which
 # results never depend), with the flag that sets each.
@@ -40,7 +44,8 @@ RUN_SETTINGS = (("model", "--model"), ("dataset", "--dataset"), ("optimizer", "-
                 ("lr", "--lr"), ("batch_size", "--batch-size"), ("init", "--init"),
                 ("activation", "--activation"), ("dropout", "--dropout"),
                 ("hidden", "--hidden"), ("seed", "--seed"), ("backend", "--backend"),
-                ("val_fraction", "--val-fraction"), ("limit", "--limit"))
+                ("val_fraction", "--val-fraction"), ("limit", "--limit"), ("l1", "--l1"),
+                ("l2", "--l2"))
 _METADATA_KEY = "fastnn train"
 
 
@@ -74,6 +79,11 @@ def add_parser(sub):
     p.add_argument("--hidden", default=None,
                    help="mlp only: hidden widths, comma-separated positive integers (default: "
                    "%s)" % ",".join(str(h) for h in _HIDDEN_DEFAULT))
+    p.add_argument("--l1", type=float, default=0.0,
+                   help="L1 penalty l1 * sum|w| on every kernel (Keras' L1; default 0 = none)")
+    p.add_argument("--l2", type=float, default=0.0,
+                   help="L2 penalty l2 * sum w^2 on every kernel (Keras' L2, no 1/2: torch's "
+                   "weight_decay = 2 * l2 for SGD; default 0 = none)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed for weights, dropout masks, shuffling and the validation split "
                    "(default: %(default)s)")
@@ -93,8 +103,11 @@ def add_parser(sub):
     p.add_argument("--limit", type=int, default=None,
                    help="train on the first N training images only (quick runs)")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="write %s and manifest.json to DIR (created; checked before training)"
-                   % ", ".join(ARTEFACTS))
+                   help="write %s and manifest.json to DIR (created; checked before "
+                   "training); the last six come from fastnn.callbacks.LayerStatistics (per "
+                   "layer and epoch: histograms and moments of weights, gradients and "
+                   "activations), and the cnn adds %s" % (", ".join(ARTEFACTS),
+                                                         " and ".join(CNN_ARTEFACTS)))
     p.add_argument("--checkpoint", default=None, metavar="PATH",
                    help="save the whole training state to PATH after every epoch (an existing "
                    "PATH is only continued, with --resume PATH)")
@@ -118,8 +131,10 @@ def _settings(args):
         batch_size=positive_int(batch_size, "--batch-size"),
         dropout=fraction(dropout, "--dropout"),
         val_fraction=fraction(args.val_fraction, "--val-fraction"),
-        threads=thread_count(args.threads if args.threads is not None
-                             else get_num_threads(), "--threads"),
+        # None without --threads: the default count, adapted to the machine's load per call
+        # (fastnn.get_num_threads); an explicit count would switch that adaptation off.
+        threads=(thread_count(args.threads, "--threads") if args.threads is not None
+                 else None),
         optimizer_kw={} if args.lr is None else {"lr": learning_rate(args.lr, "--lr")})
     if args.limit is not None:
         positive_int(args.limit, "--limit")
@@ -133,12 +148,14 @@ def _settings(args):
         initializers.get(args.init)
     except (ValueError, TypeError) as e:
         raise UsageError("--init: %s" % e) from None
+    s.kernel_regularizer = _regularizer(args)
     s.backend = args.backend or backend.get_backend()
     s.run = {"model": args.model, "dataset": args.dataset, "optimizer": args.optimizer,
              "lr": args.lr, "batch_size": s.batch_size, "init": args.init,
              "activation": args.activation, "dropout": s.dropout,
              "hidden": list(s.hidden) if args.model == "mlp" else None, "seed": args.seed,
-             "backend": s.backend, "val_fraction": s.val_fraction, "limit": args.limit}
+             "backend": s.backend, "val_fraction": s.val_fraction, "limit": args.limit,
+             "l1": args.l1, "l2": args.l2}
     if args.resume is not None and not os.path.isfile(args.resume):
         raise UsageError("--resume %s: no such file" % args.resume)
     if args.checkpoint is not None:
@@ -166,6 +183,16 @@ def _check_checkpoint_path(args):
         raise UsageError("--checkpoint: cannot create %s (%s)" % (parent, e.strerror)) from None
     if not os.access(parent, os.W_OK):
         raise UsageError("--checkpoint: cannot write in %s" % parent)
+
+
+def _regularizer(args):
+    """regularizers.L1L2 from --l1/--l2, or None when both are 0."""
+    for flag, v in (("--l1", args.l1), ("--l2", args.l2)):
+        if not math.isfinite(v) or v < 0:
+            raise UsageError("%s must be a number >= 0, got %r" % (flag, v))
+    if args.l1 == 0 and args.l2 == 0:
+        return None
+    return regularizers.L1L2(l1=args.l1, l2=args.l2)
 
 
 def _load(args, s):
@@ -232,33 +259,38 @@ def run(args):
         if args.model == "mlp":
             model = zoo.mlp(hidden=s.hidden, activation=args.activation, dropout=s.dropout,
                             kernel_initializer=args.init, input_dim=x_tr.shape[1],
-                            seed=args.seed)
+                            seed=args.seed, kernel_regularizer=s.kernel_regularizer)
         else:
             model = zoo.cnn(dropout=s.dropout, activation=args.activation,
                             kernel_initializer=args.init, input_shape=x_tr.shape[1:],
-                            seed=args.seed)
+                            seed=args.seed, kernel_regularizer=s.kernel_regularizer)
         optimizer = optim.get(args.optimizer, model.parameters(), **s.optimizer_kw)
         lr = optimizer.param_groups[0]["lr"]
     model.checkpoint_metadata = {_METADATA_KEY: s.run}
     first = model.epochs_completed
 
+    shown_threads = s.threads if s.threads is not None else get_num_threads()
     if verbose:
         print("fastnn %s: %s on %s (%d train%s / %d test), %s lr=%g, %d epoch%s, batch %d, "
               "%d thread%s, %s backend%s" % (
                   __version__, args.model, args.dataset, x_tr.shape[0],
                   "" if validation is None else " / %d val" % validation[0].shape[0],
                   x_te.shape[0], args.optimizer, lr, s.epochs, "" if s.epochs == 1 else "s",
-                  s.batch_size, s.threads, "" if s.threads == 1 else "s", s.backend,
+                  s.batch_size, shown_threads, "" if shown_threads == 1 else "s", s.backend,
                   "" if args.resume is None else ", resuming %s after epoch %d"
                   % (args.resume, first)))
         model.summary()
     # braces escaped: ModelCheckpoint formats its path with the epoch logs, --checkpoint is literal
-    cbs = None if args.checkpoint is None else [callbacks.ModelCheckpoint(
+    cbs = [] if args.checkpoint is None else [callbacks.ModelCheckpoint(
         args.checkpoint.replace("{", "{{").replace("}", "}}"))]
+    # --out: record what happens inside, layer by layer (no effect on the training itself)
+    stats = callbacks.LayerStatistics() if args.out else None
+    if stats is not None:
+        cbs.append(stats)
     with kernel_threads(s.threads), backend.use(s.backend):
         hist = model.fit(x_tr, y_tr, epochs=s.epochs, batch_size=s.batch_size,
                          optimizer=optimizer, validation_data=validation, seed=args.seed,
-                         verbose=verbose, initial_epoch=first, callbacks=cbs)
+                         verbose=verbose, initial_epoch=first, callbacks=cbs or None)
         result = model.evaluate(x_te, y_te)
         probs = model.predict(x_te) if args.out else None
     print("test accuracy: %.4f  test loss: %.4f" % (result["accuracy"], result["loss"]))
@@ -267,13 +299,14 @@ def run(args):
         print("epoch time: %s s (mean %.2f s)" % (", ".join("%.2f" % t for t in times),
                                                   sum(times) / len(times)))
     if args.out:
-        config = dict(s.run, lr=lr, epochs=s.epochs, threads=s.threads,
+        config = dict(s.run, lr=lr, epochs=s.epochs, threads=shown_threads,
                       train_samples=int(x_tr.shape[0]), resumed_from=args.resume,
                       resumed_after_epoch=first if args.resume else None)
         with outputs.staged(args.out, {"command": "fastnn train", "config": config}) as stage:
             _write(stage, model, result, config, y_te, probs)
+            written = list(ARTEFACTS[:5]) + _write_inside(stage, model, stats, x_te)
         if verbose:
-            print("wrote %s and %s to %s" % (", ".join(ARTEFACTS), outputs.MANIFEST, args.out))
+            print("wrote %s and %s to %s" % (", ".join(written), outputs.MANIFEST, args.out))
     return 0
 
 
@@ -287,7 +320,26 @@ def _write(out, model, result, config, y_test, probs):
     with open(os.path.join(out, "history.json"), "w") as fh:
         json.dump(record, fh, indent=1)
     hist.to_csv(os.path.join(out, "history.csv"))
-    plotting.plot_history(hist, path=os.path.join(out, "curves.png"))
+    plotting.plot_history(hist, path=os.path.join(out, "curves.png"),
+                          test={"loss": result["loss"], "accuracy": result["accuracy"]})
     cm = metrics.confusion_matrix(y_test, probs, num_classes=probs.shape[1])
     plotting.plot_confusion_matrix(cm, path=os.path.join(out, "confusion.png"))
     model.save(os.path.join(out, "model.npz"))
+
+
+def _write_inside(out, model, stats, x_test):
+    """The --out figures of what happened inside the network (LayerStatistics; the CNN's
+    filters and the feature maps of the first test image); returns the file names."""
+    stats.to_json(os.path.join(out, "layer_stats.json"))
+    for kind in ("weights", "gradients", "activations"):
+        plotting.plot_layer_histograms(stats, kind, path=os.path.join(out, kind + "_hist.png"))
+    plotting.plot_layer_moments(stats, "activations",
+                                path=os.path.join(out, "activations_moments.png"))
+    plotting.plot_gradient_norms(stats, path=os.path.join(out, "gradient_norms.png"))
+    written = list(ARTEFACTS[5:])
+    convs = [layer for layer in model.layers if hasattr(layer, "kernel_size")]
+    if convs:
+        plotting.plot_filters(convs[0], path=os.path.join(out, "filters.png"))
+        plotting.plot_feature_maps(model, x_test[0], path=os.path.join(out, "feature_maps.png"))
+        written += list(CNN_ARTEFACTS)
+    return written

@@ -1,10 +1,24 @@
-"""The optimizer base class: parameter groups, state, ``zero_grad``, ``step``, checkpoints.
+"""The optimizer base class: parameter groups, state, ``zero_grad``, ``step``, checkpoints, and
+the public per-parameter hook ``update`` for optimizers you write yourself.
 
 A subclass (one per algorithm, in this package) declares its hyper-parameters once, as a
 constraints table from ``fastnn.contracts.optim`` (``_parameter_constraints``), and implements the
 update twice, side by side, as torch.optim does: ``_update`` for one parameter (one single-tensor
 kernel call) and ``_update_multi`` for all of a group's parameters of one dtype (one multi-tensor
 kernel call).  ``foreach`` chooses between them; the two give the same bits.
+
+Your own algorithm overrides one method, :meth:`Optimizer.update`, on NumPy arrays; ``step``
+then calls it for every parameter (momentum SGD in a few lines)::
+
+    class MyMomentum(fastnn.optim.Optimizer):
+        def __init__(self, params, lr=0.01, momentum=0.9):
+            super().__init__(params, dict(lr=lr, momentum=momentum))
+
+        def update(self, param, grad, state, group):
+            v = state.setdefault("v", np.zeros_like(param))   # created at the first step
+            v *= group["momentum"]
+            v += grad
+            param -= group["lr"] * v
 
 Example::
 
@@ -27,6 +41,18 @@ from ..contracts.constraints import pair_element, parse
 from ..parameter import Parameter
 
 __all__ = ["Optimizer", "check_hyperparameter"]
+
+
+class _Tensor:
+    """A parameter's value and gradient arrays, as the ``_update`` of an algorithm reads them
+    (``update`` hands out plain arrays, the fused kernels take the pair)."""
+
+    __slots__ = ("value", "grad", "name")
+
+    def __init__(self, value, grad):
+        self.value = value
+        self.grad = grad
+        self.name = None
 
 # torch's words for a hyper-parameter in "Invalid <words>: <value>"; others are "<name> value".
 _TORCH_WORDS = {"lr": "learning rate", "eps": "epsilon value"}
@@ -109,9 +135,42 @@ class Optimizer:
         """Names of the state entries a parameter of ``group`` must have (subclasses)."""
         return ()
 
-    def _update(self, kernels, p, group, state):  # pragma: no cover - abstract
+    def _update(self, kernels, p, group, state):
         """Update one parameter ``p`` with the single-tensor kernel of ``kernels``."""
-        raise NotImplementedError
+        raise NotImplementedError(
+            "%s does not define its algorithm: override update(param, grad, state, group) "
+            "(see fastnn.optim.Optimizer.update)" % type(self).__name__)
+
+    # -- the public per-parameter hook --------------------------------------------------------
+    def update(self, param, grad, state, group):
+        """Update one parameter in place: the algorithm, written for one tensor.
+
+        ``param``: the parameter's values, a NumPy array to change in place
+        (``param -= group['lr'] * grad``; never rebind it); ``grad``: its gradient (read it,
+        do not change it); ``state``: this parameter's dict, kept from step to step and saved
+        by ``state_dict()`` (empty at the first step: create your buffers there, e.g.
+        ``state.setdefault('v', np.zeros_like(param))``); ``group``: the parameter group
+        it belongs to, with its hyper-parameters (``group['lr']`` and the ``defaults`` you
+        gave ``Optimizer.__init__``; a scheduler changes ``group['lr']`` between epochs).
+
+        Override it to write an optimizer: ``step()`` then calls ``update`` once per parameter,
+        group by group, in order.  The built-in optimizers do not override it: their ``step``
+        runs the fused update kernels (one multi-tensor call per group on the compiled
+        backend), and this default is the same fused kernel applied to one parameter, so
+        ``opt.update(p.value, p.grad, opt.state.setdefault(p, {}), opt.param_groups[0])``
+        changes ``p`` exactly as ``step`` would.
+
+            class PlainSGD(fastnn.optim.Optimizer):
+                def __init__(self, params, lr=0.1):
+                    super().__init__(params, dict(lr=lr))
+
+                def update(self, param, grad, state, group):
+                    param -= group["lr"] * grad
+        """
+        self._update(backend.K(), _Tensor(param, grad), group, state)
+
+    def _overrides_update(self):
+        return type(self).update is not Optimizer.update
 
     def _update_multi(self, kernels, params, group, states):
         """Update ``params`` (all of a group's parameters of one dtype) and their ``states``;
@@ -168,6 +227,11 @@ class Optimizer:
     def step(self, closure=None):
         """One update of every parameter; returns ``closure()`` when given (as torch)."""
         loss = closure() if closure is not None else None
+        if self._overrides_update():        # an algorithm written with the public hook
+            for group in self.param_groups:
+                for p in group["params"]:
+                    self.update(p.value, p.grad, self.state.setdefault(p, {}), group)
+            return loss
         kernels = backend.K()
         for group in self.param_groups:
             foreach = group["foreach"]
@@ -276,6 +340,16 @@ class Optimizer:
             return int(value)
         if name == "mu_product":
             return check_hyperparameter(value, name, "real", "mu_product in state[%s]" % key)
+        if self._overrides_update():
+            # an algorithm of your own keeps whatever it likes: arrays of the parameter's
+            # shape, or numbers
+            if isinstance(value, numbers.Real) and not isinstance(value, bool):
+                return value
+            arr = np.asarray(value)
+            if arr.shape == p.value.shape and arr.dtype.kind == "f":
+                return np.array(arr, dtype=p.value.dtype, copy=True, order="C")
+            raise ValueError("state[%s][%r] must be a number or an array of the parameter's "
+                             "shape %s, got %r" % (key, name, p.value.shape, value))
         raise ValueError("state[%s] has unknown entry %r for %s" % (key, name, type(self).__name__))
 
     def __repr__(self):

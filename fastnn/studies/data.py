@@ -50,11 +50,11 @@ class StudyData:
             h.update(str((arr.dtype.str, arr.shape)).encode())
             h.update(arr.tobytes())
         self.fingerprint = h.hexdigest()[:16]
-        self._prepared = None
+        self._prepared = {}
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_prepared"] = None          # rebuilt in each process, not shipped
+        state["_prepared"] = {}            # rebuilt in each process, not shipped
         return state
 
     @property
@@ -74,17 +74,32 @@ class StudyData:
         return {"name": self.name, "fingerprint": self.fingerprint, "train_size": self.n_train,
                 "test_size": self.n_test}
 
-    def arrays(self):
-        """(x_train, y_train, x_test, y_test): float32 (N, D) inputs and int64 labels."""
-        if self._prepared is None:
+    def arrays(self, images=False):
+        """(x_train, y_train, x_test, y_test): float32 inputs and int64 labels.  The inputs are
+        flat (N, D) for the MLP, or with ``images=True`` NCHW images (N, C, H, W) for the CNN:
+        uint8 images keep their shape, flat float rows of a square length D become
+        (N, 1, sqrt(D), sqrt(D))."""
+        key = "images" if images else "flat"
+        if key not in self._prepared:
             def prep(x):
                 if x.dtype == np.uint8:
                     return preprocess_images(x if x.ndim >= 3 else x[:, None, :],
-                                             flatten=True)
-                return np.ascontiguousarray(x.reshape(x.shape[0], -1), dtype=np.float32)
-            self._prepared = (prep(self.x_train), self.y_train.astype(np.int64),
-                              prep(self.x_test), self.y_test.astype(np.int64))
-        return self._prepared
+                                             flatten=not images)
+                x = np.ascontiguousarray(x, dtype=np.float32)
+                if not images:
+                    return x.reshape(x.shape[0], -1)
+                if x.ndim == 4:
+                    return x
+                if x.ndim == 3:
+                    return x[:, None]
+                side = int(round(np.sqrt(x.shape[1])))
+                if x.ndim != 2 or side * side != x.shape[1]:
+                    raise ValueError("the CNN needs images: %s has rows of %d values, not a "
+                                     "square image" % (self.name, x.shape[1]))
+                return x.reshape(x.shape[0], 1, side, side)
+            self._prepared[key] = (prep(self.x_train), self.y_train.astype(np.int64),
+                                   prep(self.x_test), self.y_test.astype(np.int64))
+        return self._prepared[key]
 
 
 def mnist(data_dir=None, train_size=None, test_size=None, download=True, verbose=False):

@@ -1,18 +1,24 @@
 """Tables and text of the study reports: CSV and markdown from the same rows, number formats,
-the command line that re-runs a study, and an environment line."""
+the command line that re-runs a study, an environment line, and writing config.json and
+report.md as one pair tied to a run manifest."""
 import csv
+import hashlib
 import io
+import json
 import math
+import os
 import platform
 import shlex
 
 import numpy as np
 
 from .. import __version__, build_info
+from . import runner
 from .train import EPOCH_COLUMNS
 
 __all__ = ["fmt", "fmt_pm", "csv_text", "markdown_table", "command_line", "environment",
-           "report_head", "epochs_long_csv", "batch_losses_csv"]
+           "report_head", "epochs_long_csv", "batch_losses_csv", "manifest", "begin_report",
+           "finish_report"]
 
 
 def fmt(v, digits=4):
@@ -124,3 +130,29 @@ def batch_losses_csv(records):
         w.writerow([i + 1] + [repr(r["batch_losses"][i]) if i < len(r["batch_losses"]) else ""
                               for r in records])
     return buf.getvalue()
+
+
+def manifest(run_ids):
+    """A short digest of the run ids a report was made from (in order)."""
+    return hashlib.sha1("\n".join(run_ids).encode("utf-8")).hexdigest()[:12]
+
+
+def begin_report(out):
+    """Remove ``out/report.md`` before a study rewrites its artefacts: from then until
+    :func:`finish_report` the directory has no report, never the report of another run next
+    to new files (an interrupted study leaves none; running it again writes it)."""
+    runner.remove_file(os.path.join(out, "report.md"))
+
+
+def finish_report(out, config_doc, lines, run_ids):
+    """Write ``out/config.json`` (``config_doc`` plus the run ids and their manifest digest),
+    then ``out/report.md`` (``lines``, ending with the manifest line), each atomically and in
+    that order, last of all the study's files: a report.md always belongs to the config.json
+    beside it (same manifest)."""
+    digest = manifest(run_ids)
+    doc = dict(config_doc, manifest=digest, runs=list(run_ids))
+    runner.atomic_write(os.path.join(out, "config.json"), json.dumps(doc, indent=1))
+    lines = list(lines) + [
+        "Run manifest `%s`: the %d runs listed under \"runs\" in `config.json` (written with "
+        "this report)\n" % (digest, len(run_ids))]
+    runner.atomic_write(os.path.join(out, "report.md"), "\n".join(lines))

@@ -9,7 +9,10 @@ returns and writes the record to ``<runs_dir>/<id>.json`` (plus ``<id>.csv`` thr
 
 Resuming.  Before running anything, :func:`execute` reads each task's file: a record whose
 stored ``config`` equals the task's (after a JSON round trip) is reused, anything else (no
-file, unreadable file, different config) is computed again.  Files are written to a temporary
+file, unreadable file, different config) is computed again.  A record that parses and matches
+but fails the task function's own check (an edited file) stops the study with a ValueError
+naming the file.  Run ids carry a digest of the whole config (:func:`run_id`), so runs of
+another configuration get other files and never replace these.  Files are written to a temporary
 name in the same directory and renamed with ``os.replace``, so an interruption (Ctrl-C, a
 killed worker, a full disk) never leaves a half-written run that looks finished.  The records
 are written by the calling process, as each result arrives; a run in flight at Ctrl-C is lost,
@@ -31,6 +34,7 @@ same numbers at any thread count, so a run's curve depends only on its config.
 """
 import concurrent.futures as _cf
 import dataclasses
+import hashlib
 import json
 import multiprocessing
 import os
@@ -45,8 +49,8 @@ from .. import _atomic, _config
 from .._validate import check_int
 from .._version import __version__
 
-__all__ = ["available_cores", "normalize", "atomic_write", "load_record", "execute",
-           "ExecutionSummary"]
+__all__ = ["available_cores", "normalize", "config_digest", "run_id", "atomic_write",
+           "remove_file", "load_record", "execute", "ExecutionSummary"]
 
 RECORD_FORMAT = 1
 
@@ -66,6 +70,29 @@ def normalize(config):
     return json.loads(json.dumps(config, sort_keys=True))
 
 
+def config_digest(config, length=10):
+    """A short hex digest of ``config`` (after :func:`normalize`, keys sorted): equal configs,
+    equal digests."""
+    text = json.dumps(normalize(config), sort_keys=True)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:length]
+
+
+def run_id(readable, config):
+    """``<readable>-<digest of config>``: the file name of a run.  The readable part says what
+    the run is (``sgd-lr0.1-relu-seed0``); the digest makes every configuration its own file,
+    so a study re-run with other options into the same directory adds files and replaces
+    none of another configuration."""
+    return "%s-%s" % (readable, config_digest(config))
+
+
+def remove_file(path):
+    """Remove ``path`` if it exists (a report about to be rewritten)."""
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
 def atomic_write(path, text):
     """Write ``text`` to ``path`` atomically (fastnn._atomic: temporary file in the same
     directory, fsync, ``os.replace``).  Readers see the old file or the new one, never a partial
@@ -77,9 +104,11 @@ def record_path(runs_dir, run_id):
     return os.path.join(runs_dir, run_id + ".json")
 
 
-def load_record(runs_dir, task):
+def load_record(runs_dir, task, check=None):
     """The finished record of ``task`` in ``runs_dir``, or None when it must be (re)computed:
-    no file, a file that does not parse, another record format, or a different config."""
+    no file, a file that does not parse, another record format, or a different config.
+    ``check(record)``: the task function's check of a record's contents (raises ValueError);
+    a record that fails it raises ValueError naming the file."""
     path = record_path(runs_dir, task["id"])
     try:
         with open(path, encoding="utf-8") as fh:
@@ -90,6 +119,12 @@ def load_record(runs_dir, task):
         return None
     if record.get("config") != normalize(task["config"]):
         return None
+    if check is not None:
+        try:
+            check(record)
+        except (ValueError, TypeError, KeyError) as e:
+            raise ValueError("the study record %s is damaged or was edited (%s); delete it to "
+                             "recompute that run" % (path, e)) from None
     return record
 
 
@@ -165,7 +200,7 @@ def _progress(total, initial, desc, enabled):
 
 
 def execute(fn, tasks, data, runs_dir, *, jobs=1, threads=None, scheduler=None, progress=True,
-            desc="runs", to_csv=None):
+            desc="runs", to_csv=None, check=None):
     """Run every task of ``tasks`` not already finished in ``runs_dir``; returns an
     :class:`ExecutionSummary` with the records of all tasks.
 
@@ -177,6 +212,8 @@ def execute(fn, tasks, data, runs_dir, *, jobs=1, threads=None, scheduler=None, 
     when given, ``jobs`` is ignored.
     progress: a tqdm bar over the grid with ETA (shown only when stderr is a terminal).
     to_csv: optional ``f(record) -> str``, written atomically to ``<id>.csv`` next to the JSON.
+    check: optional ``f(record)`` raising ValueError for a record whose contents are not what
+    ``fn`` returns (see :func:`load_record`).
     """
     _check_tasks(tasks)
     jobs = check_int(jobs, "jobs", min=1)
@@ -187,7 +224,7 @@ def execute(fn, tasks, data, runs_dir, *, jobs=1, threads=None, scheduler=None, 
 
     records, reused, todo = {}, [], []
     for task in tasks:
-        rec = load_record(runs_dir, task)
+        rec = load_record(runs_dir, task, check)
         if rec is None:
             todo.append(task)
         else:

@@ -1,53 +1,15 @@
-"""Figures for the labs: sample grids, training curves, confusion matrices.
+"""Figures of results: sample grids with predictions, training curves, confusion matrices.
 
-Figures are built as ``matplotlib.figure.Figure`` with an Agg canvas, not through pyplot: no
-display is ever needed, the user's pyplot backend and state are left untouched, and nothing is
-registered with pyplot, so no figure leaks however many are made.  matplotlib is imported only
-when a figure is drawn (:func:`mpl`), so ``import fastnn`` does not pay for it.  Each function
-returns the Figure (it shows inline in Jupyter) and writes a PNG when ``path`` is given.
+Each function returns the Figure (it shows inline in Jupyter) and writes a PNG when ``path`` is
+given; see :mod:`fastnn.plotting.figure` for how figures are made (Agg, never pyplot).
 
-:func:`new_figure` and :func:`save_figure` are the two steps every figure of fastnn goes through
-(the studies' figures too).
+    plot_history(model.history, "curves.png", test={"loss": 0.08, "accuracy": 0.976})
 """
-import os
-import types
-
 import numpy as np
 
-__all__ = ["plot_sample_grid", "plot_history", "plot_confusion_matrix", "new_figure",
-           "save_figure", "mpl"]
+from .figure import mpl, new_figure, save_figure
 
-
-def mpl():
-    """matplotlib's parts that fastnn draws with: ``Figure``, ``FigureCanvasAgg``, ``colormaps``
-    and ``ticker``.  The one place fastnn imports matplotlib, on the first figure: it is a heavy
-    import that ``import fastnn``, and a command that draws nothing, must not pay for."""
-    from matplotlib import colormaps, ticker
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    return types.SimpleNamespace(Figure=Figure, FigureCanvasAgg=FigureCanvasAgg,
-                                 colormaps=colormaps, ticker=ticker)
-
-
-def new_figure(figsize):
-    """An empty ``matplotlib.figure.Figure`` of ``figsize`` inches on an Agg canvas (never
-    pyplot: no display needed, no global state touched)."""
-    parts = mpl()
-    fig = parts.Figure(figsize=figsize)
-    parts.FigureCanvasAgg(fig)  # attaches itself to fig; savefig then renders with Agg
-    return fig
-
-
-def save_figure(fig, path, dpi=100):
-    """Write ``fig`` as a PNG to ``path`` (its directory is created) when ``path`` is not None;
-    returns ``fig``."""
-    if path is not None:
-        path = os.fspath(path)
-        parent = os.path.dirname(path)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
-        fig.savefig(path, dpi=dpi)
-    return fig
+__all__ = ["plot_sample_grid", "plot_history", "plot_confusion_matrix"]
 
 
 def _images_2d(images):
@@ -132,37 +94,93 @@ def plot_sample_grid(images, labels=None, predictions=None, path=None, n=5, seed
     return save_figure(fig, path)
 
 
-def plot_history(history, path=None):
-    """Loss and accuracy per epoch, train and validation, from a History or its dict.
+# (key prefix, legend label, line style, marker, colour) of the three curves of a metric
+_CURVES = (("", "train", "-", "o", "#1f77b4"),
+           ("val_", "validation", "--", "s", "#ff7f0e"),
+           ("test_", "test", ":", "^", "#2ca02c"))
 
-    Uses the keys ``loss``, ``val_loss``, ``accuracy``, ``val_accuracy`` when present (one panel
-    for loss, one for accuracy).  Returns the Figure; writes a PNG to ``path`` when given.
+
+def _test_values(test, metric):
+    """The test values of ``metric`` from ``plot_history``'s ``test`` argument: None, a float
+    (one value after training) or a per-epoch list."""
+    if test is None:
+        return None
+    if not isinstance(test, dict):
+        raise TypeError("test must be a dict such as {'loss': 0.08, 'accuracy': 0.97} or None, "
+                        "got %s" % type(test).__name__)
+    v = test.get(metric)
+    if v is None:
+        return None
+    arr = np.asarray(v, dtype=float)
+    if arr.ndim > 1:
+        raise ValueError("test[%r] must be a number or a per-epoch list, got shape %s"
+                         % (metric, arr.shape))
+    return arr
+
+
+def plot_history(history, path=None, test=None):
+    """Loss and accuracy per epoch: training, validation and test curves.
+
+    ``history``: a History (``model.fit``'s) or its ``.history`` dict; the keys ``loss``,
+    ``accuracy``, ``val_loss``, ``val_accuracy``, ``test_loss``, ``test_accuracy`` are drawn when
+    present (one panel for loss, one for accuracy).  ``test``: optional test results, a dict
+    ``{'loss': ..., 'accuracy': ...}`` of per-epoch lists (drawn as curves) or of single numbers
+    (drawn as one marker after the last epoch, e.g. ``model.evaluate(x_test, y_test)``).
+
+    What the curves are, as the caption under the panels says: the training curve is the mean
+    of each epoch's mini-batch losses, measured while the weights change and with dropout on,
+    so it can lie above the validation curve; validation and test are measured after the epoch
+    in inference mode (dropout off).  Returns the Figure; writes a PNG to ``path`` when given.
+
+        hist = model.fit(x, y, epochs=5, validation_data=(xv, yv), verbose=0)
+        plot_history(hist, "curves.png", test=model.evaluate(x_test, y_test))
     """
     hist = getattr(history, "history", history)
     if not isinstance(hist, dict):
         raise TypeError("history must be a dict or have a .history dict, got %s"
                         % type(history).__name__)
-    panels = [(metric, [k for k in (metric, "val_" + metric) if hist.get(k) is not None
-                        and len(hist[k])]) for metric in ("loss", "accuracy")]
-    panels = [(m, keys) for m, keys in panels if keys]
+    panels = []
+    for metric in ("loss", "accuracy"):
+        curves = []
+        for prefix, label, ls, marker, color in _CURVES:
+            values = hist.get(prefix + metric)
+            if prefix == "test_" and values is None:
+                values = _test_values(test, metric)
+            if values is None or not np.size(values):
+                continue
+            curves.append((label, np.asarray(values, dtype=float), ls, marker, color))
+        if curves:
+            panels.append((metric, curves))
     if not panels:
         raise ValueError("history has none of 'loss', 'val_loss', 'accuracy', 'val_accuracy'; "
                          "got keys %s" % sorted(hist))
-    fig = new_figure((5.5 * len(panels), 4))
+    n_epochs = max((c[1].size for _, curves in panels for c in curves if c[1].ndim == 1),
+                   default=1)
+    fig = new_figure((5.5 * len(panels), 4.4))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (metric, keys) in zip(axes, panels):
-        for key in keys:
-            values = np.asarray(hist[key], dtype=float)
+    for ax, (metric, curves) in zip(axes, panels):
+        for label, values, ls, marker, color in curves:
+            if values.ndim == 0:     # one number after training: a marker after the last epoch
+                ax.plot([n_epochs], [float(values)], linestyle="none", marker="*",
+                        markersize=13, color=color, label="%s (after training)" % label)
+                continue
             epochs = np.arange(1, values.shape[0] + 1)
-            ax.plot(epochs, values, marker="o", markersize=3,
-                    label=("validation" if key.startswith("val_") else "train"))
+            ax.plot(epochs, values, linestyle=ls, marker=marker, markersize=4, color=color,
+                    label=label)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(mpl().ticker.MaxNLocator(integer=True))  # no "epoch 1.5" ticks
         ax.set_ylabel(metric)
         ax.set_title(metric)
         ax.grid(True, alpha=0.3)
         ax.legend()
-    fig.tight_layout()
+    shown = {label for _, curves in panels for label, *_ in curves}
+    caption = ("train: mean over each epoch's mini-batches, measured during the epoch with "
+               "dropout on")
+    others = [name for name in ("validation", "test") if name in shown]
+    if others:
+        caption += ";  %s: after the epoch, dropout off" % " and ".join(others)
+    fig.text(0.5, 0.015, caption, ha="center", va="bottom", fontsize=8, color="#444444")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return save_figure(fig, path)
 
 
