@@ -26,10 +26,9 @@ import os
 
 import numpy as np
 
-import fastnn
 from fastnn import datasets, kernels, optim, zoo
 from fastnn.data import preprocess_images
-from fastnn.plotting import new_figure, plot_history, save_figure
+from fastnn.plotting import plot_feature_maps, plot_filters, plot_history
 
 QUICK = os.environ.get("FASTNN_NOTEBOOK_QUICK") == "1"
 OUT = os.environ.get("FASTNN_NOTEBOOK_OUT", "notebook-figures")
@@ -61,37 +60,21 @@ plot_history(history, os.path.join(OUT, "cnn_history.png"))
 
 # %% [markdown]
 # ## The first layer's filters
-# Each is a 3x3 weight pattern; after training, many look like small edge and blob detectors.
-# (`fastnn.plotting.plot_filters` draws them where the installed fastnn has it; plain matplotlib
-# otherwise.)
+# Each is a 3x3 weight pattern (blue negative, red positive); after training, many look like
+# small edge and blob detectors.
 
 # %%
 conv1 = model.layers[0]
 w = conv1.kernel.value                                  # (32, 1, 3, 3)
-plot_filters = getattr(fastnn.plotting, "plot_filters", None)
-if plot_filters is not None:
-    plot_filters(w, path=os.path.join(OUT, "cnn_filters.png"))
-else:
-    fig = new_figure((8, 4))
-    for i in range(w.shape[0]):
-        ax = fig.add_subplot(4, 8, i + 1)
-        ax.imshow(w[i, 0], cmap="gray")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    save_figure(fig, os.path.join(OUT, "cnn_filters.png"))
+plot_filters(conv1, os.path.join(OUT, "cnn_filters.png"))
 print("filters:", w.shape, "mean |w| = %.3f" % np.abs(w).mean())
 
 # %% [markdown]
-# ## One image through the first layer
-# The layer's forward pass is one `conv2d_forward` call (bias and ReLU fused into its GEMM).
+# ## One image through the network
+# The first layer's forward pass is one `conv2d_forward` call (bias and ReLU fused into its
+# GEMM); `plot_feature_maps` runs every conv and pool layer on one test image.
 
 # %%
 maps = kernels.conv2d_forward(x_test[:1], w, conv1.bias.value, 1, 1, "relu")[0]   # (32, 28, 28)
-fig = new_figure((8, 4))
-for i in range(8):
-    ax = fig.add_subplot(1, 8, i + 1)
-    ax.imshow(maps[i], cmap="viridis")
-    ax.set_xticks([])
-    ax.set_yticks([])
-save_figure(fig, os.path.join(OUT, "cnn_feature_maps.png"))
-print("feature maps:", maps.shape, "fraction active: %.2f" % (maps > 0).mean())
+print("first layer's maps:", maps.shape, "fraction active: %.2f" % (maps > 0).mean())
+plot_feature_maps(model, x_test[0], os.path.join(OUT, "cnn_feature_maps.png"))
