@@ -82,6 +82,11 @@ def test_probes_return_positive_finite_rates():
     for level in fastnn.cpu_simd_levels():
         rate = probes.peak_gflops(level, threads=1, seconds=0.005, repeats=1)
         assert math.isfinite(rate) and rate > 0
+    for threads in (1, 2):
+        rate = probes.peak_gflops("generic", threads, seconds=0.005, repeats=1, clock="cpu")
+        assert math.isfinite(rate) and rate > 0
+    with pytest.raises(ValueError, match="clock"):
+        probes.peak_gflops("generic", clock="tsc")
     bw = probes.bandwidth_gbs(threads=1, elements=1 << 16, repeats=1)
     assert math.isfinite(bw) and bw > 0
     m = probes.machine(1)
