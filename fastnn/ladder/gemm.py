@@ -92,9 +92,11 @@ def ikj(a, b, trans_a=False, trans_b=False, out=None):
 # --------------------------------------------------------------------------- rung 3
 def blocked(a, b, trans_a=False, trans_b=False, out=None, *, mc=MC, kc=KC, nc=NC):
     """Rung 3: cache blocking.  BLIS's three outer loops: columns of B in NC-wide blocks, k in
-    KC-deep blocks, rows of A in MC-tall blocks; inside, rung 2 on the block.  A KC x NC block
-    of B stays in the L3 (L2) cache and an MC x KC block of A in the L2 (L1) while they are
-    used; in NumPy the interpreter's cost hides the gain, in C it is the first big one."""
+    KC-deep blocks, rows of A in MC-tall blocks; inside, rung 2 on the block.  Each block is
+    sized for one cache level (BLIS: the KC x NC block of B in L3, the MC x KC block of A in L2;
+    fastnn's driver may assign the levels the other way round, ``gemm_config()`` and
+    docs/kernels/gemm.md say how), so it is reused from there while it is used; in NumPy the
+    interpreter's cost hides the gain, in C it is the first big one."""
     op_a, op_b, out = _operands(a, b, trans_a, trans_b, out)
     m, k = op_a.shape
     n = op_b.shape[1]
