@@ -32,6 +32,7 @@ KERNEL_MODULES = {
     "_activations": [],
     "_optim": ["src_c/fnn_optim.c"],
     "_runtime": [],
+    "_probe": [],          # machine probes for `fastnn bench roofline` (src_c/fnn_probe.h)
 }
 
 

@@ -9,20 +9,17 @@ machine's measured FMA peak.  A plain script (no pytest), for re-running in a qu
                                                 # machine, where wall clocks mean little
     python bench/targets_gemm.py --json out.json
 
-The peak is measured by bench/fma_peak.c (compiled here with the C compiler Python was built
-with, -O2 -fopenmp): 12 independent FMA chains per thread at the vector width of the SIMD level
-in use, nothing else.  The timing is fastnn.benchmarks.timing.alternate (blocks of back-to-back
-calls, fastnn and NumPy alternating, a pause before each block); the medians are reported.
+The peak is measured by fastnn.benchmarks.probes.peak_gflops (the compiled FMA-loop probe that
+``fastnn bench roofline`` uses too): independent FMA chains per thread at the vector width of
+the SIMD level in use, nothing else.  The timing is fastnn.benchmarks.timing.alternate (blocks
+of back-to-back calls, fastnn and NumPy alternating, a pause before each block); the medians are reported.
 Thread counts are fixed before NumPy loads its BLAS (OPENBLAS_NUM_THREADS and friends) and again
 with threadpoolctl when it is installed.
 """
 import argparse
 import os
-import shutil
 import subprocess
 import sys
-import sysconfig
-import tempfile
 
 
 def _args(argv=None):
@@ -51,6 +48,7 @@ os.environ["FASTNN_NUM_THREADS"] = str(ARGS.threads)
 import numpy as np  # noqa: E402
 
 import fastnn  # noqa: E402
+from fastnn.benchmarks import probes  # noqa: E402
 from fastnn.benchmarks.timing import alternate  # noqa: E402
 
 try:  # optional: pins OpenBLAS's pool even if something loaded it first
@@ -58,7 +56,6 @@ try:  # optional: pins OpenBLAS's pool even if something loaded it first
 except ImportError:  # threadpoolctl is a runtime dependency, but the script runs without it
     threadpoolctl = None
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 # (label, M, K, N, trans_a, trans_b, the speed fastnn must reach against NumPy, peak share)
 # The conv products: conv 32->64, 3x3, pad 1, batch 64 on 14x14 (P = 196 pixels, N*P = 12544,
@@ -98,26 +95,16 @@ def cpu_model():
 
 
 def measure_peak(level, threads, cpu):
-    """GFLOP/s of bench/fma_peak.c at the vector width of ``level`` (float32), or None when it
-    cannot be compiled here.  Returns (gflops, how it was measured)."""
-    width = "avx512" if level == "avx512" else "avx2"
-    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
-    tmp = tempfile.mkdtemp(prefix="fnn-peak-")
+    """float32 GFLOP/s of the FMA-loop probe at SIMD ``level`` (fastnn.benchmarks.probes, the
+    one implementation shared with ``fastnn bench roofline``).  Returns (gflops, how)."""
+    clock = "cpu" if cpu else "wall"
     try:
-        exe = os.path.join(tmp, "fma_peak")
-        build = subprocess.run(cc + ["-O2", "-fopenmp", os.path.join(HERE, "fma_peak.c"),
-                                     "-o", exe], capture_output=True, text=True, timeout=120)
-        if build.returncode != 0:
-            return None, "fma_peak.c did not compile: " + build.stderr.strip()[:200]
-        cmd = [exe, width, str(threads), "0.5"] + (["cpu"] if cpu else [])
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout.split()
-        how = "bench/fma_peak.c %s, %d thread(s)%s" % (width, threads,
-                                                       ", per CPU-second" if cpu else "")
-        return float(out[0]), how
-    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as e:
-        return None, "fma_peak failed: %s" % e
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        gflops = probes.peak_gflops(level, threads=threads, seconds=0.5, clock=clock)
+    except (ValueError, RuntimeError) as e:
+        return None, "peak probe failed: %s" % e
+    how = "fastnn.benchmarks.probes.peak_gflops(%r, threads=%d, clock=%r)" % (level, threads,
+                                                                          clock)
+    return gflops, how
 
 
 def _operands(m, k, n, trans_a, trans_b):
