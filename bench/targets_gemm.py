@@ -12,7 +12,8 @@ machine's measured FMA peak.  A plain script (no pytest), for re-running in a qu
 The peak is measured by fastnn.benchmarks.probes.peak_gflops (the compiled FMA-loop probe that
 ``fastnn bench roofline`` uses too): independent FMA chains per thread at the vector width of
 the SIMD level in use, nothing else.  The timing is fastnn.benchmarks.timing.alternate (blocks
-of back-to-back calls, fastnn and NumPy alternating, a pause before each block); the medians are reported.
+of back-to-back calls, fastnn and NumPy alternating, a pause before each block); the medians
+are reported.
 Thread counts are fixed before NumPy loads its BLAS (OPENBLAS_NUM_THREADS and friends) and again
 with threadpoolctl when it is installed.
 """
