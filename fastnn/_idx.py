@@ -46,21 +46,28 @@ class GzipError(ValueError):
     """The .gz file is not a complete, valid gzip stream."""
 
 
-def expected_length(head, kind, image_shape, count):
-    """The exact byte length of an IDX file whose first bytes are ``head`` (ValueError for a
-    bad magic number or image size, CountMismatch for another example count)."""
+def header_dims(data, kind, image_shape, short_note=""):
+    """(dims, header size) from the first bytes of an IDX file: ValueError for a header shorter
+    than its size (``short_note`` appended to the message), a bad magic number or image size."""
     ndim = 3 if kind == "images" else 1
     size = 4 + 4 * ndim
-    if len(head) < size:
-        raise ValueError("only %d bytes, shorter than the %d-byte header (truncated)"
-                         % (len(head), size))
-    magic = struct.unpack(">I", head[:4])[0]
+    if len(data) < size:
+        raise ValueError("only %d bytes, shorter than the %d-byte header%s"
+                         % (len(data), size, short_note))
+    magic = struct.unpack(">I", data[:4])[0]
     if magic != MAGIC[kind]:
         raise ValueError("magic number 0x%08x, expected 0x%08x (uint8, %d dimension%s)"
                          % (magic, MAGIC[kind], ndim, "s" if ndim > 1 else ""))
-    dims = struct.unpack(">%dI" % ndim, head[4:size])
+    dims = struct.unpack(">%dI" % ndim, data[4:size])
     if kind == "images" and tuple(dims[1:]) != tuple(image_shape):
         raise ValueError("images are %dx%d, expected %dx%d" % (dims[1], dims[2], *image_shape))
+    return dims, size
+
+
+def expected_length(head, kind, image_shape, count):
+    """The exact byte length of an IDX file whose first bytes are ``head`` (ValueError for a
+    bad magic number or image size, CountMismatch for another example count)."""
+    dims, size = header_dims(head, kind, image_shape, " (truncated)")
     if count is not None and dims[0] != count:
         raise CountMismatch(dims[0], count)
     n = 1
@@ -178,17 +185,7 @@ def parse_idx(data, kind, image_shape=(28, 28)):
     so a truncated or padded file is rejected rather than half-read.  Returns a writeable copy
     (np.frombuffer over ``bytes`` is read-only, which surprises users who edit in place).
     """
-    ndim = 3 if kind == "images" else 1
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError("only %d bytes, shorter than the %d-byte header" % (len(data), header))
-    magic = struct.unpack(">I", data[:4])[0]
-    if magic != MAGIC[kind]:
-        raise ValueError("magic number 0x%08x, expected 0x%08x (uint8, %d dimension%s)"
-                         % (magic, MAGIC[kind], ndim, "s" if ndim > 1 else ""))
-    dims = struct.unpack(">%dI" % ndim, data[4:header])
-    if kind == "images" and tuple(dims[1:]) != tuple(image_shape):
-        raise ValueError("images are %dx%d, expected %dx%d" % (dims[1], dims[2], *image_shape))
+    dims, header = header_dims(data, kind, image_shape)
     expected = header + int(np.prod(dims, dtype=np.int64))
     if len(data) != expected:
         raise ValueError("%d bytes, expected exactly %d for dimensions %s (%s)" % (

@@ -113,37 +113,33 @@ class CallbackList:
             items.insert(0, ProgressBar())
         self.callbacks = items
 
-    def set_model(self, model):
+    def _dispatch(self, hook, *args):
         for cb in self.callbacks:
-            cb.set_model(model)
+            getattr(cb, hook)(*args)
+
+    def set_model(self, model):
+        self._dispatch("set_model", model)
 
     def set_params(self, params):
-        for cb in self.callbacks:
-            cb.set_params(params)
+        self._dispatch("set_params", params)
 
     def on_train_begin(self, logs):
-        for cb in self.callbacks:
-            cb.on_train_begin(logs)
+        self._dispatch("on_train_begin", logs)
 
     def on_epoch_begin(self, epoch, logs):
-        for cb in self.callbacks:
-            cb.on_epoch_begin(epoch, logs)
+        self._dispatch("on_epoch_begin", epoch, logs)
 
     def on_batch_begin(self, batch, logs):
-        for cb in self.callbacks:
-            cb.on_batch_begin(batch, logs)
+        self._dispatch("on_batch_begin", batch, logs)
 
     def on_batch_end(self, batch, logs):
-        for cb in self.callbacks:
-            cb.on_batch_end(batch, logs)
+        self._dispatch("on_batch_end", batch, logs)
 
     def on_epoch_end(self, epoch, logs):
-        for cb in self.callbacks:
-            cb.on_epoch_end(epoch, logs)
+        self._dispatch("on_epoch_end", epoch, logs)
 
     def on_train_end(self, logs):
-        for cb in self.callbacks:
-            cb.on_train_end(logs)
+        self._dispatch("on_train_end", logs)
 
     def abort(self):
         for cb in self.callbacks:

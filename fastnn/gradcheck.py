@@ -151,6 +151,8 @@ def _check_max_elements(v):
     return None if v is None else _v.check_int(v, "max_elements", min=1)
 
 
+# Not fastnn.layers' input coercion: a gradient check wants a float64 C-contiguous COPY (it
+# perturbs entries in place) and refuses empty arrays, which layers accept.
 def _as_float64(a, name):
     """A float64 C-contiguous copy of a real array (ints and float32 are cast)."""
     if not isinstance(a, np.ndarray):

@@ -1,3 +1,5 @@
+# Over ~500 lines on purpose: one table of Keras initializers, each a small class with its
+# docstring, its function form and the name lookup that must list them all.
 """Weight initializers, by Keras name and with Keras 3's formulas and defaults.
 
 Every initializer is available two ways:

@@ -140,6 +140,7 @@ static inline const char *fnn_act_variant(int simd)
     return "generic";
 }
 
+/* The per-function dispatchers below stay written out: each names its own SIMD variants. */
 static void fnn_sigmoid_f32(int simd, const float *x, float *y, ptrdiff_t n)
 {
 #if FNN_X86

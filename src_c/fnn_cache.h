@@ -129,6 +129,8 @@ static inline int fnn_cache_from_cpuid(fnn_cache_info *info)
         if ((a & 0x1f) != 0)
             leaf = 4;
     }
+    /* The level -> field assignment below repeats the sysfs reader's: two sources (sysfs, CPUID),
+     * each a complete reader that can be read and tested alone. */
     if (leaf == 0 && __get_cpuid_max(0x80000000u, 0) >= 0x8000001Du) {
         __cpuid_count(0x8000001Du, 0, a, b, c, d);
         if ((a & 0x1f) != 0)

@@ -21,7 +21,7 @@
  *     acc = 0;  for k = c*kh*kw + i*kw + j ascending: acc = fma(w[oc, k], x_k, acc)
  * (generic level: acc = acc + w*x, two roundings, as the generic micro-kernel), then
  *     acc += bias[oc], then the activation (the GEMM epilogue's formulas, fnn_gemm_driver.h),
- * all with flush-to-zero / denormals-are-zero set, as the GEMM does (fnn_conv_ftz_*).
+ * all with flush-to-zero / denormals-are-zero set, as the GEMM does (fnn_ftz_*).
  * Each weight-gradient element is the chain of the GEMM dW = dY (OC x N*P) @ cols^T:
  *     acc = 0;  for q = n*P + p ascending: acc = fma(dy[n, oc, p], x_k(q), acc)
  * and each bias-gradient element the serial sum over (n, p) without flush-to-zero, as
@@ -54,6 +54,7 @@
 
 #include "fnn_cpu.h"
 #include "fnn_gemm.h"          /* FNN_ACT_* */
+#include "fnn_gemm_ftz.h"      /* the GEMM's flush-to-zero: results match it bit for bit */
 
 #define FNN_CONV_DIRECT_MAX_K 12
 /* pixels of one image per forward work unit (a multiple of every tile width) */
@@ -69,19 +70,6 @@ typedef struct {
 #define FNN_CONV_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #define FNN_CONV_TARGET_AVX512 __attribute__((target("avx512f")))
 #define FNN_CONV_INLINE static inline __attribute__((always_inline))
-
-/* Flush-to-zero and denormals-are-zero for the duration of a call, restoring the caller's mode:
- * the same MXCSR setting as the GEMM's (fnn_gemm_ftz.h), so results match it bit for bit. */
-static inline unsigned fnn_conv_ftz_enter(void)
-{
-    unsigned old = _mm_getcsr();
-    _mm_setcsr(old | 0x8040u);
-    return old;
-}
-static inline void fnn_conv_ftz_leave(unsigned old) { _mm_setcsr(old); }
-#else
-static inline unsigned fnn_conv_ftz_enter(void) { return 0; }
-static inline void fnn_conv_ftz_leave(unsigned old) { (void)old; }
 #endif
 
 /* ------------------------------------------------------------------ shared scalar parts */
@@ -231,7 +219,7 @@ static void fnn_conv_direct_dw_generic(const fnn_conv_geom *g, const float *x, c
         const float *dyn = dy + (n * g->OC + oc0) * P;
         unsigned csr;
         fnn_conv_cols(g, x + n * g->C * g->H * g->W, 0, g->OH, buf, S);
-        csr = fnn_conv_ftz_enter();
+        csr = fnn_ftz_enter();
         for (p = 0; p < P; p++)
             for (r = 0; r < L; r++) {
                 const float d = r < nr ? dyn[r * P + p] : 0.0f;
@@ -239,7 +227,7 @@ static void fnn_conv_direct_dw_generic(const fnn_conv_geom *g, const float *x, c
                 for (k = 0; k < K; k++)
                     acc[k][r] += d * buf[k * S + p];
             }
-        fnn_conv_ftz_leave(csr);
+        fnn_ftz_leave(csr);
         fnn_conv_db_add(dbacc, keep, P, L);
     }
     for (r = 0; r < nr; r++) {
@@ -272,7 +260,7 @@ static int fnn_conv_direct_fwd(int simd, const fnn_conv_geom *g, const float *x,
         return -1;
     memset(buf, 0, (size_t)(K * S) * sizeof(float));
     fnn_conv_cols(g, x, oh0, oh1, (float *)buf, S);
-    csr = fnn_conv_ftz_enter();
+    csr = fnn_ftz_enter();
 #if FNN_X86
     if (simd >= FNN_SIMD_AVX512)
         fnn_conv_direct_fwd_avx512(g, (const float *)buf, S, oh0 * g->OW, w, bias, act, y, p0, p1);
@@ -283,7 +271,7 @@ static int fnn_conv_direct_fwd(int simd, const fnn_conv_geom *g, const float *x,
         fnn_conv_direct_fwd_generic(g, (const float *)buf, S, oh0 * g->OW, w, bias, act, y, p0,
                                     p1);
     (void)simd;
-    fnn_conv_ftz_leave(csr);
+    fnn_ftz_leave(csr);
     free(buf);
     return 0;
 }

@@ -137,7 +137,7 @@ static void fnn_conv_direct_dw_avx2(const fnn_conv_geom *g, const float *x, cons
         const float *dyn = dy + (n * g->OC + oc0) * P;
         unsigned csr;
         fnn_conv_cols(g, x + n * g->C * g->H * g->W, 0, g->OH, buf, S);
-        csr = fnn_conv_ftz_enter();
+        csr = fnn_ftz_enter();
         for (t = 0; t < P; t += 8) {
             const ptrdiff_t cnt = P - t < 8 ? P - t : 8;
             const __m256i mo = fnn_conv_mask_avx2(fnn_conv_bits(0, cnt));
@@ -164,7 +164,7 @@ static void fnn_conv_direct_dw_avx2(const fnn_conv_geom *g, const float *x, cons
                 }
             }
         }
-        fnn_conv_ftz_leave(csr);
+        fnn_ftz_leave(csr);
         for (t = 0; t < P; t++)      /* db in (n, p) order, flush-to-zero off */
             dbacc = _mm256_add_ps(dbacc, _mm256_load_ps(keep + t * 8));
     }

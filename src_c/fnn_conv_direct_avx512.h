@@ -2,6 +2,8 @@
  * channels a vector).  Same operations, in the same order per element, as the generic kernels
  * there (which explain the design), with FMAs: the same bits as the GEMM at the AVX2 and AVX-512
  * levels. */
+/* Stays beside fnn_conv_direct_avx2.h (same plan, 512-bit intrinsics and masks): one micro-kernel
+ * per ISA, BLIS style; a macro over both ISAs would hide the register plan. */
 #ifndef FNN_CONV_DIRECT_AVX512_H
 #define FNN_CONV_DIRECT_AVX512_H
 
@@ -143,7 +145,7 @@ static void fnn_conv_direct_dw_avx512(const fnn_conv_geom *g, const float *x, co
         const float *dyn = dy + (n * g->OC + oc0) * P;
         unsigned csr;
         fnn_conv_cols(g, x + n * g->C * g->H * g->W, 0, g->OH, buf, S);
-        csr = fnn_conv_ftz_enter();
+        csr = fnn_ftz_enter();
         for (t = 0; t < P; t += 16) {
             const ptrdiff_t cnt = P - t < 16 ? P - t : 16;
             const __mmask16 mo = (__mmask16)fnn_conv_bits(0, cnt);
@@ -172,7 +174,7 @@ static void fnn_conv_direct_dw_avx512(const fnn_conv_geom *g, const float *x, co
                 }
             }
         }
-        fnn_conv_ftz_leave(csr);
+        fnn_ftz_leave(csr);
         for (t = 0; t < P; t++)      /* db in (n, p) order, flush-to-zero off */
             dbacc = _mm512_add_ps(dbacc, _mm512_load_ps(keep + t * 16));
     }

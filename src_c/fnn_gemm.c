@@ -234,6 +234,8 @@ void fnn_gemm_config(int simd, int elsize, fnn_gemm_config_t *out)
     out->cache_source = fnn_gemm_cache.source;
 }
 
+/* The float and double entry points stay written out: each is the C API's declaration for its
+ * type (fnn_gemm.h) and a short forward to the typed driver. */
 /* ------------------------------------------------------------------ entry points */
 int fnn_sgemm_src(int64_t batch, int64_t M, int64_t N, int64_t K,
                   const float *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,

@@ -29,6 +29,7 @@ extern "C" {
 enum { FNN_ACT_NONE = 0, FNN_ACT_RELU = 1, FNN_ACT_SIGMOID = 2, FNN_ACT_TANH = 3, FNN_ACT_ELU = 4 };
 enum { FNN_BIAS_NONE = 0, FNN_BIAS_ROW = 1, FNN_BIAS_COL = 2 };
 
+/* One declaration per type (float, double): the C API as callers see it. */
 void fnn_sgemm(int64_t batch, int64_t M, int64_t N, int64_t K,
                const float *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
                const float *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,

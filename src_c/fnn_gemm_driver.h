@@ -425,6 +425,8 @@ static void FNN_F(ip_task)(const FNN_F(args_t) *g, int mode, int64_t bi, int64_t
 /* Threads over units of columns (rows mode: rows_n wide) or of rows (narrow: narrow_m tall),
  * one unit per loop step, static schedule: as in the packed path, only the partition depends on
  * the thread count. */
+/* Its OpenMP loop has run's shape (ftz enter/leave, static schedule over tasks) but its own task
+ * split and task function: the two paths are kept side by side, each readable alone. */
 static void FNN_F(run_inplace)(const FNN_F(args_t) *g, int mode, int64_t batch, int nthreads)
 {
     const int64_t M = g->M, N = g->N;

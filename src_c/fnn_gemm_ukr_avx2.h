@@ -62,6 +62,8 @@ static void fnn_sgemm_ukr_avx2_6x16(int64_t kc, const float *a, const float *b, 
 }
 #undef FNN_S_ROW
 
+/* Stays a twin of the float tile above: one micro-kernel per type, written out so that each
+ * register plan reads whole (BLIS style). */
 /* double, 6 x 8 tile from packed A and B panels */
 #define FNN_D_ROW(r)                                                                              \
     do {                                                                                          \

@@ -137,6 +137,8 @@ static void fnn_sgemm_ukr_avx512_direct_12x32(int64_t kc, const float *a, int64_
 #undef FMADD
 #undef ZERO
 
+/* The double kernel stays written out beside the float one (tile 12 x 16, not 12 x 32): each
+ * micro-kernel reads whole with its register plan, BLIS style. */
 /* ------------------------------------------------------------------ double, 12 x 16 */
 #define VT __m512d
 #define W 8
@@ -202,6 +204,8 @@ static void fnn_dgemm_ukr_avx512_direct_12x16(int64_t kc, const double *a, int64
 #undef FNN_AVX512_STORE_C
 #undef FNN_AVX512_BODY
 
+/* The in-place row macros mirror fnn_gemm_ukr_avx2.h's (4 vectors per row here, 2 there):
+ * one micro-kernel per ISA, BLIS style. */
 /* The in-place kernels (fnn_gemm_ukr.h), columns past n masked off (masked loads and stores never
  * touch masked-off memory).  Every accumulator is a named variable (arrays of vectors are not
  * reliably kept in registers by compilers).

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include "fnn_gemm_ukr.h"
 
+/* The packed and in-place reference kernels below share their multiply-add loop on purpose:
+ * each is the readable statement of one SIMD kernel family (fnn_gemm_ukr.h). */
 /* The packed kernels, float 6 x 16 and double 6 x 8: one body written once for both types.
  *     acc = C (load) or 0;  for each k: acc[r][j] += a[k*MR + r] * b[k*NR + j];  C = acc */
 #define FNN_GEMM_UKR_GENERIC(NAME, T, MR, NR)                                                     \

@@ -65,6 +65,8 @@ extern double sqrt(double) __attribute__((const, nothrow, leaf));
 #undef FNN
 #undef FNN_TARGET
 
+/* Each variant below instantiates fnn_optim.h with its own names and target attribute: the
+ * repeated #define/#include blocks are that instantiation, one per (type, ISA). */
 #if FNN_HAVE_AVX2_VARIANT
 #define FNN(name) fnn_##name##_f32_avx2
 #define FNN_TARGET __attribute__((target("avx2")))

@@ -161,6 +161,7 @@ static inline int fnn_dropout_rng_level(int simd)
     return 0;
 }
 
+/* The f32 and f64 dispatchers stay twins: each names its own typed SIMD variants. */
 static void fnn_dropout_rng_f32(int variant, const float *x, float *y, uint8_t *keep,
                                 ptrdiff_t n, ptrdiff_t first, uint64_t key, uint64_t counter,
                                 uint32_t threshold, float scale)

@@ -92,7 +92,8 @@ static inline float fnn_exp_neg_f(float x)
     return tiny ? res * 5.42101086242752217e-20f : res;  /* 2^-64 */
 }
 
-/* e^x - 1 for x <= 0 or NaN */
+/* e^x - 1 for x <= 0 or NaN.  fnn_exp_neg_f's shape (range reduction, polynomial) with its own
+ * coefficients: it forms p*s + (s - 1), accurate near 0 where fnn_exp_neg_f(x) - 1 cancels. */
 static inline float fnn_expm1_neg_f(float x)
 {
     float z = x < -30.0f ? -30.0f : x;

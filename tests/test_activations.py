@@ -81,7 +81,7 @@ def _values(shape, dtype, seed):
 
 # --------------------------------------------------------------------------- ELU from its output
 def _elu_bwd_from_y_numpy(dy, y, alpha):
-    """The expression Dense/Conv2D used before the kernel existed (layers.py), in the dtype."""
+    """The expression Dense/Conv2D used before the kernel existed (fastnn/layers), in the dtype."""
     return np.where(y > 0, dy, dy * (y + y.dtype.type(alpha)))
 
 

@@ -111,6 +111,8 @@ def np_softmax(x):
 
 
 # --------------------------------------------------------------------------- gradient helper
+# Written out, not fastnn.gradcheck: the layer tests check gradients independently of the
+# library's own checker (which has its own tests).
 def numgrad(f, a, eps=1e-6):
     """Centred differences of the scalar f() with respect to every element of ``a`` (perturbed
     in place and restored)."""

@@ -238,6 +238,7 @@ def _add_init(studies):
                    % ",".join("%g" % v for v in d["normal_std"]))
     p.add_argument("--activations", "--activation", type=name_list, default=None,
                    help="part 2 and statistics: comma-separated (default sigmoid,relu)")
+    # part 2's options repeat part 1's shape (each part of the study has its own settings)
     p.add_argument("--runs", type=int, default=None, help="part 2 runs per cell")
     p.add_argument("--epochs", type=int, default=None, help="part 2 epochs")
     p.add_argument("--optimizer", type=lower_name, default=None,

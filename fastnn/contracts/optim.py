@@ -527,6 +527,8 @@ def sgd_update_multi(params, grads, momentum_buffers, lr, momentum, dampening, w
                 maximize, first_steps, False)
 
 
+# Each rule has a single-tensor and a multi-tensor entry point (the kernels' two signatures);
+# both forward to the one checker, so the pairs below are thin by design.
 def adagrad_update(param, grad, state_sum, step, lr, lr_decay, weight_decay, eps, maximize):
     return _adagrad([param], [grad], [state_sum], [step], lr, lr_decay, weight_decay, eps,
                     maximize, True)[0]

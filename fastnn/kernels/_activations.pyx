@@ -1,5 +1,8 @@
 # Design:
 #
+# Size: over ~500 lines on purpose: one compiled module for the whole activation family (one
+# extension, one thread-planning and SIMD-dispatch setup shared by every kernel here).
+#
 # Activations (relu, sigmoid, tanh, elu) forward/backward, ELU's backward from its output,
 # row-wise softmax forward/backward, the fused softmax cross-entropy (loss and dlogits in one
 # pass) and inverted dropout.  Three files make this family: the contract

@@ -1,5 +1,8 @@
 # Design:
 #
+# Size: just over ~500 lines, kept whole: forward and backward choose between the im2col + GEMM
+# path and the direct one, and share the packing and workspace; splitting would scatter that.
+#
 # 2-D convolution as im2col + fastnn's batched C GEMM.  Three files: the contract
 # (fastnn/contracts/conv.py: every argument check and the geometry, called first here and by the
 # NumPy twins in fastnn/reference/conv.py, so both raise the same errors), this module (the

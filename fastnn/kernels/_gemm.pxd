@@ -9,6 +9,7 @@
 from cython cimport floating
 from libc.stdint cimport int64_t
 
+# The declarations below mirror src_c/fnn_gemm.h (and its float/double pairs) by necessity.
 cdef extern from "fnn_gemm.h" nogil:
     enum:
         FNN_ACT_NONE
@@ -103,6 +104,7 @@ cdef void gemm(int64_t batch, int64_t M, int64_t N, int64_t K,
 #     src.ctx = &geometry          # read-only from several threads
 #     gemm_src(N, OC, P, CKK, w, 0, CKK, 1, <const float *>NULL, 0, 0, 0, 0, y, OC * P, P, 1,
 #              bias, FNN_BIAS_ROW, act, 1, nthreads, simd_level(), NULL, &src)
+# (the signatures below are the .pyx definitions', as Cython requires of a .pxd)
 cdef int gemm_src(int64_t batch, int64_t M, int64_t N, int64_t K,
                   const floating *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
                   const floating *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,

@@ -328,6 +328,8 @@ cdef object _matmul_fast(object a, object b, object trans_a, object trans_b, obj
         PyBuffer_Release(&va)
 
 
+# Its buffer and overlap checks have _matmul_fast's shape; they stay separate because the
+# operands (three, not two) and the refusals differ: each fast path reads whole.
 cdef object _matmul_bias_fast(object x, object w, object b, object activation, object out,
                               object elu_alpha):
     """matmul_bias's fast path: the result, or None (use the contract path)."""

@@ -177,6 +177,8 @@ _RULES = {"sgd": FNN_OPTIM_SGD, "adagrad": FNN_OPTIM_ADAGRAD, "adadelta": FNN_OP
           "rmsprop": FNN_OPTIM_RMSPROP, "adam": FNN_OPTIM_ADAM, "adamax": FNN_OPTIM_ADAMAX,
           "nadam": FNN_OPTIM_NADAM}
 
+# The chunk walk repeats _update_blocks' on purpose: sharing it would put a function-pointer
+# call (or a flag test) in the innermost loop of the unchecked path.
 cdef int _update_blocks_checked(int rule, int dtype, int simd, const fnn_optim_tensor *tensors,
                                 const fnn_optim_tensor *snaps, const Py_ssize_t *first_chunk,
                                 Py_ssize_t ntensors, int nt, int *flags) noexcept nogil:

@@ -116,6 +116,8 @@ cdef void _pool_fwd(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
         _pool_plane(&x[n, c, 0, 0], &y[n, c, 0, 0], &am[n, c, 0, 0], W, OH, OW, ph, pw, sh, sw)
 
 
+# The plane loop has _pool_fwd's shape (prange over planes, the 2x2 float plane first); each
+# direction stays its own loop, as the Design notes above describe.
 cdef Py_ssize_t _pool_bwd(const floating[:, :, :, ::1] dy, const int64_t[:, :, :, ::1] am,
                           floating[:, :, :, ::1] dx, int nt):
     """Every plane's scatter; returns the number of argmax entries found out of range."""

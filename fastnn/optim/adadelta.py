@@ -5,6 +5,8 @@ from .optimizer import Optimizer, through_update_table
 __all__ = ["Adadelta"]
 
 
+# Every optimizer module has this shape (torch.optim's: the algorithm written once in the class
+# docstring, the constructor mirroring torch's signature); what it computes is its own.
 class Adadelta(Optimizer):
     r"""Adadelta (torch.optim.Adadelta).
 

@@ -48,6 +48,7 @@ class NAdam(Optimizer):
         return ("step", "mu_product", "exp_avg", "exp_avg_sq")
 
     @staticmethod
+    # Adam's _hyper shape with NAdam's own hyper-parameters: each optimizer lists its own.
     def _hyper(group):
         beta1, beta2 = group["betas"]
         return dict(lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],

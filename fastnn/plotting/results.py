@@ -66,6 +66,8 @@ def plot_sample_grid(images, labels=None, predictions=None, path=None, n=5, seed
     def name(c):
         return str(class_names[int(c)]) if class_names is not None else str(int(c))
 
+    # a grid of images as in plotting/inside.py, but each panel shows one chosen sample with its
+    # own title: the blank-axes loop is the shape both grids share
     fig = new_figure((1.6 * n, 1.75 * n))
     axes = fig.subplots(n, n, squeeze=False)
     for slot, ax in enumerate(axes.flat):

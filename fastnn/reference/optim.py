@@ -317,6 +317,8 @@ def adam_update_multi(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, ste
                     decoupled_weight_decay)
 
 
+# The multi-tensor twins mirror fastnn/kernels/_optim.pyx's signatures and docstrings by design:
+# each NumPy twin has its compiled kernel's name, signature and results.
 def adamw_update_multi(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr=1e-3,
                        beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2, amsgrad=False,
                        maximize=False):

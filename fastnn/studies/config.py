@@ -50,6 +50,16 @@ def merge(defaults, quick_preset, overrides, model_presets=None):
     return cfg
 
 
+def merge_mlp_cnn(defaults, quick, cnn_quick, cnn_defaults, overrides):
+    """``merge`` for a study that runs the MLP (``defaults``, ``quick``) or the CNN (then
+    ``cnn_defaults``, ``cnn_quick``); 'hidden' (the MLP's widths) is refused with model 'cnn'."""
+    if overrides.get("hidden") is not None and overrides.get("model") == "cnn":
+        raise ValueError("hidden sets the MLP's hidden widths; the CNN (zoo.cnn) has fixed "
+                         "layers: leave hidden out with model 'cnn'")
+    return merge(defaults, {"mlp": quick, "cnn": cnn_quick}, overrides,
+                 model_presets={"mlp": {}, "cnn": cnn_defaults})
+
+
 def check_names(cfg, key):
     """``cfg[key]`` is a non-empty list of distinct names (an empty list would silently run
     nothing, or, on the command line, everything)."""

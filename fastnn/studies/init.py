@@ -37,7 +37,8 @@ from .. import optim
 from .._version import __version__
 from . import aggregate, plots, report, runner
 from .config import (KERAS_INITIALIZERS, check_activations, check_common, check_names,
-                     check_positive_ints, initializer_name, merge, model_text, seeds)
+                     check_positive_ints, initializer_name, merge_mlp_cnn, model_text,
+                     seeds)
 from .init_stats import STATS_COLUMNS, activation_statistics, write_statistics
 from .schemes import baseline_scheme, scheme_entries, scheme_init, scheme_label
 from .train import check_record, epoch_rows_csv, train_run
@@ -80,11 +81,7 @@ def resolve_config(**overrides):
     ``quick=True``, then the non-None ``overrides``; validated (ValueError naming the option).
     Initializer names may be Keras class names (``RandomNormal``) or snake_case;
     ``normal_std`` is a number or a list of them (one 'normal' series each)."""
-    if overrides.get("hidden") is not None and overrides.get("model") == "cnn":
-        raise ValueError("hidden sets the MLP's hidden widths; the CNN (zoo.cnn) has fixed "
-                         "layers: leave hidden out with model 'cnn'")
-    cfg = merge(DEFAULTS, {"mlp": QUICK, "cnn": CNN_QUICK}, overrides,
-                model_presets={"mlp": {}, "cnn": CNN_DEFAULTS})
+    cfg = merge_mlp_cnn(DEFAULTS, QUICK, CNN_QUICK, CNN_DEFAULTS, overrides)
     check_names(cfg, "parts")
     for p in cfg["parts"]:
         if p not in PARTS:

@@ -26,8 +26,8 @@ import os
 
 from .._version import __version__
 from . import aggregate, plots, report, runner
-from .config import (check_activations, check_common, check_names, initializer_name, merge,
-                     model_text, seeds)
+from .config import (check_activations, check_common, check_names, initializer_name,
+                     merge_mlp_cnn, model_text, seeds)
 from .train import check_record, epoch_rows_csv, train_run
 
 __all__ = ["OPTIMIZERS", "LABELS", "DEFAULT_LR", "ACTIVATIONS", "DEFAULTS", "QUICK",
@@ -117,11 +117,7 @@ def resolve_config(**overrides):
     ``init`` may be a Keras class name (``HeNormal``).  Validates names and values (ValueError
     naming the option)."""
     lr_over = overrides.pop("lr", None) or {}
-    if overrides.get("hidden") is not None and overrides.get("model") == "cnn":
-        raise ValueError("hidden sets the MLP's hidden widths; the CNN (zoo.cnn) has fixed "
-                         "layers: leave hidden out with model 'cnn'")
-    cfg = merge(DEFAULTS, {"mlp": QUICK, "cnn": CNN_QUICK}, overrides,
-                model_presets={"mlp": {}, "cnn": CNN_DEFAULTS})
+    cfg = merge_mlp_cnn(DEFAULTS, QUICK, CNN_QUICK, CNN_DEFAULTS, overrides)
     check_names(cfg, "optimizers")
     for name in cfg["optimizers"]:
         if name not in OPTIMIZERS:
