@@ -23,6 +23,8 @@ epochs, initial_epoch, steps (batches per epoch), samples, batch_size, seed, ver
 look at activations on a fixed batch; read it, never write it).  A plain callable
 ``f(epoch, logs)`` in the callbacks list is called at each epoch end.
 """
+# Size: over ~500 lines, kept whole: Keras' set of callbacks, each a small class with its
+# docstring example; LayerStatistics keeps its record in fastnn/layer_record.py.
 import csv
 import os
 import sys

@@ -1,4 +1,7 @@
-/* Private to fnn_gemm.c: the type-generic GEMM driver, included once per element type with
+/* Size: over ~500 lines, kept whole: BLIS's five loops around the micro-kernel and the in-place
+ * paths for small and skinny products share one context and one thread split.
+ *
+ * Private to fnn_gemm.c: the type-generic GEMM driver, included once per element type with
  *   FNN_T (float/double), FNN_F(name) (name mangling),
  *   FNN_KERNEL_T (the micro-kernel descriptor type, fnn_gemm_ukr.h),
  *   FNN_EXP, FNN_EXPM1, FNN_TANH (the epilogue's libm functions).

@@ -1,5 +1,8 @@
 # Design:
 #
+# Size: over ~500 lines, kept whole: the only extension that holds the GEMM (others cimport it);
+# matmul/matmul_bias with their fast paths, the run-time context and the packing-source hook.
+#
 # The Python face of fastnn's C GEMM (src_c/fnn_gemm.c, its contract in src_c/fnn_gemm.h, its
 # declarations in fastnn/kernels/_gemm.pxd).  This extension is the only one that contains the
 # GEMM: _conv calls it through the fused-type cdef function `gemm` exported here (cimport), so

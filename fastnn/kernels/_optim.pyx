@@ -1,5 +1,8 @@
 # Design: optimizer update kernels -- a contract call, one parallel driver, a C call per block.
 #
+# Size: just under ~600 lines, kept whole: one compiled module per kernel family (a split is a
+# new extension); the single-tensor, multi-tensor and checked wrappers share the driver.
+#
 # * Three files per kernel: the contract (fastnn/contracts/optim.py) checks the arguments and
 #   computes the scalars (bias corrections, step sizes) in Python floats; the NumPy twin
 #   (fastnn/reference/optim.py) makes the same call first and then does the math; every line of

@@ -42,6 +42,8 @@ Example::
     >>> p.value
     array([0.5, 0.5, 0.5], dtype=float32)
 """
+# Size: over ~500 lines, kept whole: the base class is one object (groups, state, the
+# per-parameter hook, the reusable multi-tensor table and the checked step share its state).
 import math
 import numbers
 
