@@ -2,7 +2,8 @@
 a child process on small data (FASTNN_NOTEBOOK_QUICK=1, MPLBACKEND=Agg, figures written to a
 temporary FASTNN_NOTEBOOK_OUT), so an API change that breaks one fails here instead of in a
 reader's Jupyter.  Seconds each.  Skipped where notebooks/ is not shipped (the wheel's test
-directory); the CNN notebook needs the MNIST files (FASTNN_DATA)."""
+directory); the CNN, optimizer and initializer notebooks need the MNIST files
+(FASTNN_DATA)."""
 import glob
 import os
 
@@ -12,10 +13,12 @@ from fnn_testutil import mnist_dir, run_child
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOKS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.py")))
-NEEDS_MNIST = {"first_cnn.py"}
+NEEDS_MNIST = {"first_cnn.py", "optimizers_compared.py", "initializers_compared.py"}
 # the figures each notebook must write
 FIGURES = {"ladder.py": {"ladder_gemm.png", "roofline.png"},
-           "first_cnn.py": {"cnn_history.png", "cnn_filters.png", "cnn_feature_maps.png"}}
+           "first_cnn.py": {"cnn_history.png", "cnn_filters.png", "cnn_feature_maps.png"},
+           "optimizers_compared.py": {"optimizers_loss.png"},
+           "initializers_compared.py": {"init_spread.png", "init_loss.png"}}
 
 pytestmark = pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks/ beside tests/")
 
