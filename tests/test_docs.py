@@ -36,8 +36,7 @@ def _links(path):
 # Known dead links, each with its reason; a strict xfail below fails once they resolve, so the
 # entry is removed then.  The init study on 60 000 images (commit f9ea3c6) committed its report
 # but not the weights/*.png figures the report shows.
-KNOWN_BROKEN = {os.path.join("docs", "studies", "init-60000", "report.md"):
-                "weights/*.png not committed with the report"}
+KNOWN_BROKEN = {}   # page -> why its dead links are known (none now)
 
 pytestmark = pytest.mark.skipif(not os.path.isdir(os.path.join(ROOT, "docs")),
                                 reason="no docs/ beside tests/ (the wheel's test directory)")
