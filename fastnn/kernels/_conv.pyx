@@ -65,7 +65,8 @@ from cython cimport floating
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy, memset
 
-from fastnn.kernels._gemm cimport gemm, act_code, FNN_ACT_NONE, FNN_BIAS_NONE, FNN_BIAS_ROW
+from fastnn.kernels._gemm cimport (gemm, gemm_src, fnn_gemm_src, act_code, FNN_ACT_NONE,
+                                   FNN_BIAS_NONE, FNN_BIAS_ROW)
 from fastnn.kernels._runtime cimport simd_level
 
 import threading
@@ -80,14 +81,18 @@ __all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward"]
 
 # --------------------------------------------------------------------------- algorithm choice
 #: the settings of set_conv_algorithm: 'auto' applies the rule of conv_algorithm, 'gemm' never
-#: takes the direct path (for tests and benchmarks: the two give the same bits)
-ALGORITHM_SETTINGS = ("auto", "gemm")
+#: takes the direct path, 'im2col' never takes it either and makes the forward GEMM read a
+#: materialised im2col matrix instead of packing its panels from x (the previous path, kept for
+#: tests and A/B benchmarks: all three give the same bits)
+ALGORITHM_SETTINGS = ("auto", "gemm", "im2col")
 _algorithm_setting = "auto"
 
 
 def set_conv_algorithm(setting):
-    """'auto' (the rule of conv_algorithm) or 'gemm' (always im2col + GEMM); returns the previous
-    setting.  Process-wide; the results are the same bits either way, only the speed changes."""
+    """'auto' (the rule of conv_algorithm), 'gemm' (always the GEMM) or 'im2col' (always the GEMM,
+    and the forward pass materialises the im2col matrix instead of packing from x); returns the
+    previous setting.  Process-wide; the results are the same bits either way, only the speed
+    changes."""
     global _algorithm_setting
     if setting not in ALGORITHM_SETTINGS:
         raise ValueError("setting must be one of %s, got %r" % (ALGORITHM_SETTINGS, setting))
@@ -288,6 +293,32 @@ cdef void _forward_gemm(const floating[:, ::1] w2, const floating[:, ::1] cols,
               nt)
 
 
+cdef int _forward_implicit(const floating[:, :, :, ::1] x, const floating[:, ::1] w2,
+                           floating[:, :, ::1] y, const floating[::1] b, bint has_bias, int act,
+                           fnn_conv_geom geo, int nt):
+    """y[n] (OC x P) = act(W (OC x CKK) @ cols_n + b per row), one batched GEMM whose B panels
+    are packed straight from x[n] (src_c/fnn_conv_pack.h): no im2col matrix.  Returns the
+    GEMM's status (-1: no memory for its packing buffers)."""
+    cdef int64_t N = y.shape[0], OC = y.shape[1], P = y.shape[2], CKK = w2.shape[1]
+    cdef const floating *pb = &b[0] if has_bias else NULL
+    cdef fnn_conv_cols_src ctx
+    cdef fnn_gemm_src src
+    cdef int status
+    ctx.g = &geo
+    ctx.x = &x[0, 0, 0, 0]
+    src.ctx = &ctx
+    if floating is float:
+        src.pack = fnn_conv_pack_cols_f
+    else:
+        src.pack = fnn_conv_pack_cols_d
+    with nogil:
+        status = gemm_src(N, OC, P, CKK, &w2[0, 0], 0, CKK, 1, <const floating *>NULL, 0, 0, 0,
+                          0, &y[0, 0, 0], OC * P, P, 1, pb,
+                          FNN_BIAS_ROW if has_bias else FNN_BIAS_NONE, act, 1, nt, simd_level(),
+                          NULL, &src)
+    return status
+
+
 cdef void _dcols_gemm(const floating[:, ::1] w2, floating[:, ::1] cols,
                       const floating[:, :, ::1] dy, int nt):
     """dcols[:, n*P:(n+1)*P] (CKK x P) = W^T (CKK x OC) @ dy[n] (OC x P), one batched GEMM,
@@ -449,9 +480,19 @@ def conv2d_forward(x, w, b, stride, padding, activation=None):
         if _direct_forward(x, w2, bb, has_bias, act, y, _geom(x.shape, OC, g), nt):
             raise MemoryError("conv2d_forward: no memory for the direct kernel's buffers")
         return y
+    y3 = y.reshape(N, OC, P)
+    if _algorithm_setting != "im2col":
+        if x.dtype == np.float32:
+            status = _forward_implicit[float](x, w2, y3, bb, has_bias, act,
+                                              _geom(x.shape, OC, g), nt)
+        else:
+            status = _forward_implicit[double](x, w2, y3, bb, has_bias, act,
+                                               _geom(x.shape, OC, g), nt)
+        if status != 0:
+            raise MemoryError("conv2d_forward: no memory for the GEMM's packing buffers")
+        return y
     cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
     _im2col_into(x, cols, g, nt)
-    y3 = y.reshape(N, OC, P)
     if x.dtype == np.float32:
         _forward_gemm[float](w2, cols, y3, bb, has_bias, act, nt)
     else:
