@@ -391,9 +391,10 @@ IMPLICIT_CASES = [((2, 3, 7, 9), (5, 3, 3, 3), 1, 1), ((3, 32, 14, 14), (64, 32,
 
 @pytest.mark.parametrize("level", fastnn.cpu_simd_levels())
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_implicit_im2col_forward_is_the_materialised_path_bit_for_bit(level, dtype, algorithm):
-    """The forward GEMM packing its B panels from x (src_c/fnn_conv_pack.h) gives the bits of
-    the GEMM reading the materialised im2col matrix (setting 'im2col'), at 1/2/3 threads."""
+def test_implicit_im2col_is_the_materialised_path_bit_for_bit(level, dtype, algorithm):
+    """The GEMMs packing their im2col panels from x (src_c/fnn_conv_pack.h: the forward's B,
+    the weight gradient's cols^T) give the bits of the GEMMs reading the materialised im2col
+    matrix (setting 'im2col'), at 1/2/3 threads."""
     rng = np.random.default_rng(21)
     for xs, ws, s, p in IMPLICIT_CASES:
         x = rng.standard_normal(xs).astype(dtype)
@@ -409,3 +410,13 @@ def test_implicit_im2col_forward_is_the_materialised_path_bit_for_bit(level, dty
                 with simd(level), fastnn._config.threads(threads):
                     got = _conv.conv2d_forward(x, w, bias, s, p, activation=act)
                 assert same_bits(got, want), (xs, ws, s, p, act, threads)
+        dy = rng.standard_normal(want.shape).astype(dtype)
+        algorithm("im2col")
+        with simd(level):
+            want = _conv.conv2d_backward(dy, x, w, s, p)
+        algorithm("gemm")
+        for threads, need_dx in ((1, True), (2, False), (3, True)):
+            with simd(level), fastnn._config.threads(threads):
+                got = _conv.conv2d_backward(dy, x, w, s, p, need_dx=need_dx)
+            for name, a, e in zip(("dx", "dw", "db"), got, want):
+                assert a is None or same_bits(a, e), (xs, ws, s, p, threads, name)

@@ -15,7 +15,8 @@ cdef extern from "fnn_conv_direct.h" nogil:
 
 
 # The implicit-im2col packing source (src_c/fnn_conv_pack.h): GEMM B panels of one image's
-# im2col matrix, packed straight from x.
+# im2col matrix (forward) or of the whole batch's cols^T (weight gradient), packed straight
+# from x.
 cdef extern from "fnn_conv_pack.h" nogil:
     ctypedef struct fnn_conv_cols_src:
         const fnn_conv_geom *g
@@ -24,3 +25,7 @@ cdef extern from "fnn_conv_pack.h" nogil:
                               int64_t xn, int r, void *buf) noexcept
     void fnn_conv_pack_cols_d(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,
                               int64_t xn, int r, void *buf) noexcept
+    void fnn_conv_pack_cols_t_f(const void *ctx, int64_t bi, int64_t k0, int64_t kc,
+                                int64_t x0, int64_t xn, int r, void *buf) noexcept
+    void fnn_conv_pack_cols_t_d(const void *ctx, int64_t bi, int64_t k0, int64_t kc,
+                                int64_t x0, int64_t xn, int r, void *buf) noexcept

@@ -319,6 +319,28 @@ cdef int _forward_implicit(const floating[:, :, :, ::1] x, const floating[:, ::1
     return status
 
 
+cdef int _dw_implicit(const floating[:, :, :, ::1] x, const floating[:, ::1] dyt,
+                      floating[:, ::1] dw2, fnn_conv_geom geo, int nt):
+    """dw (OC x CKK) = dY (OC x NP) @ cols^T, ONE GEMM with K = N*P whose B panels (cols^T) are
+    packed straight from x (src_c/fnn_conv_pack.h).  Returns the GEMM's status."""
+    cdef int64_t OC = dw2.shape[0], CKK = dw2.shape[1], NP = dyt.shape[1]
+    cdef fnn_conv_cols_src ctx
+    cdef fnn_gemm_src src
+    cdef int status
+    ctx.g = &geo
+    ctx.x = &x[0, 0, 0, 0]
+    src.ctx = &ctx
+    if floating is float:
+        src.pack = fnn_conv_pack_cols_t_f
+    else:
+        src.pack = fnn_conv_pack_cols_t_d
+    with nogil:
+        status = gemm_src(1, OC, CKK, NP, &dyt[0, 0], 0, NP, 1, <const floating *>NULL, 0, 0, 0,
+                          0, &dw2[0, 0], 0, CKK, 1, <const floating *>NULL, FNN_BIAS_NONE,
+                          FNN_ACT_NONE, 1, nt, simd_level(), NULL, &src)
+    return status
+
+
 cdef void _dcols_gemm(const floating[:, ::1] w2, floating[:, ::1] cols,
                       const floating[:, :, ::1] dy, int nt):
     """dcols[:, n*P:(n+1)*P] (CKK x P) = W^T (CKK x OC) @ dy[n] (OC x P), one batched GEMM,
@@ -533,6 +555,24 @@ def conv2d_backward(dy, x, w, stride, padding, need_dx=True):
             return None, dw, db
         cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
         _dcols_gemm[float](w2, cols, dy3, nt)
+    elif _algorithm_setting != "im2col":
+        dyt = _workspace("dyt", OC * N * P, x.dtype).reshape(OC, N * P)
+        geo = _geom(x.shape, OC, g)
+        if x.dtype == np.float32:
+            _transpose_dy_bias_grad[float](dy3, dyt, db, nt)
+            status = _dw_implicit[float](x, dyt, dw2, geo, nt)
+        else:
+            _transpose_dy_bias_grad[double](dy3, dyt, db, nt)
+            status = _dw_implicit[double](x, dyt, dw2, geo, nt)
+        if status != 0:
+            raise MemoryError("conv2d_backward: no memory for the GEMM's packing buffers")
+        if not args.need_dx:
+            return None, dw, db
+        cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
+        if x.dtype == np.float32:
+            _dcols_gemm[float](w2, cols, dy3, nt)
+        else:
+            _dcols_gemm[double](w2, cols, dy3, nt)
     else:
         cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
         dyt = _workspace("dyt", OC * N * P, x.dtype).reshape(OC, N * P)
