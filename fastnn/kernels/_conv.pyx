@@ -17,6 +17,14 @@
 #   batched GEMM call:  y[n] (OC x P) = act(W (OC x CKK) @ cols[:, n*P:(n+1)*P] + b per row),
 #   batch strides: A 0 (W shared), B P, C OC*P.  Bias and activation are fused into the GEMM
 #   epilogue, exactly as matmul_bias does for a dense layer.
+# * Implicit im2col (the default): the forward GEMM and the weight-gradient GEMM never read
+#   cols from memory.  They go through gemm_src with a packing source (src_c/fnn_conv_pack.h)
+#   that packs their im2col panels straight from x: the forward's B panels (cols_n, columns
+#   are output pixels) and dW's cols^T panels (k runs over pixels).  Same values in the same k
+#   order as packing them from the materialised cols, so the same bits; set_conv_algorithm(
+#   "im2col") selects the materialised path below (tests compare the two bit for bit;
+#   bench/ab_conv_im2col.py times them).  cols is then only the buffer dx's GEMM writes dcols
+#   into (need_dx) and the direct path's dx.
 # * Workspace.  cols is large (kh*kw times the input at stride 1) and only lives for one call.
 #   It lives in a thread-local, grow-only buffer (threading.local: two Python threads never
 #   share one) so its pages are faulted in once, not on every call: above glibc's mmap
