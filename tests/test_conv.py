@@ -350,7 +350,9 @@ def test_direct_path_rule(algorithm):
     assert _conv.conv_algorithm(np.float32, 1, 3, 3, 1) == "gemm"
     with pytest.raises(ValueError, match="setting"):
         algorithm("direct!")
-    assert algorithm("auto") == "gemm"
+    assert algorithm("im2col") == "gemm"
+    assert _conv.conv_algorithm(np.float32, 1, 3, 3, 1) == "gemm"
+    assert algorithm("auto") == "im2col"
 
 
 @pytest.mark.parametrize("level", fastnn.cpu_simd_levels())
@@ -376,3 +378,45 @@ def test_direct_path_is_the_gemm_path_bit_for_bit(level, algorithm):
             for key, got in results.items():
                 for name, a, e in zip(("y", "dx", "dw", "db"), got, want):
                     assert a is None or same_bits(a, e), (xs, ws, act, key, name)
+
+
+# (x shape, w shape, stride, padding): micro-panels that span several output rows (OW < r),
+# rows wider than a panel, OW = 1, strides > 1, padding wider than the kernel's reach (whole
+# zero rows and columns), non-square kernels, K over one cache block (C*kh*kw = 600)
+IMPLICIT_CASES = [((2, 3, 7, 9), (5, 3, 3, 3), 1, 1), ((3, 32, 14, 14), (64, 32, 3, 3), 1, 1),
+                  ((2, 4, 11, 6), (3, 4, 2, 5), (2, 3), (1, 2)), ((1, 2, 5, 5), (4, 2, 5, 5), 1, 0),
+                  ((2, 1, 9, 1), (7, 1, 3, 1), 2, (3, 0)), ((1, 2, 4, 70), (3, 2, 1, 3), 1, (0, 4)),
+                  ((2, 24, 6, 7), (13, 24, 5, 5), 1, 2), ((1, 16, 3, 3), (2, 16, 3, 3), 1, 1)]
+
+
+@pytest.mark.parametrize("level", fastnn.cpu_simd_levels())
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_implicit_im2col_is_the_materialised_path_bit_for_bit(level, dtype, algorithm):
+    """The GEMMs packing their im2col panels from x (src_c/fnn_conv_pack.h: the forward's B,
+    the weight gradient's cols^T) give the bits of the GEMMs reading the materialised im2col
+    matrix (setting 'im2col'), at 1/2/3 threads."""
+    rng = np.random.default_rng(21)
+    for xs, ws, s, p in IMPLICIT_CASES:
+        x = rng.standard_normal(xs).astype(dtype)
+        x.flat[rng.integers(x.size)] = np.nan if xs[0] == 2 else 0.0
+        w = rng.standard_normal(ws).astype(dtype)
+        b = rng.standard_normal(ws[0]).astype(dtype)
+        for act, bias in zip(ACTS, (b, None, b, b, None)):
+            algorithm("im2col")
+            with simd(level):
+                want = _conv.conv2d_forward(x, w, bias, s, p, activation=act)
+            algorithm("gemm")
+            for threads in (1, 2, 3):
+                with simd(level), fastnn._config.threads(threads):
+                    got = _conv.conv2d_forward(x, w, bias, s, p, activation=act)
+                assert same_bits(got, want), (xs, ws, s, p, act, threads)
+        dy = rng.standard_normal(want.shape).astype(dtype)
+        algorithm("im2col")
+        with simd(level):
+            want = _conv.conv2d_backward(dy, x, w, s, p)
+        algorithm("gemm")
+        for threads, need_dx in ((1, True), (2, False), (3, True)):
+            with simd(level), fastnn._config.threads(threads):
+                got = _conv.conv2d_backward(dy, x, w, s, p, need_dx=need_dx)
+            for name, a, e in zip(("dx", "dw", "db"), got, want):
+                assert a is None or same_bits(a, e), (xs, ws, s, p, threads, name)

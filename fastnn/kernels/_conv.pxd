@@ -1,4 +1,6 @@
 # The direct convolution's C (src_c/fnn_conv_direct.h), declared once.
+from libc.stdint cimport int64_t
+
 cdef extern from "fnn_conv_direct.h" nogil:
     enum:
         FNN_CONV_DIRECT_MAX_K
@@ -10,3 +12,20 @@ cdef extern from "fnn_conv_direct.h" nogil:
     Py_ssize_t fnn_conv_direct_dw_lanes(int simd)
     int fnn_conv_direct_dw(int simd, const fnn_conv_geom *g, const float *x, const float *dy,
                            float *dw, float *db, Py_ssize_t oc0)
+
+
+# The implicit-im2col packing source (src_c/fnn_conv_pack.h): GEMM B panels of one image's
+# im2col matrix (forward) or of the whole batch's cols^T (weight gradient), packed straight
+# from x.
+cdef extern from "fnn_conv_pack.h" nogil:
+    ctypedef struct fnn_conv_cols_src:
+        const fnn_conv_geom *g
+        const void *x
+    void fnn_conv_pack_cols_f(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,
+                              int64_t xn, int r, void *buf) noexcept
+    void fnn_conv_pack_cols_d(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,
+                              int64_t xn, int r, void *buf) noexcept
+    void fnn_conv_pack_cols_t_f(const void *ctx, int64_t bi, int64_t k0, int64_t kc,
+                                int64_t x0, int64_t xn, int r, void *buf) noexcept
+    void fnn_conv_pack_cols_t_d(const void *ctx, int64_t bi, int64_t k0, int64_t kc,
+                                int64_t x0, int64_t xn, int r, void *buf) noexcept

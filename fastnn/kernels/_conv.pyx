@@ -20,6 +20,14 @@
 #   batched GEMM call:  y[n] (OC x P) = act(W (OC x CKK) @ cols[:, n*P:(n+1)*P] + b per row),
 #   batch strides: A 0 (W shared), B P, C OC*P.  Bias and activation are fused into the GEMM
 #   epilogue, exactly as matmul_bias does for a dense layer.
+# * Implicit im2col (the default): the forward GEMM and the weight-gradient GEMM never read
+#   cols from memory.  They go through gemm_src with a packing source (src_c/fnn_conv_pack.h)
+#   that packs their im2col panels straight from x: the forward's B panels (cols_n, columns
+#   are output pixels) and dW's cols^T panels (k runs over pixels).  Same values in the same k
+#   order as packing them from the materialised cols, so the same bits; set_conv_algorithm(
+#   "im2col") selects the materialised path below (tests compare the two bit for bit;
+#   bench/ab_conv_im2col.py times them).  cols is then only the buffer dx's GEMM writes dcols
+#   into (need_dx) and the direct path's dx.
 # * Workspace.  cols is large (kh*kw times the input at stride 1) and only lives for one call.
 #   It lives in a thread-local, grow-only buffer (threading.local: two Python threads never
 #   share one) so its pages are faulted in once, not on every call: above glibc's mmap
@@ -68,7 +76,8 @@ from cython cimport floating
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy, memset
 
-from fastnn.kernels._gemm cimport gemm, act_code, FNN_ACT_NONE, FNN_BIAS_NONE, FNN_BIAS_ROW
+from fastnn.kernels._gemm cimport (gemm, gemm_src, fnn_gemm_src, act_code, FNN_ACT_NONE,
+                                   FNN_BIAS_NONE, FNN_BIAS_ROW)
 from fastnn.kernels._runtime cimport simd_level
 
 import threading
@@ -83,14 +92,18 @@ __all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward"]
 
 # --------------------------------------------------------------------------- algorithm choice
 #: the settings of set_conv_algorithm: 'auto' applies the rule of conv_algorithm, 'gemm' never
-#: takes the direct path (for tests and benchmarks: the two give the same bits)
-ALGORITHM_SETTINGS = ("auto", "gemm")
+#: takes the direct path, 'im2col' never takes it either and makes the forward GEMM read a
+#: materialised im2col matrix instead of packing its panels from x (the previous path, kept for
+#: tests and A/B benchmarks: all three give the same bits)
+ALGORITHM_SETTINGS = ("auto", "gemm", "im2col")
 _algorithm_setting = "auto"
 
 
 def set_conv_algorithm(setting):
-    """'auto' (the rule of conv_algorithm) or 'gemm' (always im2col + GEMM); returns the previous
-    setting.  Process-wide; the results are the same bits either way, only the speed changes."""
+    """'auto' (the rule of conv_algorithm), 'gemm' (always the GEMM) or 'im2col' (always the GEMM,
+    and the forward pass materialises the im2col matrix instead of packing from x); returns the
+    previous setting.  Process-wide; the results are the same bits either way, only the speed
+    changes."""
     global _algorithm_setting
     if setting not in ALGORITHM_SETTINGS:
         raise ValueError("setting must be one of %s, got %r" % (ALGORITHM_SETTINGS, setting))
@@ -291,6 +304,54 @@ cdef void _forward_gemm(const floating[:, ::1] w2, const floating[:, ::1] cols,
               nt)
 
 
+cdef int _forward_implicit(const floating[:, :, :, ::1] x, const floating[:, ::1] w2,
+                           floating[:, :, ::1] y, const floating[::1] b, bint has_bias, int act,
+                           fnn_conv_geom geo, int nt):
+    """y[n] (OC x P) = act(W (OC x CKK) @ cols_n + b per row), one batched GEMM whose B panels
+    are packed straight from x[n] (src_c/fnn_conv_pack.h): no im2col matrix.  Returns the
+    GEMM's status (-1: no memory for its packing buffers)."""
+    cdef int64_t N = y.shape[0], OC = y.shape[1], P = y.shape[2], CKK = w2.shape[1]
+    cdef const floating *pb = &b[0] if has_bias else NULL
+    cdef fnn_conv_cols_src ctx
+    cdef fnn_gemm_src src
+    cdef int status
+    ctx.g = &geo
+    ctx.x = &x[0, 0, 0, 0]
+    src.ctx = &ctx
+    if floating is float:
+        src.pack = fnn_conv_pack_cols_f
+    else:
+        src.pack = fnn_conv_pack_cols_d
+    with nogil:
+        status = gemm_src(N, OC, P, CKK, &w2[0, 0], 0, CKK, 1, <const floating *>NULL, 0, 0, 0,
+                          0, &y[0, 0, 0], OC * P, P, 1, pb,
+                          FNN_BIAS_ROW if has_bias else FNN_BIAS_NONE, act, 1, nt, simd_level(),
+                          NULL, &src)
+    return status
+
+
+cdef int _dw_implicit(const floating[:, :, :, ::1] x, const floating[:, ::1] dyt,
+                      floating[:, ::1] dw2, fnn_conv_geom geo, int nt):
+    """dw (OC x CKK) = dY (OC x NP) @ cols^T, ONE GEMM with K = N*P whose B panels (cols^T) are
+    packed straight from x (src_c/fnn_conv_pack.h).  Returns the GEMM's status."""
+    cdef int64_t OC = dw2.shape[0], CKK = dw2.shape[1], NP = dyt.shape[1]
+    cdef fnn_conv_cols_src ctx
+    cdef fnn_gemm_src src
+    cdef int status
+    ctx.g = &geo
+    ctx.x = &x[0, 0, 0, 0]
+    src.ctx = &ctx
+    if floating is float:
+        src.pack = fnn_conv_pack_cols_t_f
+    else:
+        src.pack = fnn_conv_pack_cols_t_d
+    with nogil:
+        status = gemm_src(1, OC, CKK, NP, &dyt[0, 0], 0, NP, 1, <const floating *>NULL, 0, 0, 0,
+                          0, &dw2[0, 0], 0, CKK, 1, <const floating *>NULL, FNN_BIAS_NONE,
+                          FNN_ACT_NONE, 1, nt, simd_level(), NULL, &src)
+    return status
+
+
 cdef void _dcols_gemm(const floating[:, ::1] w2, floating[:, ::1] cols,
                       const floating[:, :, ::1] dy, int nt):
     """dcols[:, n*P:(n+1)*P] (CKK x P) = W^T (CKK x OC) @ dy[n] (OC x P), one batched GEMM,
@@ -452,9 +513,19 @@ def conv2d_forward(x, w, b, stride, padding, activation=None):
         if _direct_forward(x, w2, bb, has_bias, act, y, _geom(x.shape, OC, g), nt):
             raise MemoryError("conv2d_forward: no memory for the direct kernel's buffers")
         return y
+    y3 = y.reshape(N, OC, P)
+    if _algorithm_setting != "im2col":
+        if x.dtype == np.float32:
+            status = _forward_implicit[float](x, w2, y3, bb, has_bias, act,
+                                              _geom(x.shape, OC, g), nt)
+        else:
+            status = _forward_implicit[double](x, w2, y3, bb, has_bias, act,
+                                               _geom(x.shape, OC, g), nt)
+        if status != 0:
+            raise MemoryError("conv2d_forward: no memory for the GEMM's packing buffers")
+        return y
     cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
     _im2col_into(x, cols, g, nt)
-    y3 = y.reshape(N, OC, P)
     if x.dtype == np.float32:
         _forward_gemm[float](w2, cols, y3, bb, has_bias, act, nt)
     else:
@@ -495,6 +566,24 @@ def conv2d_backward(dy, x, w, stride, padding, need_dx=True):
             return None, dw, db
         cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
         _dcols_gemm[float](w2, cols, dy3, nt)
+    elif _algorithm_setting != "im2col":
+        dyt = _workspace("dyt", OC * N * P, x.dtype).reshape(OC, N * P)
+        geo = _geom(x.shape, OC, g)
+        if x.dtype == np.float32:
+            _transpose_dy_bias_grad[float](dy3, dyt, db, nt)
+            status = _dw_implicit[float](x, dyt, dw2, geo, nt)
+        else:
+            _transpose_dy_bias_grad[double](dy3, dyt, db, nt)
+            status = _dw_implicit[double](x, dyt, dw2, geo, nt)
+        if status != 0:
+            raise MemoryError("conv2d_backward: no memory for the GEMM's packing buffers")
+        if not args.need_dx:
+            return None, dw, db
+        cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
+        if x.dtype == np.float32:
+            _dcols_gemm[float](w2, cols, dy3, nt)
+        else:
+            _dcols_gemm[double](w2, cols, dy3, nt)
     else:
         cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
         dyt = _workspace("dyt", OC * N * P, x.dtype).reshape(OC, N * P)

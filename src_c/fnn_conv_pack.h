@@ -1,0 +1,264 @@
+/* Implicit im2col: a GEMM packing source (fnn_gemm_src, src_c/fnn_gemm.h) that packs panels of
+ * the im2col matrix of one image straight from the image, so the convolution's forward GEMM
+ * y[n] = W @ cols_n never needs cols_n in memory.
+ *
+ * The operand.  For image bi of x (N, C, H, W, C order), op(B) is cols_n, K x P with
+ * K = C*kh*kw and P = OH*OW:
+ *     op(B)[k, p] = x[bi, c, oh*sh + i - ph, ow*sw + j - pw]   (0 where that is padding)
+ *     k = c*kh*kw + i*kw + j,  p = oh*OW + ow
+ * the values im2col writes, so a GEMM fed by this source packs the same numbers in the same
+ * k order as one reading the materialised matrix: the same bits.
+ *
+ * A request (k0, kc, x0, xn, r) asks for ceil(xn/r) micro-panels of r columns.  The r columns
+ * of a panel are consecutive pixels, so they split into at most r runs that each lie in one
+ * output row (a "segment": oh, ow in [ow0, ow1)).  For each k the row ih of a segment is one
+ * test, and along the row the pixels that read real input are the run [lo, hi) of ow found
+ * once per tap j (as im2col's _tap_lo/_tap_hi): [zeros | copy | zeros], a contiguous copy when
+ * sw == 1.  The panel's tail past xn is zero.
+ *
+ * Nothing here is checked: the caller (fastnn/kernels/_conv.pyx) validated the geometry and the
+ * driver's requests are in range by the hook's contract.  Read-only on ctx: safe from several
+ * threads at once.
+ */
+#ifndef FNN_CONV_PACK_H
+#define FNN_CONV_PACK_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fnn_conv_direct.h"   /* fnn_conv_geom; <immintrin.h> on x86 (FNN_X86) */
+#include "fnn_gemm.h"          /* FNN_GEMM_MAX_R */
+
+typedef struct {
+    const fnn_conv_geom *g;
+    const void *x;             /* float * or double *: x[0, 0, 0, 0] */
+} fnn_conv_cols_src;
+
+/* first output o whose input o*s + j - p is >= 0, and one past the last whose input is < L;
+ * hi >= lo */
+static inline ptrdiff_t fnn_conv_pack_lo(ptrdiff_t j, ptrdiff_t s, ptrdiff_t p, ptrdiff_t OL)
+{
+    ptrdiff_t d = p - j, lo = d <= 0 ? 0 : s == 1 ? d : (d + s - 1) / s;  /* s == 1: no div */
+    return lo < OL ? lo : OL;
+}
+
+static inline ptrdiff_t fnn_conv_pack_hi(ptrdiff_t j, ptrdiff_t s, ptrdiff_t p, ptrdiff_t L,
+                                         ptrdiff_t OL, ptrdiff_t lo)
+{
+    ptrdiff_t t = L - 1 - j + p, hi = t < 0 ? 0 : s == 1 ? t + 1 : t / s + 1;
+    if (hi > OL)
+        hi = OL;
+    return hi > lo ? hi : lo;
+}
+
+#define FNN_CONV_PACK_COLS(NAME, T)                                                            \
+static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0, int64_t xn, \
+                 int r, void *vbuf)                                                           \
+{                                                                                             \
+    const fnn_conv_cols_src *s = (const fnn_conv_cols_src *)ctx;                              \
+    const fnn_conv_geom *g = s->g;                                                            \
+    const ptrdiff_t H = g->H, W = g->W, OW = g->OW, kh = g->kh, kw = g->kw;                   \
+    const ptrdiff_t sh = g->sh, sw = g->sw, ph = g->ph, pw = g->pw, KK = kh * kw;             \
+    const T *xb = (const T *)s->x + (ptrdiff_t)bi * g->C * H * W;                             \
+    T *buf = (T *)vbuf;                                                                       \
+    ptrdiff_t seg_oh[FNN_GEMM_MAX_R], seg_ow0[FNN_GEMM_MAX_R], seg_ow1[FNN_GEMM_MAX_R];       \
+    ptrdiff_t seg_t0[FNN_GEMM_MAX_R];                                                         \
+    int64_t q0;                                                                               \
+    for (q0 = 0; q0 < xn; q0 += r) {                                                          \
+        const ptrdiff_t n = (ptrdiff_t)(xn - q0 < r ? xn - q0 : r);                           \
+        T *pan = buf + (q0 / r) * kc * r;                                                     \
+        ptrdiff_t nseg = 0, t = 0, col = (ptrdiff_t)(x0 + q0), c, i, j, k, sg;                \
+        while (t < n) {                                                                       \
+            ptrdiff_t oh = col / OW, ow = col - oh * OW;                                      \
+            ptrdiff_t len = OW - ow < n - t ? OW - ow : n - t;                                \
+            seg_oh[nseg] = oh;                                                                \
+            seg_ow0[nseg] = ow;                                                               \
+            seg_ow1[nseg] = ow + len;                                                         \
+            seg_t0[nseg] = t;                                                                 \
+            nseg++;                                                                           \
+            t += len;                                                                         \
+            col += len;                                                                       \
+        }                                                                                     \
+        c = (ptrdiff_t)(k0 / KK);                                                             \
+        i = ((ptrdiff_t)k0 - c * KK) / kw;                                                    \
+        j = (ptrdiff_t)k0 - c * KK - i * kw;                                                  \
+        for (k = 0; k < kc; k++) {                                                            \
+            T *dst = pan + k * r;                                                             \
+            const T *plane = xb + c * H * W;                                                  \
+            const ptrdiff_t lo_j = fnn_conv_pack_lo(j, sw, pw, OW);                           \
+            const ptrdiff_t hi_j = fnn_conv_pack_hi(j, sw, pw, W, OW, lo_j);                  \
+            for (sg = 0; sg < nseg; sg++) {                                                   \
+                const ptrdiff_t ow0 = seg_ow0[sg], ow1 = seg_ow1[sg];                         \
+                const ptrdiff_t ih = seg_oh[sg] * sh + i - ph;                                \
+                const ptrdiff_t dt = seg_t0[sg] - ow0;  /* dst[dt + ow]: pixel (oh, ow) */    \
+                ptrdiff_t ow, lo, hi;                                                         \
+                if (ih < 0 || ih >= H) {                                                      \
+                    for (ow = ow0; ow < ow1; ow++)                                            \
+                        dst[dt + ow] = 0;                                                     \
+                    continue;                                                                 \
+                }                                                                             \
+                lo = lo_j > ow0 ? lo_j : ow0;                                                 \
+                if (lo > ow1)                                                                 \
+                    lo = ow1;                                                                 \
+                hi = hi_j < ow1 ? hi_j : ow1;                                                 \
+                if (hi < lo)                                                                  \
+                    hi = lo;                                                                  \
+                for (ow = ow0; ow < lo; ow++)                                                 \
+                    dst[dt + ow] = 0;                                                         \
+                {   /* plane[at + ow*sw]: the input under ow, on [lo, hi) */                 \
+                    const ptrdiff_t at = ih * W + j - pw;                                     \
+                    if (sw == 1)                                                              \
+                        for (ow = lo; ow < hi; ow++)                                          \
+                            dst[dt + ow] = plane[at + ow];                                    \
+                    else                                                                      \
+                        for (ow = lo; ow < hi; ow++)                                          \
+                            dst[dt + ow] = plane[at + ow * sw];                               \
+                }                                                                             \
+                for (ow = hi; ow < ow1; ow++)                                                 \
+                    dst[dt + ow] = 0;                                                         \
+            }                                                                                 \
+            for (t = n; t < r; t++)                                                           \
+                dst[t] = 0;                                                                   \
+            if (++j == kw) {                                                                  \
+                j = 0;                                                                        \
+                if (++i == kh) {                                                              \
+                    i = 0;                                                                    \
+                    c++;                                                                      \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+    }                                                                                         \
+}
+
+FNN_CONV_PACK_COLS(fnn_conv_pack_cols_f, float)
+FNN_CONV_PACK_COLS(fnn_conv_pack_cols_d, double)
+
+/* The transposed operand, for the weight gradient dW (OC x K) = dY (OC x N*P) @ cols^T: op(B)
+ * is cols^T, (N*P) x K, one matrix for the whole batch (bi is always 0):
+ *     op(B)[q, k] = cols[k, q],  q = n*P + oh*OW + ow  (k as above)
+ * Here a request's k0..k0+kc runs over pixels and its x0..x0+xn over taps.  The pixels split
+ * into segments of at most FNN_CONV_PACK_L pixels in one output row of one image.  For each
+ * segment and micro-panel (r taps), the r rows of im2col under the segment are first copied
+ * into a small tile (tap-major: [zeros | copy | zeros] per tap, as above), then the tile is
+ * transposed into the panel (pixel-major: for each pixel, its r taps are contiguous), so
+ * neither the reads of x nor the writes of the panel are scattered.  Same values, same k
+ * (pixel) order as the GEMM reading the materialised cols with swapped strides: the same
+ * bits. */
+#define FNN_CONV_PACK_L 64
+
+/* dst[u*r + t] = tile[t*FNN_CONV_PACK_L + u] for u < len, t < ct: 4 x 4 blocks transposed in
+ * SSE registers for float (SSE2 is in every x86-64's baseline, as in fnn_gemm_pack.h), the rest
+ * one by one. */
+static inline void fnn_conv_pack_transpose_double(const double *tile, ptrdiff_t len,
+                                                  ptrdiff_t ct, double *dst, int r)
+{
+    ptrdiff_t u, t;
+    for (u = 0; u < len; u++)
+        for (t = 0; t < ct; t++)
+            dst[u * r + t] = tile[t * FNN_CONV_PACK_L + u];
+}
+
+static inline void fnn_conv_pack_transpose_float(const float *tile, ptrdiff_t len,
+                                                 ptrdiff_t ct, float *dst, int r)
+{
+    ptrdiff_t u = 0, t;
+#if FNN_X86
+    const ptrdiff_t L = FNN_CONV_PACK_L, ct4 = ct / 4 * 4;
+    for (; u + 4 <= len; u += 4) {
+        for (t = 0; t < ct4; t += 4) {
+            __m128 r0 = _mm_loadu_ps(tile + t * L + u);
+            __m128 r1 = _mm_loadu_ps(tile + (t + 1) * L + u);
+            __m128 r2 = _mm_loadu_ps(tile + (t + 2) * L + u);
+            __m128 r3 = _mm_loadu_ps(tile + (t + 3) * L + u);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            _mm_storeu_ps(dst + u * r + t, r0);
+            _mm_storeu_ps(dst + (u + 1) * r + t, r1);
+            _mm_storeu_ps(dst + (u + 2) * r + t, r2);
+            _mm_storeu_ps(dst + (u + 3) * r + t, r3);
+        }
+        for (; t < ct; t++) {
+            dst[u * r + t] = tile[t * L + u];
+            dst[(u + 1) * r + t] = tile[t * L + u + 1];
+            dst[(u + 2) * r + t] = tile[t * L + u + 2];
+            dst[(u + 3) * r + t] = tile[t * L + u + 3];
+        }
+    }
+#endif
+    for (; u < len; u++)
+        for (t = 0; t < ct; t++)
+            dst[u * r + t] = tile[t * FNN_CONV_PACK_L + u];
+}
+#define FNN_CONV_PACK_COLS_T(NAME, T)                                                          \
+static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0, int64_t xn, \
+                 int r, void *vbuf)                                                           \
+{                                                                                             \
+    const fnn_conv_cols_src *s = (const fnn_conv_cols_src *)ctx;                              \
+    const fnn_conv_geom *g = s->g;                                                            \
+    const ptrdiff_t H = g->H, W = g->W, OW = g->OW, P = g->OH * g->OW, kh = g->kh;            \
+    const ptrdiff_t kw = g->kw, sh = g->sh, sw = g->sw, ph = g->ph, pw = g->pw, KK = kh * kw; \
+    const ptrdiff_t npan = (ptrdiff_t)((xn + r - 1) / r);                                     \
+    const ptrdiff_t nlast = (ptrdiff_t)xn - (npan - 1) * r;                                   \
+    const ptrdiff_t pstride = (ptrdiff_t)kc * r, qend = (ptrdiff_t)(k0 + kc);                 \
+    T *buf = (T *)vbuf;                                                                       \
+    T tile[FNN_GEMM_MAX_R * FNN_CONV_PACK_L];                                                 \
+    ptrdiff_t q = (ptrdiff_t)k0, k, t;                                                        \
+    (void)bi;                                                                                 \
+    if (nlast < r) {                   /* the last panel's columns past xn */                 \
+        T *pan = buf + (npan - 1) * pstride;                                                  \
+        for (k = 0; k < kc; k++)                                                              \
+            for (t = nlast; t < r; t++)                                                       \
+                pan[k * r + t] = 0;                                                           \
+    }                                                                                         \
+    while (q < qend) {                                                                        \
+        const ptrdiff_t n = q / P, pp = q - n * P, oh = pp / OW, ow0 = pp - oh * OW;          \
+        ptrdiff_t len = OW - ow0 < qend - q ? OW - ow0 : qend - q, pn;                        \
+        const T *img = (const T *)s->x + n * g->C * H * W;                                    \
+        if (len > FNN_CONV_PACK_L)                                                            \
+            len = FNN_CONV_PACK_L;                                                            \
+        for (pn = 0; pn < npan; pn++) {                                                       \
+            const ptrdiff_t ck0 = (ptrdiff_t)x0 + pn * r;                                     \
+            const ptrdiff_t ct = pn < npan - 1 ? r : nlast;                                   \
+            ptrdiff_t c = ck0 / KK, i = (ck0 - c * KK) / kw, j = ck0 - c * KK - i * kw;       \
+            T *dst = buf + pn * pstride + (q - (ptrdiff_t)k0) * r;                            \
+            for (t = 0; t < ct; t++) {                                                        \
+                const ptrdiff_t dt = t * FNN_CONV_PACK_L - ow0; /* tile[dt + ow]: pixel ow */   \
+                const ptrdiff_t ih = oh * sh + i - ph, ow1 = ow0 + len;                       \
+                ptrdiff_t ow;                                                                 \
+                if (ih < 0 || ih >= H) {                                                      \
+                    for (ow = ow0; ow < ow1; ow++)                                            \
+                        tile[dt + ow] = 0;                                                    \
+                } else {                                                                      \
+                    const T *plane = img + c * H * W;                                         \
+                    const ptrdiff_t at = ih * W + j - pw;                                     \
+                    const ptrdiff_t lo_j = fnn_conv_pack_lo(j, sw, pw, OW);                   \
+                    const ptrdiff_t hi_j = fnn_conv_pack_hi(j, sw, pw, W, OW, lo_j);          \
+                    ptrdiff_t lo = lo_j > ow0 ? lo_j : ow0, hi;                               \
+                    if (lo > ow1)                                                             \
+                        lo = ow1;                                                             \
+                    hi = hi_j < ow1 ? hi_j : ow1;                                             \
+                    if (hi < lo)                                                              \
+                        hi = lo;                                                              \
+                    for (ow = ow0; ow < lo; ow++)                                             \
+                        tile[dt + ow] = 0;                                                    \
+                    for (ow = lo; ow < hi; ow++)                                              \
+                        tile[dt + ow] = plane[at + ow * sw];                                  \
+                    for (ow = hi; ow < ow1; ow++)                                             \
+                        tile[dt + ow] = 0;                                                    \
+                }                                                                             \
+                if (++j == kw) {                                                              \
+                    j = 0;                                                                    \
+                    if (++i == kh) {                                                          \
+                        i = 0;                                                                \
+                        c++;                                                                  \
+                    }                                                                         \
+                }                                                                             \
+            }                                                                                 \
+            fnn_conv_pack_transpose_##T(tile, len, ct, dst, r);                               \
+        }                                                                                     \
+        q += len;                                                                             \
+    }                                                                                         \
+}
+
+FNN_CONV_PACK_COLS_T(fnn_conv_pack_cols_t_f, float)
+FNN_CONV_PACK_COLS_T(fnn_conv_pack_cols_t_d, double)
+
+#endif
