@@ -187,6 +187,8 @@ static inline void fnn_conv_pack_transpose_float(const float *tile, ptrdiff_t le
         for (t = 0; t < ct; t++)
             dst[u * r + t] = tile[t * FNN_CONV_PACK_L + u];
 }
+/* The tap walk (c, i, j) and the row bounds repeat the cols packer's above: the two write
+ * different layouts (a panel directly; a tile then transposed), and each macro reads whole. */
 #define FNN_CONV_PACK_COLS_T(NAME, T)                                                          \
 static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0, int64_t xn, \
                  int r, void *vbuf)                                                           \

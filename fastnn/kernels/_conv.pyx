@@ -1,6 +1,6 @@
 # Design:
 #
-# Size: just over ~500 lines, kept whole: forward and backward choose between the im2col + GEMM
+# Size: about 600 lines, kept whole: forward and backward choose between the im2col + GEMM
 # path and the direct one, and share the packing and workspace; splitting would scatter that.
 #
 # 2-D convolution as im2col + fastnn's batched C GEMM.  Three files: the contract
@@ -333,7 +333,9 @@ cdef int _forward_implicit(const floating[:, :, :, ::1] x, const floating[:, ::1
 cdef int _dw_implicit(const floating[:, :, :, ::1] x, const floating[:, ::1] dyt,
                       floating[:, ::1] dw2, fnn_conv_geom geo, int nt):
     """dw (OC x CKK) = dY (OC x NP) @ cols^T, ONE GEMM with K = N*P whose B panels (cols^T) are
-    packed straight from x (src_c/fnn_conv_pack.h).  Returns the GEMM's status."""
+    packed straight from x (src_c/fnn_conv_pack.h).  Returns the GEMM's status.  The source
+    set-up repeats _forward_implicit's on purpose: the packer (cols^T, not cols) and the GEMM's
+    shape differ, and each reads as one call beside its docstring."""
     cdef int64_t OC = dw2.shape[0], CKK = dw2.shape[1], NP = dyt.shape[1]
     cdef fnn_conv_cols_src ctx
     cdef fnn_gemm_src src
