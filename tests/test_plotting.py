@@ -2,6 +2,7 @@
 functions), the layer-statistics figures, plot_history's validation and test curves, the log
 axes; each checked for what it draws, not only that a PNG appears.  matplotlib is imported
 only when a figure is drawn."""
+import os
 import subprocess
 import sys
 
@@ -29,8 +30,10 @@ def image_axes(fig):
 def test_import_fastnn_does_not_import_matplotlib():
     code = ("import sys, fastnn, fastnn.plotting, fastnn.callbacks; "
             "print('matplotlib' in sys.modules)")
+    # cwd: beside the imported (installed) package; "-c" would put the source tree first on
+    # sys.path when run from the repository root.
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+                         check=True, cwd=os.path.dirname(os.path.dirname(fastnn.__file__))).stdout
     assert out.strip() == "False"
 
 
