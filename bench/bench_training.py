@@ -33,7 +33,7 @@ import pytest
 
 import fastnn
 from fastnn import backend, data, datasets, zoo
-from fastnn.benchmarks.cases import IMPLS
+from fastnn.benchmarks.cases import IMPLS, torch_lab_model
 
 #: batches timed per CNN round (batch 64); the group name and extra_info carry the number
 CNN_BATCHES = int(os.environ.get("FASTNN_BENCH_CNN_BATCHES", "200"))
@@ -75,16 +75,7 @@ def _fastnn_round(model, x, y, batch_size, impl):
 
 
 def _torch_model(kind):
-    torch = pytest.importorskip("torch")
-    nn = torch.nn
-    torch.manual_seed(0)
-    if kind == "mlp":
-        return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.2),
-                             nn.Linear(256, 128), nn.ReLU(), nn.Dropout(0.2), nn.Linear(128, 10))
-    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Dropout(0.5),
-                         nn.Linear(128, 10))
+    return torch_lab_model(pytest.importorskip("torch"), kind)
 
 
 def _torch_round(kind, x, y, batch_size):

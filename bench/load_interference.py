@@ -222,21 +222,10 @@ def child_main(args):
 
 # --------------------------------------------------------------------------- the parent
 def cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
+    # Imported here, at the end of the run: the parent process starts no OpenMP runtime of its
+    # own while its children measure.
+    from fastnn.benchmarks.probes import cpu_model as probe_cpu_model
+    return probe_cpu_model()
 
 
 def loadavg():

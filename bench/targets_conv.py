@@ -18,15 +18,13 @@ side's spinning threads then steal the cores of the other (issue 10 measured 80 
 """
 import argparse
 import os
-import platform
-import shutil
-import subprocess
 
 # Before fastnn or torch start an OpenMP runtime: read once, at its initialisation.
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import fastnn  # noqa: E402  (the OpenMP environment must be set first)
 from fastnn.benchmarks.cases import suite, torch_module  # noqa: E402
+from fastnn.benchmarks.probes import cpu_model  # noqa: E402
 from fastnn.benchmarks.timing import alternate, format_seconds, time_call  # noqa: E402
 
 # (suite, case group, target: torch's time / fastnn's time must be at least this)
@@ -35,24 +33,6 @@ TARGETS = (
     ("conv", "conv fwd+bwd (no dx) conv1 128x1x28x28 -> 32 3x3 pad1", 2.0),
     ("pool", "maxpool 2x2 fwd+bwd 128x32x28x28", 3.0),
 )
-
-
-def cpu_model():
-    """The CPU's model name, as ``lscpu`` prints it (``/proc/cpuinfo`` or ``platform`` when
-    lscpu is missing)."""
-    if shutil.which("lscpu"):
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def find_case(suite_name, group):

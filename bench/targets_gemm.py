@@ -19,7 +19,6 @@ with threadpoolctl when it is installed.
 """
 import argparse
 import os
-import subprocess
 import sys
 
 
@@ -74,25 +73,6 @@ TARGETS = [
     ("square 2048", 2048, 2048, 2048, False, False, 1.0, 0.75),
     ("skinny 128x128x10", 128, 128, 10, False, False, 1.2, None),
 ]
-
-
-def cpu_model():
-    """lscpu's model name (or /proc/cpuinfo's), '?' when neither is readable."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=30).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "?"
 
 
 def measure_peak(level, threads, cpu):
@@ -158,7 +138,7 @@ def main():
     print("GEMM targets of issue 10, float32")
     print("CPU: %s; SIMD levels %s, fastnn runs %s (micro-kernel %dx%d, MC %d, KC %d, NC %d; "
           "caches L1d %d KiB, L2 %d KiB, L3 %d KiB/core from %s)"
-          % (cpu_model(), ",".join(fastnn.cpu_simd_levels()), level, cfg["mr"], cfg["nr"],
+          % (probes.cpu_model(), ",".join(fastnn.cpu_simd_levels()), level, cfg["mr"], cfg["nr"],
              cfg["mc"], cfg["kc"], cfg["nc"], cfg["l1d"] >> 10, cfg["l2"] >> 10,
              cfg["l3_per_core"] >> 10, cfg["cache_source"]))
     print("NumPy %s, BLAS %s; %d thread(s) each; %s; %d alternating blocks per side"
@@ -214,7 +194,7 @@ def main():
     if args.json:
         import json  # only for this option
         with open(args.json, "w") as f:
-            json.dump({"cpu": cpu_model(), "simd": level, "threads": args.threads,
+            json.dump({"cpu": probes.cpu_model(), "simd": level, "threads": args.threads,
                        "clock": "cpu" if args.cpu else "wall", "peak_gflops": peak,
                        "peak_how": peak_how, "gemm_config": cfg, "numpy": np.__version__,
                        "blas": blas, "rows": rows}, f, indent=1)

@@ -24,15 +24,15 @@ Wall time (``time.perf_counter``); on a loaded machine rerun and compare.  Numbe
 docs/training.md with the command that gave them.
 """
 import argparse
-import platform
 import statistics
-import subprocess
 import time
 
 import numpy as np
 
 import fastnn
 from fastnn import data, datasets, kernels, optim, zoo
+from fastnn.benchmarks.cases import torch_lab_model
+from fastnn.benchmarks.probes import cpu_model
 
 try:                                       # optional comparison: skipped when absent
     import torch
@@ -43,18 +43,6 @@ TARGETS = {"mlp": 0.35, "cnn": 0.8}
 BATCH = {"mlp": 128, "cnn": 64}
 QUICK_BATCHES = {"mlp": 60, "cnn": 20}
 STEP_TARGET = 1.5
-
-
-def cpu_model():
-    """lscpu's model name, else platform.processor()."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        out = ""
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def load(kind, batches):
@@ -76,20 +64,8 @@ def fastnn_epoch(kind, x, y):
     return run
 
 
-def torch_model(kind):
-    nn = torch.nn
-    torch.manual_seed(0)
-    if kind == "mlp":
-        return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.2),
-                             nn.Linear(256, 128), nn.ReLU(), nn.Dropout(0.2), nn.Linear(128, 10))
-    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Dropout(0.5),
-                         nn.Linear(128, 10))
-
-
 def torch_epoch(kind, x, y):
-    net = torch_model(kind)
+    net = torch_lab_model(torch, kind)
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()

@@ -53,6 +53,20 @@ def torch_module():
     return torch
 
 
+def torch_lab_model(torch, kind):
+    """The lab model ``kind`` ("mlp" or "cnn", as ``fastnn.zoo.mlp()`` / ``zoo.cnn()``) built
+    with ``torch.nn`` (seeded), for the epoch comparisons of bench/."""
+    nn = torch.nn
+    torch.manual_seed(0)
+    if kind == "mlp":
+        return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.2),
+                             nn.Linear(256, 128), nn.ReLU(), nn.Dropout(0.2), nn.Linear(128, 10))
+    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Dropout(0.5),
+                         nn.Linear(128, 10))
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
     """One kernel at one shape.
