@@ -14,7 +14,13 @@ import textwrap
 
 import numpy as np
 
+import fastnn
+
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+# Where a child process (python -c / -m) must start: beside the *imported* fastnn package, never
+# in the source tree, which "-c"/"-m" would put first on sys.path and whose uncompiled fastnn/
+# would shadow the installed, compiled package.
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(fastnn.__file__))
 
 
 def mnist_dir():
@@ -85,14 +91,12 @@ def run_child(code, env_extra=None, timeout=300, env=None):
     source tree there would shadow the installed, compiled package.  tests/ is appended to the
     child's sys.path (after the package), so it can import the shared test modules.
     """
-    import fastnn
-
     env = dict(os.environ if env is None else env)
     env.update(env_extra or {})
     prelude = "import sys; sys.path.append(%r)\n" % TESTS_DIR
     return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)],
                           capture_output=True, text=True, timeout=timeout, env=env,
-                          cwd=os.path.dirname(os.path.dirname(fastnn.__file__)))
+                          cwd=PACKAGE_PARENT)
 
 
 _CHILD_LOOP = """

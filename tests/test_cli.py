@@ -15,9 +15,8 @@ import fastnn
 from fastnn import cli
 from fastnn.benchmarks import cases
 from fastnn.models import load_model
-from fnn_testutil import mnist_dir
+from fnn_testutil import PACKAGE_PARENT, mnist_dir
 
-_PACKAGE_PARENT = os.path.dirname(os.path.dirname(fastnn.__file__))
 
 
 def run(capsys, *argv):
@@ -56,10 +55,8 @@ def test_study_without_a_study_prints_help_and_exits_2(capsys):
 
 
 def test_python_dash_m_fastnn():
-    # cwd: the directory holding the imported (compiled) package, never the source tree,
-    # which "-m" would put first on sys.path.
     res = subprocess.run([sys.executable, "-m", "fastnn", "--version"], capture_output=True,
-                         text=True, timeout=120, cwd=_PACKAGE_PARENT)
+                         text=True, timeout=120, cwd=PACKAGE_PARENT)
     assert res.returncode == 0 and res.stdout.startswith("fastnn ")
 
 
@@ -81,7 +78,7 @@ bad = sorted(n for n in sys.modules
 print(" ".join(bad) or "clean")
 """
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300, cwd=_PACKAGE_PARENT)
+                         timeout=300, cwd=PACKAGE_PARENT)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "clean"
 
@@ -167,7 +164,6 @@ def test_tests_run_with_an_empty_home_and_cache():
     """tests/conftest.py: HOME and XDG_CACHE_HOME are a fresh temporary directory for every
     test (and its children), and no FASTNN_* setting but FASTNN_DATA and the build switches
     reaches a test."""
-    import os
     import tempfile
     from fastnn import datasets
     home = os.environ["HOME"]
@@ -287,7 +283,6 @@ TINY = ("--hidden", "16", "--batch-size", "50", "--threads", "1", "--quiet")
 @pytest.mark.parametrize("bad", ["file", "under_a_file", "read_only"])
 def test_out_is_checked_before_any_data_is_loaded(capsys, tmp_path, tiny_mnist, bad):
     """Issue 11: --out naming a file or an unwritable directory failed after the whole run."""
-    import os
     (tmp_path / "f").write_text("x")
     if bad == "read_only":
         if os.geteuid() == 0:
@@ -305,7 +300,6 @@ def test_out_is_checked_before_any_data_is_loaded(capsys, tmp_path, tiny_mnist, 
 
 
 def _files(d):
-    import os
     return {n: (d / n).read_bytes() for n in sorted(os.listdir(d))}
 
 
@@ -388,7 +382,6 @@ def test_resume_refuses_what_would_not_continue_the_run(capsys, tmp_path, tiny_m
     assert ck.read_bytes() == saved
     other = tmp_path / "plain.npz"
     from fastnn import layers as L
-    import fastnn
     fastnn.Sequential([L.Dense(784, 10)]).save(other)
     code, _, err = run(capsys, "train", *TINY, "--epochs", "2", "--resume", str(other))
     assert code == 2 and "not written by 'fastnn train'" in err

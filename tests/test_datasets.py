@@ -16,6 +16,7 @@ import pytest
 from fastnn import _idx
 from fastnn import datasets as ds
 from fastnn.datasets import DatasetError
+from fnn_testutil import PACKAGE_PARENT
 
 STEMS = {
     "train_images": "train-images-idx3-ubyte",
@@ -581,7 +582,6 @@ def test_gzip_bomb_is_not_inflated_past_the_expected_size(tmp_path, prefix):
     zeros only) is refused after the 13 bytes its header declares (+ 1), or at the bad magic
     number: the child's peak memory stays within 64 MB of what it was before the call (the
     old loader inflated the whole stream: >= 256 MiB more)."""
-    import fastnn
     import hostile_files as H
     d = tmp_path / "d"
     files = file_bytes(make_arrays(60))
@@ -591,7 +591,7 @@ def test_gzip_bomb_is_not_inflated_past_the_expected_size(tmp_path, prefix):
     assert (d / (STEMS["test_labels"] + ".gz")).stat().st_size < 2 ** 20
     base, peak, outcome = H.peak_memory(
         _BOMB_SPEC, "ds._load(spec, %r, download=False)" % str(d),
-        cwd=os.path.dirname(os.path.dirname(fastnn.__file__)))
+        cwd=PACKAGE_PARENT)
     assert outcome.startswith("DatasetError: ") and STEMS["test_labels"] in outcome, outcome
     assert ("inflates to more than the 13 bytes" in outcome if prefix == "idx_header"
             else "magic number 0x00000000" in outcome), outcome

@@ -13,9 +13,9 @@ import pytest
 
 import fastnn
 from fastnn import layers as L
+from fnn_testutil import PACKAGE_PARENT
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-PACKAGE_PARENT = os.path.dirname(os.path.dirname(fastnn.__file__))
 
 
 def fastnn_command(*argv, env_extra=None, timeout=300):

@@ -12,7 +12,7 @@ import pytest
 
 import fastnn
 from fastnn import callbacks, cli, regularizers
-from fnn_testutil import mnist_dir
+from fnn_testutil import PACKAGE_PARENT, mnist_dir
 
 pytest.importorskip("matplotlib")
 MNIST = mnist_dir()
@@ -94,7 +94,7 @@ def test_train_out_writes_what_happened_inside(capsys, tmp_path):
 ])
 def test_examples_that_need_mnist_run(tmp_path, script, args, expect):
     env = dict(os.environ, FASTNN_DATA=MNIST,
-               PYTHONPATH=os.path.dirname(os.path.dirname(fastnn.__file__)))
+               PYTHONPATH=PACKAGE_PARENT)
     out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", script)] + args,
                          capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
     assert out.returncode == 0, out.stderr

@@ -11,6 +11,7 @@ import fastnn
 from fastnn import optim, zoo
 from fastnn.contracts import constraints
 from fastnn.parameter import Parameter
+from fnn_testutil import PACKAGE_PARENT
 
 STEPS = 20
 SHAPES = [(6, 5), (7,)]
@@ -821,7 +822,7 @@ def test_my_momentum_example_runs():
     import subprocess
     import sys
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fastnn.__file__)))
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
     out = subprocess.run([sys.executable, os.path.join(root, "examples", "my_momentum.py")],
                          capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr

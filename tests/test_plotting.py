@@ -2,7 +2,6 @@
 functions), the layer-statistics figures, plot_history's validation and test curves, the log
 axes; each checked for what it draws, not only that a PNG appears.  matplotlib is imported
 only when a figure is drawn."""
-import os
 import subprocess
 import sys
 
@@ -11,6 +10,7 @@ import pytest
 
 import fastnn
 from fastnn import callbacks, kernels, layers, zoo
+from fnn_testutil import PACKAGE_PARENT
 
 plotting = pytest.importorskip("fastnn.plotting")
 pytest.importorskip("matplotlib")
@@ -30,10 +30,8 @@ def image_axes(fig):
 def test_import_fastnn_does_not_import_matplotlib():
     code = ("import sys, fastnn, fastnn.plotting, fastnn.callbacks; "
             "print('matplotlib' in sys.modules)")
-    # cwd: beside the imported (installed) package; "-c" would put the source tree first on
-    # sys.path when run from the repository root.
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=os.path.dirname(os.path.dirname(fastnn.__file__))).stdout
+                         check=True, cwd=PACKAGE_PARENT).stdout
     assert out.strip() == "False"
 
 

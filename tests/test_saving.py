@@ -19,12 +19,12 @@ import pytest
 
 import fastnn
 import hostile_files as H
+from fnn_testutil import PACKAGE_PARENT
 from fastnn import _atomic, saving
 from fastnn import layers as L
 from fastnn.errors import CheckpointError
 from fastnn.models import load_model
 
-PACKAGE_PARENT = os.path.dirname(os.path.dirname(fastnn.__file__))
 
 
 def trained(tmp_path, name="good.npz"):

@@ -24,7 +24,7 @@ from fastnn.studies import aggregate, data as study_data, init as init_study
 from fastnn.studies import optimizers as opt_study
 from fastnn.studies import runner
 from fastnn.studies.train import train_run
-from fnn_testutil import mnist_dir
+from fnn_testutil import PACKAGE_PARENT, mnist_dir
 
 
 MNIST = mnist_dir()
@@ -258,7 +258,7 @@ def test_ctrl_c_keeps_finished_runs_and_a_rerun_resumes(tmp_path, jobs):
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(_INTERRUPTED_CHILD), runs, str(jobs)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd=os.path.dirname(os.path.dirname(fastnn.__file__)))
+        cwd=PACKAGE_PARENT)
     total = int(proc.stdout.readline())
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
