@@ -75,6 +75,8 @@ def check_shape(x, name, expected):
 
 
 def _as_int(v, name):
+    if type(v) is int:          # the common case, without the ABC check below (bool is not int)
+        return v
     if isinstance(v, bool) or not isinstance(v, numbers.Integral):
         raise TypeError("%s must be an int, got %r (%s)" % (name, v, type(v).__name__))
     return int(v)
@@ -101,9 +103,12 @@ def check_pair(v, name, *, min=None):
 
 def check_scalar(v, name, *, min=None, max=None, min_inclusive=True, max_inclusive=True):
     """A finite real number within optional bounds -> float."""
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise TypeError("%s must be a real number, got %r (%s)" % (name, v, type(v).__name__))
-    v = float(v)
+    # an exact float skips the ABC check (numbers.Real), the slow part of a per-call check
+    if type(v) is not float:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError("%s must be a real number, got %r (%s)"
+                            % (name, v, type(v).__name__))
+        v = float(v)
     if not math.isfinite(v):
         raise ValueError("%s must be finite, got %r" % (name, v))
     if min is not None and (v < min or (not min_inclusive and v == min)):
@@ -117,6 +122,8 @@ def check_scalar(v, name, *, min=None, max=None, min_inclusive=True, max_inclusi
 
 def check_bool(v, name):
     """A Python or NumPy bool (not 0/1, not a string): TypeError naming ``name`` otherwise."""
+    if v is True or v is False:
+        return v
     if not isinstance(v, (bool, np.bool_)):
         raise TypeError("%s must be a bool, got %r (%s)" % (name, v, type(v).__name__))
     return bool(v)

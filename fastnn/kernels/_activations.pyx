@@ -53,6 +53,11 @@
 #   the cross-entropy subtract the row max and take the log of the shifted sum (no overflow for
 #   any finite logits).  NaN propagates through relu, elu and the row max, as in the twin.
 # * Dropout's mask (bool or uint8) is read as uint8: nonzero keeps the element.
+# * The fast path.  A training step's elementwise calls are small, and their Python contract
+#   cost as much as their loops, so the elementwise and dropout functions first try a fast path
+#   (the GEMM's pattern, fastnn/kernels/_gemm.pyx) that checks on the buffers themselves a
+#   subset of what the contract accepts, and otherwise hands the call to the contract.  It
+#   holds the buffers it checked until the loop has run.
 # * dropout_forward_rng draws its mask in the same pass as the scaling, from a counter-based
 #   generator (SplitMix64 of (seed, counter + element index / 2), src_c/fnn_random.h): element i
 #   depends only on (seed, counter, i), so chunks split across threads draw exactly the bits a
@@ -60,7 +65,11 @@
 from cython.parallel cimport prange
 from cython cimport floating
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
-from libc.math cimport expf, exp, expm1f, expm1, tanhf, tanh, log, fabsf, fabs
+from libc.string cimport memcpy
+from libc.math cimport expf, exp, expm1f, expm1, tanhf, tanh, log, fabsf, fabs, isfinite
+
+from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_RECORDS,
+                             PyBUF_RECORDS_RO, PyBUF_C_CONTIGUOUS)
 
 from fastnn.kernels._runtime cimport simd_level
 
@@ -342,6 +351,216 @@ def _binary_call(int op, dy, v, out, double alpha):
     return out
 
 
+# --------------------------------------------------------------------------- the fast path
+# What it accepts, each checked in C before any nogil code: exact ndarrays (no subclasses, no
+# lists), native float32/float64 that are C-contiguous, aligned and not empty; operands of one
+# shape and dtype; a dropout mask of bool or uint8, C-contiguous, of that shape; scalars of their
+# exact Python type within the contract's bounds (rate a float in [0, 1), alpha a finite float,
+# seed and counter ints in [0, 2**64) with room for the call's draws); an ``out`` (``mask_out``)
+# that is C-contiguous, writeable, of the result's shape and dtype (bool/uint8), and either
+# exactly an input where the contract allows in place, or clear of every input's bytes.
+# Anything else returns None and goes to the contract, which accepts or rejects it with its own
+# messages: the fast path never raises and never accepts what the contract refuses
+# (tests/test_activation_fast_path.py feeds both paths hostile input).
+_NDARRAY = np.ndarray
+_BOOL = np.dtype(np.bool_)
+cdef object _U64_END = 2 ** 64
+
+
+cdef bint _acquire(object a, Py_buffer *v, bint writable) noexcept:
+    """Export the exact ndarray ``a`` C-contiguous into v (True: release it later); False, with
+    nothing held, for anything else (including a read-only ``a`` when ``writable``)."""
+    if type(a) is not _NDARRAY:
+        return False
+    try:
+        PyObject_GetBuffer(a, v, (PyBUF_RECORDS if writable else PyBUF_RECORDS_RO)
+                           | PyBUF_C_CONTIGUOUS)
+    except Exception:          # not C-contiguous, or read-only: the contract says which
+        return False
+    return True
+
+
+cdef inline char _fcode(Py_buffer *v) noexcept:
+    """b'f' / b'd' for a non-empty, aligned native float32 / float64 buffer, else 0."""
+    if v.format == NULL or v.format[1] != 0 or v.len == 0:
+        return 0
+    if v.format[0] != b'f' and v.format[0] != b'd':
+        return 0
+    if (<size_t>v.buf) % v.itemsize:
+        return 0
+    return v.format[0]
+
+
+cdef inline bint _is_mask(Py_buffer *v) noexcept:
+    """A bool or uint8 buffer (one byte per element)."""
+    return (v.format != NULL and v.format[1] == 0 and v.itemsize == 1
+            and (v.format[0] == b'?' or v.format[0] == b'B'))
+
+
+cdef inline bint _same_shape(Py_buffer *a, Py_buffer *b) noexcept:
+    cdef int i
+    if a.ndim != b.ndim:
+        return False
+    for i in range(a.ndim):
+        if a.shape[i] != b.shape[i]:
+            return False
+    return True
+
+
+cdef inline bint _apart(Py_buffer *a, Py_buffer *b) noexcept:
+    """The byte ranges of two C-contiguous buffers do not meet."""
+    cdef char *pa = <char *>a.buf
+    cdef char *pb = <char *>b.buf
+    return pa + a.len <= pb or pb + b.len <= pa
+
+
+cdef inline bint _same_or_apart(Py_buffer *out, Py_buffer *x) noexcept:
+    """``out`` is exactly ``x`` (same start, length, format; shapes were compared) or clear of it:
+    the in-place rule of the contract (a partial overlap goes to the contract, which refuses)."""
+    return _apart(out, x) or (out.buf == x.buf and out.len == x.len
+                              and out.format[0] == x.format[0])
+
+
+cdef object _unary_fast(int op, object x, object out, object alpha):
+    """relu/sigmoid/tanh/elu forward on the fast path: the result, or None (use the contract)."""
+    cdef Py_buffer vx, vo
+    cdef char code
+    if type(alpha) is not float or not isfinite(<double>alpha):
+        return None                 # a finite float here (0.0 when unused)
+    if not _acquire(x, &vx, False):
+        return None
+    try:
+        code = _fcode(&vx)
+        if code == 0:
+            return None
+        if out is None:
+            return _unary_call(op, x, np.empty(x.shape, x.dtype), alpha)
+        if not _acquire(out, &vo, True):
+            return None
+        try:
+            if _fcode(&vo) != code or not _same_shape(&vo, &vx) or not _same_or_apart(&vo, &vx):
+                return None
+            return _unary_call(op, x, out, alpha)
+        finally:
+            PyBuffer_Release(&vo)
+    finally:
+        PyBuffer_Release(&vx)
+
+
+cdef object _binary_fast(int op, object dy, object v, object out, object alpha):
+    """A backward pass on the fast path: the result, or None (use the contract)."""
+    cdef Py_buffer vd, vv, vo
+    cdef char code
+    if type(alpha) is not float or not isfinite(<double>alpha):
+        return None
+    if not _acquire(dy, &vd, False):
+        return None
+    try:
+        if not _acquire(v, &vv, False):
+            return None
+        try:
+            code = _fcode(&vd)
+            if code == 0 or _fcode(&vv) != code or not _same_shape(&vd, &vv):
+                return None
+            if out is None:
+                return _binary_call(op, dy, v, np.empty(dy.shape, dy.dtype), alpha)
+            if not _acquire(out, &vo, True):
+                return None
+            try:
+                if (_fcode(&vo) != code or not _same_shape(&vo, &vd)
+                        or not _same_or_apart(&vo, &vd) or not _same_or_apart(&vo, &vv)):
+                    return None
+                return _binary_call(op, dy, v, out, alpha)
+            finally:
+                PyBuffer_Release(&vo)
+        finally:
+            PyBuffer_Release(&vv)
+    finally:
+        PyBuffer_Release(&vd)
+
+
+cdef inline bint _rate_ok(object rate) noexcept:
+    """A float in [0, 1) (NaN fails both comparisons)."""
+    return type(rate) is float and 0.0 <= <double>rate < 1.0
+
+
+cdef object _dropout_fast(object x, object mask, object rate, object out):
+    """dropout_forward / dropout_backward on the fast path: the result, or None."""
+    cdef Py_buffer vx, vm, vo
+    cdef char code
+    if not _rate_ok(rate):
+        return None
+    if not _acquire(x, &vx, False):
+        return None
+    try:
+        if not _acquire(mask, &vm, False):
+            return None
+        try:
+            code = _fcode(&vx)
+            if code == 0 or not _is_mask(&vm) or not _same_shape(&vm, &vx):
+                return None
+            # the contract's scale: 1 / (1 - rate) in double, rounded once to the dtype (the
+            # float32 loop rounds this double once, as it rounds the contract's float32)
+            if out is None:
+                return _dropout_call(x, mask, 1.0 / (1.0 - <double>rate),
+                                     np.empty(x.shape, x.dtype))
+            if not _acquire(out, &vo, True):
+                return None
+            try:
+                if (_fcode(&vo) != code or not _same_shape(&vo, &vx)
+                        or not _same_or_apart(&vo, &vx) or not _apart(&vo, &vm)):
+                    return None
+                return _dropout_call(x, mask, 1.0 / (1.0 - <double>rate), out)
+            finally:
+                PyBuffer_Release(&vo)
+        finally:
+            PyBuffer_Release(&vm)
+    finally:
+        PyBuffer_Release(&vx)
+
+
+cdef inline bint _u64_ok(object v) noexcept:
+    return type(v) is int and 0 <= v < _U64_END
+
+
+cdef object _dropout_rng_fast(object x, object rate, object seed, object counter, object out,
+                              object mask_out):
+    """dropout_forward_rng on the fast path: (y, mask), or None."""
+    cdef Py_buffer vx, vo, vm
+    cdef bint got_o = False, got_m = False
+    cdef char code
+    if not _rate_ok(rate) or not _u64_ok(seed) or not _u64_ok(counter):
+        return None
+    if not _acquire(x, &vx, False):
+        return None
+    try:
+        code = _fcode(&vx)
+        if code == 0 or counter + (vx.len // vx.itemsize + 1) // 2 > _U64_END:
+            return None
+        if out is None:
+            out = np.empty(x.shape, x.dtype)
+        else:
+            got_o = _acquire(out, &vo, True)
+            if (not got_o or _fcode(&vo) != code or not _same_shape(&vo, &vx)
+                    or not _same_or_apart(&vo, &vx)):
+                return None
+        if mask_out is None:
+            mask_out = np.empty(x.shape, _BOOL)
+        else:
+            got_m = _acquire(mask_out, &vm, True)
+            if (not got_m or not _is_mask(&vm) or not _same_shape(&vm, &vx)
+                    or not _apart(&vm, &vx) or (got_o and not _apart(&vm, &vo))):
+                return None
+        return _dropout_rng_call(x, _contract.keep_threshold(rate), 1.0 / (1.0 - <double>rate),
+                                 seed, counter, out, mask_out)
+    finally:
+        if got_m:
+            PyBuffer_Release(&vm)
+        if got_o:
+            PyBuffer_Release(&vo)
+        PyBuffer_Release(&vx)
+
+
 # --------------------------------------------------------------------------- public: elementwise
 # Each public function is spelled out rather than generated from a table: its signature and
 # docstring are its own (tests/test_build.py compares every signature with the twin's), and the
@@ -349,36 +568,54 @@ def _binary_call(int op, dy, v, out, double alpha):
 def relu_forward(x, out=None):
     """y = max(x, 0); x any shape, float32/float64; y has x's shape and dtype.  NaN propagates
     (as torch).  ``out``: optional C-contiguous array of x's shape and dtype (may be x)."""
+    res = _unary_fast(OP_RELU, x, out, 0.0)
+    if res is not None:
+        return res
     x, _, out = _contract.unary(x, out)
     return _unary_call(OP_RELU, x, out, 0.0)
 
 
 def relu_backward(dy, x, out=None):
     """dx = dy * [x > 0] (0 at x == 0, as torch); dy and x the same shape and dtype."""
+    res = _binary_fast(OP_RELU_BWD, dy, x, out, 0.0)
+    if res is not None:
+        return res
     dy, x, _, out = _contract.binary(dy, x, "x", out)
     return _binary_call(OP_RELU_BWD, dy, x, out, 0.0)
 
 
 def sigmoid_forward(x, out=None):
     """y = 1 / (1 + e^-x), computed from e^-|x| so no exponent overflows; x any shape."""
+    res = _unary_fast(OP_SIGMOID, x, out, 0.0)
+    if res is not None:
+        return res
     x, _, out = _contract.unary(x, out)
     return _unary_call(OP_SIGMOID, x, out, 0.0)
 
 
 def sigmoid_backward(dy, y, out=None):
     """dx = dy * y * (1 - y), from the forward OUTPUT y (dy's shape and dtype)."""
+    res = _binary_fast(OP_SIGMOID_BWD, dy, y, out, 0.0)
+    if res is not None:
+        return res
     dy, y, _, out = _contract.binary(dy, y, "y", out)
     return _binary_call(OP_SIGMOID_BWD, dy, y, out, 0.0)
 
 
 def tanh_forward(x, out=None):
     """y = tanh(x); x any shape."""
+    res = _unary_fast(OP_TANH, x, out, 0.0)
+    if res is not None:
+        return res
     x, _, out = _contract.unary(x, out)
     return _unary_call(OP_TANH, x, out, 0.0)
 
 
 def tanh_backward(dy, y, out=None):
     """dx = dy * (1 - y^2), from the forward OUTPUT y (dy's shape and dtype)."""
+    res = _binary_fast(OP_TANH_BWD, dy, y, out, 0.0)
+    if res is not None:
+        return res
     dy, y, _, out = _contract.binary(dy, y, "y", out)
     return _binary_call(OP_TANH_BWD, dy, y, out, 0.0)
 
@@ -386,12 +623,18 @@ def tanh_backward(dy, y, out=None):
 def elu_forward(x, alpha=1.0, out=None):
     """y = x for x > 0, alpha * (e^x - 1) otherwise (expm1 for precision near 0); x any shape,
     alpha a finite real number."""
+    res = _unary_fast(OP_ELU, x, out, alpha)
+    if res is not None:
+        return res
     x, alpha, out = _contract.unary_alpha(x, alpha, out)
     return _unary_call(OP_ELU, x, out, alpha)
 
 
 def elu_backward(dy, x, alpha=1.0, out=None):
     """dx = dy for x > 0, dy * alpha * e^x otherwise (from the forward INPUT x)."""
+    res = _binary_fast(OP_ELU_BWD, dy, x, out, alpha)
+    if res is not None:
+        return res
     dy, x, alpha, out = _contract.binary_alpha(dy, x, "x", alpha, out)
     return _binary_call(OP_ELU_BWD, dy, x, out, alpha)
 
@@ -399,6 +642,9 @@ def elu_backward(dy, x, alpha=1.0, out=None):
 def elu_backward_from_output(dy, y, alpha=1.0, out=None):
     """dx = dy for y > 0, dy * (y + alpha) otherwise, from the forward OUTPUT y (what Dense and
     Conv2D keep); bit-identical to the twin's ``np.where(y > 0, dy, dy * (y + alpha))``."""
+    res = _binary_fast(OP_ELU_BWD_FROM_Y, dy, y, out, alpha)
+    if res is not None:
+        return res
     dy, y, alpha, out = _contract.binary_alpha(dy, y, "y", alpha, out)
     return _binary_call(OP_ELU_BWD_FROM_Y, dy, y, out, alpha)
 
@@ -419,6 +665,9 @@ def _dropout_call(x, mask, double scale, out):
 def dropout_forward(x, mask, rate, out=None):
     """y = x * mask / (1 - rate); x any shape, mask the keep-mask (bool or uint8, x's shape,
     nonzero = keep), rate in [0, 1)."""
+    res = _dropout_fast(x, mask, rate, out)
+    if res is not None:
+        return res
     x, mask, scale, out = _contract.dropout(x, mask, rate, out)
     # the contract rounded the scale to the dtype once, exactly as the twin uses it
     return _dropout_call(x, mask, float(scale), out)
@@ -426,6 +675,9 @@ def dropout_forward(x, mask, rate, out=None):
 
 def dropout_backward(dy, mask, rate, out=None):
     """dx = dy * mask / (1 - rate); mask and rate as in dropout_forward."""
+    res = _dropout_fast(dy, mask, rate, out)
+    if res is not None:
+        return res
     dy, mask, scale, out = _contract.dropout(dy, mask, rate, out, "dy")
     return _dropout_call(dy, mask, float(scale), out)
 
@@ -464,18 +716,26 @@ def dropout_forward_rng(x, rate, seed, counter, out=None, mask_out=None):
     round(rate * 2**32); a call consumes (x.size + 1) // 2 draws.  seed, counter: ints in
     [0, 2**64).  The same mask at any thread count and SIMD level; the formulas and the twin:
     fastnn/reference/activations.py."""
+    res = _dropout_rng_fast(x, rate, seed, counter, out, mask_out)
+    if res is not None:
+        return res
     c = _contract.dropout_rng(x, rate, seed, counter, out, mask_out)
-    xf = _flat(np.ascontiguousarray(c.x))
-    yf = _flat(c.out)
-    kf = _flat(c.mask).view(np.uint8)          # bool is one byte; the kernel writes 0 or 1
+    return _dropout_rng_call(c.x, c.threshold, c.scale, c.seed, c.counter, c.out, c.mask)
+
+
+def _dropout_rng_call(x, threshold, double scale, seed, counter, out, mask):
+    # scale: the contract's, already in the dtype (float32: the float32 loop gets it exactly);
+    # the fast path's double 1 / (1 - rate), which the float32 loop rounds once, to the same
+    xf = _flat(np.ascontiguousarray(x))
+    yf = _flat(out)
+    kf = _flat(mask).view(np.uint8)            # bool is one byte; the kernel writes 0 or 1
     cdef int nt = _threads_for(xf.shape[0], xf.shape[0], _GRAIN_EXP)
     cdef int variant = fnn_dropout_rng_level(simd_level())
     if xf.dtype == np.float32:
-        _dropout_rng_run[float](xf, yf, kf, c.seed, c.counter, c.threshold, c.scale, variant, nt)
+        _dropout_rng_run[float](xf, yf, kf, seed, counter, threshold, <float>scale, variant, nt)
     else:
-        _dropout_rng_run[double](xf, yf, kf, c.seed, c.counter, c.threshold, c.scale, variant,
-                                 nt)
-    return c.out, c.mask
+        _dropout_rng_run[double](xf, yf, kf, seed, counter, threshold, scale, variant, nt)
+    return out, mask
 
 
 def splitmix64(seed, first, count):
@@ -650,7 +910,49 @@ def softmax_cross_entropy(logits, labels):
     float, dlogits (N, K) in the logits' dtype).  One pass per row computes the loss and its
     gradient together; stable for logits of any finite size.  Formulas:
     fastnn/reference/activations.py."""
+    res = _sce_fast(logits, labels)
+    if res is not None:
+        return res
     z, kind, t = _contract.cross_entropy(logits, labels)
+    return _sce_call(z, kind, t)
+
+
+cdef object _sce_fast(object logits, object labels):
+    """softmax_cross_entropy on the fast path (the result, or None): logits an exact,
+    C-contiguous, aligned native float32/float64 (N, K) ndarray, N, K >= 1; labels an exact,
+    C-contiguous, aligned native int64 (N,) ndarray whose ids, copied once into a private array,
+    are all in [0, K) there (the ids read in nogil code are the ids checked).  The logits stay
+    exported (so unresizable) until the loops have run."""
+    cdef Py_buffer vz, vl
+    cdef int64_t[::1] t
+    cdef Py_ssize_t n, k, i
+    if not _acquire(logits, &vz, False):
+        return None
+    try:
+        if _fcode(&vz) == 0 or vz.ndim != 2:
+            return None
+        n, k = vz.shape[0], vz.shape[1]
+        if not _acquire(labels, &vl, False):
+            return None
+        try:
+            if (vl.ndim != 1 or vl.shape[0] != n or vl.itemsize != 8 or vl.format == NULL
+                    or vl.format[1] != 0 or (vl.format[0] != b'l' and vl.format[0] != b'q')
+                    or (<size_t>vl.buf) % 8):
+                return None
+            ids = np.empty(n, dtype=np.int64)
+            t = ids
+            memcpy(&t[0], vl.buf, n * 8)
+        finally:
+            PyBuffer_Release(&vl)
+        for i in range(n):
+            if t[i] < 0 or t[i] >= k:
+                return None            # the contract names the bad id
+        return _sce_call(logits, "labels", ids)
+    finally:
+        PyBuffer_Release(&vz)
+
+
+def _sce_call(z, kind, t):
     z = np.ascontiguousarray(z)
     cdef Py_ssize_t n = z.shape[0]
     d = np.empty(z.shape, dtype=z.dtype)
