@@ -34,6 +34,7 @@ from .backend import K
 __all__ = ["Loss", "SoftmaxCrossEntropy", "CrossEntropy", "MSE", "MAE", "get"]
 
 EPSILON = 1e-7  # keras.backend.epsilon()
+_NDARRAY = np.ndarray
 
 
 def _pred(pred, ndim=None):
@@ -76,14 +77,39 @@ class Loss:
 
 class SoftmaxCrossEntropy(Loss):
     """Softmax + cross-entropy from logits (N, K); target integer labels (N,) or float (N, K).
-    Forward keeps dL/dlogits computed by the fused kernel; backward returns it."""
+    Forward keeps dL/dlogits computed by the fused kernel; backward returns it.
+
+    Checked once per signature: after pred and integer labels of some (shape, dtype) passed
+    the loss's checks, the next pair of that signature goes straight to the kernel, whose
+    contract checks the label values itself (on a private copy); should it refuse them, the
+    loss's own check runs, so the error is the one it always was."""
+
+    _sig = None      # (pred shape, pred dtype, target shape, target dtype) last checked in full
 
     def forward(self, pred, target):
-        pred = _pred(pred, ndim=2)
-        _, t = _class_targets(target, pred)
-        loss, dlogits = K().softmax_cross_entropy(pred, t)
+        if (type(pred) is _NDARRAY and type(target) is _NDARRAY
+                and (pred.shape, pred.dtype, target.shape, target.dtype) == self._sig):
+            try:
+                loss, dlogits = K().softmax_cross_entropy(pred, target)
+            except (ValueError, TypeError):
+                self._checked(pred, target)        # raises in the loss's words
+                raise
+        else:
+            given_pred, given_target = pred, target
+            pred, t = self._checked(pred, target)
+            loss, dlogits = K().softmax_cross_entropy(pred, t)
+            # labels only: float targets are cast to pred's dtype here, which the kernel is not
+            # asked to do
+            self._sig = ((pred.shape, pred.dtype, t.shape, given_target.dtype)
+                         if pred is given_pred and type(given_target) is _NDARRAY
+                         and given_target.dtype.kind in "iu" else None)
         self._cache = dlogits
         return float(loss)
+
+    @staticmethod
+    def _checked(pred, target):
+        pred = _pred(pred, ndim=2)
+        return pred, _class_targets(target, pred)[1]
 
     def backward(self):
         return self._kept()

@@ -45,6 +45,7 @@ from ._config import get_num_threads
 from .data import batches
 from .errors import TrainingDivergedError
 from .history import History
+from .layers.reuse import BufferReuse
 
 __all__ = ["fit", "evaluate", "predict", "check_x", "check_xy", "is_classification"]
 
@@ -215,6 +216,11 @@ def _current_lr(optimizer):
         return None
 
 
+#: whether fit's training step lets the layers reuse their arrays (fastnn/layers/reuse.py);
+#: False only in tests, which check that both give the same bits
+_REUSE_BUFFERS = True
+
+
 def _blas_threads():
     # The compiled kernels use their own OpenMP threads: BLAS (only hit by stray NumPy
     # matmuls there) gets one so the two pools never oversubscribe the cores.  On the
@@ -347,26 +353,31 @@ def _run_epoch(model, x, y, epoch, epochs, batch_size, shuffle, seed, loss_fn, o
     batch_losses = []
     weighted_sum = 0.0
     correct = 0
+    # the layers reuse their arrays inside each step only, never across a callback
+    # (fastnn/layers/reuse.py: the rule)
+    reuse = BufferReuse(model.layers, enabled=_REUSE_BUFFERS)
     for b, (xb, yb) in enumerate(it):
         cb_list.on_batch_begin(b, {"size": xb.shape[0]})
-        out = model.forward(xb, training=True)
-        batch_loss = loss_fn.forward(out, yb) + model.regularization_loss()
-        if not math.isfinite(batch_loss):
-            raise _diverged(optimizer, epoch, epochs, b, steps, batch_loss,
-                            "the loss is %r" % (batch_loss,))
-        if classify:
-            correct += _n_correct(out, yb)
-        # Layers overwrite (not accumulate) their parameters' grads in backward, so no
-        # zero_grad is needed between steps.
-        model.backward(loss_fn.backward(), need_dx=False)
-        # checked: a step that would leave an inf or NaN in a weight or in the optimizer's
-        # state is undone, so the model keeps its last finite weights (and a ModelCheckpoint
-        # never sees diverged ones); an optimizer object without checked_step just steps
-        checked_step = getattr(optimizer, "checked_step", None)
-        problem = checked_step() if checked_step is not None else optimizer.step()
-        if checked_step is not None and problem is not None:
-            raise _diverged(optimizer, epoch, epochs, b, steps, batch_loss,
-                            "%s is not finite (inf or NaN)" % problem, what=problem)
+        with reuse:
+            out = model.forward(xb, training=True)
+            batch_loss = loss_fn.forward(out, yb) + model.regularization_loss()
+            if not math.isfinite(batch_loss):
+                raise _diverged(optimizer, epoch, epochs, b, steps, batch_loss,
+                                "the loss is %r" % (batch_loss,))
+            if classify:
+                correct += _n_correct(out, yb)
+            # Layers overwrite (not accumulate) their parameters' grads in backward, so no
+            # zero_grad is needed between steps.
+            model.backward(loss_fn.backward(), need_dx=False)
+            # checked: a step that would leave an inf or NaN in a weight or in the optimizer's
+            # state is undone, so the model keeps its last finite weights (and a
+            # ModelCheckpoint never sees diverged ones); an optimizer object without
+            # checked_step just steps
+            checked_step = getattr(optimizer, "checked_step", None)
+            problem = checked_step() if checked_step is not None else optimizer.step()
+            if checked_step is not None and problem is not None:
+                raise _diverged(optimizer, epoch, epochs, b, steps, batch_loss,
+                                "%s is not finite (inf or NaN)" % problem, what=problem)
         batch_losses.append(batch_loss)
         weighted_sum += batch_loss * xb.shape[0]
         cb_list.on_batch_end(b, {"loss": batch_loss, "size": xb.shape[0]})

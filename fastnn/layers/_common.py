@@ -80,7 +80,6 @@ def as_input(x, name="x", dtype=None):
     return x
 
 
-
 def as_batch_input(x):
     """``as_input(x)`` that also requires a non-empty leading (batch) dimension."""
     x = as_input(x, "x")
@@ -111,7 +110,7 @@ def check_input_shape_arg(input_shape):
     return tuple(input_shape)
 
 
-def activation_backward(dy, y, activation, alpha=1.0):
+def activation_backward(dy, y, activation, alpha=1.0, out=None):
     """dL/dz from dL/dy and the activation's OUTPUT y = act(z) (z itself is not kept):
 
         relu:    dz = dy * [y > 0]              (y > 0 exactly where z > 0)
@@ -119,16 +118,19 @@ def activation_backward(dy, y, activation, alpha=1.0):
         tanh:    dz = dy * (1 - y^2)
         elu:     dz = dy                 where y > 0
                  dz = dy * (y + alpha)   elsewhere (d/dz alpha*(e^z - 1) = alpha*e^z = y + alpha)
+
+    ``out``: where dz goes (the kernels' ``out=``; None: a fresh array); unused without an
+    activation, where dz is dy itself.
     """
     if activation is None:
         return dy
     k = K()
     if activation == "relu":
         # relu_backward masks on its second argument > 0; y > 0 iff z > 0, so y can stand in
-        return k.relu_backward(dy, y)
+        return k.relu_backward(dy, y, out=out)
     if activation == "sigmoid":
-        return k.sigmoid_backward(dy, y)
+        return k.sigmoid_backward(dy, y, out=out)
     if activation == "tanh":
-        return k.tanh_backward(dy, y)
+        return k.tanh_backward(dy, y, out=out)
     # elu: from y (elu_backward would want z)
-    return k.elu_backward_from_output(dy, y, alpha)
+    return k.elu_backward_from_output(dy, y, alpha, out=out)

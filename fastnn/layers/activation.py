@@ -16,8 +16,15 @@ class ElementwiseActivation(Layer):
         super().__init__(name)
 
     def _checked(self, x):
-        x = as_batch_input(x)
+        if not self._input_seen(x):
+            given = x
+            x = as_batch_input(x)
+            self._remember_input(given, x)
         return x
+
+    def _out(self, name, like):
+        """Where the kernel writes (``out=``): a kept array during fit, else None (fresh)."""
+        return self._buffer(name, like.shape, like.dtype)
 
     def backward(self, dy, need_dx=True):
         kept = self._kept()
@@ -37,10 +44,10 @@ class ReLU(ElementwiseActivation):
     def forward(self, x, training=False):
         x = self._checked(x)
         self._cache = x
-        return K().relu_forward(x)
+        return K().relu_forward(x, out=self._out("y", x))
 
     def _backward(self, dy, x):
-        return K().relu_backward(dy, x)
+        return K().relu_backward(dy, x, out=self._out("dx", x))
 
 
 class Sigmoid(ElementwiseActivation):
@@ -49,12 +56,13 @@ class Sigmoid(ElementwiseActivation):
     _prefix = "sigmoid"
 
     def forward(self, x, training=False):
-        y = K().sigmoid_forward(self._checked(x))
+        x = self._checked(x)
+        y = K().sigmoid_forward(x, out=self._out("y", x))
         self._cache = y
         return y
 
     def _backward(self, dy, y):
-        return K().sigmoid_backward(dy, y)
+        return K().sigmoid_backward(dy, y, out=self._out("dx", y))
 
 
 class Tanh(ElementwiseActivation):
@@ -63,12 +71,13 @@ class Tanh(ElementwiseActivation):
     _prefix = "tanh"
 
     def forward(self, x, training=False):
-        y = K().tanh_forward(self._checked(x))
+        x = self._checked(x)
+        y = K().tanh_forward(x, out=self._out("y", x))
         self._cache = y
         return y
 
     def _backward(self, dy, y):
-        return K().tanh_backward(dy, y)
+        return K().tanh_backward(dy, y, out=self._out("dx", y))
 
 
 class ELU(ElementwiseActivation):
@@ -84,10 +93,10 @@ class ELU(ElementwiseActivation):
     def forward(self, x, training=False):
         x = self._checked(x)
         self._cache = x
-        return K().elu_forward(x, self.alpha)
+        return K().elu_forward(x, self.alpha, out=self._out("y", x))
 
     def _backward(self, dy, x):
-        return K().elu_backward(dy, x, self.alpha)
+        return K().elu_backward(dy, x, self.alpha, out=self._out("dx", x))
 
     def get_config(self):
         return {"name": self.name, "alpha": self.alpha}

@@ -9,6 +9,8 @@ from ..parameter import Parameter
 from ._common import (activation_backward, as_input, check_float_dtype, check_input_shape_arg,
                       check_name, check_seed, json_seed)
 
+_NDARRAY = np.ndarray
+
 
 class Layer:
     """Base class.  Subclasses set ``_prefix`` (the default-name stem) and implement
@@ -24,6 +26,13 @@ class Layer:
     """
 
     _prefix = "layer"
+    #: True while ``Sequential.fit``'s training step runs (``fastnn.layers.reuse``): forward and
+    #: backward then write into this layer's arrays from the previous batch of the same shape
+    _reuse = False
+    #: (shape, dtype) of the last input that passed every check of ``forward`` (None: none yet)
+    _input_sig = None
+    #: the kept arrays, by (name, shape, dtype); None until the first reuse
+    _buffers = None
 
     def __init__(self, name=None):
         self.name = check_name(name, self._prefix)
@@ -70,9 +79,44 @@ class Layer:
         """Cast parameters (value and grad) to ``dtype`` in place; the ``Parameter`` objects stay
         the same, so optimizers holding them remain valid.  Drops what forward kept."""
         self._cache = None
+        self._drop_buffers()
         return self
 
     # -- helpers for subclasses
+    def _input_seen(self, x):
+        """Whether ``x`` is an exact ndarray of the (shape, dtype) that last passed every check
+        of ``forward``: the checks depend on nothing else, so they need not run again."""
+        sig = self._input_sig
+        return (sig is not None and type(x) is _NDARRAY and x.dtype is sig[1]
+                and x.shape == sig[0])
+
+    def _remember_input(self, given, checked):
+        """After a full check: remember the input's signature when the checks took it as it
+        was (an exact ndarray, not converted); a converted input is checked every time."""
+        self._input_sig = ((checked.shape, checked.dtype)
+                           if checked is given and type(given) is _NDARRAY else None)
+
+    def _buffer(self, name, shape, dtype):
+        """This layer's array ``name`` of ``shape`` and ``dtype`` for a kernel's ``out=``, kept
+        from the previous batch of that shape, while fit's training step runs (``_reuse``);
+        None otherwise, so the kernel returns a fresh array nobody else writes.  Keyed by
+        shape: a last, smaller batch gets its own arrays and the full-size ones stay."""
+        if not self._reuse:
+            return None
+        pool = self._buffers
+        if pool is None:
+            pool = self._buffers = {}
+        key = (name, shape, dtype)
+        buf = pool.get(key)
+        if buf is None:
+            buf = pool[key] = np.empty(shape, dtype)
+        return buf
+
+    def _drop_buffers(self):
+        """Forget the kept arrays and the input signature (after a change of dtype)."""
+        self._buffers = None
+        self._input_sig = None
+
     def _kept(self):
         if self._cache is None:
             raise RuntimeError("%s.backward called before forward (layer %r): backward uses "
@@ -82,7 +126,8 @@ class Layer:
     def _dy_if_needed(self, dy, need_dx, y_shape, dtype):
         """``dy`` checked against the last forward output; None when ``need_dx`` is False (the
         backward of a layer without parameters then has nothing to compute)."""
-        dy = self._check_dy(dy, y_shape, dtype)
+        if not (type(dy) is _NDARRAY and dy.dtype is dtype and dy.shape == y_shape):
+            dy = self._check_dy(dy, y_shape, dtype)
         return dy if _v.check_bool(need_dx, "need_dx") else None
 
     @staticmethod
@@ -118,8 +163,11 @@ class WeightedLayer(Layer):
     """
 
     def forward(self, x, training=False):
-        x = as_input(x, "x", self.dtype)
-        self._check_x(x)
+        if not self._input_seen(x):
+            given = x
+            x = as_input(x, "x", self.dtype)
+            self._check_x(x)
+            self._remember_input(given, x)
         y = self._affine_activation(x)
         self._cache = (x, y)
         return y
@@ -128,9 +176,12 @@ class WeightedLayer(Layer):
         """dx, and kernel.grad / bias.grad.  need_dx=False skips dx and returns None: a
         network's first layer never needs it (``Sequential.fit``)."""
         x, y = self._kept()
-        dy = self._check_dy(dy, y.shape, self.dtype)
+        if not (type(dy) is _NDARRAY and dy.dtype is y.dtype and dy.shape == y.shape):
+            dy = self._check_dy(dy, y.shape, self.dtype)
         need_dx = _v.check_bool(need_dx, "need_dx")
-        dz = activation_backward(dy, y, self.activation)
+        dz = activation_backward(dy, y, self.activation,
+                                 out=None if self.activation is None
+                                 else self._buffer("dz", y.shape, y.dtype))
         dx, dw, db = self._affine_backward(dz, x, need_dx)
         self._write_grads(dw, db)
         return dx
@@ -180,11 +231,23 @@ class WeightedLayer(Layer):
             total += float(self.bias_regularizer(self.bias.value))
         return total
 
+    @staticmethod
+    def _grad_out(p):
+        """``p.grad`` when a kernel can write the gradient straight into it (``out=``: an exact
+        C-contiguous, writeable ndarray of the value's shape and dtype), else None."""
+        g = p.grad
+        if (type(g) is _NDARRAY and g.dtype is p.value.dtype and g.shape == p.value.shape
+                and g.flags.c_contiguous and g.flags.writeable):
+            return g
+        return None
+
     def _write_grads(self, dw, db):
-        """Overwrite the grads (in place: the grad arrays keep their identity) and add the
-        regularizers' gradients."""
-        self.kernel.grad[...] = dw
-        self.bias.grad[...] = db
+        """Overwrite the grads (in place: the grad arrays keep their identity; a subclass's
+        backward may have written them there already) and add the regularizers' gradients."""
+        if dw is not self.kernel.grad:
+            self.kernel.grad[...] = dw
+        if db is not self.bias.grad:
+            self.bias.grad[...] = db
         if self.kernel_regularizer is not None:
             self.kernel.grad += self.kernel_regularizer.gradient(self.kernel.value)
         if self.bias_regularizer is not None:
@@ -197,6 +260,7 @@ class WeightedLayer(Layer):
             p.grad = np.zeros_like(p.value)
         self.dtype = dtype
         self._cache = None
+        self._drop_buffers()
         return self
 
     def _weights_config(self):

@@ -52,13 +52,18 @@ class Dense(WeightedLayer):
         check_input_shape(x, (None, self.in_features))
 
     def _affine_activation(self, x):
-        return K().matmul_bias(x, self.kernel.value, self.bias.value, activation=self.activation)
+        return K().matmul_bias(x, self.kernel.value, self.bias.value, activation=self.activation,
+                               out=self._buffer("y", (x.shape[0], self.out_features),
+                                                self.dtype))
 
     def _affine_backward(self, dz, x, need_dx):
+        # dW and db go straight into the grads when they can take them (the same numbers as a
+        # fresh array copied there, one pass less); dx into a kept array during fit
         k = K()
-        dw = k.matmul(x, dz, trans_a=True)
-        db = dz.sum(axis=0)
-        dx = k.matmul(dz, self.kernel.value, trans_b=True) if need_dx else None
+        dw = k.matmul(x, dz, trans_a=True, out=self._grad_out(self.kernel))
+        db = dz.sum(axis=0, out=self._grad_out(self.bias))
+        dx = k.matmul(dz, self.kernel.value, trans_b=True,
+                      out=self._buffer("dx", x.shape, x.dtype)) if need_dx else None
         return dx, dw, db
 
     def output_shape(self, input_shape):

@@ -9,6 +9,7 @@ from .base import Layer
 
 
 _UINT64_SPAN = 2 ** 64
+_BOOL = np.dtype(np.bool_)
 
 
 def _dropout_key(seed):
@@ -70,12 +71,17 @@ class Dropout(Layer):
         self.counter = 0
 
     def forward(self, x, training=False, mask=None):
-        x = as_batch_input(x)
+        if not self._input_seen(x):
+            given = x
+            x = as_batch_input(x)
+            self._remember_input(given, x)
         if not training or (self.rate == 0.0 and mask is None):
             self._cache = (None, x.shape, x.dtype)
             return x
         if mask is None:
-            y, mask = K().dropout_forward_rng(x, self.rate, self.seed, self.counter)
+            y, mask = K().dropout_forward_rng(x, self.rate, self.seed, self.counter,
+                                              out=self._buffer("y", x.shape, x.dtype),
+                                              mask_out=self._buffer("mask", x.shape, _BOOL))
             self.counter += (x.size + 1) // 2
         else:
             if not isinstance(mask, np.ndarray) or mask.dtype.kind not in "bu":
@@ -83,7 +89,7 @@ class Dropout(Layer):
                                 % (getattr(mask, "dtype", type(mask).__name__),))
             if mask.shape != x.shape:
                 raise ValueError("mask must have x's shape %s, got %s" % (x.shape, mask.shape))
-            y = K().dropout_forward(x, mask, self.rate)
+            y = K().dropout_forward(x, mask, self.rate, out=self._buffer("y", x.shape, x.dtype))
         self._cache = (mask, x.shape, x.dtype)
         return y
 
@@ -94,7 +100,8 @@ class Dropout(Layer):
             return None
         if mask is None:
             return dy
-        return K().dropout_backward(dy, mask, self.rate)
+        return K().dropout_backward(dy, mask, self.rate,
+                                    out=self._buffer("dx", x_shape, dtype))
 
     def get_config(self):
         return {"name": self.name, "rate": self.rate, "seed": self.seed, "counter": self.counter}

@@ -25,12 +25,15 @@ class MaxPool2D(Layer):
         super().__init__(name)
 
     def forward(self, x, training=False):
-        x = as_input(x, "x")
-        check_input_shape(x, (None, None, None, None))
-        ph, pw = self.pool_size
-        if x.shape[2] < ph or x.shape[3] < pw:
-            raise ValueError("x's spatial size (H, W) = %s must be at least pool_size %s"
-                             % (x.shape[2:], self.pool_size))
+        if not self._input_seen(x):
+            given = x
+            x = as_input(x, "x")
+            check_input_shape(x, (None, None, None, None))
+            ph, pw = self.pool_size
+            if x.shape[2] < ph or x.shape[3] < pw:
+                raise ValueError("x's spatial size (H, W) = %s must be at least pool_size %s"
+                                 % (x.shape[2:], self.pool_size))
+            self._remember_input(given, x)
         y, argmax = K().maxpool2d_forward(x, self.pool_size, self.stride)
         self._cache = (argmax, x.shape, y.shape, x.dtype)
         return y
