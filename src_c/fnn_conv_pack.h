@@ -31,6 +31,7 @@
 typedef struct {
     const fnn_conv_geom *g;
     const void *x;             /* float * or double *: x[0, 0, 0, 0] */
+    int simd;                  /* FNN_SIMD_*: the cols packer's vector variant runs at or below */
 } fnn_conv_cols_src;
 
 /* first output o whose input o*s + j - p is >= 0, and one past the last whose input is < L;
@@ -129,8 +130,31 @@ static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0
     }                                                                                         \
 }
 
-FNN_CONV_PACK_COLS(fnn_conv_pack_cols_f, float)
+FNN_CONV_PACK_COLS(fnn_conv_pack_cols_f_generic, float)
 FNN_CONV_PACK_COLS(fnn_conv_pack_cols_d, double)
+
+#if FNN_X86
+#include "fnn_conv_pack_simd.h"
+#endif
+
+/* The float cols packer: the vector variants (fnn_conv_pack_simd.h) for width stride 1 at the
+ * context's level, else the scalar one; all write the same panels. */
+static void fnn_conv_pack_cols_f(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,
+                                 int64_t xn, int r, void *buf)
+{
+#if FNN_X86
+    const fnn_conv_cols_src *s = (const fnn_conv_cols_src *)ctx;
+    if (s->g->sw == 1 && s->simd >= FNN_SIMD_AVX512) {
+        fnn_conv_pack_cols_f_avx512(s, bi, k0, kc, x0, xn, r, (float *)buf);
+        return;
+    }
+    if (s->g->sw == 1 && s->simd >= FNN_SIMD_AVX2) {
+        fnn_conv_pack_cols_f_avx2(s, bi, k0, kc, x0, xn, r, (float *)buf);
+        return;
+    }
+#endif
+    fnn_conv_pack_cols_f_generic(ctx, bi, k0, kc, x0, xn, r, buf);
+}
 
 /* The transposed operand, for the weight gradient dW (OC x K) = dY (OC x N*P) @ cols^T: op(B)
  * is cols^T, (N*P) x K, one matrix for the whole batch (bi is always 0):
@@ -262,5 +286,61 @@ static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0
 
 FNN_CONV_PACK_COLS_T(fnn_conv_pack_cols_t_f, float)
 FNN_CONV_PACK_COLS_T(fnn_conv_pack_cols_t_d, double)
+
+/* The weight gradient's other operand, dY, straight from dy: op(A) is OC x (N*P),
+ *     op(A)[o, q] = dy[n, o, p],  q = n*P + p
+ * (dy is (N, OC, P), C order), so the GEMM needs no transposed copy of dy.  A request's
+ * k0..k0+kc runs over pixels q, its x0..x0+xn over output channels o.  Within one image the
+ * block is a row-major matrix (row stride P): each run of pixels in one image is transposed
+ * into the panels as the cols^T packer does with its tiles (r rows of up to FNN_CONV_PACK_L
+ * pixels at a time).  Same values in the same k order as packing the transposed copy: the
+ * same bits. */
+typedef struct {
+    const void *dy;            /* float * or double *: dy[0, 0, 0] */
+    ptrdiff_t OC, P;
+} fnn_conv_dy_src;
+
+#define FNN_CONV_PACK_DY(NAME, T)                                                              \
+static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0, int64_t xn, \
+                 int r, void *vbuf)                                                           \
+{                                                                                             \
+    const fnn_conv_dy_src *s = (const fnn_conv_dy_src *)ctx;                                  \
+    const ptrdiff_t OC = s->OC, P = s->P;                                                     \
+    const ptrdiff_t npan = (ptrdiff_t)((xn + r - 1) / r);                                     \
+    const ptrdiff_t nlast = (ptrdiff_t)xn - (npan - 1) * r;                                   \
+    const ptrdiff_t pstride = (ptrdiff_t)kc * r, qend = (ptrdiff_t)(k0 + kc);                 \
+    T *buf = (T *)vbuf;                                                                       \
+    T tile[FNN_GEMM_MAX_R * FNN_CONV_PACK_L];                                                 \
+    ptrdiff_t q = (ptrdiff_t)k0, k, t, u;                                                     \
+    (void)bi;                                                                                 \
+    if (nlast < r) {                   /* the last panel's rows past xn */                    \
+        T *pan = buf + (npan - 1) * pstride;                                                  \
+        for (k = 0; k < kc; k++)                                                              \
+            for (t = nlast; t < r; t++)                                                       \
+                pan[k * r + t] = 0;                                                           \
+    }                                                                                         \
+    while (q < qend) {                                                                        \
+        const ptrdiff_t n = q / P, pp = q - n * P;                                            \
+        ptrdiff_t len = P - pp < qend - q ? P - pp : qend - q, pn;                            \
+        const T *img = (const T *)s->dy + n * OC * P + pp;                                    \
+        if (len > FNN_CONV_PACK_L)                                                            \
+            len = FNN_CONV_PACK_L;                                                            \
+        for (pn = 0; pn < npan; pn++) {                                                       \
+            const ptrdiff_t o0 = (ptrdiff_t)x0 + pn * r;                                      \
+            const ptrdiff_t ct = pn < npan - 1 ? r : nlast;                                   \
+            T *dst = buf + pn * pstride + (q - (ptrdiff_t)k0) * r;                            \
+            for (t = 0; t < ct; t++) {                                                        \
+                const T *run = img + (o0 + t) * P;                                            \
+                for (u = 0; u < len; u++)                                                     \
+                    tile[t * FNN_CONV_PACK_L + u] = run[u];                                   \
+            }                                                                                 \
+            fnn_conv_pack_transpose_##T(tile, len, ct, dst, r);                               \
+        }                                                                                     \
+        q += len;                                                                             \
+    }                                                                                         \
+}
+
+FNN_CONV_PACK_DY(fnn_conv_pack_dy_f, float)
+FNN_CONV_PACK_DY(fnn_conv_pack_dy_d, double)
 
 #endif
