@@ -169,30 +169,30 @@ static void fnn_conv_pack_cols_f(const void *ctx, int64_t bi, int64_t k0, int64_
  * bits. */
 #define FNN_CONV_PACK_L 64
 
-/* dst[u*r + t] = tile[t*FNN_CONV_PACK_L + u] for u < len, t < ct: 4 x 4 blocks transposed in
- * SSE registers for float (SSE2 is in every x86-64's baseline, as in fnn_gemm_pack.h), the rest
- * one by one. */
-static inline void fnn_conv_pack_transpose_double(const double *tile, ptrdiff_t len,
-                                                  ptrdiff_t ct, double *dst, int r)
+/* dst[u*r + t] = src[t*stride + u] for u < len, t < ct: a block of ct rows (stride apart) of
+ * len values transposed into a panel.  4 x 4 blocks are transposed in SSE registers for float
+ * (SSE2 is in every x86-64's baseline, as in fnn_gemm_pack.h), the rest one by one. */
+static inline void fnn_conv_pack_transpose_double(const double *src, ptrdiff_t stride,
+                                                  ptrdiff_t len, ptrdiff_t ct, double *dst, int r)
 {
     ptrdiff_t u, t;
     for (u = 0; u < len; u++)
         for (t = 0; t < ct; t++)
-            dst[u * r + t] = tile[t * FNN_CONV_PACK_L + u];
+            dst[u * r + t] = src[t * stride + u];
 }
 
-static inline void fnn_conv_pack_transpose_float(const float *tile, ptrdiff_t len,
-                                                 ptrdiff_t ct, float *dst, int r)
+static inline void fnn_conv_pack_transpose_float(const float *src, ptrdiff_t stride,
+                                                 ptrdiff_t len, ptrdiff_t ct, float *dst, int r)
 {
     ptrdiff_t u = 0, t;
 #if FNN_X86
-    const ptrdiff_t L = FNN_CONV_PACK_L, ct4 = ct / 4 * 4;
+    const ptrdiff_t L = stride, ct4 = ct / 4 * 4;
     for (; u + 4 <= len; u += 4) {
         for (t = 0; t < ct4; t += 4) {
-            __m128 r0 = _mm_loadu_ps(tile + t * L + u);
-            __m128 r1 = _mm_loadu_ps(tile + (t + 1) * L + u);
-            __m128 r2 = _mm_loadu_ps(tile + (t + 2) * L + u);
-            __m128 r3 = _mm_loadu_ps(tile + (t + 3) * L + u);
+            __m128 r0 = _mm_loadu_ps(src + t * L + u);
+            __m128 r1 = _mm_loadu_ps(src + (t + 1) * L + u);
+            __m128 r2 = _mm_loadu_ps(src + (t + 2) * L + u);
+            __m128 r3 = _mm_loadu_ps(src + (t + 3) * L + u);
             _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
             _mm_storeu_ps(dst + u * r + t, r0);
             _mm_storeu_ps(dst + (u + 1) * r + t, r1);
@@ -200,16 +200,16 @@ static inline void fnn_conv_pack_transpose_float(const float *tile, ptrdiff_t le
             _mm_storeu_ps(dst + (u + 3) * r + t, r3);
         }
         for (; t < ct; t++) {
-            dst[u * r + t] = tile[t * L + u];
-            dst[(u + 1) * r + t] = tile[t * L + u + 1];
-            dst[(u + 2) * r + t] = tile[t * L + u + 2];
-            dst[(u + 3) * r + t] = tile[t * L + u + 3];
+            dst[u * r + t] = src[t * L + u];
+            dst[(u + 1) * r + t] = src[t * L + u + 1];
+            dst[(u + 2) * r + t] = src[t * L + u + 2];
+            dst[(u + 3) * r + t] = src[t * L + u + 3];
         }
     }
 #endif
     for (; u < len; u++)
         for (t = 0; t < ct; t++)
-            dst[u * r + t] = tile[t * FNN_CONV_PACK_L + u];
+            dst[u * r + t] = src[t * stride + u];
 }
 /* The tap walk (c, i, j) and the row bounds repeat the cols packer's above: the two write
  * different layouts (a panel directly; a tile then transposed), and each macro reads whole. */
@@ -278,7 +278,7 @@ static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0
                     }                                                                         \
                 }                                                                             \
             }                                                                                 \
-            fnn_conv_pack_transpose_##T(tile, len, ct, dst, r);                               \
+            fnn_conv_pack_transpose_##T(tile, FNN_CONV_PACK_L, len, ct, dst, r);              \
         }                                                                                     \
         q += len;                                                                             \
     }                                                                                         \
@@ -291,9 +291,8 @@ FNN_CONV_PACK_COLS_T(fnn_conv_pack_cols_t_d, double)
  *     op(A)[o, q] = dy[n, o, p],  q = n*P + p
  * (dy is (N, OC, P), C order), so the GEMM needs no transposed copy of dy.  A request's
  * k0..k0+kc runs over pixels q, its x0..x0+xn over output channels o.  Within one image the
- * block is a row-major matrix (row stride P): each run of pixels in one image is transposed
- * into the panels as the cols^T packer does with its tiles (r rows of up to FNN_CONV_PACK_L
- * pixels at a time).  Same values in the same k order as packing the transposed copy: the
+ * block is a row-major matrix (row stride P): each run of pixels in one image (at most
+ * FNN_CONV_PACK_L) is transposed into the panels straight from dy, r rows at a time.  Same values in the same k order as packing the transposed copy: the
  * same bits. */
 typedef struct {
     const void *dy;            /* float * or double *: dy[0, 0, 0] */
@@ -310,8 +309,7 @@ static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0
     const ptrdiff_t nlast = (ptrdiff_t)xn - (npan - 1) * r;                                   \
     const ptrdiff_t pstride = (ptrdiff_t)kc * r, qend = (ptrdiff_t)(k0 + kc);                 \
     T *buf = (T *)vbuf;                                                                       \
-    T tile[FNN_GEMM_MAX_R * FNN_CONV_PACK_L];                                                 \
-    ptrdiff_t q = (ptrdiff_t)k0, k, t, u;                                                     \
+    ptrdiff_t q = (ptrdiff_t)k0, k, t;                                                        \
     (void)bi;                                                                                 \
     if (nlast < r) {                   /* the last panel's rows past xn */                    \
         T *pan = buf + (npan - 1) * pstride;                                                  \
@@ -329,12 +327,8 @@ static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0
             const ptrdiff_t o0 = (ptrdiff_t)x0 + pn * r;                                      \
             const ptrdiff_t ct = pn < npan - 1 ? r : nlast;                                   \
             T *dst = buf + pn * pstride + (q - (ptrdiff_t)k0) * r;                            \
-            for (t = 0; t < ct; t++) {                                                        \
-                const T *run = img + (o0 + t) * P;                                            \
-                for (u = 0; u < len; u++)                                                     \
-                    tile[t * FNN_CONV_PACK_L + u] = run[u];                                   \
-            }                                                                                 \
-            fnn_conv_pack_transpose_##T(tile, len, ct, dst, r);                               \
+            /* the block's ct rows are runs of dy, P apart: transposed in place */            \
+            fnn_conv_pack_transpose_##T(img + o0 * P, P, len, ct, dst, r);                    \
         }                                                                                     \
         q += len;                                                                             \
     }                                                                                         \
