@@ -31,6 +31,7 @@
 typedef struct {
     const fnn_conv_geom *g;
     const void *x;             /* float * or double *: x[0, 0, 0, 0] */
+    int simd;                  /* FNN_SIMD_*: the cols packer's vector variant runs at or below */
 } fnn_conv_cols_src;
 
 /* first output o whose input o*s + j - p is >= 0, and one past the last whose input is < L;
@@ -129,8 +130,31 @@ static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0
     }                                                                                         \
 }
 
-FNN_CONV_PACK_COLS(fnn_conv_pack_cols_f, float)
+FNN_CONV_PACK_COLS(fnn_conv_pack_cols_f_generic, float)
 FNN_CONV_PACK_COLS(fnn_conv_pack_cols_d, double)
+
+#if FNN_X86
+#include "fnn_conv_pack_simd.h"
+#endif
+
+/* The float cols packer: the vector variants (fnn_conv_pack_simd.h) for width stride 1 at the
+ * context's level, else the scalar one; all write the same panels. */
+static void fnn_conv_pack_cols_f(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,
+                                 int64_t xn, int r, void *buf)
+{
+#if FNN_X86
+    const fnn_conv_cols_src *s = (const fnn_conv_cols_src *)ctx;
+    if (s->g->sw == 1 && s->simd >= FNN_SIMD_AVX512) {
+        fnn_conv_pack_cols_f_avx512(s, bi, k0, kc, x0, xn, r, (float *)buf);
+        return;
+    }
+    if (s->g->sw == 1 && s->simd >= FNN_SIMD_AVX2) {
+        fnn_conv_pack_cols_f_avx2(s, bi, k0, kc, x0, xn, r, (float *)buf);
+        return;
+    }
+#endif
+    fnn_conv_pack_cols_f_generic(ctx, bi, k0, kc, x0, xn, r, buf);
+}
 
 /* The transposed operand, for the weight gradient dW (OC x K) = dY (OC x N*P) @ cols^T: op(B)
  * is cols^T, (N*P) x K, one matrix for the whole batch (bi is always 0):
@@ -145,30 +169,30 @@ FNN_CONV_PACK_COLS(fnn_conv_pack_cols_d, double)
  * bits. */
 #define FNN_CONV_PACK_L 64
 
-/* dst[u*r + t] = tile[t*FNN_CONV_PACK_L + u] for u < len, t < ct: 4 x 4 blocks transposed in
- * SSE registers for float (SSE2 is in every x86-64's baseline, as in fnn_gemm_pack.h), the rest
- * one by one. */
-static inline void fnn_conv_pack_transpose_double(const double *tile, ptrdiff_t len,
-                                                  ptrdiff_t ct, double *dst, int r)
+/* dst[u*r + t] = src[t*stride + u] for u < len, t < ct: a block of ct rows (stride apart) of
+ * len values transposed into a panel.  4 x 4 blocks are transposed in SSE registers for float
+ * (SSE2 is in every x86-64's baseline, as in fnn_gemm_pack.h), the rest one by one. */
+static inline void fnn_conv_pack_transpose_double(const double *src, ptrdiff_t stride,
+                                                  ptrdiff_t len, ptrdiff_t ct, double *dst, int r)
 {
     ptrdiff_t u, t;
     for (u = 0; u < len; u++)
         for (t = 0; t < ct; t++)
-            dst[u * r + t] = tile[t * FNN_CONV_PACK_L + u];
+            dst[u * r + t] = src[t * stride + u];
 }
 
-static inline void fnn_conv_pack_transpose_float(const float *tile, ptrdiff_t len,
-                                                 ptrdiff_t ct, float *dst, int r)
+static inline void fnn_conv_pack_transpose_float(const float *src, ptrdiff_t stride,
+                                                 ptrdiff_t len, ptrdiff_t ct, float *dst, int r)
 {
     ptrdiff_t u = 0, t;
 #if FNN_X86
-    const ptrdiff_t L = FNN_CONV_PACK_L, ct4 = ct / 4 * 4;
+    const ptrdiff_t L = stride, ct4 = ct / 4 * 4;
     for (; u + 4 <= len; u += 4) {
         for (t = 0; t < ct4; t += 4) {
-            __m128 r0 = _mm_loadu_ps(tile + t * L + u);
-            __m128 r1 = _mm_loadu_ps(tile + (t + 1) * L + u);
-            __m128 r2 = _mm_loadu_ps(tile + (t + 2) * L + u);
-            __m128 r3 = _mm_loadu_ps(tile + (t + 3) * L + u);
+            __m128 r0 = _mm_loadu_ps(src + t * L + u);
+            __m128 r1 = _mm_loadu_ps(src + (t + 1) * L + u);
+            __m128 r2 = _mm_loadu_ps(src + (t + 2) * L + u);
+            __m128 r3 = _mm_loadu_ps(src + (t + 3) * L + u);
             _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
             _mm_storeu_ps(dst + u * r + t, r0);
             _mm_storeu_ps(dst + (u + 1) * r + t, r1);
@@ -176,16 +200,16 @@ static inline void fnn_conv_pack_transpose_float(const float *tile, ptrdiff_t le
             _mm_storeu_ps(dst + (u + 3) * r + t, r3);
         }
         for (; t < ct; t++) {
-            dst[u * r + t] = tile[t * L + u];
-            dst[(u + 1) * r + t] = tile[t * L + u + 1];
-            dst[(u + 2) * r + t] = tile[t * L + u + 2];
-            dst[(u + 3) * r + t] = tile[t * L + u + 3];
+            dst[u * r + t] = src[t * L + u];
+            dst[(u + 1) * r + t] = src[t * L + u + 1];
+            dst[(u + 2) * r + t] = src[t * L + u + 2];
+            dst[(u + 3) * r + t] = src[t * L + u + 3];
         }
     }
 #endif
     for (; u < len; u++)
         for (t = 0; t < ct; t++)
-            dst[u * r + t] = tile[t * FNN_CONV_PACK_L + u];
+            dst[u * r + t] = src[t * stride + u];
 }
 /* The tap walk (c, i, j) and the row bounds repeat the cols packer's above: the two write
  * different layouts (a panel directly; a tile then transposed), and each macro reads whole. */
@@ -254,7 +278,7 @@ static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0
                     }                                                                         \
                 }                                                                             \
             }                                                                                 \
-            fnn_conv_pack_transpose_##T(tile, len, ct, dst, r);                               \
+            fnn_conv_pack_transpose_##T(tile, FNN_CONV_PACK_L, len, ct, dst, r);              \
         }                                                                                     \
         q += len;                                                                             \
     }                                                                                         \
@@ -262,5 +286,55 @@ static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0
 
 FNN_CONV_PACK_COLS_T(fnn_conv_pack_cols_t_f, float)
 FNN_CONV_PACK_COLS_T(fnn_conv_pack_cols_t_d, double)
+
+/* The weight gradient's other operand, dY, straight from dy: op(A) is OC x (N*P),
+ *     op(A)[o, q] = dy[n, o, p],  q = n*P + p
+ * (dy is (N, OC, P), C order), so the GEMM needs no transposed copy of dy.  A request's
+ * k0..k0+kc runs over pixels q, its x0..x0+xn over output channels o.  Within one image the
+ * block is a row-major matrix (row stride P): each run of pixels in one image (at most
+ * FNN_CONV_PACK_L) is transposed into the panels straight from dy, r rows at a time.  Same values in the same k order as packing the transposed copy: the
+ * same bits. */
+typedef struct {
+    const void *dy;            /* float * or double *: dy[0, 0, 0] */
+    ptrdiff_t OC, P;
+} fnn_conv_dy_src;
+
+#define FNN_CONV_PACK_DY(NAME, T)                                                              \
+static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0, int64_t xn, \
+                 int r, void *vbuf)                                                           \
+{                                                                                             \
+    const fnn_conv_dy_src *s = (const fnn_conv_dy_src *)ctx;                                  \
+    const ptrdiff_t OC = s->OC, P = s->P;                                                     \
+    const ptrdiff_t npan = (ptrdiff_t)((xn + r - 1) / r);                                     \
+    const ptrdiff_t nlast = (ptrdiff_t)xn - (npan - 1) * r;                                   \
+    const ptrdiff_t pstride = (ptrdiff_t)kc * r, qend = (ptrdiff_t)(k0 + kc);                 \
+    T *buf = (T *)vbuf;                                                                       \
+    ptrdiff_t q = (ptrdiff_t)k0, k, t;                                                        \
+    (void)bi;                                                                                 \
+    if (nlast < r) {                   /* the last panel's rows past xn */                    \
+        T *pan = buf + (npan - 1) * pstride;                                                  \
+        for (k = 0; k < kc; k++)                                                              \
+            for (t = nlast; t < r; t++)                                                       \
+                pan[k * r + t] = 0;                                                           \
+    }                                                                                         \
+    while (q < qend) {                                                                        \
+        const ptrdiff_t n = q / P, pp = q - n * P;                                            \
+        ptrdiff_t len = P - pp < qend - q ? P - pp : qend - q, pn;                            \
+        const T *img = (const T *)s->dy + n * OC * P + pp;                                    \
+        if (len > FNN_CONV_PACK_L)                                                            \
+            len = FNN_CONV_PACK_L;                                                            \
+        for (pn = 0; pn < npan; pn++) {                                                       \
+            const ptrdiff_t o0 = (ptrdiff_t)x0 + pn * r;                                      \
+            const ptrdiff_t ct = pn < npan - 1 ? r : nlast;                                   \
+            T *dst = buf + pn * pstride + (q - (ptrdiff_t)k0) * r;                            \
+            /* the block's ct rows are runs of dy, P apart: transposed in place */            \
+            fnn_conv_pack_transpose_##T(img + o0 * P, P, len, ct, dst, r);                    \
+        }                                                                                     \
+        q += len;                                                                             \
+    }                                                                                         \
+}
+
+FNN_CONV_PACK_DY(fnn_conv_pack_dy_f, float)
+FNN_CONV_PACK_DY(fnn_conv_pack_dy_d, double)
 
 #endif

@@ -17,6 +17,7 @@ from hypothesis import given, strategies as st
 
 import fastnn
 from fastnn import reference
+from fastnn.contracts.conv import Geometry, geometry
 from fastnn.kernels import _conv
 from fnn_testutil import same_bits, simd
 
@@ -25,10 +26,11 @@ DTYPES = [np.float32, np.float64]
 
 @st.composite
 def conv_cases(draw):
-    """Random geometry: batch 1..3, 1..4 channels, kernels 1..4 (non-square included), strides
+    """Random geometry: batch 1..3, 1..4 or 8..9 input channels (8 and up: dx as a convolution
+    of dy at stride 1), 1..4 output channels, kernels 1..4 (non-square included), strides
     1..3 per axis, padding 0..2 per axis, input sizes from 'kernel barely fits' upwards."""
     n = draw(st.integers(1, 3))
-    c = draw(st.integers(1, 4))
+    c = draw(st.sampled_from([1, 2, 3, 4, 8, 9]))
     oc = draw(st.integers(1, 4))
     kh = draw(st.integers(1, 4))
     kw = draw(st.integers(1, 4))
@@ -386,7 +388,12 @@ def test_direct_path_is_the_gemm_path_bit_for_bit(level, algorithm):
 IMPLICIT_CASES = [((2, 3, 7, 9), (5, 3, 3, 3), 1, 1), ((3, 32, 14, 14), (64, 32, 3, 3), 1, 1),
                   ((2, 4, 11, 6), (3, 4, 2, 5), (2, 3), (1, 2)), ((1, 2, 5, 5), (4, 2, 5, 5), 1, 0),
                   ((2, 1, 9, 1), (7, 1, 3, 1), 2, (3, 0)), ((1, 2, 4, 70), (3, 2, 1, 3), 1, (0, 4)),
-                  ((2, 24, 6, 7), (13, 24, 5, 5), 1, 2), ((1, 16, 3, 3), (2, 16, 3, 3), 1, 1)]
+                  ((2, 24, 6, 7), (13, 24, 5, 5), 1, 2), ((1, 16, 3, 3), (2, 16, 3, 3), 1, 1),
+                  # the vector packers: rows of 20 and 37 (two and three vectors), a kernel
+                  # 9 wide (load masks not held per piece), no padding; C >= 8 with stride 1
+                  # makes dx a convolution of dy (dy's rows of 20 / 37 / 4 packed the same way)
+                  ((1, 8, 5, 20), (4, 8, 3, 3), 1, 1), ((2, 9, 3, 37), (5, 9, 2, 3), (2, 1), 1),
+                  ((1, 8, 4, 12), (3, 8, 1, 9), 1, (0, 4)), ((2, 10, 6, 5), (4, 10, 2, 3), 1, 0)]
 
 
 @pytest.mark.parametrize("level", fastnn.cpu_simd_levels())
@@ -420,3 +427,53 @@ def test_implicit_im2col_is_the_materialised_path_bit_for_bit(level, dtype, algo
                 got = _conv.conv2d_backward(dy, x, w, s, p, need_dx=need_dx)
             for name, a, e in zip(("dx", "dw", "db"), got, want):
                 assert a is None or same_bits(a, e), (xs, ws, s, p, threads, name)
+
+
+# --------------------------------------------------------------------------- dx as a convolution
+# At stride 1 with padding <= kernel - 1 and at least DX_CONVOLUTION_MIN_CHANNELS input
+# channels, dx is the forward convolution of dy with the flipped, channel-swapped kernel
+# (fastnn/kernels/_conv.pyx, _dx_convolution) instead of W^T @ dy and col2im: the same sums
+# in another order, so the two paths agree to rounding, and each is the twin's dx to rounding.
+DX_CASES = [((2, 8, 7, 9), (5, 8, 3, 3), 1, 1), ((1, 9, 5, 6), (3, 9, 2, 3), 1, (1, 0)),
+            ((3, 12, 4, 4), (2, 12, 4, 1), 1, (3, 0)), ((1, 8, 6, 21), (4, 8, 5, 5), 1, 2),
+            ((2, 8, 3, 3), (7, 8, 1, 1), 1, 0)]
+
+
+def test_dx_as_convolution_rule():
+    m = _conv.DX_CONVOLUTION_MIN_CHANNELS
+    assert _conv.dx_as_convolution(m, Geometry(3, 3, 1, 1, 2, 2, 5, 5))
+    assert not _conv.dx_as_convolution(m - 1, Geometry(3, 3, 1, 1, 1, 1, 5, 5))
+    assert not _conv.dx_as_convolution(m, Geometry(3, 3, 1, 2, 1, 1, 5, 3))     # stride 2
+    assert not _conv.dx_as_convolution(m, Geometry(3, 3, 1, 1, 3, 1, 7, 5))     # ph > kh - 1
+    assert not _conv.dx_as_convolution(m, Geometry(1, 2, 1, 1, 0, 2, 5, 8))     # pw > kw - 1
+
+
+@pytest.fixture
+def dx_by_columns():
+    """Makes conv2d_backward take the columns + col2im path for dx while active."""
+    saved = _conv.DX_CONVOLUTION_MIN_CHANNELS
+
+    def force(on):
+        _conv.DX_CONVOLUTION_MIN_CHANNELS = 10 ** 9 if on else saved
+    yield force
+    _conv.DX_CONVOLUTION_MIN_CHANNELS = saved
+
+
+@pytest.mark.parametrize("case", DX_CASES, ids=str)
+def test_dx_as_convolution_is_the_columns_path_to_rounding(case, dx_by_columns):
+    xs, ws, s, p = case
+    rng = np.random.default_rng(31)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    dy = rng.standard_normal(_conv.conv2d_forward(x, w, None, s, p).shape)
+    assert _conv.dx_as_convolution(xs[1], geometry(x.shape, ws[2], ws[3], s, p))
+    dx_conv, dw, db = _conv.conv2d_backward(dy, x, w, s, p)
+    dx_by_columns(True)
+    dx_cols, dw2, db2 = _conv.conv2d_backward(dy, x, w, s, p)
+    dx_by_columns(False)
+    # dw and db do not depend on how dx is computed
+    assert same_bits(dw, dw2) and same_bits(db, db2)
+    want = reference.conv2d_backward(dy, x, w, s, p)[0]
+    bound = 2 * ws[0] * ws[2] * ws[3] * np.finfo(np.float64).eps * reference.conv2d_backward(
+        np.abs(dy), np.abs(x), np.abs(w), s, p)[0]
+    for got in (dx_conv, dx_cols):
+        assert np.all(np.abs(got - want) <= 2 * bound), case

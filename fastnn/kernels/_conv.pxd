@@ -21,10 +21,18 @@ cdef extern from "fnn_conv_pack.h" nogil:
     ctypedef struct fnn_conv_cols_src:
         const fnn_conv_geom *g
         const void *x
+        int simd
     void fnn_conv_pack_cols_f(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,
                               int64_t xn, int r, void *buf) noexcept
     void fnn_conv_pack_cols_d(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,
                               int64_t xn, int r, void *buf) noexcept
+    ctypedef struct fnn_conv_dy_src:
+        const void *dy
+        Py_ssize_t OC, P
+    void fnn_conv_pack_dy_f(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,
+                            int64_t xn, int r, void *buf) noexcept
+    void fnn_conv_pack_dy_d(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,
+                            int64_t xn, int r, void *buf) noexcept
     void fnn_conv_pack_cols_t_f(const void *ctx, int64_t bi, int64_t k0, int64_t kc,
                                 int64_t x0, int64_t xn, int r, void *buf) noexcept
     void fnn_conv_pack_cols_t_d(const void *ctx, int64_t bi, int64_t k0, int64_t kc,

@@ -1,6 +1,6 @@
 # Design:
 #
-# Size: about 600 lines, kept whole: forward and backward choose between the im2col + GEMM
+# Size: about 700 lines, kept whole: forward and backward choose between the im2col + GEMM
 # path and the direct one, and share the packing and workspace; splitting would scatter that.
 #
 # 2-D convolution as im2col + fastnn's batched C GEMM.  Three files: the contract
@@ -26,8 +26,9 @@
 #   are output pixels) and dW's cols^T panels (k runs over pixels).  Same values in the same k
 #   order as packing them from the materialised cols, so the same bits; set_conv_algorithm(
 #   "im2col") selects the materialised path below (tests compare the two bit for bit;
-#   bench/ab_conv_im2col.py times them).  cols is then only the buffer dx's GEMM writes dcols
-#   into (need_dx) and the direct path's dx.
+#   bench/ab_conv_im2col.py times them).  The float32 panels at width stride 1 are written by
+#   masked vector moves (src_c/fnn_conv_pack_simd.h, AVX-512 or AVX2 by the SIMD level): the
+#   same values.  cols is then only the buffer the columns path of dx writes dcols into.
 # * Workspace.  cols is large (kh*kw times the input at stride 1) and only lives for one call.
 #   It lives in a thread-local, grow-only buffer (threading.local: two Python threads never
 #   share one) so its pages are faulted in once, not on every call: above glibc's mmap
@@ -44,18 +45,25 @@
 #   to it in the fixed (i, j, oh, ow) order, so no two threads write one element and the sum
 #   order never depends on the thread count.  It is the same order as the NumPy twin's
 #   slice-adds, so col2im is bit-identical to the twin.
-# * Backward: cols = im2col(x) again (the API passes x; caching it across calls would hold a
-#   cols per layer), then
-#     dw (OC x CKK) = dY (OC x N*P) @ cols^T : ONE GEMM with K = N*P.  dY is dy transposed to
-#       (OC, N*P) in a second workspace (dy[n, oc, p] is not addressable with one column
-#       stride); a single GEMM keeps each dw element's whole sum in one thread, so no
+# * Backward (default settings):
+#     dw (OC x CKK) = dY (OC x N*P) @ cols^T : ONE GEMM with K = N*P whose operands are both
+#       packed straight from the arrays: cols^T from x (implicit im2col) and dY from dy
+#       (dy[n, oc, p] is a row-major OC x P block per image), so neither cols nor a transposed
+#       copy of dy exists; a single GEMM keeps each dw element's whole sum in one thread, so no
 #       cross-thread reduction is needed and dw is deterministic.
-#     db[oc] = sum over n, p of dy: prange over oc, serial sum inside (deterministic), fused
-#       into the pass that transposes dy.
-#     dcols = W^T @ dy[n] per sample, one batched GEMM (W^T read through swapped strides),
-#       written over cols (no longer needed after dw), then col2im -> dx.
+#     db[oc] = sum over n, p of dy: prange over oc, serial sum inside (deterministic).
+#     dx, at stride 1 with padding <= kernel - 1 and C >= DX_CONVOLUTION_MIN_CHANNELS: the
+#       forward convolution of dy with the kernel flipped and its channel axes swapped
+#       (_dx_convolution), through the same implicit-im2col GEMM as the forward pass: no
+#       column gradients, no col2im.  Otherwise (strides > 1, wide padding, few channels,
+#       where that GEMM's C rows would fill too little of a micro-tile):
+#       dcols = W^T @ dy[n] per sample, one batched GEMM (W^T read through swapped strides)
+#       into the cols workspace, then col2im -> dx.
+#   The setting 'im2col' keeps the materialised path: cols = im2col(x) again, dY = dy
+#   transposed into a workspace (fused with db's sum), the same GEMMs reading them, and for
+#   dx by convolution the materialised im2col of dy: the same bits as the default.
 #   The activation's derivative is not here: the layer computes dz from dy and the kept output
-#   (fastnn/layers.py), as for Dense.
+#   (fastnn/layers), as for Dense.
 # * The GEMM itself threads over output tiles and never splits a dot product, so every output
 #   here is bit-identical at any thread count.
 # * Direct path (src_c/fnn_conv_direct.h, declared in _conv.pxd) for layers where K = C*kh*kw
@@ -70,7 +78,7 @@
 #   the same chain of FMAs (or multiply-adds at the generic level) in the same k order as the
 #   GEMM computes for it, under the same flush-to-zero mode, so the path never changes a result
 #   (tested bit for bit against the GEMM path, which `set_conv_algorithm("gemm")` forces).  dx,
-#   when asked for, still goes through the GEMM and col2im.
+#   when asked for, goes through the GEMM path's rules above.
 from cython.parallel cimport prange
 from cython cimport floating
 from libc.stdint cimport int64_t
@@ -281,6 +289,21 @@ cdef void _transpose_dy_bias_grad(const floating[:, :, ::1] dy, floating[:, ::1]
         db[oc] = acc
 
 
+cdef void _bias_grad(const floating[:, :, ::1] dy, floating[::1] db, int nt):
+    """db[oc] = sum over n then p of dy[n, oc, p]: _transpose_dy_bias_grad's sum, in the same
+    order (serial in one thread per channel), without the copy, for the GEMM that packs dY
+    straight from dy."""
+    cdef Py_ssize_t N = dy.shape[0], OC = dy.shape[1], P = dy.shape[2]
+    cdef Py_ssize_t oc, n, p
+    cdef floating acc
+    for oc in prange(OC, schedule="static", nogil=True, num_threads=_threads_for(OC, nt)):
+        acc = 0
+        for n in range(N):
+            for p in range(P):
+                acc = acc + dy[n, oc, p]
+        db[oc] = acc
+
+
 cdef void _gemm(int64_t batch, int64_t M, int64_t N, int64_t K,
                 const floating *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
                 const floating *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
@@ -317,6 +340,7 @@ cdef int _forward_implicit(const floating[:, :, :, ::1] x, const floating[:, ::1
     cdef int status
     ctx.g = &geo
     ctx.x = &x[0, 0, 0, 0]
+    ctx.simd = simd_level()
     src.ctx = &ctx
     if floating is float:
         src.pack = fnn_conv_pack_cols_f
@@ -330,27 +354,37 @@ cdef int _forward_implicit(const floating[:, :, :, ::1] x, const floating[:, ::1
     return status
 
 
-cdef int _dw_implicit(const floating[:, :, :, ::1] x, const floating[:, ::1] dyt,
+cdef int _dw_implicit(const floating[:, :, :, ::1] x, const floating[:, :, ::1] dy,
                       floating[:, ::1] dw2, fnn_conv_geom geo, int nt):
-    """dw (OC x CKK) = dY (OC x NP) @ cols^T, ONE GEMM with K = N*P whose B panels (cols^T) are
-    packed straight from x (src_c/fnn_conv_pack.h).  Returns the GEMM's status.  The source
-    set-up repeats _forward_implicit's on purpose: the packer (cols^T, not cols) and the GEMM's
-    shape differ, and each reads as one call beside its docstring."""
-    cdef int64_t OC = dw2.shape[0], CKK = dw2.shape[1], NP = dyt.shape[1]
+    """dw (OC x CKK) = dY (OC x NP) @ cols^T, ONE GEMM with K = N*P whose operands are both
+    packed straight from the arrays (src_c/fnn_conv_pack.h): the B panels (cols^T) from x, the
+    A panels (dY) from dy (N, OC, P), so neither cols nor a transposed copy of dy exists.
+    Returns the GEMM's status.  The source set-up repeats _forward_implicit's on purpose: the
+    packers and the GEMM's shape differ, and each reads as one call beside its docstring."""
+    cdef int64_t OC = dw2.shape[0], CKK = dw2.shape[1], NP = dy.shape[0] * dy.shape[2]
     cdef fnn_conv_cols_src ctx
-    cdef fnn_gemm_src src
+    cdef fnn_conv_dy_src dy_ctx
+    cdef fnn_gemm_src src, dy_src
     cdef int status
     ctx.g = &geo
     ctx.x = &x[0, 0, 0, 0]
+    ctx.simd = simd_level()
     src.ctx = &ctx
+    dy_ctx.dy = &dy[0, 0, 0]
+    dy_ctx.OC = dy.shape[1]
+    dy_ctx.P = dy.shape[2]
+    dy_src.ctx = &dy_ctx
     if floating is float:
         src.pack = fnn_conv_pack_cols_t_f
+        dy_src.pack = fnn_conv_pack_dy_f
     else:
         src.pack = fnn_conv_pack_cols_t_d
+        dy_src.pack = fnn_conv_pack_dy_d
     with nogil:
-        status = gemm_src(1, OC, CKK, NP, &dyt[0, 0], 0, NP, 1, <const floating *>NULL, 0, 0, 0,
-                          0, &dw2[0, 0], 0, CKK, 1, <const floating *>NULL, FNN_BIAS_NONE,
-                          FNN_ACT_NONE, 1, nt, simd_level(), NULL, &src)
+        status = gemm_src(1, OC, CKK, NP, <const floating *>NULL, 0, 0, 0,
+                          <const floating *>NULL, 0, 0, 0, 0, &dw2[0, 0], 0, CKK, 1,
+                          <const floating *>NULL, FNN_BIAS_NONE, FNN_ACT_NONE, 1, nt,
+                          simd_level(), &dy_src, &src)
     return status
 
 
@@ -535,6 +569,72 @@ def conv2d_forward(x, w, b, stride, padding, activation=None):
     return y
 
 
+#: the fewest input channels for which conv2d_backward computes dx as a convolution of dy: its
+#: GEMM has one row per input channel, and with fewer rows than about two thirds of a micro-tile
+#: the columns' gradient + col2im is faster (bench/ab_conv_dx.py); a constant, not the SIMD
+#: level's tile height, so that the choice (and so dx's bits) is the same at every level
+DX_CONVOLUTION_MIN_CHANNELS = 8
+
+
+def dx_as_convolution(c, g):
+    """True when conv2d_backward computes dx as a convolution of dy, for x with `c` channels
+    and the checked geometry g: stride 1 and padding at most the kernel size - 1 on both axes,
+    and c >= DX_CONVOLUTION_MIN_CHANNELS.  False: it computes the columns' gradient
+    W^T @ dy and col2im.
+
+        >>> from fastnn.contracts.conv import Geometry
+        >>> dx_as_convolution(32, Geometry(3, 3, 1, 1, 1, 1, 14, 14))
+        True
+        >>> dx_as_convolution(32, Geometry(3, 3, 2, 2, 1, 1, 7, 7))
+        False
+    """
+    return (c >= DX_CONVOLUTION_MIN_CHANNELS and g.sh == 1 and g.sw == 1
+            and g.ph <= g.kh - 1 and g.pw <= g.kw - 1)
+
+
+cdef object _dx_convolution(object dy, object w, object x_shape, object g, int nt):
+    """dx for a stride-1 layer, as the forward convolution of dy (N, OC, OH, OW) with the
+    kernel flipped in both axes and its channel axes swapped, padding (kh-1-ph, kw-1-pw):
+
+        dx[n, c, h, v] = sum over o, i, j of dy[n, o, h + ph - i, v + pw - j] * w[o, c, i, j]
+                       = sum over o, i', j' of dy_padded[n, o, h + i', v + j'] * wf[c, o, i', j']
+        with wf[c, o, i', j'] = w[o, c, kh-1-i', kw-1-j'] and dy padded by kh-1-ph, kw-1-pw.
+
+    One GEMM per image with K = OC*kh*kw whose B panels are packed straight from dy (the
+    forward's implicit im2col), so neither the (C*kh*kw) x (N*P) matrix of column gradients nor
+    col2im's pass over it exists.  Each dx element is one FMA chain over (o, i', j'): other
+    roundings than the columns + col2im path (tests compare both with the NumPy twin), the
+    same bits at any thread count, and the same bits under set_conv_algorithm('im2col'), which
+    materialises im2col(dy) for the same GEMM."""
+    N, OC = dy.shape[0], dy.shape[1]
+    C, H, W = x_shape[1], x_shape[2], x_shape[3]
+    kh, kw = g.kh, g.kw
+    wf2 = np.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]).reshape(
+        C, OC * kh * kw)
+    gd = contract.Geometry(kh, kw, 1, 1, kh - 1 - g.ph, kw - 1 - g.pw, H, W)
+    dx = np.empty(x_shape, dtype=dy.dtype)
+    dx3 = dx.reshape(N, C, H * W)
+    none = np.zeros(1, dtype=dy.dtype)
+    if _algorithm_setting != "im2col":
+        if dy.dtype == np.float32:
+            status = _forward_implicit[float](dy, wf2, dx3, none, False, FNN_ACT_NONE,
+                                              _geom(dy.shape, C, gd), nt)
+        else:
+            status = _forward_implicit[double](dy, wf2, dx3, none, False, FNN_ACT_NONE,
+                                               _geom(dy.shape, C, gd), nt)
+        if status != 0:
+            raise MemoryError("conv2d_backward: no memory for the GEMM's packing buffers")
+        return dx
+    cols = _workspace("cols", OC * kh * kw * N * H * W, dy.dtype).reshape(OC * kh * kw,
+                                                                          N * H * W)
+    _im2col_into(dy, cols, gd, nt)
+    if dy.dtype == np.float32:
+        _forward_gemm[float](wf2, cols, dx3, none, False, FNN_ACT_NONE, nt)
+    else:
+        _forward_gemm[double](wf2, cols, dx3, none, False, FNN_ACT_NONE, nt)
+    return dx
+
+
 def conv2d_backward(dy, x, w, stride, padding, need_dx=True):
     """Gradients of conv2d_forward (without activation) -> (dx, dw, db), shapes of x, w and
     (OC,).
@@ -557,6 +657,11 @@ def conv2d_backward(dy, x, w, stride, padding, need_dx=True):
     ckk = C * g.kh * g.kw
     w2 = np.ascontiguousarray(w).reshape(OC, ckk)
     dy3 = np.ascontiguousarray(args.dy).reshape(N, OC, P)
+    if args.need_dx and dx_as_convolution(C, g):
+        # dw, db first (need_dx=False: no dcols), then dx as a convolution of dy
+        _, dw, db = conv2d_backward(dy3.reshape(args.dy.shape), x, w, stride, padding,
+                                    need_dx=False)
+        return _dx_convolution(dy3.reshape(args.dy.shape), w, x.shape, g, nt), dw, db
     dw = np.empty(w.shape, dtype=x.dtype)
     dw2 = dw.reshape(OC, ckk)
     db = np.empty(OC, dtype=x.dtype)
@@ -569,14 +674,13 @@ def conv2d_backward(dy, x, w, stride, padding, need_dx=True):
         cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
         _dcols_gemm[float](w2, cols, dy3, nt)
     elif _algorithm_setting != "im2col":
-        dyt = _workspace("dyt", OC * N * P, x.dtype).reshape(OC, N * P)
         geo = _geom(x.shape, OC, g)
         if x.dtype == np.float32:
-            _transpose_dy_bias_grad[float](dy3, dyt, db, nt)
-            status = _dw_implicit[float](x, dyt, dw2, geo, nt)
+            _bias_grad[float](dy3, db, nt)
+            status = _dw_implicit[float](x, dy3, dw2, geo, nt)
         else:
-            _transpose_dy_bias_grad[double](dy3, dyt, db, nt)
-            status = _dw_implicit[double](x, dyt, dw2, geo, nt)
+            _bias_grad[double](dy3, db, nt)
+            status = _dw_implicit[double](x, dy3, dw2, geo, nt)
         if status != 0:
             raise MemoryError("conv2d_backward: no memory for the GEMM's packing buffers")
         if not args.need_dx:
