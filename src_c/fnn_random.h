@@ -198,4 +198,36 @@ static void fnn_dropout_rng_f64(int variant, const double *x, double *y, uint8_t
     fnn_dropout_rng_f64_generic(x, y, keep, n, first, key, counter, threshold, scale);
 }
 
+/* ---------------------------------------------------------------- applying a given mask
+ * y[i] = x[i] * scale where keep[i] != 0, else +0: dropout_forward / dropout_backward with a
+ * mask the caller holds.  Written without a branch (the product's bits ANDed with an all-ones or
+ * all-zeros word) so that the compiler vectorises it and a random mask costs no mispredicted
+ * branches; the same values as the select `keep ? x * scale : 0` (a dropped inf or NaN gives
+ * +0, as in the twin's np.where). */
+static inline void fnn_dropout_apply_f32(const float *x, const uint8_t *keep, float *y,
+                                         ptrdiff_t n, float scale)
+{
+    ptrdiff_t i;
+    for (i = 0; i < n; i++) {
+        const float v = x[i] * scale;
+        uint32_t b;
+        memcpy(&b, &v, sizeof b);
+        b &= (uint32_t)0 - (uint32_t)(keep[i] != 0);
+        memcpy(&y[i], &b, sizeof b);
+    }
+}
+
+static inline void fnn_dropout_apply_f64(const double *x, const uint8_t *keep, double *y,
+                                         ptrdiff_t n, double scale)
+{
+    ptrdiff_t i;
+    for (i = 0; i < n; i++) {
+        const double v = x[i] * scale;
+        uint64_t b;
+        memcpy(&b, &v, sizeof b);
+        b &= (uint64_t)0 - (uint64_t)(keep[i] != 0);
+        memcpy(&y[i], &b, sizeof b);
+    }
+}
+
 #endif

@@ -591,3 +591,22 @@ def test_labels_changed_by_another_thread_never_index_out_of_bounds(run_child):
     res = run_child(code, timeout=300)
     assert res.returncode == 0, (res.returncode, res.stderr[-2000:])
     assert res.stdout.split()[0] == "ok", res.stdout
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 7, 33, 70001])
+def test_dropout_with_a_given_mask_is_the_twins_select_bit_for_bit(dtype, n):
+    """The branch-free mask pass (src_c/fnn_random.h, fnn_dropout_apply_*) gives exactly
+    np.where(mask, x * scale, 0): kept -0.0 stays -0.0, a dropped inf or NaN gives +0, a kept
+    one stays inf or NaN; lengths around the vector widths and above a thread's grain."""
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal(n).astype(dtype) * 1e3
+    special = np.array([np.inf, -np.inf, np.nan, -0.0, 0.0, np.finfo(dtype).max,
+                        np.finfo(dtype).tiny], dtype=dtype)
+    x[:min(n, special.size)] = special[:min(n, special.size)]
+    for mask in (rng.random(n) >= 0.3, np.arange(n) % 2 == 0, np.ones(n, bool),
+                 np.zeros(n, bool)):
+        for fn in ("dropout_forward", "dropout_backward"):
+            got = getattr(fastnn.kernels, fn)(x, mask.view(np.uint8), 0.3)
+            want = getattr(reference, fn)(x, mask.view(np.uint8), 0.3)
+            assert got.tobytes() == want.tobytes(), (fn, dtype, n)

@@ -26,6 +26,10 @@ cdef extern from "fnn_random.h" nogil:
     void fnn_dropout_rng_f32(int variant, const float *x, float *y, uint8_t *keep,
                              ptrdiff_t n, ptrdiff_t first, uint64_t key,
                              uint64_t counter, uint32_t threshold, float scale)
+    void fnn_dropout_apply_f32(const float *x, const uint8_t *keep, float *y, ptrdiff_t n,
+                               float scale)
+    void fnn_dropout_apply_f64(const double *x, const uint8_t *keep, double *y, ptrdiff_t n,
+                               double scale)
     void fnn_dropout_rng_f64(int variant, const double *x, double *y, uint8_t *keep,
                              ptrdiff_t n, ptrdiff_t first, uint64_t key,
                              uint64_t counter, uint32_t threshold, double scale)
