@@ -51,6 +51,34 @@ static inline ptrdiff_t fnn_conv_pack_hi(ptrdiff_t j, ptrdiff_t s, ptrdiff_t p, 
     return hi > lo ? hi : lo;
 }
 
+/* The tap after (c, i, j) in im2col's row order k = c*kh*kw + i*kw + j. */
+static inline void fnn_conv_next_tap(ptrdiff_t *c, ptrdiff_t *i, ptrdiff_t *j, ptrdiff_t kh,
+                                     ptrdiff_t kw)
+{
+    if (++*j == kw) {
+        *j = 0;
+        if (++*i == kh) {
+            *i = 0;
+            ++*c;
+        }
+    }
+}
+
+/* Zeros in the last of npan micro-panels (kc rows of r) from column nlast on: the columns past
+ * the request's end (the micro-kernel computes whole tiles). */
+#define FNN_CONV_PACK_ZERO_TAIL(T)                                                             \
+static inline void fnn_conv_pack_zero_tail_##T(T *buf, ptrdiff_t npan, ptrdiff_t nlast,        \
+                                               ptrdiff_t kc, int r)                            \
+{                                                                                              \
+    T *pan = buf + (npan - 1) * kc * r;                                                        \
+    ptrdiff_t k, t;                                                                            \
+    for (k = 0; k < kc; k++)                                                                   \
+        for (t = nlast; t < r; t++)                                                            \
+            pan[k * r + t] = 0;                                                                \
+}
+FNN_CONV_PACK_ZERO_TAIL(float)
+FNN_CONV_PACK_ZERO_TAIL(double)
+
 #define FNN_CONV_PACK_COLS(NAME, T)                                                            \
 static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0, int64_t xn, \
                  int r, void *vbuf)                                                           \
@@ -119,13 +147,7 @@ static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0
             }                                                                                 \
             for (t = n; t < r; t++)                                                           \
                 dst[t] = 0;                                                                   \
-            if (++j == kw) {                                                                  \
-                j = 0;                                                                        \
-                if (++i == kh) {                                                              \
-                    i = 0;                                                                    \
-                    c++;                                                                      \
-                }                                                                             \
-            }                                                                                 \
+            fnn_conv_next_tap(&c, &i, &j, kh, kw);                                            \
         }                                                                                     \
     }                                                                                         \
 }
@@ -226,14 +248,10 @@ static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0
     const ptrdiff_t pstride = (ptrdiff_t)kc * r, qend = (ptrdiff_t)(k0 + kc);                 \
     T *buf = (T *)vbuf;                                                                       \
     T tile[FNN_GEMM_MAX_R * FNN_CONV_PACK_L];                                                 \
-    ptrdiff_t q = (ptrdiff_t)k0, k, t;                                                        \
+    ptrdiff_t q = (ptrdiff_t)k0, t;                                                           \
     (void)bi;                                                                                 \
-    if (nlast < r) {                   /* the last panel's columns past xn */                 \
-        T *pan = buf + (npan - 1) * pstride;                                                  \
-        for (k = 0; k < kc; k++)                                                              \
-            for (t = nlast; t < r; t++)                                                       \
-                pan[k * r + t] = 0;                                                           \
-    }                                                                                         \
+    if (nlast < r)                   /* the last panel's columns past xn */                   \
+        fnn_conv_pack_zero_tail_##T(buf, npan, nlast, (ptrdiff_t)kc, r);                      \
     while (q < qend) {                                                                        \
         const ptrdiff_t n = q / P, pp = q - n * P, oh = pp / OW, ow0 = pp - oh * OW;          \
         ptrdiff_t len = OW - ow0 < qend - q ? OW - ow0 : qend - q, pn;                        \
@@ -270,13 +288,7 @@ static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0
                     for (ow = hi; ow < ow1; ow++)                                             \
                         tile[dt + ow] = 0;                                                    \
                 }                                                                             \
-                if (++j == kw) {                                                              \
-                    j = 0;                                                                    \
-                    if (++i == kh) {                                                          \
-                        i = 0;                                                                \
-                        c++;                                                                  \
-                    }                                                                         \
-                }                                                                             \
+                fnn_conv_next_tap(&c, &i, &j, kh, kw);                                        \
             }                                                                                 \
             fnn_conv_pack_transpose_##T(tile, FNN_CONV_PACK_L, len, ct, dst, r);              \
         }                                                                                     \
@@ -309,14 +321,10 @@ static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0
     const ptrdiff_t nlast = (ptrdiff_t)xn - (npan - 1) * r;                                   \
     const ptrdiff_t pstride = (ptrdiff_t)kc * r, qend = (ptrdiff_t)(k0 + kc);                 \
     T *buf = (T *)vbuf;                                                                       \
-    ptrdiff_t q = (ptrdiff_t)k0, k, t;                                                        \
+    ptrdiff_t q = (ptrdiff_t)k0;                                                              \
     (void)bi;                                                                                 \
-    if (nlast < r) {                   /* the last panel's rows past xn */                    \
-        T *pan = buf + (npan - 1) * pstride;                                                  \
-        for (k = 0; k < kc; k++)                                                              \
-            for (t = nlast; t < r; t++)                                                       \
-                pan[k * r + t] = 0;                                                           \
-    }                                                                                         \
+    if (nlast < r)                   /* the last panel's rows past xn */                      \
+        fnn_conv_pack_zero_tail_##T(buf, npan, nlast, (ptrdiff_t)kc, r);                      \
     while (q < qend) {                                                                        \
         const ptrdiff_t n = q / P, pp = q - n * P;                                            \
         ptrdiff_t len = P - pp < qend - q ? P - pp : qend - q, pn;                            \

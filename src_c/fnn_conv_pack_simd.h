@@ -121,13 +121,7 @@ TARGET static void NAME(const fnn_conv_cols_src *s, int64_t bi, int64_t k0, int6
                     load = 0;                                                                  \
                 MOVE(row_k + pc[e].dst, at, pc[e].store, load);                                \
             }                                                                                  \
-            if (++j == kw) {                                                                   \
-                j = 0;                                                                         \
-                if (++i == kh) {                                                               \
-                    i = 0;                                                                     \
-                    c++;                                                                       \
-                }                                                                              \
-            }                                                                                  \
+            fnn_conv_next_tap(&c, &i, &j, kh, kw);                                            \
         }                                                                                      \
     }                                                                                          \
 }

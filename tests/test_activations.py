@@ -608,5 +608,6 @@ def test_dropout_with_a_given_mask_is_the_twins_select_bit_for_bit(dtype, n):
                  np.zeros(n, bool)):
         for fn in ("dropout_forward", "dropout_backward"):
             got = getattr(fastnn.kernels, fn)(x, mask.view(np.uint8), 0.3)
-            want = getattr(reference, fn)(x, mask.view(np.uint8), 0.3)
+            with np.errstate(over="ignore", invalid="ignore"):     # the twin on max, inf, NaN
+                want = getattr(reference, fn)(x, mask.view(np.uint8), 0.3)
             assert got.tobytes() == want.tobytes(), (fn, dtype, n)

@@ -578,7 +578,18 @@ def conv2d_forward(x, w, b, stride, padding, activation=None):
         if _direct_forward(x, w2, bb, has_bias, act, y, _geom(x.shape, OC, g), nt):
             raise MemoryError("conv2d_forward: no memory for the direct kernel's buffers")
         return y
-    y3 = y.reshape(N, OC, P)
+    _convolution_gemm(x, w2, y.reshape(N, OC, P), bb, has_bias, act, g, nt, "conv2d_forward")
+    return y
+
+
+cdef object _convolution_gemm(object x, object w2, object y3, object bb, bint has_bias, int act,
+                              object g, int nt, str caller):
+    """y3 (N, OC, P) = act(w2 (OC x C*kh*kw) @ im2col(x) + b per row) for the checked geometry
+    g, through the GEMM: its panels packed straight from x (the default), or read from the
+    materialised im2col matrix under set_conv_algorithm('im2col'); the same bits.  The forward
+    pass and dx by convolution both run here."""
+    N = x.shape[0]
+    OC, ckk, P = w2.shape[0], w2.shape[1], y3.shape[2]
     if _algorithm_setting != "im2col":
         if x.dtype == np.float32:
             status = _forward_implicit[float](x, w2, y3, bb, has_bias, act,
@@ -587,15 +598,14 @@ def conv2d_forward(x, w, b, stride, padding, activation=None):
             status = _forward_implicit[double](x, w2, y3, bb, has_bias, act,
                                                _geom(x.shape, OC, g), nt)
         if status != 0:
-            raise MemoryError("conv2d_forward: no memory for the GEMM's packing buffers")
-        return y
+            raise MemoryError("%s: no memory for the GEMM's packing buffers" % caller)
+        return
     cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
     _im2col_into(x, cols, g, nt)
     if x.dtype == np.float32:
         _forward_gemm[float](w2, cols, y3, bb, has_bias, act, nt)
     else:
         _forward_gemm[double](w2, cols, y3, bb, has_bias, act, nt)
-    return y
 
 
 #: the fewest input channels for which conv2d_backward computes dx as a convolution of dy: its
@@ -642,25 +652,8 @@ cdef object _dx_convolution(object dy, object w, object x_shape, object g, int n
         C, OC * kh * kw)
     gd = contract.Geometry(kh, kw, 1, 1, kh - 1 - g.ph, kw - 1 - g.pw, H, W)
     dx = np.empty(x_shape, dtype=dy.dtype)
-    dx3 = dx.reshape(N, C, H * W)
-    none = np.zeros(1, dtype=dy.dtype)
-    if _algorithm_setting != "im2col":
-        if dy.dtype == np.float32:
-            status = _forward_implicit[float](dy, wf2, dx3, none, False, FNN_ACT_NONE,
-                                              _geom(dy.shape, C, gd), nt)
-        else:
-            status = _forward_implicit[double](dy, wf2, dx3, none, False, FNN_ACT_NONE,
-                                               _geom(dy.shape, C, gd), nt)
-        if status != 0:
-            raise MemoryError("conv2d_backward: no memory for the GEMM's packing buffers")
-        return dx
-    cols = _workspace("cols", OC * kh * kw * N * H * W, dy.dtype).reshape(OC * kh * kw,
-                                                                          N * H * W)
-    _im2col_into(dy, cols, gd, nt)
-    if dy.dtype == np.float32:
-        _forward_gemm[float](wf2, cols, dx3, none, False, FNN_ACT_NONE, nt)
-    else:
-        _forward_gemm[double](wf2, cols, dx3, none, False, FNN_ACT_NONE, nt)
+    _convolution_gemm(dy, wf2, dx.reshape(N, C, H * W), np.zeros(1, dtype=dy.dtype), False,
+                      FNN_ACT_NONE, gd, nt, "conv2d_backward")
     return dx
 
 
