@@ -48,6 +48,9 @@ typedef struct {
  * row k is written for all of them before the next, so the input rows of one channel stay in
  * L1 across its kh*kw taps instead of being fetched again for each panel. */
 #define FNN_CONV_PACK_GROUP 8
+/* A panel of r <= FNN_GEMM_MAX_R columns splits into at most r segments whose pieces number at
+ * most n/LANES + (segments) plus the zero pieces past xn, (r - n)/LANES + 1: at most
+ * r + r/LANES + 1 <= 37 pieces for r = 32 and LANES >= 8, under 2 * FNN_GEMM_MAX_R = 64. */
 #define FNN_CONV_PACK_MAX_PIECES (FNN_CONV_PACK_GROUP * 2 * FNN_GEMM_MAX_R)
 
 /* The vector packer's loop, one body for both instruction sets: MOVE(dst, src_addr, n, a, b)
