@@ -79,6 +79,35 @@ static inline void fnn_conv_pack_zero_tail_##T(T *buf, ptrdiff_t npan, ptrdiff_t
 FNN_CONV_PACK_ZERO_TAIL(float)
 FNN_CONV_PACK_ZERO_TAIL(double)
 
+/* One output row's run of a tap row: d[ow] for ow in [ow0, ow1) is the input under pixel ow,
+ * plane[at + ow*sw], where that is real input ([lo_j, hi_j), the tap's bounds) and 0 elsewhere;
+ * all zeros when the input row is padding (valid_row false).  [zeros | copy | zeros]. */
+#define FNN_CONV_PACK_RUN(T)                                                                   \
+static inline void fnn_conv_pack_run_##T(T *d, const T *plane, int valid_row, ptrdiff_t at,    \
+                                         ptrdiff_t sw, ptrdiff_t ow0, ptrdiff_t ow1,           \
+                                         ptrdiff_t lo_j, ptrdiff_t hi_j)                       \
+{                                                                                              \
+    ptrdiff_t ow, lo = ow1, hi = ow1;                                                          \
+    if (valid_row) {                                                                           \
+        lo = lo_j > ow0 ? (lo_j < ow1 ? lo_j : ow1) : ow0;                                     \
+        hi = hi_j < ow1 ? hi_j : ow1;                                                          \
+        if (hi < lo)                                                                           \
+            hi = lo;                                                                           \
+    }                                                                                          \
+    for (ow = ow0; ow < lo; ow++)                                                              \
+        d[ow] = 0;                                                                             \
+    if (sw == 1)                                                                               \
+        for (ow = lo; ow < hi; ow++)                                                           \
+            d[ow] = plane[at + ow];                                                            \
+    else                                                                                       \
+        for (ow = lo; ow < hi; ow++)                                                           \
+            d[ow] = plane[at + ow * sw];                                                       \
+    for (ow = hi; ow < ow1; ow++)                                                              \
+        d[ow] = 0;                                                                             \
+}
+FNN_CONV_PACK_RUN(float)
+FNN_CONV_PACK_RUN(double)
+
 #define FNN_CONV_PACK_COLS(NAME, T)                                                            \
 static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0, int64_t xn, \
                  int r, void *vbuf)                                                           \
@@ -119,31 +148,8 @@ static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0
                 const ptrdiff_t ow0 = seg_ow0[sg], ow1 = seg_ow1[sg];                         \
                 const ptrdiff_t ih = seg_oh[sg] * sh + i - ph;                                \
                 const ptrdiff_t dt = seg_t0[sg] - ow0;  /* dst[dt + ow]: pixel (oh, ow) */    \
-                ptrdiff_t ow, lo, hi;                                                         \
-                if (ih < 0 || ih >= H) {                                                      \
-                    for (ow = ow0; ow < ow1; ow++)                                            \
-                        dst[dt + ow] = 0;                                                     \
-                    continue;                                                                 \
-                }                                                                             \
-                lo = lo_j > ow0 ? lo_j : ow0;                                                 \
-                if (lo > ow1)                                                                 \
-                    lo = ow1;                                                                 \
-                hi = hi_j < ow1 ? hi_j : ow1;                                                 \
-                if (hi < lo)                                                                  \
-                    hi = lo;                                                                  \
-                for (ow = ow0; ow < lo; ow++)                                                 \
-                    dst[dt + ow] = 0;                                                         \
-                {   /* plane[at + ow*sw]: the input under ow, on [lo, hi) */                 \
-                    const ptrdiff_t at = ih * W + j - pw;                                     \
-                    if (sw == 1)                                                              \
-                        for (ow = lo; ow < hi; ow++)                                          \
-                            dst[dt + ow] = plane[at + ow];                                    \
-                    else                                                                      \
-                        for (ow = lo; ow < hi; ow++)                                          \
-                            dst[dt + ow] = plane[at + ow * sw];                               \
-                }                                                                             \
-                for (ow = hi; ow < ow1; ow++)                                                 \
-                    dst[dt + ow] = 0;                                                         \
+                fnn_conv_pack_run_##T(dst + dt, plane, ih >= 0 && ih < H, ih * W + j - pw,    \
+                                      sw, ow0, ow1, lo_j, hi_j);                              \
             }                                                                                 \
             for (t = n; t < r; t++)                                                           \
                 dst[t] = 0;                                                                   \
@@ -266,28 +272,10 @@ static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0
             for (t = 0; t < ct; t++) {                                                        \
                 const ptrdiff_t dt = t * FNN_CONV_PACK_L - ow0; /* tile[dt + ow]: pixel ow */   \
                 const ptrdiff_t ih = oh * sh + i - ph, ow1 = ow0 + len;                       \
-                ptrdiff_t ow;                                                                 \
-                if (ih < 0 || ih >= H) {                                                      \
-                    for (ow = ow0; ow < ow1; ow++)                                            \
-                        tile[dt + ow] = 0;                                                    \
-                } else {                                                                      \
-                    const T *plane = img + c * H * W;                                         \
-                    const ptrdiff_t at = ih * W + j - pw;                                     \
-                    const ptrdiff_t lo_j = fnn_conv_pack_lo(j, sw, pw, OW);                   \
-                    const ptrdiff_t hi_j = fnn_conv_pack_hi(j, sw, pw, W, OW, lo_j);          \
-                    ptrdiff_t lo = lo_j > ow0 ? lo_j : ow0, hi;                               \
-                    if (lo > ow1)                                                             \
-                        lo = ow1;                                                             \
-                    hi = hi_j < ow1 ? hi_j : ow1;                                             \
-                    if (hi < lo)                                                              \
-                        hi = lo;                                                              \
-                    for (ow = ow0; ow < lo; ow++)                                             \
-                        tile[dt + ow] = 0;                                                    \
-                    for (ow = lo; ow < hi; ow++)                                              \
-                        tile[dt + ow] = plane[at + ow * sw];                                  \
-                    for (ow = hi; ow < ow1; ow++)                                             \
-                        tile[dt + ow] = 0;                                                    \
-                }                                                                             \
+                const ptrdiff_t lo_j = fnn_conv_pack_lo(j, sw, pw, OW);                       \
+                fnn_conv_pack_run_##T(tile + dt, img + c * H * W, ih >= 0 && ih < H,          \
+                                      ih * W + j - pw, sw, ow0, ow1, lo_j,                    \
+                                      fnn_conv_pack_hi(j, sw, pw, W, OW, lo_j));              \
                 fnn_conv_next_tap(&c, &i, &j, kh, kw);                                        \
             }                                                                                 \
             fnn_conv_pack_transpose_##T(tile, FNN_CONV_PACK_L, len, ct, dst, r);              \

@@ -427,17 +427,14 @@ cdef void _dcols_gemm(const floating[:, ::1] w2, floating[:, ::1] cols,
               &cols[0, 0], P, N * P, 1, <const floating *>NULL, FNN_BIAS_NONE, FNN_ACT_NONE, nt)
 
 
-cdef void _backward_gemms(const floating[:, ::1] w2, floating[:, ::1] cols,
-                          const floating[:, ::1] dyt, const floating[:, :, ::1] dy,
-                          floating[:, ::1] dw2, bint need_dx, int nt):
-    cdef int64_t N = dy.shape[0], OC = dy.shape[1], P = dy.shape[2], CKK = w2.shape[1]
-    cdef int64_t NP = N * P
+cdef void _dw_gemm(const floating[:, ::1] dyt, const floating[:, ::1] cols, floating[:, ::1] dw2,
+                   int nt):
+    """dw (OC x CKK) = dY (OC x NP) @ cols^T (NP x CKK; cols read with swapped strides): the
+    materialised path's weight gradient."""
+    cdef int64_t OC = dw2.shape[0], CKK = dw2.shape[1], NP = dyt.shape[1]
     with nogil:
-        # dw (OC x CKK) = dY (OC x NP) @ cols^T (NP x CKK; cols read with swapped strides)
         _gemm(1, OC, CKK, NP, &dyt[0, 0], 0, NP, 1, &cols[0, 0], 0, 1, NP,
               &dw2[0, 0], 0, CKK, 1, <const floating *>NULL, FNN_BIAS_NONE, FNN_ACT_NONE, nt)
-    if need_dx:
-        _dcols_gemm(w2, cols, dy, nt)
 
 
 # --------------------------------------------------------------------------- direct path
@@ -679,22 +676,13 @@ def conv2d_backward(dy, x, w, stride, padding, need_dx=True):
     ckk = C * g.kh * g.kw
     w2 = np.ascontiguousarray(w).reshape(OC, ckk)
     dy3 = np.ascontiguousarray(args.dy).reshape(N, OC, P)
-    if args.need_dx and dx_as_convolution(C, g):
-        # dw, db first (need_dx=False: no dcols), then dx as a convolution of dy
-        _, dw, db = conv2d_backward(dy3.reshape(args.dy.shape), x, w, stride, padding,
-                                    need_dx=False)
-        return _dx_convolution(dy3.reshape(args.dy.shape), w, x.shape, g, nt), dw, db
     dw = np.empty(w.shape, dtype=x.dtype)
     dw2 = dw.reshape(OC, ckk)
     db = np.empty(OC, dtype=x.dtype)
-    cols = None
+    # dw and db, by one of the three paths
     if conv_algorithm(x.dtype, C, g.kh, g.kw, g.sw) == "direct":
         if _direct_weight_grads(x, dy3, dw2, db, _geom(x.shape, OC, g), nt):
             raise MemoryError("conv2d_backward: no memory for the direct kernel's buffers")
-        if not args.need_dx:
-            return None, dw, db
-        cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
-        _dcols_gemm[float](w2, cols, dy3, nt)
     elif _algorithm_setting != "im2col":
         geo = _geom(x.shape, OC, g)
         if x.dtype == np.float32:
@@ -705,25 +693,26 @@ def conv2d_backward(dy, x, w, stride, padding, need_dx=True):
             status = _dw_implicit[double](x, dy3, dw2, geo, nt)
         if status != 0:
             raise MemoryError("conv2d_backward: no memory for the GEMM's packing buffers")
-        if not args.need_dx:
-            return None, dw, db
-        cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
-        if x.dtype == np.float32:
-            _dcols_gemm[float](w2, cols, dy3, nt)
-        else:
-            _dcols_gemm[double](w2, cols, dy3, nt)
     else:
         cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
         dyt = _workspace("dyt", OC * N * P, x.dtype).reshape(OC, N * P)
         _im2col_into(x, cols, g, nt)
         if x.dtype == np.float32:
             _transpose_dy_bias_grad[float](dy3, dyt, db, nt)
-            _backward_gemms[float](w2, cols, dyt, dy3, dw2, args.need_dx, nt)
+            _dw_gemm[float](dyt, cols, dw2, nt)
         else:
             _transpose_dy_bias_grad[double](dy3, dyt, db, nt)
-            _backward_gemms[double](w2, cols, dyt, dy3, dw2, args.need_dx, nt)
-        if not args.need_dx:
-            return None, dw, db
+            _dw_gemm[double](dyt, cols, dw2, nt)
+    # dx: a convolution of dy, or the columns' gradient and col2im
+    if not args.need_dx:
+        return None, dw, db
+    if dx_as_convolution(C, g):
+        return _dx_convolution(dy3.reshape(args.dy.shape), w, x.shape, g, nt), dw, db
+    cols = _workspace("cols", ckk * N * P, x.dtype).reshape(ckk, N * P)
+    if x.dtype == np.float32:
+        _dcols_gemm[float](w2, cols, dy3, nt)
+    else:
+        _dcols_gemm[double](w2, cols, dy3, nt)
     dx = np.empty(x.shape, dtype=x.dtype)
     _col2im_into(cols, dx, g, nt)   # cols now holds dcols
     return dx, dw, db
