@@ -78,6 +78,23 @@ static inline int fnn_cache_read_line(const char *path, char *buf, int len)
     return ok;
 }
 
+/* Record one data (or unified) cache of `level`, `size` bytes, shared by `sharing` CPUs; 1 for
+ * the L1d (the level every source must give), else 0. */
+static inline int fnn_cache_store(fnn_cache_info *info, int level, long size, int sharing)
+{
+    if (level == 1) {
+        info->l1d = size;
+        return 1;
+    }
+    if (level == 2) {
+        info->l2 = size;
+    } else if (level == 3) {
+        info->l3 = size;
+        info->l3_per_core = size / (sharing > 0 ? sharing : 1);
+    }
+    return 0;
+}
+
 static inline int fnn_cache_from_sysfs(fnn_cache_info *info)
 {
     int idx, found = 0;
@@ -105,15 +122,7 @@ static inline int fnn_cache_from_sysfs(fnn_cache_info *info)
             if (sharing < 1)
                 sharing = 1;
         }
-        if (level == 1) {
-            info->l1d = size;
-            found = 1;
-        } else if (level == 2) {
-            info->l2 = size;
-        } else if (level == 3) {
-            info->l3 = size;
-            info->l3_per_core = size / sharing;
-        }
+        found |= fnn_cache_store(info, level, size, sharing);
     }
     return found;
 }
@@ -129,8 +138,6 @@ static inline int fnn_cache_from_cpuid(fnn_cache_info *info)
         if ((a & 0x1f) != 0)
             leaf = 4;
     }
-    /* The level -> field assignment below repeats the sysfs reader's: two sources (sysfs, CPUID),
-     * each a complete reader that can be read and tested alone. */
     if (leaf == 0 && __get_cpuid_max(0x80000000u, 0) >= 0x8000001Du) {
         __cpuid_count(0x8000001Du, 0, a, b, c, d);
         if ((a & 0x1f) != 0)
@@ -151,15 +158,7 @@ static inline int fnn_cache_from_cpuid(fnn_cache_info *info)
         sharing = ((a >> 14) & 0xfff) + 1;
         size = (long)(((b >> 22) & 0x3ff) + 1) * (long)(((b >> 12) & 0x3ff) + 1) *
                (long)((b & 0xfff) + 1) * (long)((unsigned long)c + 1);
-        if (level == 1) {
-            info->l1d = size;
-            found = 1;
-        } else if (level == 2) {
-            info->l2 = size;
-        } else if (level == 3) {
-            info->l3 = size;
-            info->l3_per_core = size / (long)sharing;
-        }
+        found |= fnn_cache_store(info, (int)level, size, (int)sharing);
     }
     return found;
 }

@@ -64,15 +64,20 @@ cdef Py_ssize_t _MIN_PER_THREAD = 16384
 # The parallel driver
 # ------------------------------------------------------------------------------------------------
 
-cdef void _update_blocks(int rule, int dtype, int simd, const fnn_optim_tensor *tensors,
-                         const Py_ssize_t *first_chunk, Py_ssize_t ntensors,
-                         int nt) noexcept nogil:
+cdef int _update_blocks(int rule, int dtype, int simd, const fnn_optim_tensor *tensors,
+                        const fnn_optim_tensor *snaps, const Py_ssize_t *first_chunk,
+                        Py_ssize_t ntensors, int nt, int *flags) noexcept nogil:
     # Tensor j owns chunks [first_chunk[j], first_chunk[j + 1]); thread t updates chunks
     # [nchunks * t / nt, nchunks * (t + 1) / nt), piece by piece of each tensor they cover.
+    # snaps NULL: plain updates, returns 0.  Otherwise each piece goes through
+    # fnn_optim_update_checked with its snapshot snaps[j]; thread t ORs its bits into flags[t]
+    # (nt entries), and the bits are ORed in a fixed order after the loop and returned.
     cdef Py_ssize_t nchunks = first_chunk[ntensors]
     cdef Py_ssize_t c0, c1, j, lo, hi
-    cdef int t
+    cdef int t, bits = 0
     for t in prange(nt, schedule="static", num_threads=nt):
+        if snaps != NULL:
+            flags[t] = 0
         c0 = nchunks * t // nt
         c1 = nchunks * (t + 1) // nt
         j = 0
@@ -81,8 +86,16 @@ cdef void _update_blocks(int rule, int dtype, int simd, const fnn_optim_tensor *
         while j < ntensors and first_chunk[j] < c1:
             lo = (max(c0, first_chunk[j]) - first_chunk[j]) * _CHUNK
             hi = min(tensors[j].n, (min(c1, first_chunk[j + 1]) - first_chunk[j]) * _CHUNK)
-            fnn_optim_update(rule, dtype, simd, &tensors[j], lo, hi)
+            if snaps == NULL:
+                fnn_optim_update(rule, dtype, simd, &tensors[j], lo, hi)
+            else:
+                flags[t] = flags[t] | fnn_optim_update_checked(rule, dtype, simd, &tensors[j],
+                                                               &snaps[j], lo, hi)
             j = j + 1
+    if snaps != NULL:
+        for t in range(nt):
+            bits = bits | flags[t]
+    return bits
 
 
 cdef int _take(obj, Py_buffer *views, Py_ssize_t *nviews, Py_ssize_t nbytes, bint writable,
@@ -163,7 +176,7 @@ cdef _run(int rule, params, grads, states, scalars):
         nt = <int> min(get_num_threads(), max(1, total // _MIN_PER_THREAD))
         simd = simd_level()
         with nogil:
-            _update_blocks(rule, dtype, simd, tensors, first_chunk, k, nt)
+            _update_blocks(rule, dtype, simd, tensors, NULL, first_chunk, k, nt, NULL)
     finally:
         for i in range(nviews):
             PyBuffer_Release(&views[i])
@@ -179,34 +192,6 @@ cdef _run(int rule, params, grads, states, scalars):
 _RULES = {"sgd": FNN_OPTIM_SGD, "adagrad": FNN_OPTIM_ADAGRAD, "adadelta": FNN_OPTIM_ADADELTA,
           "rmsprop": FNN_OPTIM_RMSPROP, "adam": FNN_OPTIM_ADAM, "adamax": FNN_OPTIM_ADAMAX,
           "nadam": FNN_OPTIM_NADAM}
-
-# The chunk walk repeats _update_blocks' on purpose: sharing it would put a function-pointer
-# call (or a flag test) in the innermost loop of the unchecked path.
-cdef int _update_blocks_checked(int rule, int dtype, int simd, const fnn_optim_tensor *tensors,
-                                const fnn_optim_tensor *snaps, const Py_ssize_t *first_chunk,
-                                Py_ssize_t ntensors, int nt, int *flags) noexcept nogil:
-    # _update_blocks' split, each piece through fnn_optim_update_checked; thread t ORs its bits
-    # into flags[t], and the bits are ORed in a fixed order after the loop.
-    cdef Py_ssize_t nchunks = first_chunk[ntensors]
-    cdef Py_ssize_t c0, c1, j, lo, hi
-    cdef int t, bits = 0
-    for t in prange(nt, schedule="static", num_threads=nt):
-        flags[t] = 0
-        c0 = nchunks * t // nt
-        c1 = nchunks * (t + 1) // nt
-        j = 0
-        while first_chunk[j + 1] <= c0:
-            j = j + 1
-        while j < ntensors and first_chunk[j] < c1:
-            lo = (max(c0, first_chunk[j]) - first_chunk[j]) * _CHUNK
-            hi = min(tensors[j].n, (min(c1, first_chunk[j + 1]) - first_chunk[j]) * _CHUNK)
-            flags[t] = flags[t] | fnn_optim_update_checked(rule, dtype, simd, &tensors[j],
-                                                           &snaps[j], lo, hi)
-            j = j + 1
-    for t in range(nt):
-        bits = bits | flags[t]
-    return bits
-
 
 cdef class _TensorTable:
     # UpdateTable's engine: the C table, the held buffers and the snapshot (UpdateTable is a
@@ -344,17 +329,17 @@ cdef class _TensorTable:
                     raise MemoryError()
                 try:
                     with nogil:
-                        bits = _update_blocks_checked(self._rule, self._dtype, simd,
-                                                      self._tensors, self._snaps,
-                                                      self._first_chunk, self._k, nt, flags)
+                        bits = _update_blocks(self._rule, self._dtype, simd, self._tensors,
+                                              self._snaps, self._first_chunk, self._k, nt,
+                                              flags)
                 finally:
                     free(flags)
                 self.flags = bits
                 self._has_snapshot = True
             else:
                 with nogil:
-                    _update_blocks(self._rule, self._dtype, simd, self._tensors,
-                                   self._first_chunk, self._k, nt)
+                    _update_blocks(self._rule, self._dtype, simd, self._tensors, NULL,
+                                   self._first_chunk, self._k, nt, NULL)
         if self._rule == FNN_OPTIM_NADAM:
             return [s.mu_product for s in ss]
         return None
