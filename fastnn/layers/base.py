@@ -126,12 +126,16 @@ class Layer:
     def _dy_if_needed(self, dy, need_dx, y_shape, dtype):
         """``dy`` checked against the last forward output; None when ``need_dx`` is False (the
         backward of a layer without parameters then has nothing to compute)."""
-        if not (type(dy) is _NDARRAY and dy.dtype is dtype and dy.shape == y_shape):
-            dy = self._check_dy(dy, y_shape, dtype)
+        dy = self._check_dy(dy, y_shape, dtype)
         return dy if _v.check_bool(need_dx, "need_dx") else None
 
     @staticmethod
     def _check_dy(dy, y_shape, dtype):
+        """``dy`` as an array of ``dtype`` and of the last forward output's shape: the array
+        itself when it already is one (the cheap test a training step meets), else converted
+        and checked."""
+        if type(dy) is _NDARRAY and dy.dtype is dtype and dy.shape == y_shape:
+            return dy
         dy = as_input(dy, "dy", dtype)
         if dy.shape != tuple(y_shape):
             raise ValueError("dy must have the shape of the last forward output %s, got %s"
@@ -176,8 +180,7 @@ class WeightedLayer(Layer):
         """dx, and kernel.grad / bias.grad.  need_dx=False skips dx and returns None: a
         network's first layer never needs it (``Sequential.fit``)."""
         x, y = self._kept()
-        if not (type(dy) is _NDARRAY and dy.dtype is y.dtype and dy.shape == y.shape):
-            dy = self._check_dy(dy, y.shape, self.dtype)
+        dy = self._check_dy(dy, y.shape, self.dtype)
         need_dx = _v.check_bool(need_dx, "need_dx")
         dz = activation_backward(dy, y, self.activation,
                                  out=None if self.activation is None
