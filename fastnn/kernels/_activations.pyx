@@ -68,6 +68,7 @@ from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 from libc.math cimport expf, exp, expm1f, expm1, tanhf, tanh, log, fabsf, fabs, isfinite
 
+from fastnn.kernels._buffers cimport float_code, ranges_meet
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_RECORDS,
                              PyBUF_RECORDS_RO, PyBUF_C_CONTIGUOUS)
 
@@ -379,14 +380,8 @@ cdef bint _acquire(object a, Py_buffer *v, bint writable) noexcept:
 
 
 cdef inline char _fcode(Py_buffer *v) noexcept:
-    """b'f' / b'd' for a non-empty, aligned native float32 / float64 buffer, else 0."""
-    if v.format == NULL or v.format[1] != 0 or v.len == 0:
-        return 0
-    if v.format[0] != b'f' and v.format[0] != b'd':
-        return 0
-    if (<size_t>v.buf) % v.itemsize:
-        return 0
-    return v.format[0]
+    """b'f' / b'd' for a non-empty float32 / float64 buffer C can address, else 0."""
+    return 0 if v.len == 0 else float_code(v)
 
 
 cdef inline bint _is_mask(Py_buffer *v) noexcept:
@@ -405,18 +400,11 @@ cdef inline bint _same_shape(Py_buffer *a, Py_buffer *b) noexcept:
     return True
 
 
-cdef inline bint _apart(Py_buffer *a, Py_buffer *b) noexcept:
-    """The byte ranges of two C-contiguous buffers do not meet."""
-    cdef char *pa = <char *>a.buf
-    cdef char *pb = <char *>b.buf
-    return pa + a.len <= pb or pb + b.len <= pa
-
-
 cdef inline bint _same_or_apart(Py_buffer *out, Py_buffer *x) noexcept:
     """``out`` is exactly ``x`` (same start, length, format; shapes were compared) or clear of it:
     the in-place rule of the contract (a partial overlap goes to the contract, which refuses)."""
-    return _apart(out, x) or (out.buf == x.buf and out.len == x.len
-                              and out.format[0] == x.format[0])
+    return not ranges_meet(out, x) or (out.buf == x.buf and out.len == x.len
+                                       and out.format[0] == x.format[0])
 
 
 cdef object _unary_fast(int op, object x, object out, object alpha):
@@ -436,7 +424,8 @@ cdef object _unary_fast(int op, object x, object out, object alpha):
         if not _acquire(out, &vo, True):
             return None
         try:
-            if _fcode(&vo) != code or not _same_shape(&vo, &vx) or not _same_or_apart(&vo, &vx):
+            if (_fcode(&vo) != code or not _same_shape(&vo, &vx)
+                    or not _same_or_apart(&vo, &vx)):
                 return None
             return _unary_call(op, x, out, alpha)
         finally:
@@ -506,7 +495,7 @@ cdef object _dropout_fast(object x, object mask, object rate, object out):
                 return None
             try:
                 if (_fcode(&vo) != code or not _same_shape(&vo, &vx)
-                        or not _same_or_apart(&vo, &vx) or not _apart(&vo, &vm)):
+                        or not _same_or_apart(&vo, &vx) or ranges_meet(&vo, &vm)):
                     return None
                 return _dropout_call(x, mask, 1.0 / (1.0 - <double>rate), out)
             finally:
@@ -547,7 +536,7 @@ cdef object _dropout_rng_fast(object x, object rate, object seed, object counter
         else:
             got_m = _acquire(mask_out, &vm, True)
             if (not got_m or not _is_mask(&vm) or not _same_shape(&vm, &vx)
-                    or not _apart(&vm, &vx) or (got_o and not _apart(&vm, &vo))):
+                    or ranges_meet(&vm, &vx) or (got_o and ranges_meet(&vm, &vo))):
                 return None
         return _dropout_rng_call(x, _contract.keep_threshold(rate), 1.0 / (1.0 - <double>rate),
                                  seed, counter, out, mask_out)

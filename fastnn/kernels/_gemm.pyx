@@ -35,6 +35,7 @@
 
 import numpy as np
 
+from fastnn.kernels._buffers cimport float_code, ranges_meet
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_RECORDS,
                              PyBUF_RECORDS_RO, PyBUF_C_CONTIGUOUS)
 from libc.math cimport isfinite
@@ -106,33 +107,6 @@ cdef object _readable(object x):
     return x
 
 
-cdef void _extent(Py_buffer *v, char **lo, char **hi) noexcept:
-    """Byte range [lo, hi) spanned by a strided buffer (lo == hi when it is empty)."""
-    cdef char *first = <char *>v.buf
-    cdef char *last = <char *>v.buf
-    cdef int i
-    for i in range(v.ndim):
-        if v.shape[i] == 0:
-            lo[0] = hi[0] = first
-            return
-        if v.strides[i] < 0:
-            first += v.strides[i] * (v.shape[i] - 1)
-        else:
-            last += v.strides[i] * (v.shape[i] - 1)
-    lo[0] = first
-    hi[0] = last + v.itemsize
-
-
-cdef bint _ranges_meet(Py_buffer *x, Py_buffer *y) noexcept:
-    cdef char *xl
-    cdef char *xh
-    cdef char *yl
-    cdef char *yh
-    _extent(x, &xl, &xh)
-    _extent(y, &yl, &yh)
-    return xl < xh and yl < yh and xl < yh and yl < xh
-
-
 cdef object _check_out_overlap(object out, tuple inputs):
     """The overlap half of the out= rule for a caller's ``out`` (shape, dtype, contiguity were
     checked by the contract): byte ranges first, _validate's exact test (and message) only when
@@ -143,7 +117,7 @@ cdef object _check_out_overlap(object out, tuple inputs):
     try:
         for name, arr in inputs:
             PyObject_GetBuffer(arr, &vi, PyBUF_RECORDS_RO)
-            meet = _ranges_meet(&vo, &vi)
+            meet = ranges_meet(&vo, &vi)
             PyBuffer_Release(&vi)
             if meet:
                 _v.check_out(out, "out", out.shape, out.dtype, ((name, arr),))
@@ -229,24 +203,6 @@ cdef _call_gemm(object a, object b, object c, object bias, int64_t batch, int64_
 # misaligned data, overlapping byte ranges, bad values) goes to the contract path, which accepts
 # or rejects it with the contract's messages: the fast path never raises and never accepts what
 # the contract would refuse.
-cdef inline char _float_code(Py_buffer *v) noexcept:
-    """b'f' or b'd' for a native float32 / float64 buffer whose strides are whole elements and
-    whose data is aligned (what C can address), else 0."""
-    cdef int i
-    cdef char code
-    if v.format == NULL or v.format[1] != 0:
-        return 0
-    code = v.format[0]
-    if code != b'f' and code != b'd':
-        return 0
-    if (<size_t>v.buf) % v.itemsize:
-        return 0
-    for i in range(v.ndim):
-        if v.strides[i] % v.itemsize:
-            return 0
-    return code
-
-
 cdef object _fast_out(object out, int64_t m, int64_t n, char code, Py_buffer *vc):
     """Acquire (writable, C-contiguous) the caller's ``out`` or a fresh array into vc; None when
     the caller's ``out`` is not one the fast path takes."""
@@ -286,8 +242,8 @@ cdef object _matmul_fast(object a, object b, object trans_a, object trans_b, obj
     try:
         PyObject_GetBuffer(b, &vb, PyBUF_RECORDS_RO)
         try:
-            code = _float_code(&va)
-            if va.ndim != 2 or vb.ndim != 2 or code == 0 or _float_code(&vb) != code:
+            code = float_code(&va)
+            if va.ndim != 2 or vb.ndim != 2 or code == 0 or float_code(&vb) != code:
                 return None
             isz = va.itemsize
             m, k = (va.shape[1], va.shape[0]) if ta else (va.shape[0], va.shape[1])
@@ -299,7 +255,7 @@ cdef object _matmul_fast(object a, object b, object trans_a, object trans_b, obj
             if out is None:
                 return None
             got_c = True
-            if given and (_ranges_meet(&vc, &va) or _ranges_meet(&vc, &vb)):
+            if given and (ranges_meet(&vc, &va) or ranges_meet(&vc, &vb)):
                 return None
             if m == 0 or n == 0:
                 return out
@@ -363,9 +319,9 @@ cdef object _matmul_bias_fast(object x, object w, object b, object activation, o
         try:
             PyObject_GetBuffer(b, &vb, PyBUF_RECORDS_RO)
             try:
-                code = _float_code(&vx)
+                code = float_code(&vx)
                 if (vx.ndim != 2 or vw.ndim != 2 or vb.ndim != 1 or code == 0
-                        or _float_code(&vw) != code or _float_code(&vb) != code):
+                        or float_code(&vw) != code or float_code(&vb) != code):
                     return None
                 isz = vx.itemsize
                 m, k, n = vx.shape[0], vx.shape[1], vw.shape[1]
@@ -377,8 +333,8 @@ cdef object _matmul_bias_fast(object x, object w, object b, object activation, o
                 if out is None:
                     return None
                 got_c = True
-                if given and (_ranges_meet(&vc, &vx) or _ranges_meet(&vc, &vw)
-                              or _ranges_meet(&vc, &vb)):
+                if given and (ranges_meet(&vc, &vx) or ranges_meet(&vc, &vw)
+                              or ranges_meet(&vc, &vb)):
                     return None
                 nthreads = get_num_threads()
                 simd = simd_level()
