@@ -386,15 +386,23 @@ cdef int _forward_implicit(const floating[:, :, :, ::1] x, const floating[:, ::1
 cdef int _dw_implicit(const floating[:, :, :, ::1] x, const floating[:, :, ::1] dy,
                       floating[:, ::1] dw2, fnn_conv_geom geo, int nt):
     """dw (OC x CKK) = dY (OC x NP) @ cols^T, ONE GEMM with K = N*P whose operands are both
-    packed straight from the arrays (src_c/fnn_conv_pack.h): the B panels (cols^T) from x, the
-    A panels (dY) from dy (N, OC, P), so neither cols nor a transposed copy of dy exists.
+    packed straight from the arrays (src_c/fnn_conv_pack.h), so neither cols nor a transposed
+    copy of dy exists.  The GEMM computes the transpose, dw^T (CKK x OC) = cols (CKK x NP) @
+    dY^T, with cols as its A (panels packed from x) and dY^T as its B (panels packed from dy):
+    CKK = C*KH*KW is a multiple of the micro-kernel's MR far more often than OC is (288 = 24 x 12
+    against 64 = 5 x 12 + 4 in the benchmark layer), the threads split CKK into equal row
+    blocks, and each element is still one FMA chain over the pixels in order (an FMA's two
+    factors commute), so the bits are those of dY @ cols^T.  dw^T is then copied into dw.
     Returns the GEMM's status.  The source set-up repeats _forward_implicit's on purpose: the
     packers and the GEMM's shape differ, and each reads as one call beside its docstring."""
     cdef int64_t OC = dw2.shape[0], CKK = dw2.shape[1], NP = dy.shape[0] * dy.shape[2]
+    cdef floating[:, ::1] dwt = np.empty((CKK, OC), dtype=np.float32 if floating is float
+                                         else np.float64)
     cdef fnn_conv_cols_src ctx
     cdef fnn_conv_dy_src dy_ctx
     cdef fnn_gemm_src src, dy_src
     cdef int status
+    cdef int64_t o, t
     ctx.g = &geo
     ctx.x = &x[0, 0, 0, 0]
     ctx.simd = simd_level()
@@ -410,10 +418,14 @@ cdef int _dw_implicit(const floating[:, :, :, ::1] x, const floating[:, :, ::1] 
         src.pack = fnn_conv_pack_cols_t_d
         dy_src.pack = fnn_conv_pack_dy_d
     with nogil:
-        status = gemm_src(1, OC, CKK, NP, <const floating *>NULL, 0, 0, 0,
-                          <const floating *>NULL, 0, 0, 0, 0, &dw2[0, 0], 0, CKK, 1,
+        status = gemm_src(1, CKK, OC, NP, <const floating *>NULL, 0, 0, 0,
+                          <const floating *>NULL, 0, 0, 0, 0, &dwt[0, 0], 0, OC, 1,
                           <const floating *>NULL, FNN_BIAS_NONE, FNN_ACT_NONE, 1, nt,
-                          simd_level(), &dy_src, &src)
+                          simd_level(), &src, &dy_src)
+        if status == 0:
+            for o in range(OC):
+                for t in range(CKK):
+                    dw2[o, t] = dwt[t, o]
     return status
 
 
