@@ -184,17 +184,7 @@ static void fnn_conv_pack_cols_f(const void *ctx, int64_t bi, int64_t k0, int64_
     fnn_conv_pack_cols_f_generic(ctx, bi, k0, kc, x0, xn, r, buf);
 }
 
-/* The transposed operand, for the weight gradient dW (OC x K) = dY (OC x N*P) @ cols^T: op(B)
- * is cols^T, (N*P) x K, one matrix for the whole batch (bi is always 0):
- *     op(B)[q, k] = cols[k, q],  q = n*P + oh*OW + ow  (k as above)
- * Here a request's k0..k0+kc runs over pixels and its x0..x0+xn over taps.  The pixels split
- * into segments of at most FNN_CONV_PACK_L pixels in one output row of one image.  For each
- * segment and micro-panel (r taps), the r rows of im2col under the segment are first copied
- * into a small tile (tap-major: [zeros | copy | zeros] per tap, as above), then the tile is
- * transposed into the panel (pixel-major: for each pixel, its r taps are contiguous), so
- * neither the reads of x nor the writes of the panel are scattered.  Same values, same k
- * (pixel) order as the GEMM reading the materialised cols with swapped strides: the same
- * bits. */
+/* Pixels per run of the dY packer below (its transposes work on runs of at most this). */
 #define FNN_CONV_PACK_L 64
 
 /* dst[u*r + t] = src[t*stride + u] for u < len, t < ct: a block of ct rows (stride apart) of
@@ -239,53 +229,225 @@ static inline void fnn_conv_pack_transpose_float(const float *src, ptrdiff_t str
         for (t = 0; t < ct; t++)
             dst[u * r + t] = src[t * stride + u];
 }
-/* The tap walk (c, i, j) and the row bounds repeat the cols packer's above: the two write
- * different layouts (a panel directly; a tile then transposed), and each macro reads whole. */
-#define FNN_CONV_PACK_COLS_T(NAME, T)                                                          \
+/* ---- The weight gradient's cols operand, from a channel-last copy of x --------------------
+ * dW^T (C*kh*kw x OC) = cols (C*kh*kw x N*P) @ dY^T.  Here the GEMM's A operand is the im2col
+ * matrix with its rows in tap-major order, row t = (i*kw + j)*C + c (the caller writes dW^T's
+ * rows back to dW's (c, i, j) columns), read from xt, x in (N, H, W, C) order:
+ *     op(A)[t, q] = xt[n, oh*sh + i - ph, ow*sw + j - pw, c]   (0 where that is padding)
+ *     q = n*P + oh*OW + ow
+ * A request's k0..k0+kc runs over pixels q, its x0..x0+xn over rows t.  For one pixel, the r
+ * rows of a micro-panel are a few runs of consecutive channels under one tap each (r/C + 2 at
+ * most), each run a contiguous piece of xt: the panel is written pixel by pixel with no
+ * transposes, where a channel-first x would need one per tap.  The runs of a panel are the
+ * same for every pixel, so they are listed once per panel.  Same values, and the GEMM's k is
+ * still q in order: dW's sums are those of the GEMM reading the materialised cols, bit for bit
+ * (tests/test_conv.py checks it). */
+typedef struct {
+    const fnn_conv_geom *g;
+    const void *xt;            /* float * or double *: xt[0, 0, 0, 0], (N, H, W, C) */
+    int simd;                  /* FNN_SIMD_*: the vector variant runs at or below */
+} fnn_conv_nhwc_src;
+
+/* A run of a panel's rows: `len` channels from c under tap (i, j), written to lanes
+ * [lane, lane + len) of a pixel's row; `off` = (i*W + j)*C + c, its offset in xt from the
+ * element under tap (0, 0), channel 0. */
+typedef struct {
+    ptrdiff_t i, j, off, lane, len;
+} fnn_conv_tap_run;
+
+/* The runs of rows [t0, t0 + ct) (ct <= r); returns how many. */
+static inline ptrdiff_t fnn_conv_tap_runs(const fnn_conv_geom *g, ptrdiff_t t0, ptrdiff_t ct,
+                                          fnn_conv_tap_run *run)
+{
+    const ptrdiff_t C = g->C, kw = g->kw, W = g->W;
+    ptrdiff_t nrun = 0, lane = 0;
+    while (lane < ct) {
+        const ptrdiff_t t = t0 + lane, tap = t / C, c = t - tap * C;
+        const ptrdiff_t len = C - c < ct - lane ? C - c : ct - lane;
+        run[nrun].i = tap / kw;
+        run[nrun].j = tap - run[nrun].i * kw;
+        run[nrun].off = (run[nrun].i * W + run[nrun].j) * C + c;
+        run[nrun].lane = lane;
+        run[nrun].len = len;
+        nrun++;
+        lane += len;
+    }
+    return nrun;
+}
+
+/* The pixel walk shared by the scalar and vector packers: for each q in [k0, k0 + kc), `at`
+ * is xt's index of the element under tap (0, 0), channel 0 (before the image where that is
+ * padding: it is only read past the bounds test of each run), and ihb, iwb its input row and
+ * column. */
+#define FNN_CONV_NHWC_WALK(...)                                                                \
+    {                                                                                          \
+        const ptrdiff_t P = g->OH * g->OW;                                                     \
+        ptrdiff_t q = (ptrdiff_t)k0, n = q / P, oh = (q - n * P) / g->OW;                      \
+        ptrdiff_t ow = q - n * P - oh * g->OW;                                                 \
+        for (; q < (ptrdiff_t)(k0 + kc); q++) {                                                \
+            const ptrdiff_t ihb = oh * g->sh - g->ph, iwb = ow * g->sw - g->pw;                \
+            const ptrdiff_t at = ((n * g->H + ihb) * g->W + iwb) * g->C;                       \
+            __VA_ARGS__                                                                        \
+            if (++ow == g->OW) {                                                               \
+                ow = 0;                                                                        \
+                if (++oh == g->OH) {                                                           \
+                    oh = 0;                                                                    \
+                    n++;                                                                       \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+    }
+
+#define FNN_CONV_PACK_NHWC(NAME, T)                                                            \
 static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0, int64_t xn, \
                  int r, void *vbuf)                                                           \
 {                                                                                             \
-    const fnn_conv_cols_src *s = (const fnn_conv_cols_src *)ctx;                              \
+    const fnn_conv_nhwc_src *s = (const fnn_conv_nhwc_src *)ctx;                              \
     const fnn_conv_geom *g = s->g;                                                            \
-    const ptrdiff_t H = g->H, W = g->W, OW = g->OW, P = g->OH * g->OW, kh = g->kh;            \
-    const ptrdiff_t kw = g->kw, sh = g->sh, sw = g->sw, ph = g->ph, pw = g->pw, KK = kh * kw; \
-    const ptrdiff_t npan = (ptrdiff_t)((xn + r - 1) / r);                                     \
-    const ptrdiff_t nlast = (ptrdiff_t)xn - (npan - 1) * r;                                   \
-    const ptrdiff_t pstride = (ptrdiff_t)kc * r, qend = (ptrdiff_t)(k0 + kc);                 \
-    T *buf = (T *)vbuf;                                                                       \
-    T tile[FNN_GEMM_MAX_R * FNN_CONV_PACK_L];                                                 \
-    ptrdiff_t q = (ptrdiff_t)k0, t;                                                           \
+    const T *xt = (const T *)s->xt;                                                           \
+    const ptrdiff_t npan = (ptrdiff_t)((xn + r - 1) / r), pstride = (ptrdiff_t)kc * r;        \
+    fnn_conv_tap_run run[FNN_GEMM_MAX_R];                                                     \
+    ptrdiff_t pn;                                                                             \
     (void)bi;                                                                                 \
-    if (nlast < r)                   /* the last panel's columns past xn */                   \
-        fnn_conv_pack_zero_tail_##T(buf, npan, nlast, (ptrdiff_t)kc, r);                      \
-    while (q < qend) {                                                                        \
-        const ptrdiff_t n = q / P, pp = q - n * P, oh = pp / OW, ow0 = pp - oh * OW;          \
-        ptrdiff_t len = OW - ow0 < qend - q ? OW - ow0 : qend - q, pn;                        \
-        const T *img = (const T *)s->x + n * g->C * H * W;                                    \
-        if (len > FNN_CONV_PACK_L)                                                            \
-            len = FNN_CONV_PACK_L;                                                            \
-        for (pn = 0; pn < npan; pn++) {                                                       \
-            const ptrdiff_t ck0 = (ptrdiff_t)x0 + pn * r;                                     \
-            const ptrdiff_t ct = pn < npan - 1 ? r : nlast;                                   \
-            ptrdiff_t c = ck0 / KK, i = (ck0 - c * KK) / kw, j = ck0 - c * KK - i * kw;       \
-            T *dst = buf + pn * pstride + (q - (ptrdiff_t)k0) * r;                            \
-            for (t = 0; t < ct; t++) {                                                        \
-                const ptrdiff_t dt = t * FNN_CONV_PACK_L - ow0; /* tile[dt + ow]: pixel ow */   \
-                const ptrdiff_t ih = oh * sh + i - ph, ow1 = ow0 + len;                       \
-                const ptrdiff_t lo_j = fnn_conv_pack_lo(j, sw, pw, OW);                       \
-                fnn_conv_pack_run_##T(tile + dt, img + c * H * W, ih >= 0 && ih < H,          \
-                                      ih * W + j - pw, sw, ow0, ow1, lo_j,                    \
-                                      fnn_conv_pack_hi(j, sw, pw, W, OW, lo_j));              \
-                fnn_conv_next_tap(&c, &i, &j, kh, kw);                                        \
+    for (pn = 0; pn < npan; pn++) {                                                           \
+        const ptrdiff_t ct = (ptrdiff_t)xn - pn * r < r ? (ptrdiff_t)xn - pn * r : r;         \
+        const ptrdiff_t nrun = fnn_conv_tap_runs(g, (ptrdiff_t)x0 + pn * r, ct, run);         \
+        T *d = (T *)vbuf + pn * pstride;                                                      \
+        FNN_CONV_NHWC_WALK(                                                                   \
+            ptrdiff_t e, l;                                                                   \
+            for (e = 0; e < nrun; e++) {                                                      \
+                T *o = d + run[e].lane;                                                       \
+                if ((size_t)(ihb + run[e].i) < (size_t)g->H                                   \
+                        && (size_t)(iwb + run[e].j) < (size_t)g->W) {                         \
+                    const T *src = xt + at + run[e].off;                                      \
+                    for (l = 0; l < run[e].len; l++)                                          \
+                        o[l] = src[l];                                                        \
+                } else {                                                                      \
+                    for (l = 0; l < run[e].len; l++)                                          \
+                        o[l] = 0;                                                             \
+                }                                                                             \
             }                                                                                 \
-            fnn_conv_pack_transpose_##T(tile, FNN_CONV_PACK_L, len, ct, dst, r);              \
-        }                                                                                     \
-        q += len;                                                                             \
+            for (l = ct; l < r; l++)                                                          \
+                d[l] = 0;                                                                     \
+            d += r;                                                                           \
+        )                                                                                     \
     }                                                                                         \
 }
 
-FNN_CONV_PACK_COLS_T(fnn_conv_pack_cols_t_f, float)
-FNN_CONV_PACK_COLS_T(fnn_conv_pack_cols_t_d, double)
+FNN_CONV_PACK_NHWC(fnn_conv_pack_nhwc_f_generic, float)
+FNN_CONV_PACK_NHWC(fnn_conv_pack_nhwc_d, double)
+
+/* x (C x L per image, rows L apart) into xt (L x C): fnn_conv_pack_transpose_T with whole
+ * images; the caller runs one image per thread. */
+static inline void fnn_conv_to_channel_last_f(const float *x, ptrdiff_t C, ptrdiff_t L,
+                                              float *xt)
+{
+    fnn_conv_pack_transpose_float(x, L, L, C, xt, (int)C);
+}
+
+static inline void fnn_conv_to_channel_last_d(const double *x, ptrdiff_t C, ptrdiff_t L,
+                                              double *xt)
+{
+    fnn_conv_pack_transpose_double(x, L, L, C, xt, (int)C);
+}
+
+#if FNN_X86
+/* The vector variants (r <= LANES): a pixel's row of r lanes is gathered from its runs by masked
+ * loads into one register (a run's lanes are loaded where its tap reads real input, zero
+ * otherwise; lanes of no run are zero) and stored with r lanes.  Masked-off lanes are never
+ * read, so the address of lane 0 is formed in integer arithmetic and may lie outside xt. */
+__attribute__((target("avx512f"))) static void
+fnn_conv_pack_nhwc_f_avx512(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,
+                            int64_t xn, int r, void *vbuf)
+{
+    const fnn_conv_nhwc_src *s = (const fnn_conv_nhwc_src *)ctx;
+    const fnn_conv_geom *g = s->g;
+    const uintptr_t xt = (uintptr_t)s->xt;
+    const ptrdiff_t npan = (ptrdiff_t)((xn + r - 1) / r), pstride = (ptrdiff_t)kc * r;
+    const __mmask16 store = (__mmask16)fnn_conv_lane_bits(0, r);
+    fnn_conv_tap_run run[FNN_GEMM_MAX_R];
+    unsigned mask[FNN_GEMM_MAX_R];
+    ptrdiff_t pn, e;
+    (void)bi;
+    for (pn = 0; pn < npan; pn++) {
+        const ptrdiff_t ct = (ptrdiff_t)xn - pn * r < r ? (ptrdiff_t)xn - pn * r : r;
+        const ptrdiff_t nrun = fnn_conv_tap_runs(g, (ptrdiff_t)x0 + pn * r, ct, run);
+        float *d = (float *)vbuf + pn * pstride;
+        for (e = 0; e < nrun; e++)
+            mask[e] = fnn_conv_lane_bits(run[e].lane, run[e].lane + run[e].len);
+        FNN_CONV_NHWC_WALK(
+            __m512 v = _mm512_setzero_ps();
+            for (e = 0; e < nrun; e++) {
+                const int real = (size_t)(ihb + run[e].i) < (size_t)g->H
+                                 && (size_t)(iwb + run[e].j) < (size_t)g->W;
+                const uintptr_t addr = xt + (uintptr_t)((at + run[e].off - run[e].lane)
+                                                        * (ptrdiff_t)sizeof(float));
+                v = _mm512_mask_loadu_ps(v, (__mmask16)(real ? mask[e] : 0u),
+                                         (const void *)addr);
+            }
+            _mm512_mask_storeu_ps(d, store, v);
+            d += r;
+        )
+    }
+}
+
+__attribute__((target("avx2"))) static void
+fnn_conv_pack_nhwc_f_avx2(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,
+                          int64_t xn, int r, void *vbuf)
+{
+    const fnn_conv_nhwc_src *s = (const fnn_conv_nhwc_src *)ctx;
+    const fnn_conv_geom *g = s->g;
+    const uintptr_t xt = (uintptr_t)s->xt;
+    const ptrdiff_t npan = (ptrdiff_t)((xn + r - 1) / r), pstride = (ptrdiff_t)kc * r;
+    const __m256i store = fnn_conv_lane_mask_avx2(fnn_conv_lane_bits(0, r));
+    const __m256i none = _mm256_setzero_si256();
+    fnn_conv_tap_run run[FNN_GEMM_MAX_R];
+    __m256i mask[FNN_GEMM_MAX_R];
+    ptrdiff_t pn, e;
+    (void)bi;
+    for (pn = 0; pn < npan; pn++) {
+        const ptrdiff_t ct = (ptrdiff_t)xn - pn * r < r ? (ptrdiff_t)xn - pn * r : r;
+        const ptrdiff_t nrun = fnn_conv_tap_runs(g, (ptrdiff_t)x0 + pn * r, ct, run);
+        float *d = (float *)vbuf + pn * pstride;
+        for (e = 0; e < nrun; e++)
+            mask[e] = fnn_conv_lane_mask_avx2(
+                fnn_conv_lane_bits(run[e].lane, run[e].lane + run[e].len));
+        FNN_CONV_NHWC_WALK(
+            __m256 v = _mm256_setzero_ps();
+            for (e = 0; e < nrun; e++) {
+                const int real = (size_t)(ihb + run[e].i) < (size_t)g->H
+                                 && (size_t)(iwb + run[e].j) < (size_t)g->W;
+                const uintptr_t addr = xt + (uintptr_t)((at + run[e].off - run[e].lane)
+                                                        * (ptrdiff_t)sizeof(float));
+                /* runs own disjoint lanes and maskload zeroes the others: OR merges them */
+                v = _mm256_or_ps(v, _mm256_maskload_ps((const float *)addr,
+                                                       real ? mask[e] : none));
+            }
+            _mm256_maskstore_ps(d, store, v);
+            d += r;
+        )
+    }
+}
+#endif
+
+/* The float channel-last packer: a vector variant where a panel row fits one vector at the
+ * context's level, else the scalar one; all write the same panels. */
+static void fnn_conv_pack_nhwc_f(const void *ctx, int64_t bi, int64_t k0, int64_t kc,
+                                 int64_t x0, int64_t xn, int r, void *buf)
+{
+#if FNN_X86
+    const fnn_conv_nhwc_src *s = (const fnn_conv_nhwc_src *)ctx;
+    if (s->simd >= FNN_SIMD_AVX512 && r <= 16) {
+        fnn_conv_pack_nhwc_f_avx512(ctx, bi, k0, kc, x0, xn, r, buf);
+        return;
+    }
+    if (s->simd >= FNN_SIMD_AVX2 && r <= 8) {
+        fnn_conv_pack_nhwc_f_avx2(ctx, bi, k0, kc, x0, xn, r, buf);
+        return;
+    }
+#endif
+    fnn_conv_pack_nhwc_f_generic(ctx, bi, k0, kc, x0, xn, r, buf);
+}
 
 /* The weight gradient's other operand, dY, straight from dy: op(A) is OC x (N*P),
  *     op(A)[o, q] = dy[n, o, p],  q = n*P + p

@@ -385,26 +385,31 @@ cdef int _forward_implicit(const floating[:, :, :, ::1] x, const floating[:, ::1
 
 cdef int _dw_implicit(const floating[:, :, :, ::1] x, const floating[:, :, ::1] dy,
                       floating[:, ::1] dw2, fnn_conv_geom geo, int nt):
-    """dw (OC x CKK) = dY (OC x NP) @ cols^T, ONE GEMM with K = N*P whose operands are both
-    packed straight from the arrays (src_c/fnn_conv_pack.h), so neither cols nor a transposed
-    copy of dy exists.  The GEMM computes the transpose, dw^T (CKK x OC) = cols (CKK x NP) @
-    dY^T, with cols as its A (panels packed from x) and dY^T as its B (panels packed from dy):
-    CKK = C*KH*KW is a multiple of the micro-kernel's MR far more often than OC is (288 = 24 x 12
-    against 64 = 5 x 12 + 4 in the benchmark layer), the threads split CKK into equal row
-    blocks, and each element is still one FMA chain over the pixels in order (an FMA's two
-    factors commute), so the bits are those of dY @ cols^T.  dw^T is then copied into dw.
+    """dw (OC x CKK) = dY (OC x NP) @ cols^T, ONE GEMM with K = N*P, computed as its transpose
+    dw^T = cols @ dY^T with both operands packed straight from arrays (src_c/fnn_conv_pack.h),
+    so neither cols nor a transposed copy of dy exists:
+    - A, cols with its rows in tap-major order ((i*kw + j)*C + c), packed from a channel-last
+      copy of x (one transpose of x, where packing from x itself transposes every tap's run);
+    - B, dY^T, packed from dy.
+    In this orientation the rows (CKK) are a multiple of the micro-kernel's MR far more often
+    than OC is (288 = 24 x 12 against 64 = 5 x 12 + 4 in the benchmark layer) and the threads
+    split them into equal blocks.  Each element is still one FMA chain over the pixels in order
+    (an FMA's two factors commute, and the order of the rows is not a sum), so the bits are
+    those of dY @ cols^T.  dw^T's rows are then written to dw's (c, i, j) columns.
     Returns the GEMM's status.  The source set-up repeats _forward_implicit's on purpose: the
     packers and the GEMM's shape differ, and each reads as one call beside its docstring."""
     cdef int64_t OC = dw2.shape[0], CKK = dw2.shape[1], NP = dy.shape[0] * dy.shape[2]
-    cdef floating[:, ::1] dwt = np.empty((CKK, OC), dtype=np.float32 if floating is float
-                                         else np.float64)
-    cdef fnn_conv_cols_src ctx
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], L = x.shape[2] * x.shape[3]
+    cdef Py_ssize_t KK = geo.kh * geo.kw, n, o, t, tap, c
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[:, ::1] dwt = np.empty((CKK, OC), dtype=dtype)
+    cdef floating[::1] xt = _workspace("xt", N * L * C, dtype)
+    cdef fnn_conv_nhwc_src ctx
     cdef fnn_conv_dy_src dy_ctx
     cdef fnn_gemm_src src, dy_src
     cdef int status
-    cdef int64_t o, t
     ctx.g = &geo
-    ctx.x = &x[0, 0, 0, 0]
+    ctx.xt = &xt[0]
     ctx.simd = simd_level()
     src.ctx = &ctx
     dy_ctx.dy = &dy[0, 0, 0]
@@ -412,20 +417,27 @@ cdef int _dw_implicit(const floating[:, :, :, ::1] x, const floating[:, :, ::1] 
     dy_ctx.P = dy.shape[2]
     dy_src.ctx = &dy_ctx
     if floating is float:
-        src.pack = fnn_conv_pack_cols_t_f
+        src.pack = fnn_conv_pack_nhwc_f
         dy_src.pack = fnn_conv_pack_dy_f
     else:
-        src.pack = fnn_conv_pack_cols_t_d
+        src.pack = fnn_conv_pack_nhwc_d
         dy_src.pack = fnn_conv_pack_dy_d
+    for n in prange(N, schedule="static", nogil=True, num_threads=_threads_for(N, nt)):
+        if floating is float:
+            fnn_conv_to_channel_last_f(&x[n, 0, 0, 0], C, L, &xt[n * L * C])
+        else:
+            fnn_conv_to_channel_last_d(&x[n, 0, 0, 0], C, L, &xt[n * L * C])
     with nogil:
         status = gemm_src(1, CKK, OC, NP, <const floating *>NULL, 0, 0, 0,
                           <const floating *>NULL, 0, 0, 0, 0, &dwt[0, 0], 0, OC, 1,
                           <const floating *>NULL, FNN_BIAS_NONE, FNN_ACT_NONE, 1, nt,
                           simd_level(), &src, &dy_src)
         if status == 0:
-            for o in range(OC):
-                for t in range(CKK):
-                    dw2[o, t] = dwt[t, o]
+            for t in range(CKK):
+                tap = t // C
+                c = t - tap * C
+                for o in range(OC):
+                    dw2[o, c * KK + tap] = dwt[t, o]
     return status
 
 
