@@ -158,6 +158,8 @@ static void FNN_F(tile)(const FNN_F(args_t) *g, int64_t kc, const FNN_T *ap, con
                     tmp[i * NR + j] = (i < mr && j < nr) ? c[i * rs + j * cs] : (FNN_T)0;
         if (ad != NULL)
             g->kern->ukr_direct(kc, ad, g->a_rs, g->a_cs, bp, tmp, NR, load);
+        else if (2 * nr <= NR && g->kern->ukr_left[mr] != NULL)
+            g->kern->ukr_left[mr](kc, ap, bp, tmp, NR, load);  /* skip the padding columns */
         else if (mr < MR && g->kern->ukr_top[mr] != NULL)
             g->kern->ukr_top[mr](kc, ap, bp, tmp, NR, load);   /* skip the padding rows */
         else

@@ -75,6 +75,8 @@ typedef struct {
     fnn_sukr_direct_t ukr_direct;
     fnn_sukr_t ukr_top[FNN_GEMM_MAX_MR + 1];  /* ukr_top[mr]: a kernel computing at least the top
                                                * mr < MR rows of a tile, or NULL (use ukr) */
+    fnn_sukr_t ukr_left[FNN_GEMM_MAX_MR + 1]; /* ukr_left[mr]: at least the top mr <= MR rows of
+                                               * the left NR/2 columns of a tile, or NULL */
     fnn_spack_t pack_mr, pack_nr;
     double fma_lanes;        /* FMA lanes per cycle of one core: weighs compute against packing
                               * in the cost models, never changes a result */
@@ -92,6 +94,7 @@ typedef struct {
     fnn_dukr_t ukr;
     fnn_dukr_direct_t ukr_direct;
     fnn_dukr_t ukr_top[FNN_GEMM_MAX_MR + 1];
+    fnn_dukr_t ukr_left[FNN_GEMM_MAX_MR + 1];
     fnn_dpack_t pack_mr, pack_nr;
     double fma_lanes;
     fnn_dukr_inplace_t rows[5];

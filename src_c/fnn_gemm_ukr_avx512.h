@@ -25,24 +25,30 @@
  * for row r at the current k; STEP_A advances A by one k.  ROWS (an enum constant of each
  * function, 12 for the full tile) is how many of the tile's rows are computed: the "top" variants
  * serve the last, partial row panel of a matrix (fewer rows, same packed panel format, same
- * chain per element), so an M that is not a multiple of 12 wastes no FMAs on padding rows. */
+ * chain per element), so an M that is not a multiple of 12 wastes no FMAs on padding rows.
+ * VECS (2 for the full width) is how many of the tile's two column vectors are computed: the
+ * "left" variants (VECS = 1) serve a last column panel of at most NR/2 columns, which the
+ * full kernel would compute at twice the cost (196 = 6 x 32 + 4 columns in conv2's products). */
 #define FNN_AVX512_ROW(r)                                                                         \
     if (ROWS > r) {                                                                               \
         VT ar = SET1(*A_AT(r));                                                                   \
         c##r##a = FMADD(ar, b0, c##r##a);                                                         \
-        c##r##b = FMADD(ar, b1, c##r##b);                                                         \
+        if (VECS > 1)                                                                             \
+            c##r##b = FMADD(ar, b1, c##r##b);                                                     \
     }
 
 #define FNN_AVX512_LOAD_C(r)                                                                      \
     if (ROWS > r) {                                                                               \
         c##r##a = LOADU(c + (r) * rs_c);                                                          \
-        c##r##b = LOADU(c + (r) * rs_c + W);                                                      \
+        if (VECS > 1)                                                                             \
+            c##r##b = LOADU(c + (r) * rs_c + W);                                                  \
     }
 
 #define FNN_AVX512_STORE_C(r)                                                                     \
     if (ROWS > r) {                                                                               \
         STOREU(c + (r) * rs_c, c##r##a);                                                          \
-        STOREU(c + (r) * rs_c + W, c##r##b);                                                      \
+        if (VECS > 1)                                                                             \
+            STOREU(c + (r) * rs_c + W, c##r##b);                                                  \
     }
 
 #define FNN_AVX512_BODY                                                                           \
@@ -58,7 +64,7 @@
         FNN_AVX512_LOAD_C(9) FNN_AVX512_LOAD_C(10) FNN_AVX512_LOAD_C(11)                          \
     }                                                                                             \
     for (k = 0; k < kc; k++) {                                                                    \
-        VT b0 = LOAD(b), b1 = LOAD(b + W);                                                        \
+        VT b0 = LOAD(b), b1 = VECS > 1 ? LOAD(b + W) : b0;                                        \
         /* one packed B row is two cache lines; fetch the row 8 steps ahead */                    \
         _mm_prefetch((const char *)(b + 16 * W), _MM_HINT_T0);                                    \
         _mm_prefetch((const char *)(b + 16 * W) + 64, _MM_HINT_T0);                               \
@@ -90,7 +96,7 @@ __attribute__((target("avx512f")))
 static void fnn_sgemm_ukr_avx512_12x32(int64_t kc, const float *a, const float *b, float *c,
                                        int64_t rs_c, int load)
 {
-    enum { ROWS = 12 };
+    enum { ROWS = 12, VECS = 2 };
     FNN_AVX512_BODY
 }
 
@@ -99,7 +105,7 @@ __attribute__((target("avx512f")))
 static void fnn_sgemm_ukr_avx512_12x32_top8(int64_t kc, const float *a, const float *b,
                                             float *c, int64_t rs_c, int load)
 {
-    enum { ROWS = 8 };
+    enum { ROWS = 8, VECS = 2 };
     FNN_AVX512_BODY
 }
 
@@ -107,9 +113,22 @@ __attribute__((target("avx512f")))
 static void fnn_sgemm_ukr_avx512_12x32_top4(int64_t kc, const float *a, const float *b,
                                             float *c, int64_t rs_c, int load)
 {
-    enum { ROWS = 4 };
+    enum { ROWS = 4, VECS = 2 };
     FNN_AVX512_BODY
 }
+
+/* the left 16 columns of a 12 x 32 tile, all / the top 8 / the top 4 rows (the last column
+ * panel of a matrix, when it holds at most 16 columns) */
+#define FNN_AVX512_LEFT(NAME, T, NROWS)                                                          \
+__attribute__((target("avx512f")))                                                               \
+static void NAME(int64_t kc, const T *a, const T *b, T *c, int64_t rs_c, int load)              \
+{                                                                                                \
+    enum { ROWS = NROWS, VECS = 1 };                                                             \
+    FNN_AVX512_BODY                                                                              \
+}
+FNN_AVX512_LEFT(fnn_sgemm_ukr_avx512_12x32_left, float, 12)
+FNN_AVX512_LEFT(fnn_sgemm_ukr_avx512_12x32_top8_left, float, 8)
+FNN_AVX512_LEFT(fnn_sgemm_ukr_avx512_12x32_top4_left, float, 4)
 #undef A_AT
 #undef STEP_A
 
@@ -123,7 +142,7 @@ static void fnn_sgemm_ukr_avx512_direct_12x32(int64_t kc, const float *a, int64_
                                               int64_t rs_c, int load)
 {
     const float *a6 = a + 6 * a_rs;
-    enum { ROWS = 12 };
+    enum { ROWS = 12, VECS = 2 };
     FNN_AVX512_BODY
 }
 #undef A_AT
@@ -155,7 +174,7 @@ __attribute__((target("avx512f")))
 static void fnn_dgemm_ukr_avx512_12x16(int64_t kc, const double *a, const double *b, double *c,
                                        int64_t rs_c, int load)
 {
-    enum { ROWS = 12 };
+    enum { ROWS = 12, VECS = 2 };
     FNN_AVX512_BODY
 }
 
@@ -163,7 +182,7 @@ __attribute__((target("avx512f")))
 static void fnn_dgemm_ukr_avx512_12x16_top8(int64_t kc, const double *a, const double *b,
                                             double *c, int64_t rs_c, int load)
 {
-    enum { ROWS = 8 };
+    enum { ROWS = 8, VECS = 2 };
     FNN_AVX512_BODY
 }
 
@@ -171,9 +190,14 @@ __attribute__((target("avx512f")))
 static void fnn_dgemm_ukr_avx512_12x16_top4(int64_t kc, const double *a, const double *b,
                                             double *c, int64_t rs_c, int load)
 {
-    enum { ROWS = 4 };
+    enum { ROWS = 4, VECS = 2 };
     FNN_AVX512_BODY
 }
+
+/* the left 8 columns of a 12 x 16 tile (as the float kernels' left variants) */
+FNN_AVX512_LEFT(fnn_dgemm_ukr_avx512_12x16_left, double, 12)
+FNN_AVX512_LEFT(fnn_dgemm_ukr_avx512_12x16_top8_left, double, 8)
+FNN_AVX512_LEFT(fnn_dgemm_ukr_avx512_12x16_top4_left, double, 4)
 #undef A_AT
 #undef STEP_A
 
@@ -185,7 +209,7 @@ static void fnn_dgemm_ukr_avx512_direct_12x16(int64_t kc, const double *a, int64
                                               int64_t rs_c, int load)
 {
     const double *a6 = a + 6 * a_rs;
-    enum { ROWS = 12 };
+    enum { ROWS = 12, VECS = 2 };
     FNN_AVX512_BODY
 }
 #undef A_AT
@@ -203,6 +227,7 @@ static void fnn_dgemm_ukr_avx512_direct_12x16(int64_t kc, const double *a, int64
 #undef FNN_AVX512_LOAD_C
 #undef FNN_AVX512_STORE_C
 #undef FNN_AVX512_BODY
+#undef FNN_AVX512_LEFT
 
 /* The in-place row macros mirror fnn_gemm_ukr_avx2.h's (4 vectors per row here, 2 there):
  * one micro-kernel per ISA, BLIS style. */

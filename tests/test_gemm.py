@@ -396,7 +396,11 @@ def test_every_simd_level_matches_the_twin(dtype, each_simd_level):
 
 # ----------------------------------------------------------------- SIMD levels and blocking
 _BIT_SHAPES = [(37, 300, 53), (70, 290, 9), (9, 40, 130), (128, 784, 256), (1, 784, 256),
-               (128, 128, 10), (100, 50, 2), (13, 1000, 70), (3, 100, 40)]
+               (128, 128, 10), (100, 50, 2), (13, 1000, 70), (3, 100, 40),
+               # last column panels of exactly, and one more than, half a tile's columns
+               # (AVX-512 float: 48 = 32 + 16, 49 = 32 + 17; double: 40 = 2 x 16 + 8, 49):
+               # the half-width "left" kernels against the full ones
+               (25, 70, 48), (26, 33, 49), (20, 64, 40)]
 
 
 def _bit_cases(dtype, shapes=_BIT_SHAPES):
