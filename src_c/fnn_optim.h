@@ -390,13 +390,18 @@ FNN_TARGET static void FNN(update)(int rule, const fnn_optim_tensor *t, ptrdiff_
  * vectorises, raises no floating-point exception and reads a NaN's payload as it is. */
 FNN_TARGET FNN_INLINE int FNN(any_nonfinite)(const T *FNN_R a, ptrdiff_t n)
 {
-    UINT bad = 0;
+    UINT top = 0, bad = 0;
     for (ptrdiff_t i = 0; i < n; i++) {
         UINT u;
         memcpy(&u, &a[i], sizeof u);
-        bad |= (UINT)((u & EXP_MASK) == EXP_MASK);
+        if (sizeof(UINT) == 4) {
+            u &= EXP_MASK;
+            top = u > top ? u : top;
+        } else {
+            bad |= (UINT)((u & EXP_MASK) == EXP_MASK);
+        }
     }
-    return bad != 0;
+    return top == EXP_MASK || bad != 0;
 }
 
 /* fnn_optim_update_checked for one element type and SIMD variant (Part 1 says what it does). */

@@ -143,6 +143,38 @@ def test_checked_update_reports_non_finite_values_and_restores_exactly(impl, dty
         assert got == want, poison
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")     # the twin's arithmetic on inf, NaN
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_checked_update_scan_tells_the_largest_finite_value_from_inf_and_nan(impl, dtype):
+    """The scan after a checked update tests exponent bits (fnn_optim.h, any_nonfinite): the
+    largest finite value and subnormals are finite, inf and NaN of either sign are not, wherever
+    they lie: in a vector's lanes, a 512-element block's end, or the scalar tail after it."""
+    module = IMPLS[impl]
+    info = np.finfo(dtype)
+    n = 531                                      # a block of 512 and a tail of 19
+    arguments, _ = _arguments("adam", 1, 1)
+    arguments["lr"], arguments["weight_decay"], arguments["amsgrad"] = 1e-30, 0.0, False
+
+    def flags(grad):
+        params = [np.full(n, info.max, dtype)]
+        states = [[np.zeros(n, dtype)], [np.zeros(n, dtype)], None]
+        table = module.UpdateTable("adam", params, [grad], states, checked=True)
+        table.update(**arguments)
+        table.restore()
+        return table.flags
+
+    finite = np.zeros(n, dtype)
+    finite[::7] = info.smallest_subnormal
+    finite[1::5] = -np.sqrt(info.max) / 10      # large, and exp_avg_sq stays finite
+    assert flags(finite) == 0
+    for at in (0, 15, 16, 511, 512, 530):
+        for bad in (np.inf, -np.inf, np.nan, -np.nan):
+            grad = finite.copy()
+            grad[at] = bad
+            assert flags(grad) & module.UpdateTable.NONFINITE_GRAD, (at, bad)
+
+
 # --------------------------------------------------------------------------- the optimizers
 def _count_tables(monkeypatch):
     built = []
