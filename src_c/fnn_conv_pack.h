@@ -355,79 +355,59 @@ static inline void fnn_conv_to_channel_last_d(const double *x, ptrdiff_t C, ptrd
 /* The vector variants (r <= LANES): a pixel's row of r lanes is gathered from its runs by masked
  * loads into one register (a run's lanes are loaded where its tap reads real input, zero
  * otherwise; lanes of no run are zero) and stored with r lanes.  Masked-off lanes are never
- * read, so the address of lane 0 is formed in integer arithmetic and may lie outside xt. */
-__attribute__((target("avx512f"))) static void
-fnn_conv_pack_nhwc_f_avx512(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,
-                            int64_t xn, int r, void *vbuf)
-{
-    const fnn_conv_nhwc_src *s = (const fnn_conv_nhwc_src *)ctx;
-    const fnn_conv_geom *g = s->g;
-    const uintptr_t xt = (uintptr_t)s->xt;
-    const ptrdiff_t npan = (ptrdiff_t)((xn + r - 1) / r), pstride = (ptrdiff_t)kc * r;
-    const __mmask16 store = (__mmask16)fnn_conv_lane_bits(0, r);
-    fnn_conv_tap_run run[FNN_GEMM_MAX_R];
-    unsigned mask[FNN_GEMM_MAX_R];
-    ptrdiff_t pn, e;
-    (void)bi;
-    for (pn = 0; pn < npan; pn++) {
-        const ptrdiff_t ct = (ptrdiff_t)xn - pn * r < r ? (ptrdiff_t)xn - pn * r : r;
-        const ptrdiff_t nrun = fnn_conv_tap_runs(g, (ptrdiff_t)x0 + pn * r, ct, run);
-        float *d = (float *)vbuf + pn * pstride;
-        for (e = 0; e < nrun; e++)
-            mask[e] = fnn_conv_lane_bits(run[e].lane, run[e].lane + run[e].len);
-        FNN_CONV_NHWC_WALK(
-            __m512 v = _mm512_setzero_ps();
-            for (e = 0; e < nrun; e++) {
-                const int real = (size_t)(ihb + run[e].i) < (size_t)g->H
-                                 && (size_t)(iwb + run[e].j) < (size_t)g->W;
-                const uintptr_t addr = xt + (uintptr_t)((at + run[e].off - run[e].lane)
-                                                        * (ptrdiff_t)sizeof(float));
-                v = _mm512_mask_loadu_ps(v, (__mmask16)(real ? mask[e] : 0u),
-                                         (const void *)addr);
-            }
-            _mm512_mask_storeu_ps(d, store, v);
-            d += r;
-        )
-    }
+ * read, so the address of lane 0 is formed in integer arithmetic and may lie outside xt.
+ * One body for both instruction sets: MT is the mask type, MASK_OF(bits) makes one from lane
+ * bits, MERGE(v, m, addr) loads the lanes of m from addr into v, STORE(d, m, v) stores them. */
+#define FNN_CONV_PACK_NHWC_VEC(NAME, TARGET, VT, MT, ZERO, MASK_OF, MERGE, STORE)               \
+TARGET static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,       \
+                        int64_t xn, int r, void *vbuf)                                         \
+{                                                                                              \
+    const fnn_conv_nhwc_src *s = (const fnn_conv_nhwc_src *)ctx;                               \
+    const fnn_conv_geom *g = s->g;                                                             \
+    const uintptr_t xt = (uintptr_t)s->xt;                                                     \
+    const ptrdiff_t npan = (ptrdiff_t)((xn + r - 1) / r), pstride = (ptrdiff_t)kc * r;         \
+    const MT store = MASK_OF(fnn_conv_lane_bits(0, r)), none = MASK_OF(0u);                    \
+    fnn_conv_tap_run run[FNN_GEMM_MAX_R];                                                      \
+    MT mask[FNN_GEMM_MAX_R];                                                                   \
+    ptrdiff_t pn, e;                                                                           \
+    (void)bi;                                                                                  \
+    for (pn = 0; pn < npan; pn++) {                                                            \
+        const ptrdiff_t ct = (ptrdiff_t)xn - pn * r < r ? (ptrdiff_t)xn - pn * r : r;          \
+        const ptrdiff_t nrun = fnn_conv_tap_runs(g, (ptrdiff_t)x0 + pn * r, ct, run);          \
+        float *d = (float *)vbuf + pn * pstride;                                               \
+        for (e = 0; e < nrun; e++)                                                             \
+            mask[e] = MASK_OF(fnn_conv_lane_bits(run[e].lane, run[e].lane + run[e].len));      \
+        FNN_CONV_NHWC_WALK(                                                                    \
+            VT v = ZERO();                                                                     \
+            for (e = 0; e < nrun; e++) {                                                       \
+                const int real = (size_t)(ihb + run[e].i) < (size_t)g->H                       \
+                                 && (size_t)(iwb + run[e].j) < (size_t)g->W;                   \
+                const uintptr_t addr = xt + (uintptr_t)((at + run[e].off - run[e].lane)        \
+                                                        * (ptrdiff_t)sizeof(float));           \
+                v = MERGE(v, real ? mask[e] : none, addr);                                     \
+            }                                                                                  \
+            STORE(d, store, v);                                                                \
+            d += r;                                                                            \
+        )                                                                                      \
+    }                                                                                          \
 }
 
-__attribute__((target("avx2"))) static void
-fnn_conv_pack_nhwc_f_avx2(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,
-                          int64_t xn, int r, void *vbuf)
-{
-    const fnn_conv_nhwc_src *s = (const fnn_conv_nhwc_src *)ctx;
-    const fnn_conv_geom *g = s->g;
-    const uintptr_t xt = (uintptr_t)s->xt;
-    const ptrdiff_t npan = (ptrdiff_t)((xn + r - 1) / r), pstride = (ptrdiff_t)kc * r;
-    const __m256i store = fnn_conv_lane_mask_avx2(fnn_conv_lane_bits(0, r));
-    const __m256i none = _mm256_setzero_si256();
-    fnn_conv_tap_run run[FNN_GEMM_MAX_R];
-    __m256i mask[FNN_GEMM_MAX_R];
-    ptrdiff_t pn, e;
-    (void)bi;
-    for (pn = 0; pn < npan; pn++) {
-        const ptrdiff_t ct = (ptrdiff_t)xn - pn * r < r ? (ptrdiff_t)xn - pn * r : r;
-        const ptrdiff_t nrun = fnn_conv_tap_runs(g, (ptrdiff_t)x0 + pn * r, ct, run);
-        float *d = (float *)vbuf + pn * pstride;
-        for (e = 0; e < nrun; e++)
-            mask[e] = fnn_conv_lane_mask_avx2(
-                fnn_conv_lane_bits(run[e].lane, run[e].lane + run[e].len));
-        FNN_CONV_NHWC_WALK(
-            __m256 v = _mm256_setzero_ps();
-            for (e = 0; e < nrun; e++) {
-                const int real = (size_t)(ihb + run[e].i) < (size_t)g->H
-                                 && (size_t)(iwb + run[e].j) < (size_t)g->W;
-                const uintptr_t addr = xt + (uintptr_t)((at + run[e].off - run[e].lane)
-                                                        * (ptrdiff_t)sizeof(float));
-                /* runs own disjoint lanes and maskload zeroes the others: OR merges them */
-                v = _mm256_or_ps(v, _mm256_maskload_ps((const float *)addr,
-                                                       real ? mask[e] : none));
-            }
-            _mm256_maskstore_ps(d, store, v);
-            d += r;
-        )
-    }
-}
+/* AVX-512F: opmask loads merge into v. */
+#define FNN_NHWC_MASK_AVX512(bits) ((__mmask16)(bits))
+#define FNN_NHWC_MERGE_AVX512(v, m, addr) _mm512_mask_loadu_ps((v), (m), (const void *)(addr))
+#define FNN_NHWC_STORE_AVX512(d, m, v) _mm512_mask_storeu_ps((d), (m), (v))
+FNN_CONV_PACK_NHWC_VEC(fnn_conv_pack_nhwc_f_avx512, __attribute__((target("avx512f"))), __m512,
+                       __mmask16, _mm512_setzero_ps, FNN_NHWC_MASK_AVX512, FNN_NHWC_MERGE_AVX512,
+                       FNN_NHWC_STORE_AVX512)
+
+/* AVX2: vmaskmovps zeroes the lanes it does not load and runs own disjoint lanes, so an OR
+ * merges them. */
+#define FNN_NHWC_MERGE_AVX2(v, m, addr) \
+    _mm256_or_ps((v), _mm256_maskload_ps((const float *)(addr), (m)))
+#define FNN_NHWC_STORE_AVX2(d, m, v) _mm256_maskstore_ps((d), (m), (v))
+FNN_CONV_PACK_NHWC_VEC(fnn_conv_pack_nhwc_f_avx2, __attribute__((target("avx2"))), __m256,
+                       __m256i, _mm256_setzero_ps, fnn_conv_lane_mask_avx2, FNN_NHWC_MERGE_AVX2,
+                       FNN_NHWC_STORE_AVX2)
 #endif
 
 /* The float channel-last packer: a vector variant where a panel row fits one vector at the
