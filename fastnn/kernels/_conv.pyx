@@ -23,7 +23,8 @@
 # * Implicit im2col (the default): the forward GEMM and the weight-gradient GEMM never read
 #   cols from memory.  They go through gemm_src with a packing source (src_c/fnn_conv_pack.h)
 #   that packs their im2col panels straight from x: the forward's B panels (cols_n, columns
-#   are output pixels) and dW's cols^T panels (k runs over pixels).  Same values in the same k
+#   are output pixels) and dW's cols panels (k runs over pixels; from a channel-last copy of
+#   x, see Backward).  Same values in the same k
 #   order as packing them from the materialised cols, so the same bits; set_conv_algorithm(
 #   "im2col") selects the materialised path below (tests compare the two bit for bit;
 #   bench/ab_conv_im2col.py times them).  The float32 panels at width stride 1 are written by
@@ -46,8 +47,10 @@
 #   order never depends on the thread count.  It is the same order as the NumPy twin's
 #   slice-adds, so col2im is bit-identical to the twin.
 # * Backward (default settings):
-#     dw (OC x CKK) = dY (OC x N*P) @ cols^T : ONE GEMM with K = N*P whose operands are both
-#       packed straight from the arrays: cols^T from x (implicit im2col) and dY from dy
+#     dw (OC x CKK) = dY (OC x N*P) @ cols^T : ONE GEMM with K = N*P, run as its transpose
+#       dw^T = cols @ dY^T (CKK rows tile evenly, OC often does not) whose operands are both
+#       packed from arrays: cols, rows in tap-major order, from a channel-last copy of x (a
+#       pixel's taps are then runs of channels: no transposes per tap), and dY^T from dy
 #       (dy[n, oc, p] is a row-major OC x P block per image), so neither cols nor a transposed
 #       copy of dy exists; a single GEMM keeps each dw element's whole sum in one thread, so no
 #       cross-thread reduction is needed and dw is deterministic.
