@@ -219,8 +219,18 @@ static void FNN_F(task_k0)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64
     FNN_F(epilogue)(g, C + m0 * g->c_rs + n0 * g->c_cs, m1 - m0, n1 - n0, m0, n0);
 }
 
+/* What a thread's A buffer holds from an earlier task of the same call: rows [m0, m1) of an A
+ * shared by every batch item (a_bs == 0), packed for the whole K, in the buffer at `buf`.  A
+ * task with the same rows then skips packing them: the convolution's per-image products share
+ * their weights, so a thread packs W once per call instead of once per image.  Valid within
+ * one call only (A cannot change during it); the caller starts each call with m0 = -1. */
+typedef struct {
+    int64_t m0, m1;
+    const FNN_T *buf;
+} FNN_F(a_held_t);
+
 static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t m1,
-                        int64_t n0, int64_t n1)
+                        int64_t n0, int64_t n1, FNN_F(a_held_t) *held)
 {
     const FNN_T *A = g->A + bi * g->a_bs, *B = g->B + bi * g->b_bs;
     FNN_T *C = g->C + bi * g->c_bs;
@@ -229,14 +239,19 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
     const int64_t mcap = m1 - m0 < MC ? m1 - m0 : MC;
     FNN_T *bufA, *bufB;
     int64_t jc, pc, ic, jr, ir;
+    int reuse_a = 0;
+    size_t capA0;
     if (m0 >= m1 || n0 >= n1)
         return;
     if (K == 0) {
         FNN_F(task_k0)(g, bi, m0, m1, n0, n1);
         return;
     }
+    capA0 = FNN_F(tl_capA);
     bufA = FNN_F(grow)(&FNN_F(tl_bufA), &FNN_F(tl_capA),
                        (size_t)kb * (size_t)((mcap + MR - 1) / MR * MR));
+    if (FNN_F(tl_capA) != capA0)
+        held->m0 = -1;             /* a new buffer (possibly at the old address): nothing held */
     bufB = FNN_F(grow)(&FNN_F(tl_bufB), &FNN_F(tl_capB),
                        (size_t)kb * (size_t)((ncap + NR - 1) / NR * NR));
     if (bufA == NULL || bufB == NULL) {
@@ -250,6 +265,16 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
         }
         FNN_F(task_naive)(g, bi, m0, m1, n0, n1);
         return;
+    }
+    /* A is packed whole (one row block, one k-block) and shared: reuse it when this thread
+     * holds it already, else record what this task leaves in the buffer */
+    if (g->a_bs == 0 && g->a_src == NULL && !g->direct_a && K <= kb && m1 - m0 <= MC) {
+        reuse_a = held->m0 == m0 && held->m1 == m1 && held->buf == bufA && held->m0 >= 0;
+        held->m0 = m0;
+        held->m1 = m1;
+        held->buf = bufA;
+    } else {
+        held->m0 = -1;
     }
     for (ic = m0; ic < m1; ic += MC) {
         const int64_t mc = m1 - ic < MC ? m1 - ic : MC;
@@ -272,7 +297,7 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
                     const int64_t mr = mc - ir < MR ? mc - ir : MR;
                     const FNN_T *ad = (g->direct_a && mr == MR)
                         ? A + (ic + ir) * g->a_rs + pc * g->a_cs : NULL;
-                    if (jc == n0 && g->a_src == NULL && ad == NULL)
+                    if (jc == n0 && g->a_src == NULL && ad == NULL && !reuse_a)
                         /* (direct A: only a partial panel is packed) */
                         g->kern->pack_mr(mr, kc, A + (ic + ir) * g->a_rs + pc * g->a_cs,
                                          g->a_rs, g->a_cs, bufA + ir * kc);
@@ -349,6 +374,7 @@ static void FNN_F(run)(const FNN_F(args_t) *g, int64_t batch, int nthreads)
         #pragma omp parallel num_threads(nthreads)
         {
             unsigned csr = fnn_ftz_enter();
+            FNN_F(a_held_t) held = {-1, -1, NULL};
             int64_t t;
             #pragma omp for schedule(static)
             for (t = 0; t < ntasks; t++) {
@@ -357,7 +383,7 @@ static void FNN_F(run)(const FNN_F(args_t) *g, int64_t batch, int nthreads)
                 const int64_t p0 = ti * pm / gm, p1 = (ti + 1) * pm / gm;
                 const int64_t q0 = tj * pn / gn, q1 = (tj + 1) * pn / gn;
                 FNN_F(task)(g, bi, p0 * MR, p1 * MR < M ? p1 * MR : M,
-                            q0 * NR, q1 * NR < N ? q1 * NR : N);
+                            q0 * NR, q1 * NR < N ? q1 * NR : N, &held);
             }
             fnn_ftz_leave(csr);
         }
@@ -366,9 +392,10 @@ static void FNN_F(run)(const FNN_F(args_t) *g, int64_t batch, int nthreads)
 #endif
     {
         unsigned csr = fnn_ftz_enter();
+        FNN_F(a_held_t) held = {-1, -1, NULL};
         int64_t bi;
         for (bi = 0; bi < batch; bi++)
-            FNN_F(task)(g, bi, 0, M, 0, N);
+            FNN_F(task)(g, bi, 0, M, 0, N, &held);
         fnn_ftz_leave(csr);
     }
 }

@@ -446,6 +446,30 @@ def test_avx2_and_avx512_give_the_same_bits(dtype, each_simd_level):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_a_shared_by_the_batch_is_packed_once_per_thread_with_the_same_bits(dtype,
+                                                                           each_simd_level):
+    """A 2-D A shared by every batch item (as the convolution's weights are) is packed once per
+    thread and call and reused by the thread's next items (fnn_gemm_driver.h, a_held_t): each
+    item's result must be the bits of its own product, at 1, 2 and 3 threads, for an A of one
+    k-block (reused) and of several (packed every time), and the next call, with new values in
+    the same A array, must not reuse what the last one packed."""
+    rng = np.random.default_rng(5)
+
+    def body(level):
+        for m, k, n, batch in [(64, 288, 196, 7), (13, 40, 70, 5), (30, 2000, 33, 3)]:
+            a = rng.standard_normal((m, k)).astype(dtype)
+            b = rng.standard_normal((batch, k, n)).astype(dtype)
+            for threads in (1, 2, 3):
+                with fastnn.threads(threads):
+                    for _ in range(2):
+                        a[...] = rng.standard_normal((m, k))
+                        want = np.stack([matmul(a, b[i]) for i in range(batch)])
+                        got = _gemm._gemm_ex(a, b, np.empty((batch, m, n), dtype))
+                        assert got.tobytes() == want.tobytes(), (level, m, k, n, threads)
+    each_simd_level(body)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_every_path_of_one_level_gives_the_same_bits(dtype, each_simd_level):
     """The packed path, the direct-A path, the in-place paths (small M, skinny N) and both
     orientations compute each element with the same chain, so reading B transposed (which rules
