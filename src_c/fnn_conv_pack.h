@@ -28,10 +28,14 @@
 #include "fnn_conv_direct.h"   /* fnn_conv_geom; <immintrin.h> on x86 (FNN_X86) */
 #include "fnn_gemm.h"          /* FNN_GEMM_MAX_R */
 
+/* The context of a cols packer: the geometry, the image tensor, the SIMD level.  x is
+ * x[0, 0, 0, 0] (float * or double *) in (N, C, H, W) order, except for the weight gradient's
+ * channel-last packer (fnn_conv_pack_nhwc_*, below), whose x is the channel-last copy of x,
+ * (N, H, W, C). */
 typedef struct {
     const fnn_conv_geom *g;
-    const void *x;             /* float * or double *: x[0, 0, 0, 0] */
-    int simd;                  /* FNN_SIMD_*: the cols packer's vector variant runs at or below */
+    const void *x;
+    int simd;                  /* FNN_SIMD_*: a packer's vector variant runs at or below */
 } fnn_conv_cols_src;
 
 /* first output o whose input o*s + j - p is >= 0, and one past the last whose input is < L;
@@ -242,11 +246,7 @@ static inline void fnn_conv_pack_transpose_float(const float *src, ptrdiff_t str
  * same for every pixel, so they are listed once per panel.  Same values, and the GEMM's k is
  * still q in order: dW's sums are those of the GEMM reading the materialised cols, bit for bit
  * (tests/test_conv.py checks it). */
-typedef struct {
-    const fnn_conv_geom *g;
-    const void *xt;            /* float * or double *: xt[0, 0, 0, 0], (N, H, W, C) */
-    int simd;                  /* FNN_SIMD_*: the vector variant runs at or below */
-} fnn_conv_nhwc_src;
+/* Its context is a fnn_conv_cols_src whose x is xt. */
 
 /* A run of a panel's rows: `len` channels from c under tap (i, j), written to lanes
  * [lane, lane + len) of a pixel's row; `off` = (i*W + j)*C + c, its offset in xt from the
@@ -302,9 +302,9 @@ static inline ptrdiff_t fnn_conv_tap_runs(const fnn_conv_geom *g, ptrdiff_t t0, 
 static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0, int64_t xn, \
                  int r, void *vbuf)                                                           \
 {                                                                                             \
-    const fnn_conv_nhwc_src *s = (const fnn_conv_nhwc_src *)ctx;                              \
+    const fnn_conv_cols_src *s = (const fnn_conv_cols_src *)ctx;                              \
     const fnn_conv_geom *g = s->g;                                                            \
-    const T *xt = (const T *)s->xt;                                                           \
+    const T *xt = (const T *)s->x;                                                            \
     const ptrdiff_t npan = (ptrdiff_t)((xn + r - 1) / r), pstride = (ptrdiff_t)kc * r;        \
     fnn_conv_tap_run run[FNN_GEMM_MAX_R];                                                     \
     ptrdiff_t pn;                                                                             \
@@ -362,9 +362,9 @@ static inline void fnn_conv_to_channel_last_d(const double *x, ptrdiff_t C, ptrd
 TARGET static void NAME(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,       \
                         int64_t xn, int r, void *vbuf)                                         \
 {                                                                                              \
-    const fnn_conv_nhwc_src *s = (const fnn_conv_nhwc_src *)ctx;                               \
+    const fnn_conv_cols_src *s = (const fnn_conv_cols_src *)ctx;                               \
     const fnn_conv_geom *g = s->g;                                                             \
-    const uintptr_t xt = (uintptr_t)s->xt;                                                     \
+    const uintptr_t xt = (uintptr_t)s->x;                                                      \
     const ptrdiff_t npan = (ptrdiff_t)((xn + r - 1) / r), pstride = (ptrdiff_t)kc * r;         \
     const MT store = MASK_OF(fnn_conv_lane_bits(0, r)), none = MASK_OF(0u);                    \
     fnn_conv_tap_run run[FNN_GEMM_MAX_R];                                                      \
@@ -416,7 +416,7 @@ static void fnn_conv_pack_nhwc_f(const void *ctx, int64_t bi, int64_t k0, int64_
                                  int64_t x0, int64_t xn, int r, void *buf)
 {
 #if FNN_X86
-    const fnn_conv_nhwc_src *s = (const fnn_conv_nhwc_src *)ctx;
+    const fnn_conv_cols_src *s = (const fnn_conv_cols_src *)ctx;
     if (s->simd >= FNN_SIMD_AVX512 && r <= 16) {
         fnn_conv_pack_nhwc_f_avx512(ctx, bi, k0, kc, x0, xn, r, buf);
         return;

@@ -220,13 +220,13 @@ static void FNN_F(task_k0)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64
 }
 
 /* What a thread's A buffer holds from an earlier task of the same call: rows [m0, m1) of an A
- * shared by every batch item (a_bs == 0), packed for the whole K, in the buffer at `buf`.  A
- * task with the same rows then skips packing them: the convolution's per-image products share
- * their weights, so a thread packs W once per call instead of once per image.  Valid within
- * one call only (A cannot change during it); the caller starts each call with m0 = -1. */
+ * shared by every batch item (a_bs == 0), packed for the whole K (m0 = -1: nothing).  A task
+ * with the same rows then skips packing them: the convolution's per-image products share their
+ * weights, so a thread packs W once per call instead of once per image.  Valid within one call
+ * only (A cannot change during it) and while the buffer is not replaced (task() clears it
+ * when the buffer grows). */
 typedef struct {
     int64_t m0, m1;
-    const FNN_T *buf;
 } FNN_F(a_held_t);
 
 static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t m1,
@@ -269,10 +269,9 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
     /* A is packed whole (one row block, one k-block) and shared: reuse it when this thread
      * holds it already, else record what this task leaves in the buffer */
     if (g->a_bs == 0 && g->a_src == NULL && !g->direct_a && K <= kb && m1 - m0 <= MC) {
-        reuse_a = held->m0 == m0 && held->m1 == m1 && held->buf == bufA && held->m0 >= 0;
+        reuse_a = held->m0 == m0 && held->m1 == m1;
         held->m0 = m0;
         held->m1 = m1;
-        held->buf = bufA;
     } else {
         held->m0 = -1;
     }
@@ -374,7 +373,7 @@ static void FNN_F(run)(const FNN_F(args_t) *g, int64_t batch, int nthreads)
         #pragma omp parallel num_threads(nthreads)
         {
             unsigned csr = fnn_ftz_enter();
-            FNN_F(a_held_t) held = {-1, -1, NULL};
+            FNN_F(a_held_t) held = {-1, -1};
             int64_t t;
             #pragma omp for schedule(static)
             for (t = 0; t < ntasks; t++) {
@@ -392,7 +391,7 @@ static void FNN_F(run)(const FNN_F(args_t) *g, int64_t batch, int nthreads)
 #endif
     {
         unsigned csr = fnn_ftz_enter();
-        FNN_F(a_held_t) held = {-1, -1, NULL};
+        FNN_F(a_held_t) held = {-1, -1};
         int64_t bi;
         for (bi = 0; bi < batch; bi++)
             FNN_F(task)(g, bi, 0, M, 0, N, &held);

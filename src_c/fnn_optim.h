@@ -387,21 +387,29 @@ FNN_TARGET static void FNN(update)(int rule, const fnn_optim_tensor *t, ptrdiff_
 }
 
 /* Whether a[0..n) holds an inf or NaN: the exponent bits all ones.  An integer test, so the loop
- * vectorises, raises no floating-point exception and reads a NaN's payload as it is. */
+ * vectorises, raises no floating-point exception and reads a NaN's payload as it is.  32-bit
+ * elements keep the largest exponent field (an unsigned max: an AND and a max per vector, where
+ * a compare-and-OR takes four operations) and compare it once; 64-bit ones keep the compare,
+ * as AVX2 has no unsigned 64-bit max. */
 FNN_TARGET FNN_INLINE int FNN(any_nonfinite)(const T *FNN_R a, ptrdiff_t n)
 {
-    UINT top = 0, bad = 0;
-    for (ptrdiff_t i = 0; i < n; i++) {
+    UINT acc = 0;
+    ptrdiff_t i;
+    if (sizeof(UINT) == 4) {
+        for (i = 0; i < n; i++) {
+            UINT u;
+            memcpy(&u, &a[i], sizeof u);
+            u &= EXP_MASK;
+            acc = u > acc ? u : acc;
+        }
+        return acc == EXP_MASK;
+    }
+    for (i = 0; i < n; i++) {
         UINT u;
         memcpy(&u, &a[i], sizeof u);
-        if (sizeof(UINT) == 4) {
-            u &= EXP_MASK;
-            top = u > top ? u : top;
-        } else {
-            bad |= (UINT)((u & EXP_MASK) == EXP_MASK);
-        }
+        acc |= (UINT)((u & EXP_MASK) == EXP_MASK);
     }
-    return top == EXP_MASK || bad != 0;
+    return acc != 0;
 }
 
 /* fnn_optim_update_checked for one element type and SIMD variant (Part 1 says what it does). */

@@ -33,10 +33,6 @@ cdef extern from "fnn_conv_pack.h" nogil:
                             int64_t xn, int r, void *buf) noexcept
     void fnn_conv_pack_dy_d(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,
                             int64_t xn, int r, void *buf) noexcept
-    ctypedef struct fnn_conv_nhwc_src:
-        const fnn_conv_geom *g
-        const void *xt
-        int simd
     void fnn_conv_pack_nhwc_f(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,
                               int64_t xn, int r, void *buf) noexcept
     void fnn_conv_pack_nhwc_d(const void *ctx, int64_t bi, int64_t k0, int64_t kc, int64_t x0,

@@ -407,12 +407,12 @@ cdef int _dw_implicit(const floating[:, :, :, ::1] x, const floating[:, :, ::1] 
     dtype = np.float32 if floating is float else np.float64
     cdef floating[:, ::1] dwt = np.empty((CKK, OC), dtype=dtype)
     cdef floating[::1] xt = _workspace("xt", N * L * C, dtype)
-    cdef fnn_conv_nhwc_src ctx
+    cdef fnn_conv_cols_src ctx              # its x: the channel-last copy
     cdef fnn_conv_dy_src dy_ctx
     cdef fnn_gemm_src src, dy_src
     cdef int status
     ctx.g = &geo
-    ctx.xt = &xt[0]
+    ctx.x = &xt[0]
     ctx.simd = simd_level()
     src.ctx = &ctx
     dy_ctx.dy = &dy[0, 0, 0]
