@@ -84,7 +84,7 @@
 #   when asked for, goes through the GEMM path's rules above.
 from cython.parallel cimport prange
 from cython cimport floating
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint32_t
 from libc.string cimport memcpy, memset
 
 from fastnn.kernels._gemm cimport (gemm, gemm_src, fnn_gemm_src, act_code, FNN_ACT_NONE,
@@ -102,19 +102,21 @@ from fastnn.contracts import conv as contract
 __all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward"]
 
 # --------------------------------------------------------------------------- algorithm choice
-#: the settings of set_conv_algorithm: 'auto' applies the rule of conv_algorithm, 'gemm' never
-#: takes the direct path, 'im2col' never takes it either and makes the forward GEMM read a
-#: materialised im2col matrix instead of packing its panels from x (the previous path, kept for
-#: tests and A/B benchmarks: all three give the same bits)
-ALGORITHM_SETTINGS = ("auto", "gemm", "im2col")
+#: the settings of set_conv_algorithm: 'auto' applies the rule of conv_algorithm; 'gemm' never
+#: takes the direct path; 'packed' never takes it either, nor the GEMM that reads its B rows
+#: from x in the micro-kernel (src_c/fnn_conv_masked.h): its panels are packed from x first;
+#: 'im2col' makes the forward GEMM read a materialised im2col matrix instead (the earlier paths,
+#: kept for tests and A/B benchmarks: all four give the same bits)
+ALGORITHM_SETTINGS = ("auto", "gemm", "packed", "im2col")
 _algorithm_setting = "auto"
 
 
 def set_conv_algorithm(setting):
-    """'auto' (the rule of conv_algorithm), 'gemm' (always the GEMM) or 'im2col' (always the GEMM,
-    and the forward pass materialises the im2col matrix instead of packing from x); returns the
-    previous setting.  Process-wide; the results are the same bits either way, only the speed
-    changes."""
+    """'auto' (the rule of conv_algorithm), 'gemm' (always the GEMM; where the layer allows it,
+    float32 at stride 1 with OW == W on an AVX-512 level, the micro-kernel loads its im2col rows
+    straight from x), 'packed' (always the GEMM, its panels packed from x) or 'im2col' (always
+    the GEMM, reading a materialised im2col matrix); returns the previous setting.
+    Process-wide; the results are the same bits either way, only the speed changes."""
     global _algorithm_setting
     if setting not in ALGORITHM_SETTINGS:
         raise ValueError("setting must be one of %s, got %r" % (ALGORITHM_SETTINGS, setting))
@@ -135,6 +137,27 @@ def conv_algorithm(dtype, c, kh, kw, sw):
             and c * kh * kw <= FNN_CONV_DIRECT_MAX_K and sw == 1):
         return "direct"
     return "gemm"
+
+
+def masked_kernel_applies(x_shape, w_shape, stride, padding, dtype):
+    """True when conv2d_forward (and dx by convolution of a layer of these shapes) runs the GEMM
+    whose micro-kernel loads its im2col rows straight from x (src_c/fnn_conv_masked.h): float32,
+    an AVX-512 SIMD level, stride 1, OW == W, and set_conv_algorithm 'auto' or 'gemm' (under
+    'auto', a layer that takes the direct path does not get here).
+
+        >>> import fastnn
+        >>> masked_kernel_applies((8, 32, 14, 14), (64, 32, 3, 3), 1, 1, "float32") == (
+        ...     fastnn.build_info()["simd"] == "avx512")
+        True
+    """
+    g = contract.geometry(tuple(x_shape), w_shape[2], w_shape[3], stride, padding)
+    cdef fnn_conv_geom geo = _geom(tuple(x_shape), w_shape[0], g)
+    return _masked_applies(dtype, &geo)
+
+
+cdef bint _masked_applies(object dtype, const fnn_conv_geom *geo):
+    return (_algorithm_setting in ("auto", "gemm") and np.dtype(dtype) == np.float32
+            and fnn_conv_masked_applies(simd_level(), geo))
 
 
 # --------------------------------------------------------------------------- workspace
@@ -386,6 +409,28 @@ cdef int _forward_implicit(const floating[:, :, :, ::1] x, const floating[:, ::1
     return status
 
 
+cdef void _forward_masked(const float[:, :, :, ::1] x, const float[:, ::1] w2,
+                          float[:, :, ::1] y, const float[::1] b, bint has_bias, int act,
+                          fnn_conv_geom geo, int nt):
+    """y[n] (OC x P) = act(W (OC x CKK) @ cols_n + b per row) by the GEMM whose micro-kernel
+    loads cols_n's rows straight from x[n] (src_c/fnn_conv_masked.h; the caller checked
+    fnn_conv_masked_applies).  A work unit is one image's panel of FNN_CONV_MASKED_NR pixels,
+    every channel; the weights are packed once, the masks made once, before the threads."""
+    cdef Py_ssize_t npan = fnn_conv_masked_panels(&geo), taps = geo.kh * geo.kw
+    cdef Py_ssize_t K = w2.shape[1], units = geo.N * npan, u, n
+    cdef float[::1] ap = np.empty(fnn_conv_masked_packed_size(geo.OC, K), dtype=np.float32)
+    cdef Py_ssize_t[::1] off = np.empty(taps, dtype=np.intp)
+    cdef uint32_t[::1] mask = np.empty(npan * taps, dtype=np.uint32)
+    cdef const float *pb = &b[0] if has_bias else NULL
+    with nogil:
+        fnn_conv_masked_tables(&geo, &off[0], &mask[0])
+        fnn_conv_masked_pack_w(&w2[0, 0], geo.OC, K, &ap[0])
+    for u in prange(units, schedule="static", nogil=True, num_threads=_threads_for(units, nt)):
+        n = u // npan
+        fnn_conv_masked_fwd(&geo, &off[0], &mask[0], &ap[0], &x[n, 0, 0, 0], pb, act,
+                            &y[n, 0, 0], u - n * npan)
+
+
 cdef int _dw_implicit(const floating[:, :, :, ::1] x, const floating[:, :, ::1] dy,
                       floating[:, ::1] dw2, fnn_conv_geom geo, int nt):
     """dw (OC x CKK) = dY (OC x NP) @ cols^T, ONE GEMM with K = N*P, computed as its transpose
@@ -614,13 +659,15 @@ cdef object _convolution_gemm(object x, object w2, object y3, object bb, bint ha
     pass and dx by convolution both run here."""
     N = x.shape[0]
     OC, ckk, P = w2.shape[0], w2.shape[1], y3.shape[2]
+    cdef fnn_conv_geom geo = _geom(x.shape, OC, g)
+    if _masked_applies(x.dtype, &geo):
+        _forward_masked(x, w2, y3, bb, has_bias, act, geo, nt)
+        return
     if _algorithm_setting != "im2col":
         if x.dtype == np.float32:
-            status = _forward_implicit[float](x, w2, y3, bb, has_bias, act,
-                                              _geom(x.shape, OC, g), nt)
+            status = _forward_implicit[float](x, w2, y3, bb, has_bias, act, geo, nt)
         else:
-            status = _forward_implicit[double](x, w2, y3, bb, has_bias, act,
-                                               _geom(x.shape, OC, g), nt)
+            status = _forward_implicit[double](x, w2, y3, bb, has_bias, act, geo, nt)
         if status != 0:
             raise MemoryError("%s: no memory for the GEMM's packing buffers" % caller)
         return

@@ -1,0 +1,235 @@
+/* The convolution's GEMM with its B operand read straight from the image: the micro-kernel loads
+ * each row of an im2col panel from x with one masked vector load per 16 pixels, so the panel is
+ * never packed.  float32, AVX-512, stride 1 and "same" width (OW == W); the forward pass and dx
+ * by convolution (fastnn/kernels/_conv.pyx, _dx_convolution) both run here when it applies.
+ *
+ * Why it works.  At stride 1 with OW == W, output pixel p = oh*OW + ow of tap (i, j) reads
+ *     x[c, oh + i - ph, ow + j - pw] = x_c[p + (i - ph)*W + (j - pw)]
+ * so one tap's values for 16 consecutive pixels lie at 16 consecutive addresses of channel c's
+ * plane, off[t] = (i - ph)*W + (j - pw) away from the pixels' own: one vector load.  The lanes
+ * whose window hangs over the padding (or past the image's last pixel) are exactly the lanes
+ * where the address left the row or the plane; a mask zeroes them, and a masked-off lane is
+ * never read (AVX-512 suppresses its fault).  The masks depend on the panel and the tap only:
+ * a table, fnn_conv_masked_tables, made once per call.  The packing source of fnn_conv_pack.h
+ * copied the same values into a panel first; that copy was 12% of conv 32->64's training step
+ * (docs/kernels/conv.md).
+ *
+ * Tiles.  A work unit is one image's panel of 32 pixels (the last one may be narrower), every
+ * output channel: the packed weights (fnn_conv_masked_pack_w: MR = 12 rows per panel, k-major,
+ * the GEMM's A format) stream past while the panel's inputs stay in L1.  The tile is the GEMM's
+ * 12 x 32 (24 zmm accumulators); a last row panel of 4 or 8 rows and a last pixel panel of at
+ * most 16 get their own instances, so no FMA is spent on padding.
+ *
+ * Same bits as the GEMM path.  Each output element is the chain the GEMM computes for it:
+ *     acc = 0;  for k = c*kh*kw + i*kw + j ascending: acc = fma(w[oc, k], x_k, acc)
+ * then acc + bias[oc], then the activation (fnn_conv_act: the GEMM epilogue's formulas), with
+ * flush-to-zero / denormals-are-zero set as the GEMM sets them.  A masked lane is +0.0, the value
+ * the packer writes for padding.  tests/test_conv.py compares the two paths bit for bit.
+ *
+ * Nothing here is checked: the caller validated the geometry, sized the tables and the packed
+ * weights, and calls fnn_conv_masked_fwd only where fnn_conv_masked_applies.
+ */
+#ifndef FNN_CONV_MASKED_H
+#define FNN_CONV_MASKED_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fnn_conv_direct.h"   /* fnn_conv_geom, fnn_conv_act, fnn_conv_bits; FNN_X86 */
+#include "fnn_gemm_ftz.h"
+
+#define FNN_CONV_MASKED_MR 12  /* output channels per row panel */
+#define FNN_CONV_MASKED_NR 32  /* pixels per work unit */
+
+/* Whether fnn_conv_masked_fwd can compute this float32 convolution at SIMD level simd. */
+static inline int fnn_conv_masked_applies(int simd, const fnn_conv_geom *g)
+{
+#if FNN_X86
+    return simd >= FNN_SIMD_AVX512 && g->sh == 1 && g->sw == 1 && g->OW == g->W && g->OH > 0
+        && g->OW > 0;
+#else
+    (void)simd;
+    (void)g;
+    return 0;
+#endif
+}
+
+/* Pixel panels of one image. */
+static inline ptrdiff_t fnn_conv_masked_panels(const fnn_conv_geom *g)
+{
+    return (g->OH * g->OW + FNN_CONV_MASKED_NR - 1) / FNN_CONV_MASKED_NR;
+}
+
+/* off[t] (kh*kw entries, t = i*kw + j) and mask[q*kh*kw + t] (one per panel q and tap t: bit l
+ * set when pixel 32q + l exists and its tap t reads inside the image). */
+static void fnn_conv_masked_tables(const fnn_conv_geom *g, ptrdiff_t *off, uint32_t *mask)
+{
+    const ptrdiff_t T = g->kh * g->kw, P = g->OH * g->OW, npan = fnn_conv_masked_panels(g);
+    ptrdiff_t q, i, j, l;
+    for (i = 0; i < g->kh; i++)
+        for (j = 0; j < g->kw; j++)
+            off[i * g->kw + j] = (i - g->ph) * g->W + (j - g->pw);
+    for (q = 0; q < npan; q++)
+        for (i = 0; i < g->kh; i++)
+            for (j = 0; j < g->kw; j++) {
+                uint32_t m = 0;
+                for (l = 0; l < FNN_CONV_MASKED_NR && q * FNN_CONV_MASKED_NR + l < P; l++) {
+                    const ptrdiff_t p = q * FNN_CONV_MASKED_NR + l;
+                    const ptrdiff_t ih = p / g->OW + i - g->ph, iw = p % g->OW + j - g->pw;
+                    if (ih >= 0 && ih < g->H && iw >= 0 && iw < g->W)
+                        m |= 1u << l;
+                }
+                mask[q * T + i * g->kw + j] = m;
+            }
+}
+
+/* Floats of fnn_conv_masked_pack_w's output for OC rows of K. */
+static inline ptrdiff_t fnn_conv_masked_packed_size(ptrdiff_t OC, ptrdiff_t K)
+{
+    return (OC + FNN_CONV_MASKED_MR - 1) / FNN_CONV_MASKED_MR * FNN_CONV_MASKED_MR * K;
+}
+
+/* w2 (OC x K, C order) as row panels of MR rows, k-major: ap[(r0 + k)*MR + r] with rows past OC
+ * zero (computed, never stored). */
+static void fnn_conv_masked_pack_w(const float *w2, ptrdiff_t OC, ptrdiff_t K, float *ap)
+{
+    const ptrdiff_t MR = FNN_CONV_MASKED_MR;
+    ptrdiff_t r0, k, r;
+    for (r0 = 0; r0 < OC; r0 += MR)
+        for (k = 0; k < K; k++)
+            for (r = 0; r < MR; r++)
+                *ap++ = r0 + r < OC ? w2[(r0 + r) * K + k] : 0.0f;
+}
+
+#if FNN_X86
+/* One row: broadcast its weight at this k, one FMA per vector. */
+#define FNN_CONV_MASKED_ROW(r)                                                                 \
+    if (ROWS > r) {                                                                            \
+        const __m512 a = _mm512_set1_ps(ap[r]);                                                \
+        c##r##a = _mm512_fmadd_ps(a, b0, c##r##a);                                             \
+        if (VECS > 1)                                                                          \
+            c##r##b = _mm512_fmadd_ps(a, b1, c##r##b);                                         \
+    }
+
+/* + bias, then ReLU in registers: max(0, v) is `v < 0 ? 0 : v` (a NaN or -0 passes through) */
+static inline __attribute__((target("avx512f"), always_inline))
+__m512 fnn_conv_masked_bias_relu(__m512 v, const float *bias, int relu)
+{
+    if (bias != NULL)
+        v = _mm512_add_ps(v, _mm512_set1_ps(*bias));
+    return relu ? _mm512_max_ps(_mm512_setzero_ps(), v) : v;
+}
+
+/* Row r of the tile to y: + bias, stores of the panel's pixels (masked only past its end: masked
+ * stores are slow on some CPUs); an activation other than
+ * ReLU on the stored row (fnn_conv_act, the GEMM epilogue's formulas). */
+#define FNN_CONV_MASKED_STORE(r)                                                               \
+    if (ROWS > r && r < rows) {                                                                \
+        float *yr = y + (r) * P;                                                               \
+        const float *br = bias != NULL ? bias + (r) : NULL;                                    \
+        const __m512 va = fnn_conv_masked_bias_relu(c##r##a, br, relu);                        \
+        if (VECS > 1) {                  /* width > 16: the first vector is whole */           \
+            const __m512 vb = fnn_conv_masked_bias_relu(c##r##b, br, relu);                    \
+            _mm512_storeu_ps(yr, va);                                                          \
+            if (width == 32)                                                                   \
+                _mm512_storeu_ps(yr + 16, vb);                                                 \
+            else                                                                               \
+                _mm512_mask_storeu_ps(yr + 16, (__mmask16)(store >> 16), vb);                  \
+        } else {                                                                               \
+            _mm512_mask_storeu_ps(yr, (__mmask16)store, va);                                   \
+        }                                                                                      \
+        if (act != FNN_ACT_NONE && !relu)                                                      \
+            fnn_conv_act(act, yr, width);                                                      \
+    }
+
+/* One tile: ROWS (4, 8 or 12) output channels x VECS (1 or 2) vectors of 16 pixels.  x: the
+ * image's first channel at the panel's first pixel; ap: the row panel's packed weights; y: the
+ * first row's output at the panel's first pixel; rows (<= ROWS) are stored. */
+#define FNN_CONV_MASKED_TILE(NAME, ROWS_, VECS_)                                               \
+__attribute__((target("avx512f")))                                                            \
+static void NAME(const fnn_conv_geom *g, const ptrdiff_t *off, const uint32_t *mask,           \
+                 const float *x, const float *ap, const float *bias, int act, float *y,        \
+                 ptrdiff_t rows, ptrdiff_t width)                                              \
+{                                                                                              \
+    enum { ROWS = ROWS_, VECS = VECS_ };                                                       \
+    const ptrdiff_t T = g->kh * g->kw, HW = g->H * g->W, P = g->OH * g->OW;                    \
+    const uint32_t store = (uint32_t)fnn_conv_bits(0, width);                                  \
+    const int relu = act == FNN_ACT_RELU;                                                      \
+    __m512 c0a = _mm512_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;   \
+    __m512 c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a, c6a = c0a;         \
+    __m512 c6b = c0a, c7a = c0a, c7b = c0a, c8a = c0a, c8b = c0a, c9a = c0a, c9b = c0a;         \
+    __m512 c10a = c0a, c10b = c0a, c11a = c0a, c11b = c0a;                                     \
+    ptrdiff_t c, t;                                                                            \
+    /* fetch the tile's output lines while it computes: its stores would wait for them */     \
+    for (c = 0; c < rows; c++) {                                                               \
+        __builtin_prefetch(y + c * P, 1, 3);                                                   \
+        __builtin_prefetch(y + c * P + width - 1, 1, 3);                                       \
+    }                                                                                          \
+    for (c = 0; c < g->C; c++, x += HW)                                                        \
+        for (t = 0; t < T; t++, ap += FNN_CONV_MASKED_MR) {                                    \
+            const float *b = x + off[t];                                                       \
+            const __m512 b0 = _mm512_maskz_loadu_ps((__mmask16)mask[t], b);                    \
+            const __m512 b1 = VECS > 1                                                         \
+                ? _mm512_maskz_loadu_ps((__mmask16)(mask[t] >> 16), b + 16) : b0;             \
+            FNN_CONV_MASKED_ROW(0) FNN_CONV_MASKED_ROW(1) FNN_CONV_MASKED_ROW(2)               \
+            FNN_CONV_MASKED_ROW(3) FNN_CONV_MASKED_ROW(4) FNN_CONV_MASKED_ROW(5)               \
+            FNN_CONV_MASKED_ROW(6) FNN_CONV_MASKED_ROW(7) FNN_CONV_MASKED_ROW(8)               \
+            FNN_CONV_MASKED_ROW(9) FNN_CONV_MASKED_ROW(10) FNN_CONV_MASKED_ROW(11)             \
+        }                                                                                      \
+    FNN_CONV_MASKED_STORE(0) FNN_CONV_MASKED_STORE(1) FNN_CONV_MASKED_STORE(2)                 \
+    FNN_CONV_MASKED_STORE(3) FNN_CONV_MASKED_STORE(4) FNN_CONV_MASKED_STORE(5)                 \
+    FNN_CONV_MASKED_STORE(6) FNN_CONV_MASKED_STORE(7) FNN_CONV_MASKED_STORE(8)                 \
+    FNN_CONV_MASKED_STORE(9) FNN_CONV_MASKED_STORE(10) FNN_CONV_MASKED_STORE(11)               \
+}
+
+FNN_CONV_MASKED_TILE(fnn_conv_masked_12x32, 12, 2)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_8x32, 8, 2)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_4x32, 4, 2)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_12x16, 12, 1)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_8x16, 8, 1)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_4x16, 4, 1)
+#undef FNN_CONV_MASKED_TILE
+#undef FNN_CONV_MASKED_STORE
+#undef FNN_CONV_MASKED_ROW
+#endif
+
+/* Pixel panel q of one image, every output channel: x = image n (C x H x W), y = image n
+ * (OC x OH*OW); ap from fnn_conv_masked_pack_w, off and mask from fnn_conv_masked_tables; bias
+ * may be NULL. */
+static void fnn_conv_masked_fwd(const fnn_conv_geom *g, const ptrdiff_t *off,
+                                const uint32_t *mask, const float *ap, const float *x,
+                                const float *bias, int act, float *y, ptrdiff_t q)
+{
+#if FNN_X86
+    const ptrdiff_t MR = FNN_CONV_MASKED_MR, P = g->OH * g->OW, T = g->kh * g->kw;
+    const ptrdiff_t K = g->C * T, p0 = q * FNN_CONV_MASKED_NR;
+    const ptrdiff_t width = P - p0 < FNN_CONV_MASKED_NR ? P - p0 : FNN_CONV_MASKED_NR;
+    const uint32_t *mq = mask + q * T;
+    const unsigned csr = fnn_ftz_enter();
+    ptrdiff_t r0;
+    for (r0 = 0; r0 < g->OC; r0 += MR) {
+        const ptrdiff_t rows = g->OC - r0 < MR ? g->OC - r0 : MR;
+        const float *apr = ap + r0 * K, *br = bias != NULL ? bias + r0 : NULL;
+        float *yr = y + r0 * P + p0;
+        if (width > 16) {
+            if (rows > 8)
+                fnn_conv_masked_12x32(g, off, mq, x + p0, apr, br, act, yr, rows, width);
+            else if (rows > 4)
+                fnn_conv_masked_8x32(g, off, mq, x + p0, apr, br, act, yr, rows, width);
+            else
+                fnn_conv_masked_4x32(g, off, mq, x + p0, apr, br, act, yr, rows, width);
+        } else {
+            if (rows > 8)
+                fnn_conv_masked_12x16(g, off, mq, x + p0, apr, br, act, yr, rows, width);
+            else if (rows > 4)
+                fnn_conv_masked_8x16(g, off, mq, x + p0, apr, br, act, yr, rows, width);
+            else
+                fnn_conv_masked_4x16(g, off, mq, x + p0, apr, br, act, yr, rows, width);
+        }
+    }
+    fnn_ftz_leave(csr);
+#else
+    (void)g; (void)off; (void)mask; (void)ap; (void)x; (void)bias; (void)act; (void)y; (void)q;
+#endif
+}
+
+#endif /* FNN_CONV_MASKED_H */
