@@ -54,3 +54,14 @@ cdef extern from "fnn_conv_masked.h" nogil:
     void fnn_conv_masked_fwd(const fnn_conv_geom *g, const Py_ssize_t *off, const uint32_t *mask,
                              const float *ap, const float *x, const float *bias, int act,
                              float *y, Py_ssize_t q)
+
+
+# The weight gradient with both GEMM operands read in place (src_c/fnn_conv_dw_inplace.h):
+# float32, AVX-512, C a multiple of 16.
+cdef extern from "fnn_conv_dw_inplace.h" nogil:
+    int fnn_conv_dw_inplace_applies(int simd, const fnn_conv_geom *g)
+    Py_ssize_t fnn_conv_dw_inplace_tiles(const fnn_conv_geom *g)
+    void fnn_conv_dw_inplace_index(const fnn_conv_geom *g, Py_ssize_t *idx)
+    void fnn_conv_dw_inplace(const fnn_conv_geom *g, const float *xt, const float *dy,
+                             const Py_ssize_t *idx, float *dwt, Py_ssize_t tile0,
+                             Py_ssize_t tile1)

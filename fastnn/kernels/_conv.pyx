@@ -155,6 +155,27 @@ def masked_kernel_applies(x_shape, w_shape, stride, padding, dtype):
     return _masked_applies(dtype, &geo)
 
 
+def dw_inplace_applies(x_shape, w_shape, stride, padding, dtype):
+    """True when conv2d_backward computes dw by the kernel that reads its operands in place
+    (src_c/fnn_conv_dw_inplace.h): float32, an AVX-512 SIMD level, C a multiple of 16, and
+    set_conv_algorithm 'auto' or 'gemm' (under 'auto', a layer that takes the direct path does
+    not get here).
+
+        >>> import fastnn
+        >>> dw_inplace_applies((8, 32, 14, 14), (64, 32, 3, 3), 2, 0, "float32") == (
+        ...     fastnn.build_info()["simd"] == "avx512")
+        True
+    """
+    g = contract.geometry(tuple(x_shape), w_shape[2], w_shape[3], stride, padding)
+    cdef fnn_conv_geom geo = _geom(tuple(x_shape), w_shape[0], g)
+    return _dw_inplace_applies(dtype, &geo)
+
+
+cdef bint _dw_inplace_applies(object dtype, const fnn_conv_geom *geo):
+    return (_algorithm_setting in ("auto", "gemm") and np.dtype(dtype) == np.float32
+            and fnn_conv_dw_inplace_applies(simd_level(), geo))
+
+
 cdef bint _masked_applies(object dtype, const fnn_conv_geom *geo):
     return (_algorithm_setting in ("auto", "gemm") and np.dtype(dtype) == np.float32
             and fnn_conv_masked_applies(simd_level(), geo))
@@ -489,6 +510,48 @@ cdef int _dw_implicit(const floating[:, :, :, ::1] x, const floating[:, :, ::1] 
     return status
 
 
+cdef void _dw_inplace(const float[:, :, :, ::1] x, const float[:, :, ::1] dy, float[:, ::1] dw2,
+                      fnn_conv_geom geo, int nt):
+    """dw (OC x CKK) = dY (OC x NP) @ cols^T by the kernel that reads both operands in place
+    (src_c/fnn_conv_dw_inplace.h; the caller checked fnn_conv_dw_inplace_applies): dy's rows
+    as they are, cols^T's rows from a channel-last copy of x with a zero row after each image,
+    through a table of where each output pixel's taps read.  dw's tiles are split between the
+    threads by their cost (rows x vectors), each thread owning its tiles over the whole batch,
+    so the split changes no result.  The tiles' columns are in tap-major order ((i*kw + j)*C
+    + c): they are written back to dw's (c, i, j) columns at the end."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], L = x.shape[2] * x.shape[3]
+    cdef Py_ssize_t OC = dw2.shape[0], CKK = dw2.shape[1], KK = geo.kh * geo.kw, P = dy.shape[2]
+    cdef Py_ssize_t image = (L + 1) * C, n, i, tap, c, o
+    # the copy starts on a 64-byte boundary: one image is a whole number of 16-float vectors
+    cdef float[::1] buf = _workspace("xt", N * image + 16, np.float32)
+    cdef float *xt = &buf[((64 - <size_t>&buf[0] % 64) % 64) // sizeof(float)]
+    cdef float[:, ::1] dwt = np.empty((OC, CKK), dtype=np.float32)
+    cdef Py_ssize_t[::1] idx = np.empty(KK * P, dtype=np.intp)
+    # thread i owns tiles [bounds[i], bounds[i + 1]): shares of equal cost, a tile costing its
+    # rows as the kernel computes them (4, 8 or 12) times its vectors (2, or 1 at a last
+    # column panel of 16)
+    cdef Py_ssize_t tiles = fnn_conv_dw_inplace_tiles(&geo), ncp = tiles // ((OC + 11) // 12)
+    cdef int threads = _threads_for(tiles, nt)
+    t = np.arange(tiles)
+    rows = np.minimum(OC - t // ncp * 12, 12)
+    cost = np.cumsum((rows + 3) // 4 * 4 * np.where(CKK - t % ncp * 32 > 16, 2, 1))
+    cdef Py_ssize_t[::1] bounds = np.searchsorted(
+        cost, np.arange(threads + 1) * cost[tiles - 1] / threads, side="right").astype(np.intp)
+    with nogil:
+        fnn_conv_dw_inplace_index(&geo, &idx[0])
+    for n in prange(N, schedule="static", nogil=True, num_threads=_threads_for(N, nt)):
+        fnn_conv_to_channel_last_f(&x[n, 0, 0, 0], C, L, xt + n * image)
+        memset(xt + n * image + L * C, 0, C * sizeof(float))
+    for i in prange(threads, schedule="static", nogil=True, num_threads=threads):
+        fnn_conv_dw_inplace(&geo, xt, &dy[0, 0, 0], &idx[0], &dwt[0, 0], bounds[i],
+                            bounds[i + 1])
+    with nogil:
+        for o in range(OC):
+            for tap in range(KK):
+                for c in range(C):
+                    dw2[o, c * KK + tap] = dwt[o, tap * C + c]
+
+
 cdef void _dcols_gemm(const floating[:, ::1] w2, floating[:, ::1] cols,
                       const floating[:, :, ::1] dy, int nt):
     """dcols[:, n*P:(n+1)*P] (CKK x P) = W^T (CKK x OC) @ dy[n] (OC x P), one batched GEMM,
@@ -759,7 +822,11 @@ def conv2d_backward(dy, x, w, stride, padding, need_dx=True):
             raise MemoryError("conv2d_backward: no memory for the direct kernel's buffers")
     elif _algorithm_setting != "im2col":
         geo = _geom(x.shape, OC, g)
-        if x.dtype == np.float32:
+        if x.dtype == np.float32 and _dw_inplace_applies(x.dtype, &geo):
+            _bias_grad[float](dy3, db, nt)
+            _dw_inplace(x, dy3, dw2, geo, nt)
+            status = 0
+        elif x.dtype == np.float32:
             _bias_grad[float](dy3, db, nt)
             status = _dw_implicit[float](x, dy3, dw2, geo, nt)
         else:
