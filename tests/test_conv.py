@@ -482,30 +482,34 @@ def test_masked_kernel_is_the_packed_gemm_bit_for_bit(algorithm):
                 assert same_bits(a, e), (xs, ws, p, threads, name)
 
 
-# (x shape, w shape, stride, padding) with C a multiple of 16: dw by the kernel that reads its
-# operands in place (src_c/fnn_conv_dw_inplace.h).  C = 16 (CKK an odd number of 16s: a last
-# column panel of one vector), 48 (a panel's two vectors in two taps), 32 and 64; output channels
-# 1, 5, 12, 13, 64 (row panels ending in 4 or 8 rows); strides and padding of every kind (the
-# index table's zero row), non-square kernels, batch 1, a 1x1 output.
+# (x shape, w shape, stride, padding) with C a multiple of 8: dw by the kernel that reads its
+# operands in place (src_c/fnn_conv_dw_inplace.h) at AVX2, and at AVX-512 where C is a multiple
+# of 16.  C = 16 (CKK an odd number of 16s: a last column panel of one vector at AVX-512), 48 and
+# 24 (a panel's two vectors in two taps at AVX-512 / AVX2), 8, 32 and 64; output channels 1, 5,
+# 7, 12, 13, 14, 64 (row panels ending in every row variant of both levels); strides and padding of
+# every kind (the index table's zero row), non-square kernels, batch 1, a 1x1 output.
 DW_INPLACE_CASES = [((3, 32, 14, 14), (64, 32, 3, 3), 1, 1), ((1, 16, 5, 7), (5, 16, 3, 3), 1, 1),
                     ((2, 48, 6, 5), (13, 48, 2, 3), (2, 1), (1, 2)),
                     ((1, 64, 7, 7), (12, 64, 3, 3), 2, 0), ((2, 16, 3, 3), (1, 16, 3, 3), 1, 0),
-                    ((1, 32, 9, 4), (7, 32, 5, 1), (1, 3), (3, 0))]
+                    ((1, 32, 9, 4), (7, 32, 5, 1), (1, 3), (3, 0)),
+                    ((2, 24, 5, 6), (5, 24, 3, 3), 1, 1), ((1, 8, 4, 9), (14, 8, 1, 3), 1, (0, 1))]
 
 
-@pytest.mark.skipif("avx512" not in fastnn.cpu_simd_levels(), reason="needs AVX-512")
-def test_dw_inplace_is_the_packed_gemm_bit_for_bit(algorithm):
+@pytest.mark.parametrize("level", [lv for lv in fastnn.cpu_simd_levels() if lv != "generic"])
+def test_dw_inplace_is_the_packed_gemm_bit_for_bit(level, algorithm):
     """dw by the kernel that reads dy and a channel-last copy of x in place (setting 'gemm',
-    float32, AVX-512, C % 16 == 0) has the bits of the GEMM that packs both (setting 'packed'),
-    with NaN and inf in x and dy, at 1/2/3 threads (its tiles split by cost)."""
+    float32) has the bits of the GEMM that packs both (setting 'packed'), with NaN and inf in x
+    and dy, at 1/2/3 threads (its tiles split by cost)."""
     rng = np.random.default_rng(43)
+    vector = 16 if level == "avx512" else 8
     for xs, ws, s, p in DW_INPLACE_CASES:
         x = rng.standard_normal(xs).astype(np.float32)
         x.flat[rng.integers(x.size)] = np.inf
         w = rng.standard_normal(ws).astype(np.float32)
-        with simd("avx512"):
+        with simd(level):
             algorithm("gemm")
-            assert _conv.dw_inplace_applies(xs, ws, s, p, np.float32), (xs, ws, s, p)
+            applies = _conv.dw_inplace_applies(xs, ws, s, p, np.float32)
+            assert applies == (xs[1] % vector == 0), (level, xs, ws, s, p)
             dy = rng.standard_normal(_conv.conv2d_forward(x, w, None, s, p).shape).astype(
                 np.float32)
             dy.flat[rng.integers(dy.size)] = np.nan
@@ -514,15 +518,16 @@ def test_dw_inplace_is_the_packed_gemm_bit_for_bit(algorithm):
             want = _conv.conv2d_backward(dy, x, w, s, p, need_dx=False)
         algorithm("gemm")
         for threads in (1, 2, 3):
-            with simd("avx512"), fastnn._config.threads(threads):
+            with simd(level), fastnn._config.threads(threads):
                 got = _conv.conv2d_backward(dy, x, w, s, p, need_dx=False)
             for name, a, e in zip(("dw", "db"), got[1:], want[1:]):
-                assert same_bits(a, e), (xs, ws, s, p, threads, name)
+                assert same_bits(a, e), (level, xs, ws, s, p, threads, name)
 
 
 def test_masked_kernel_rule(algorithm):
-    """Where the masked kernel may run: float32, stride 1, OW == W; dw in place: float32,
-    C % 16 == 0; both at an AVX-512 level under the settings 'auto' and 'gemm'."""
+    """Where the masked kernel may run: float32 at an AVX-512 level, stride 1, OW == W; dw in
+    place: float32, C % 16 == 0 at AVX-512 or C % 8 == 0 at AVX2; both under the settings
+    'auto' and 'gemm' only."""
     levels = fastnn.cpu_simd_levels()
     for level in levels:
         with simd(level):
@@ -536,17 +541,20 @@ def test_masked_kernel_rule(algorithm):
             assert not _conv.masked_kernel_applies((1, 3, 8, 8), (4, 3, 3, 3), (2, 1), 1,
                                                    np.float32)
             assert not _conv.masked_kernel_applies((1, 3, 8, 8), (4, 3, 3, 3), 1, 1, np.float64)
-            # dw in place: C % 16 == 0, any stride and padding
+            # dw in place: C % 16 == 0 (AVX-512) or C % 8 == 0 (AVX2), any stride and padding
+            dw_on = level != "generic"
             assert _conv.dw_inplace_applies((1, 16, 8, 8), (4, 16, 3, 3), (2, 3), 0,
-                                            "float32") == on
-            assert not _conv.dw_inplace_applies((1, 24, 8, 8), (4, 24, 3, 3), 1, 1, "float32")
+                                            "float32") == dw_on
+            assert _conv.dw_inplace_applies((1, 24, 8, 8), (4, 24, 3, 3), 1, 1,
+                                            "float32") == (level == "avx2")
+            assert not _conv.dw_inplace_applies((1, 12, 8, 8), (4, 12, 3, 3), 1, 1, "float32")
             assert not _conv.dw_inplace_applies((1, 16, 8, 8), (4, 16, 3, 3), 1, 1, "float64")
-            for setting, allowed in (("gemm", on), ("packed", False), ("im2col", False)):
+            for setting, allowed in (("gemm", True), ("packed", False), ("im2col", False)):
                 algorithm(setting)
                 assert _conv.masked_kernel_applies((1, 3, 8, 8), (4, 3, 3, 3), 1, 1,
-                                                   np.float32) == allowed
+                                                   np.float32) == (allowed and on)
                 assert _conv.dw_inplace_applies((1, 16, 8, 8), (4, 16, 3, 3), 1, 1,
-                                                np.float32) == allowed
+                                                np.float32) == (allowed and dw_on)
             algorithm("auto")
 
 

@@ -157,13 +157,13 @@ def masked_kernel_applies(x_shape, w_shape, stride, padding, dtype):
 
 def dw_inplace_applies(x_shape, w_shape, stride, padding, dtype):
     """True when conv2d_backward computes dw by the kernel that reads its operands in place
-    (src_c/fnn_conv_dw_inplace.h): float32, an AVX-512 SIMD level, C a multiple of 16, and
-    set_conv_algorithm 'auto' or 'gemm' (under 'auto', a layer that takes the direct path does
-    not get here).
+    (src_c/fnn_conv_dw_inplace.h): float32, C a multiple of 16 at an AVX-512 SIMD level or of 8
+    at AVX2, and set_conv_algorithm 'auto' or 'gemm' (under 'auto', a layer that takes the
+    direct path does not get here).
 
         >>> import fastnn
         >>> dw_inplace_applies((8, 32, 14, 14), (64, 32, 3, 3), 2, 0, "float32") == (
-        ...     fastnn.build_info()["simd"] == "avx512")
+        ...     fastnn.build_info()["simd"] != "generic")
         True
     """
     g = contract.geometry(tuple(x_shape), w_shape[2], w_shape[3], stride, padding)
@@ -528,13 +528,17 @@ cdef void _dw_inplace(const float[:, :, :, ::1] x, const float[:, :, ::1] dy, fl
     cdef float[:, ::1] dwt = np.empty((OC, CKK), dtype=np.float32)
     cdef Py_ssize_t[::1] idx = np.empty(KK * P, dtype=np.intp)
     # thread i owns tiles [bounds[i], bounds[i + 1]): shares of equal cost, a tile costing its
-    # rows as the kernel computes them (4, 8 or 12) times its vectors (2, or 1 at a last
-    # column panel of 16)
-    cdef Py_ssize_t tiles = fnn_conv_dw_inplace_tiles(&geo), ncp = tiles // ((OC + 11) // 12)
+    # rows as the kernel computes them (a multiple of the level's rq) times its vectors (2, or 1
+    # at a last column panel of one vector)
+    cdef int simd = simd_level()
+    cdef fnn_conv_dw_inplace_shape shape = fnn_conv_dw_inplace_tile(simd)
+    cdef Py_ssize_t tiles = fnn_conv_dw_inplace_tiles(simd, &geo)
+    cdef Py_ssize_t ncp = tiles // ((OC + shape.mr - 1) // shape.mr)
     cdef int threads = _threads_for(tiles, nt)
     t = np.arange(tiles)
-    rows = np.minimum(OC - t // ncp * 12, 12)
-    cost = np.cumsum((rows + 3) // 4 * 4 * np.where(CKK - t % ncp * 32 > 16, 2, 1))
+    rows = np.minimum(OC - t // ncp * shape.mr, shape.mr)
+    cost = np.cumsum((rows + shape.rq - 1) // shape.rq * shape.rq
+                     * np.where(CKK - t % ncp * shape.nr > shape.nr // 2, 2, 1))
     cdef Py_ssize_t[::1] bounds = np.searchsorted(
         cost, np.arange(threads + 1) * cost[tiles - 1] / threads, side="right").astype(np.intp)
     with nogil:
@@ -543,7 +547,7 @@ cdef void _dw_inplace(const float[:, :, :, ::1] x, const float[:, :, ::1] dy, fl
         fnn_conv_to_channel_last_f(&x[n, 0, 0, 0], C, L, xt + n * image)
         memset(xt + n * image + L * C, 0, C * sizeof(float))
     for i in prange(threads, schedule="static", nogil=True, num_threads=threads):
-        fnn_conv_dw_inplace(&geo, xt, &dy[0, 0, 0], &idx[0], &dwt[0, 0], bounds[i],
+        fnn_conv_dw_inplace(simd, &geo, xt, &dy[0, 0, 0], &idx[0], &dwt[0, 0], bounds[i],
                             bounds[i + 1])
     with nogil:
         for o in range(OC):
