@@ -1,7 +1,8 @@
 /* The convolution's GEMM with its B operand read straight from the image: the micro-kernel loads
- * each row of an im2col panel from x with one masked vector load per 16 pixels, so the panel is
- * never packed.  float32, AVX-512, stride 1 and "same" width (OW == W); the forward pass and dx
- * by convolution (fastnn/kernels/_conv.pyx, _dx_convolution) both run here when it applies.
+ * each row of an im2col panel from x with one masked vector load per 16 (AVX-512) or 8 (AVX2)
+ * pixels, so the panel is never packed.  float32, stride 1 and "same" width (OW == W); the
+ * forward pass and dx by convolution (fastnn/kernels/_conv.pyx, _dx_convolution) both run here
+ * when it applies.
  *
  * Why it works.  At stride 1 with OW == W, output pixel p = oh*OW + ow of tap (i, j) reads
  *     x[c, oh + i - ph, ow + j - pw] = x_c[p + (i - ph)*W + (j - pw)]
@@ -9,16 +10,17 @@
  * plane, off[t] = (i - ph)*W + (j - pw) away from the pixels' own: one vector load.  The lanes
  * whose window hangs over the padding (or past the image's last pixel) are exactly the lanes
  * where the address left the row or the plane; a mask zeroes them, and a masked-off lane is
- * never read (AVX-512 suppresses its fault).  The masks depend on the panel and the tap only:
- * a table, fnn_conv_masked_tables, made once per call.  The packing source of fnn_conv_pack.h
- * copied the same values into a panel first; that copy was 12% of conv 32->64's training step
- * (docs/kernels/conv.md).
+ * never read (AVX-512's opmask loads and AVX2's vmaskmovps suppress its fault).  The masks
+ * depend on the panel and the tap only: a table, fnn_conv_masked_tables, made once per call.
+ * The packing source of fnn_conv_pack.h copied the same values into a panel first; that copy
+ * was 12% of conv 32->64's training step (docs/kernels/conv.md).
  *
  * Tiles.  A work unit is one image's panel of 32 pixels (the last one may be narrower), every
  * output channel: the packed weights (fnn_conv_masked_pack_w: MR = 12 rows per panel, k-major,
- * the GEMM's A format) stream past while the panel's inputs stay in L1.  The tile is the GEMM's
- * 12 x 32 (24 zmm accumulators); a last row panel of 4 or 8 rows and a last pixel panel of at
- * most 16 get their own instances, so no FMA is spent on padding.
+ * the GEMM's A format) stream past while the panel's inputs stay in L1.  The tile is the GEMM's:
+ * 12 x 32 at AVX-512 (24 zmm accumulators), 6 x 16 at AVX2 (12 ymm: a row panel and a pixel
+ * panel each run as two halves); a last row panel of fewer rows and a last pixel panel of at
+ * most half a tile get their own instances, so no FMA is spent on padding.
  *
  * Same bits as the GEMM path.  Each output element is the chain the GEMM computes for it:
  *     acc = 0;  for k = c*kh*kw + i*kw + j ascending: acc = fma(w[oc, k], x_k, acc)
@@ -44,7 +46,7 @@
 static inline int fnn_conv_masked_applies(int simd, const fnn_conv_geom *g)
 {
 #if FNN_X86
-    return simd >= FNN_SIMD_AVX512 && g->sh == 1 && g->sw == 1 && g->OW == g->W && g->OH > 0
+    return simd >= FNN_SIMD_AVX2 && g->sh == 1 && g->sw == 1 && g->OW == g->W && g->OH > 0
         && g->OW > 0;
 #else
     (void)simd;
@@ -60,8 +62,10 @@ static inline ptrdiff_t fnn_conv_masked_panels(const fnn_conv_geom *g)
 }
 
 /* off[t] (kh*kw entries, t = i*kw + j) and mask[q*kh*kw + t] (one per panel q and tap t: bit l
- * set when pixel 32q + l exists and its tap t reads inside the image). */
-static void fnn_conv_masked_tables(const fnn_conv_geom *g, ptrdiff_t *off, uint32_t *mask)
+ * set when pixel 32q + l exists and its tap t reads inside the image); vmask[(q*kh*kw + t)*32
+ * + l] is bit l as a lane mask (-1 or 0), for the AVX2 kernels' vmaskmovps. */
+static void fnn_conv_masked_tables(const fnn_conv_geom *g, ptrdiff_t *off, uint32_t *mask,
+                                   int32_t *vmask)
 {
     const ptrdiff_t T = g->kh * g->kw, P = g->OH * g->OW, npan = fnn_conv_masked_panels(g);
     ptrdiff_t q, i, j, l;
@@ -79,6 +83,8 @@ static void fnn_conv_masked_tables(const fnn_conv_geom *g, ptrdiff_t *off, uint3
                         m |= 1u << l;
                 }
                 mask[q * T + i * g->kw + j] = m;
+                for (l = 0; l < FNN_CONV_MASKED_NR; l++)
+                    vmask[(q * T + i * g->kw + j) * FNN_CONV_MASKED_NR + l] = (m >> l) & 1 ? -1 : 0;
             }
 }
 
@@ -192,12 +198,123 @@ FNN_CONV_MASKED_TILE(fnn_conv_masked_4x16, 4, 1)
 #undef FNN_CONV_MASKED_ROW
 #endif
 
+#if FNN_X86
+/* AVX2 + FMA: tiles of 6 rows x 16 pixels (12 ymm accumulators, the AVX2 GEMM's tile).  A row
+ * panel of the packed weights (12 rows) runs as two halves of 6 and a 32-pixel panel as two
+ * halves of 16.  AVX2 has no opmask registers: a tap's lanes are loaded by vmaskmovps with lane
+ * masks from vmask (a masked-off lane is not read either), and a panel's last, partial row is
+ * stored through a buffer (vmaskmovps stores are slow on AMD CPUs). */
+#define FNN_CONV_MASKED2_ROW(r)                                                                \
+    if (ROWS > r) {                                                                            \
+        const __m256 a = _mm256_broadcast_ss(ap + (r));                                        \
+        c##r##a = _mm256_fmadd_ps(a, b0, c##r##a);                                             \
+        if (VECS > 1)                                                                          \
+            c##r##b = _mm256_fmadd_ps(a, b1, c##r##b);                                         \
+    }
+
+static inline __attribute__((target("avx2,fma"), always_inline))
+__m256 fnn_conv_masked2_bias_relu(__m256 v, const float *bias, int relu)
+{
+    if (bias != NULL)
+        v = _mm256_add_ps(v, _mm256_set1_ps(*bias));
+    return relu ? _mm256_max_ps(_mm256_setzero_ps(), v) : v;
+}
+
+#define FNN_CONV_MASKED2_STORE(r)                                                              \
+    if (ROWS > r && r < rows) {                                                                \
+        float *yr = y + (r) * P;                                                               \
+        const float *br = bias != NULL ? bias + (r) : NULL;                                    \
+        const __m256 va = fnn_conv_masked2_bias_relu(c##r##a, br, relu);                       \
+        const __m256 vb = fnn_conv_masked2_bias_relu(c##r##b, br, relu);                       \
+        if (width == 16) {                                                                     \
+            _mm256_storeu_ps(yr, va);                                                          \
+            _mm256_storeu_ps(yr + 8, vb);                                                      \
+        } else {                                                                               \
+            float part[16];                                                                    \
+            _mm256_storeu_ps(part, va);                                                        \
+            _mm256_storeu_ps(part + 8, vb);                                                    \
+            memcpy(yr, part, (size_t)width * sizeof(float));                                   \
+        }                                                                                      \
+        if (act != FNN_ACT_NONE && !relu)                                                      \
+            fnn_conv_act(act, yr, width);                                                      \
+    }
+
+/* One tile: ROWS (2, 4 or 6) output channels x VECS (1 or 2) vectors of 8 pixels; vmask: the
+ * lane masks of the tile's first pixel at tap 0 (tap t's are 32 further on per t). */
+#define FNN_CONV_MASKED2_TILE(NAME, ROWS_, VECS_)                                              \
+__attribute__((target("avx2,fma")))                                                           \
+static void NAME(const fnn_conv_geom *g, const ptrdiff_t *off, const int32_t *vmask,           \
+                 const float *x, const float *ap, const float *bias, int act, float *y,        \
+                 ptrdiff_t rows, ptrdiff_t width)                                              \
+{                                                                                              \
+    enum { ROWS = ROWS_, VECS = VECS_ };                                                       \
+    const ptrdiff_t T = g->kh * g->kw, HW = g->H * g->W, P = g->OH * g->OW;                    \
+    const int relu = act == FNN_ACT_RELU;                                                      \
+    __m256 c0a = _mm256_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;   \
+    __m256 c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;                   \
+    ptrdiff_t c, t;                                                                            \
+    for (c = 0; c < rows; c++) {                                                               \
+        __builtin_prefetch(y + c * P, 1, 3);                                                   \
+        __builtin_prefetch(y + c * P + width - 1, 1, 3);                                       \
+    }                                                                                          \
+    for (c = 0; c < g->C; c++, x += HW)                                                        \
+        for (t = 0; t < T; t++, ap += FNN_CONV_MASKED_MR) {                                    \
+            const float *b = x + off[t];                                                       \
+            const int32_t *m = vmask + t * FNN_CONV_MASKED_NR;                                 \
+            const __m256 b0 = _mm256_maskload_ps(b, _mm256_loadu_si256((const __m256i *)m));   \
+            const __m256 b1 = VECS > 1 ? _mm256_maskload_ps(                                   \
+                b + 8, _mm256_loadu_si256((const __m256i *)(m + 8))) : b0;                     \
+            FNN_CONV_MASKED2_ROW(0) FNN_CONV_MASKED2_ROW(1) FNN_CONV_MASKED2_ROW(2)            \
+            FNN_CONV_MASKED2_ROW(3) FNN_CONV_MASKED2_ROW(4) FNN_CONV_MASKED2_ROW(5)            \
+        }                                                                                      \
+    FNN_CONV_MASKED2_STORE(0) FNN_CONV_MASKED2_STORE(1) FNN_CONV_MASKED2_STORE(2)              \
+    FNN_CONV_MASKED2_STORE(3) FNN_CONV_MASKED2_STORE(4) FNN_CONV_MASKED2_STORE(5)              \
+}
+
+FNN_CONV_MASKED2_TILE(fnn_conv_masked_avx2_6x16, 6, 2)
+FNN_CONV_MASKED2_TILE(fnn_conv_masked_avx2_4x16, 4, 2)
+FNN_CONV_MASKED2_TILE(fnn_conv_masked_avx2_2x16, 2, 2)
+FNN_CONV_MASKED2_TILE(fnn_conv_masked_avx2_6x8, 6, 1)
+FNN_CONV_MASKED2_TILE(fnn_conv_masked_avx2_4x8, 4, 1)
+FNN_CONV_MASKED2_TILE(fnn_conv_masked_avx2_2x8, 2, 1)
+#undef FNN_CONV_MASKED2_TILE
+#undef FNN_CONV_MASKED2_STORE
+#undef FNN_CONV_MASKED2_ROW
+
+typedef void (*fnn_conv_masked2_kernel)(const fnn_conv_geom *, const ptrdiff_t *,
+                                        const int32_t *, const float *, const float *,
+                                        const float *, int, float *, ptrdiff_t, ptrdiff_t);
+
+/* fnn_conv_masked_fwd's AVX2 part: the row panel at r0 (rows of it) of pixel panel q. */
+static void fnn_conv_masked_fwd_avx2(const fnn_conv_geom *g, const ptrdiff_t *off,
+                                     const int32_t *vmask, const float *ap, const float *x,
+                                     const float *bias, int act, float *y, ptrdiff_t p0,
+                                     ptrdiff_t width, ptrdiff_t rows)
+{
+    /* [vectors - 1][rows / 2 - 1] */
+    static const fnn_conv_masked2_kernel kernels[2][3] = {
+        {fnn_conv_masked_avx2_2x8, fnn_conv_masked_avx2_4x8, fnn_conv_masked_avx2_6x8},
+        {fnn_conv_masked_avx2_2x16, fnn_conv_masked_avx2_4x16, fnn_conv_masked_avx2_6x16}};
+    ptrdiff_t rh, h;
+    for (rh = 0; rh < rows; rh += 6) {
+        const ptrdiff_t rn = rows - rh < 6 ? rows - rh : 6;
+        for (h = 0; h < width; h += 16) {
+            const ptrdiff_t wn = width - h < 16 ? width - h : 16;
+            kernels[wn > 8][(rn - 1) / 2](g, off, vmask + h, x + p0 + h, ap + rh,
+                                          bias != NULL ? bias + rh : NULL, act,
+                                          y + rh * g->OH * g->OW + p0 + h, rn, wn);
+        }
+    }
+}
+#endif
+
 /* Pixel panel q of one image, every output channel: x = image n (C x H x W), y = image n
  * (OC x OH*OW); ap from fnn_conv_masked_pack_w, off and mask from fnn_conv_masked_tables; bias
  * may be NULL. */
-static void fnn_conv_masked_fwd(const fnn_conv_geom *g, const ptrdiff_t *off,
-                                const uint32_t *mask, const float *ap, const float *x,
-                                const float *bias, int act, float *y, ptrdiff_t q)
+static void fnn_conv_masked_fwd(int simd, const fnn_conv_geom *g, const ptrdiff_t *off,
+                                const uint32_t *mask, const int32_t *vmask, const float *ap,
+                                const float *x, const float *bias, int act, float *y,
+                                ptrdiff_t q)
 {
 #if FNN_X86
     const ptrdiff_t MR = FNN_CONV_MASKED_MR, P = g->OH * g->OW, T = g->kh * g->kw;
@@ -210,7 +327,10 @@ static void fnn_conv_masked_fwd(const fnn_conv_geom *g, const ptrdiff_t *off,
         const ptrdiff_t rows = g->OC - r0 < MR ? g->OC - r0 : MR;
         const float *apr = ap + r0 * K, *br = bias != NULL ? bias + r0 : NULL;
         float *yr = y + r0 * P + p0;
-        if (width > 16) {
+        if (simd < FNN_SIMD_AVX512)
+            fnn_conv_masked_fwd_avx2(g, off, vmask + q * T * FNN_CONV_MASKED_NR, apr, x, br, act,
+                                     y + r0 * P, p0, width, rows);
+        else if (width > 16) {
             if (rows > 8)
                 fnn_conv_masked_12x32(g, off, mq, x + p0, apr, br, act, yr, rows, width);
             else if (rows > 4)
@@ -228,7 +348,8 @@ static void fnn_conv_masked_fwd(const fnn_conv_geom *g, const ptrdiff_t *off,
     }
     fnn_ftz_leave(csr);
 #else
-    (void)g; (void)off; (void)mask; (void)ap; (void)x; (void)bias; (void)act; (void)y; (void)q;
+    (void)simd; (void)g; (void)off; (void)mask; (void)vmask; (void)ap; (void)x; (void)bias;
+    (void)act; (void)y; (void)q;
 #endif
 }
 

@@ -431,9 +431,10 @@ def test_implicit_im2col_is_the_materialised_path_bit_for_bit(level, dtype, algo
 
 # (x shape, w shape, padding) at stride 1 with OW == W: the GEMM whose micro-kernel loads its
 # im2col rows from x (src_c/fnn_conv_masked.h).  Output channels 1, 4, 5, 8, 9, 12, 13, 25, 64
-# (row panels of 12 ending in 4 or 8 rows), images of 1..300 pixels (a last panel of 1..16 or
-# 17..31 pixels, or none), OH != H (kh = 3, ph = 0), a row of one pixel, taps that reach past a
-# whole image (5x5 on 2x2), non-square kernels, K over one cache block (64 * 9 = 576 in dx).
+# (row panels of 12 ending in 4 or 8 rows at AVX-512; halves of 6 ending in 2, 4 or 6 rows at
+# AVX2), images of 1..300 pixels (a last panel of 1..8, 9..16, 17..31 pixels, or none), OH != H
+# (kh = 3, ph = 0), a row of one pixel, taps that reach past a whole image (5x5 on 2x2),
+# non-square kernels, K over one cache block (64 * 9 = 576 in dx).
 MASKED_CASES = [((3, 32, 14, 14), (64, 32, 3, 3), 1), ((1, 3, 7, 5), (5, 3, 3, 3), 1),
                 ((2, 5, 9, 9), (13, 5, 5, 5), 2), ((1, 4, 6, 8), (12, 4, 3, 5), (1, 2)),
                 ((2, 2, 4, 4), (1, 2, 1, 1), 0), ((1, 7, 17, 3), (25, 7, 3, 3), 1),
@@ -442,12 +443,12 @@ MASKED_CASES = [((3, 32, 14, 14), (64, 32, 3, 3), 1), ((1, 3, 7, 5), (5, 3, 3, 3
                 ((1, 64, 6, 6), (32, 64, 3, 3), 1)]
 
 
-@pytest.mark.skipif("avx512" not in fastnn.cpu_simd_levels(), reason="needs AVX-512")
-def test_masked_kernel_is_the_packed_gemm_bit_for_bit(algorithm):
+@pytest.mark.parametrize("level", [lv for lv in fastnn.cpu_simd_levels() if lv != "generic"])
+def test_masked_kernel_is_the_packed_gemm_bit_for_bit(level, algorithm):
     """The GEMM that loads its im2col rows straight from x with masked vector loads (setting
-    'gemm', float32, AVX-512) gives the bits of the GEMM that packs them first (setting
+    'gemm', float32, AVX2 or AVX-512) gives the bits of the GEMM that packs them first (setting
     'packed'): forward with every activation, with and without bias, NaN and inf in x, at 1/2/3
-    threads, and dx by convolution (dw runs the packed GEMM in both)."""
+    threads, and the backward pass (dx by convolution runs the same kernel)."""
     rng = np.random.default_rng(41)
     for xs, ws, p in MASKED_CASES:
         x = rng.standard_normal(xs).astype(np.float32)
@@ -455,7 +456,7 @@ def test_masked_kernel_is_the_packed_gemm_bit_for_bit(algorithm):
         x.flat[rng.integers(x.size)] = -np.inf
         w = rng.standard_normal(ws).astype(np.float32)
         b = rng.standard_normal(ws[0]).astype(np.float32)
-        with simd("avx512"):
+        with simd(level):
             algorithm("gemm")
             assert _conv.masked_kernel_applies(xs, ws, 1, p, np.float32), (xs, ws, p)
             assert not _conv.masked_kernel_applies(xs, ws, 1, p, np.float64)
@@ -463,20 +464,20 @@ def test_masked_kernel_is_the_packed_gemm_bit_for_bit(algorithm):
             assert not _conv.masked_kernel_applies(xs, ws, 1, p, np.float32)
         for act, bias in zip(ACTS, (b, None, b, b, None)):
             algorithm("packed")
-            with simd("avx512"):
+            with simd(level):
                 want = _conv.conv2d_forward(x, w, bias, 1, p, activation=act)
             algorithm("gemm")
             for threads in (1, 2, 3):
-                with simd("avx512"), fastnn._config.threads(threads):
+                with simd(level), fastnn._config.threads(threads):
                     got = _conv.conv2d_forward(x, w, bias, 1, p, activation=act)
                 assert same_bits(got, want), (xs, ws, p, act, threads)
         dy = rng.standard_normal(want.shape).astype(np.float32)
         algorithm("packed")
-        with simd("avx512"):
+        with simd(level):
             want = _conv.conv2d_backward(dy, x, w, 1, p)
         algorithm("gemm")
         for threads in (1, 2, 3):
-            with simd("avx512"), fastnn._config.threads(threads):
+            with simd(level), fastnn._config.threads(threads):
                 got = _conv.conv2d_backward(dy, x, w, 1, p)
             for name, a, e in zip(("dx", "dw", "db"), got, want):
                 assert same_bits(a, e), (xs, ws, p, threads, name)
@@ -525,13 +526,13 @@ def test_dw_inplace_is_the_packed_gemm_bit_for_bit(level, algorithm):
 
 
 def test_masked_kernel_rule(algorithm):
-    """Where the masked kernel may run: float32 at an AVX-512 level, stride 1, OW == W; dw in
-    place: float32, C % 16 == 0 at AVX-512 or C % 8 == 0 at AVX2; both under the settings
+    """Where the masked kernel may run: float32 at an AVX2 or AVX-512 level, stride 1, OW == W;
+    dw in place: float32, C % 16 == 0 at AVX-512 or C % 8 == 0 at AVX2; both under the settings
     'auto' and 'gemm' only."""
     levels = fastnn.cpu_simd_levels()
     for level in levels:
         with simd(level):
-            on = level == "avx512"
+            on = level != "generic"
             assert _conv.masked_kernel_applies((1, 3, 8, 8), (4, 3, 3, 3), 1, 1, "float32") == on
             assert _conv.masked_kernel_applies((1, 3, 8, 8), (4, 3, 3, 5), 1, (1, 2),
                                                np.float32) == on
@@ -542,9 +543,8 @@ def test_masked_kernel_rule(algorithm):
                                                    np.float32)
             assert not _conv.masked_kernel_applies((1, 3, 8, 8), (4, 3, 3, 3), 1, 1, np.float64)
             # dw in place: C % 16 == 0 (AVX-512) or C % 8 == 0 (AVX2), any stride and padding
-            dw_on = level != "generic"
             assert _conv.dw_inplace_applies((1, 16, 8, 8), (4, 16, 3, 3), (2, 3), 0,
-                                            "float32") == dw_on
+                                            "float32") == on
             assert _conv.dw_inplace_applies((1, 24, 8, 8), (4, 24, 3, 3), 1, 1,
                                             "float32") == (level == "avx2")
             assert not _conv.dw_inplace_applies((1, 12, 8, 8), (4, 12, 3, 3), 1, 1, "float32")
@@ -554,7 +554,7 @@ def test_masked_kernel_rule(algorithm):
                 assert _conv.masked_kernel_applies((1, 3, 8, 8), (4, 3, 3, 3), 1, 1,
                                                    np.float32) == (allowed and on)
                 assert _conv.dw_inplace_applies((1, 16, 8, 8), (4, 16, 3, 3), 1, 1,
-                                                np.float32) == (allowed and dw_on)
+                                                np.float32) == (allowed and on)
             algorithm("auto")
 
 

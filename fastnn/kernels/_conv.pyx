@@ -32,9 +32,9 @@
 #   same values.  cols is then only the buffer the columns path of dx writes dcols into.
 # * In-place operands (float32, the default settings): where the layer allows it the GEMM's
 #   micro-kernels read their im2col operand where it lies, so not even its panels are packed.
-#   Forward and dx by convolution, at an AVX-512 level, stride 1 and OW == W: each tap's row of
-#   16 pixels is one masked vector load from x (src_c/fnn_conv_masked.h, _forward_masked).
-#   dW at AVX-512 with C % 16 == 0 or AVX2 with C % 8 == 0: dy's rows are broadcast as they
+#   Forward and dx by convolution, at an AVX2 or AVX-512 level, stride 1 and OW == W: each
+#   tap's row of 8 or 16 pixels is one masked vector load from x (src_c/fnn_conv_masked.h,
+#   _forward_masked).  dW at AVX-512 with C % 16 == 0 or AVX2 with C % 8 == 0: dy's rows are broadcast as they
 #   are and cols^T's rows are vector loads from a channel-last copy of x, through a table of
 #   where each pixel's taps read (src_c/fnn_conv_dw_inplace.h, _dw_inplace).  The same FMA
 #   chains as the packing GEMM, so the same bits; set_conv_algorithm("packed") keeps the
@@ -93,7 +93,7 @@
 #   when asked for, goes through the GEMM path's rules above.
 from cython.parallel cimport prange
 from cython cimport floating
-from libc.stdint cimport int64_t, uint32_t
+from libc.stdint cimport int32_t, int64_t, uint32_t
 from libc.string cimport memcpy, memset
 
 from fastnn.kernels._gemm cimport (gemm, gemm_src, fnn_gemm_src, act_code, FNN_ACT_NONE,
@@ -122,9 +122,10 @@ _algorithm_setting = "auto"
 
 def set_conv_algorithm(setting):
     """'auto' (the rule of conv_algorithm), 'gemm' (always the GEMM; where the layer allows it,
-    float32 at stride 1 with OW == W on an AVX-512 level, the micro-kernel loads its im2col rows
-    straight from x), 'packed' (always the GEMM, its panels packed from x) or 'im2col' (always
-    the GEMM, reading a materialised im2col matrix); returns the previous setting.
+    float32 at an AVX2 or AVX-512 level, its micro-kernels read their im2col operand in place:
+    masked_kernel_applies, dw_inplace_applies), 'packed' (always the GEMM, its panels packed
+    from x) or 'im2col' (always the GEMM, reading a materialised im2col matrix); returns the
+    previous setting.
     Process-wide; the results are the same bits either way, only the speed changes."""
     global _algorithm_setting
     if setting not in ALGORITHM_SETTINGS:
@@ -151,12 +152,12 @@ def conv_algorithm(dtype, c, kh, kw, sw):
 def masked_kernel_applies(x_shape, w_shape, stride, padding, dtype):
     """True when conv2d_forward (and dx by convolution of a layer of these shapes) runs the GEMM
     whose micro-kernel loads its im2col rows straight from x (src_c/fnn_conv_masked.h): float32,
-    an AVX-512 SIMD level, stride 1, OW == W, and set_conv_algorithm 'auto' or 'gemm' (under
-    'auto', a layer that takes the direct path does not get here).
+    an AVX2 or AVX-512 SIMD level, stride 1, OW == W, and set_conv_algorithm 'auto' or 'gemm'
+    (under 'auto', a layer that takes the direct path does not get here).
 
         >>> import fastnn
         >>> masked_kernel_applies((8, 32, 14, 14), (64, 32, 3, 3), 1, 1, "float32") == (
-        ...     fastnn.build_info()["simd"] == "avx512")
+        ...     fastnn.build_info()["simd"] != "generic")
         True
     """
     g = contract.geometry(tuple(x_shape), w_shape[2], w_shape[3], stride, padding)
@@ -451,14 +452,16 @@ cdef void _forward_masked(const float[:, :, :, ::1] x, const float[:, ::1] w2,
     cdef float[::1] ap = np.empty(fnn_conv_masked_packed_size(geo.OC, K), dtype=np.float32)
     cdef Py_ssize_t[::1] off = np.empty(taps, dtype=np.intp)
     cdef uint32_t[::1] mask = np.empty(npan * taps, dtype=np.uint32)
+    cdef int32_t[::1] vmask = np.empty(npan * taps * FNN_CONV_MASKED_NR, dtype=np.int32)
     cdef const float *pb = &b[0] if has_bias else NULL
+    cdef int simd = simd_level()
     with nogil:
-        fnn_conv_masked_tables(&geo, &off[0], &mask[0])
+        fnn_conv_masked_tables(&geo, &off[0], &mask[0], &vmask[0])
         fnn_conv_masked_pack_w(&w2[0, 0], geo.OC, K, &ap[0])
     for u in prange(units, schedule="static", nogil=True, num_threads=_threads_for(units, nt)):
         n = u // npan
-        fnn_conv_masked_fwd(&geo, &off[0], &mask[0], &ap[0], &x[n, 0, 0, 0], pb, act,
-                            &y[n, 0, 0], u - n * npan)
+        fnn_conv_masked_fwd(simd, &geo, &off[0], &mask[0], &vmask[0], &ap[0], &x[n, 0, 0, 0],
+                            pb, act, &y[n, 0, 0], u - n * npan)
 
 
 cdef int _dw_implicit(const floating[:, :, :, ::1] x, const floating[:, :, ::1] dy,
