@@ -36,9 +36,10 @@
 #   tap's row of 8 or 16 pixels is one masked vector load from x (src_c/fnn_conv_masked.h,
 #   _forward_masked).  dW at AVX-512 with C % 16 == 0 or AVX2 with C % 8 == 0: dy's rows are
 #   broadcast as they are and cols^T's rows are vector loads from a channel-last copy of x,
-#   through a table of where each pixel's taps read (src_c/fnn_conv_dw_inplace.h, _dw_inplace).  The same FMA
-#   chains as the packing GEMM, so the same bits; set_conv_algorithm("packed") keeps the
-#   packing GEMM (tests compare the two bit for bit; bench/ab_conv_im2col.py times them).
+#   through a table of where each pixel's taps read (src_c/fnn_conv_dw_inplace.h,
+#   _dw_inplace).  The same FMA chains as the packing GEMM, so the same bits;
+#   set_conv_algorithm("packed") keeps the packing GEMM (tests compare the two bit for bit;
+#   bench/ab_conv_im2col.py times them).
 # * Workspace.  cols is large (kh*kw times the input at stride 1) and only lives for one call.
 #   It lives in a thread-local, grow-only buffer (threading.local: two Python threads never
 #   share one) so its pages are faulted in once, not on every call: above glibc's mmap
