@@ -55,11 +55,15 @@ static inline fnn_conv_dw_inplace_shape fnn_conv_dw_inplace_tile(int simd)
     return t;
 }
 
-/* Whether fnn_conv_dw_inplace can compute this float32 weight gradient at SIMD level simd. */
+/* Whether fnn_conv_dw_inplace can compute this float32 weight gradient at SIMD level simd: C a
+ * multiple of the vector, and an index table (kh*kw*OH*OW entries) no larger than one image of
+ * x (a large kernel sliding over a large image with few channels keeps the packing GEMM, which
+ * needs no table). */
 static inline int fnn_conv_dw_inplace_applies(int simd, const fnn_conv_geom *g)
 {
 #if FNN_X86
-    return simd >= FNN_SIMD_AVX2 && g->C > 0 && g->C % (fnn_conv_dw_inplace_tile(simd).nr / 2) == 0;
+    return simd >= FNN_SIMD_AVX2 && g->C > 0 && g->C % (fnn_conv_dw_inplace_tile(simd).nr / 2) == 0
+        && g->kh * g->kw * g->OH * g->OW <= g->C * g->H * g->W;
 #else
     (void)simd;
     (void)g;

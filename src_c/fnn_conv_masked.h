@@ -62,10 +62,8 @@ static inline ptrdiff_t fnn_conv_masked_panels(const fnn_conv_geom *g)
 }
 
 /* off[t] (kh*kw entries, t = i*kw + j) and mask[q*kh*kw + t] (one per panel q and tap t: bit l
- * set when pixel 32q + l exists and its tap t reads inside the image); vmask[(q*kh*kw + t)*32
- * + l] is bit l as a lane mask (-1 or 0), for the AVX2 kernels' vmaskmovps. */
-static void fnn_conv_masked_tables(const fnn_conv_geom *g, ptrdiff_t *off, uint32_t *mask,
-                                   int32_t *vmask)
+ * set when pixel 32q + l exists and its tap t reads inside the image). */
+static void fnn_conv_masked_tables(const fnn_conv_geom *g, ptrdiff_t *off, uint32_t *mask)
 {
     const ptrdiff_t T = g->kh * g->kw, P = g->OH * g->OW, npan = fnn_conv_masked_panels(g);
     ptrdiff_t q, i, j, l;
@@ -83,8 +81,6 @@ static void fnn_conv_masked_tables(const fnn_conv_geom *g, ptrdiff_t *off, uint3
                         m |= 1u << l;
                 }
                 mask[q * T + i * g->kw + j] = m;
-                for (l = 0; l < FNN_CONV_MASKED_NR; l++)
-                    vmask[(q * T + i * g->kw + j) * FNN_CONV_MASKED_NR + l] = (m >> l) & 1 ? -1 : 0;
             }
 }
 
@@ -201,9 +197,26 @@ FNN_CONV_MASKED_TILE(fnn_conv_masked_4x16, 4, 1)
 #if FNN_X86
 /* AVX2 + FMA: tiles of 6 rows x 16 pixels (12 ymm accumulators, the AVX2 GEMM's tile).  A row
  * panel of the packed weights (12 rows) runs as two halves of 6 and a 32-pixel panel as two
- * halves of 16.  AVX2 has no opmask registers: a tap's lanes are loaded by vmaskmovps with lane
- * masks from vmask (a masked-off lane is not read either), and a panel's last, partial row is
- * stored through a buffer (vmaskmovps stores are slow on AMD CPUs). */
+ * halves of 16.  AVX2 has no opmask registers: a tap's lanes are loaded by vmaskmovps, its
+ * lane masks looked up per 8 bits of the tap's mask (a masked-off lane is not read either), and
+ * a panel's last, partial row is stored through a buffer (vmaskmovps stores are slow on AMD
+ * CPUs). */
+
+/* fnn_conv_masked_lanes[b]: the 8 lane masks (-1 or 0) of the bits of byte b. */
+#define FNN_CONV_LANES1(b) {-((b) & 1), -((b) >> 1 & 1), -((b) >> 2 & 1), -((b) >> 3 & 1),   \
+                            -((b) >> 4 & 1), -((b) >> 5 & 1), -((b) >> 6 & 1), -((b) >> 7 & 1)}
+#define FNN_CONV_LANES4(b) FNN_CONV_LANES1(b), FNN_CONV_LANES1((b) + 1),                      \
+                           FNN_CONV_LANES1((b) + 2), FNN_CONV_LANES1((b) + 3)
+#define FNN_CONV_LANES16(b) FNN_CONV_LANES4(b), FNN_CONV_LANES4((b) + 4),                     \
+                            FNN_CONV_LANES4((b) + 8), FNN_CONV_LANES4((b) + 12)
+#define FNN_CONV_LANES64(b) FNN_CONV_LANES16(b), FNN_CONV_LANES16((b) + 16),                  \
+                            FNN_CONV_LANES16((b) + 32), FNN_CONV_LANES16((b) + 48)
+static const int32_t fnn_conv_masked_lanes[256][8] __attribute__((aligned(32))) = {
+    FNN_CONV_LANES64(0), FNN_CONV_LANES64(64), FNN_CONV_LANES64(128), FNN_CONV_LANES64(192)};
+#undef FNN_CONV_LANES64
+#undef FNN_CONV_LANES16
+#undef FNN_CONV_LANES4
+#undef FNN_CONV_LANES1
 #define FNN_CONV_MASKED2_ROW(r)                                                                \
     if (ROWS > r) {                                                                            \
         const __m256 a = _mm256_broadcast_ss(ap + (r));                                        \
@@ -239,13 +252,13 @@ __m256 fnn_conv_masked2_bias_relu(__m256 v, const float *bias, int relu)
             fnn_conv_act(act, yr, width);                                                      \
     }
 
-/* One tile: ROWS (2, 4 or 6) output channels x VECS (1 or 2) vectors of 8 pixels; vmask: the
- * lane masks of the tile's first pixel at tap 0 (tap t's are 32 further on per t). */
+/* One tile: ROWS (2, 4 or 6) output channels x VECS (1 or 2) vectors of 8 pixels; mask: the
+ * panel's tap masks, of which the tile's lanes start at bit `shift` (0 or 16). */
 #define FNN_CONV_MASKED2_TILE(NAME, ROWS_, VECS_)                                              \
 __attribute__((target("avx2,fma")))                                                           \
-static void NAME(const fnn_conv_geom *g, const ptrdiff_t *off, const int32_t *vmask,           \
-                 const float *x, const float *ap, const float *bias, int act, float *y,        \
-                 ptrdiff_t rows, ptrdiff_t width)                                              \
+static void NAME(const fnn_conv_geom *g, const ptrdiff_t *off, const uint32_t *mask,           \
+                 int shift, const float *x, const float *ap, const float *bias, int act,       \
+                 float *y, ptrdiff_t rows, ptrdiff_t width)                                    \
 {                                                                                              \
     enum { ROWS = ROWS_, VECS = VECS_ };                                                       \
     const ptrdiff_t T = g->kh * g->kw, HW = g->H * g->W, P = g->OH * g->OW;                    \
@@ -260,10 +273,12 @@ static void NAME(const fnn_conv_geom *g, const ptrdiff_t *off, const int32_t *vm
     for (c = 0; c < g->C; c++, x += HW)                                                        \
         for (t = 0; t < T; t++, ap += FNN_CONV_MASKED_MR) {                                    \
             const float *b = x + off[t];                                                       \
-            const int32_t *m = vmask + t * FNN_CONV_MASKED_NR;                                 \
-            const __m256 b0 = _mm256_maskload_ps(b, _mm256_loadu_si256((const __m256i *)m));   \
+            const uint32_t m = mask[t] >> shift;                                               \
+            const __m256 b0 = _mm256_maskload_ps(                                              \
+                b, _mm256_load_si256((const __m256i *)fnn_conv_masked_lanes[m & 255]));        \
             const __m256 b1 = VECS > 1 ? _mm256_maskload_ps(                                   \
-                b + 8, _mm256_loadu_si256((const __m256i *)(m + 8))) : b0;                     \
+                b + 8, _mm256_load_si256((const __m256i *)fnn_conv_masked_lanes[m >> 8 & 255]))  \
+                : b0;                                                                          \
             FNN_CONV_MASKED2_ROW(0) FNN_CONV_MASKED2_ROW(1) FNN_CONV_MASKED2_ROW(2)            \
             FNN_CONV_MASKED2_ROW(3) FNN_CONV_MASKED2_ROW(4) FNN_CONV_MASKED2_ROW(5)            \
         }                                                                                      \
@@ -282,12 +297,12 @@ FNN_CONV_MASKED2_TILE(fnn_conv_masked_avx2_2x8, 2, 1)
 #undef FNN_CONV_MASKED2_ROW
 
 typedef void (*fnn_conv_masked2_kernel)(const fnn_conv_geom *, const ptrdiff_t *,
-                                        const int32_t *, const float *, const float *,
+                                        const uint32_t *, int, const float *, const float *,
                                         const float *, int, float *, ptrdiff_t, ptrdiff_t);
 
 /* fnn_conv_masked_fwd's AVX2 part: the row panel at r0 (rows of it) of pixel panel q. */
 static void fnn_conv_masked_fwd_avx2(const fnn_conv_geom *g, const ptrdiff_t *off,
-                                     const int32_t *vmask, const float *ap, const float *x,
+                                     const uint32_t *mask, const float *ap, const float *x,
                                      const float *bias, int act, float *y, ptrdiff_t p0,
                                      ptrdiff_t width, ptrdiff_t rows)
 {
@@ -300,7 +315,7 @@ static void fnn_conv_masked_fwd_avx2(const fnn_conv_geom *g, const ptrdiff_t *of
         const ptrdiff_t rn = rows - rh < 6 ? rows - rh : 6;
         for (h = 0; h < width; h += 16) {
             const ptrdiff_t wn = width - h < 16 ? width - h : 16;
-            kernels[wn > 8][(rn - 1) / 2](g, off, vmask + h, x + p0 + h, ap + rh,
+            kernels[wn > 8][(rn - 1) / 2](g, off, mask, (int)h, x + p0 + h, ap + rh,
                                           bias != NULL ? bias + rh : NULL, act,
                                           y + rh * g->OH * g->OW + p0 + h, rn, wn);
         }
@@ -312,7 +327,7 @@ static void fnn_conv_masked_fwd_avx2(const fnn_conv_geom *g, const ptrdiff_t *of
  * (OC x OH*OW); ap from fnn_conv_masked_pack_w, off and mask from fnn_conv_masked_tables; bias
  * may be NULL. */
 static void fnn_conv_masked_fwd(int simd, const fnn_conv_geom *g, const ptrdiff_t *off,
-                                const uint32_t *mask, const int32_t *vmask, const float *ap,
+                                const uint32_t *mask, const float *ap,
                                 const float *x, const float *bias, int act, float *y,
                                 ptrdiff_t q)
 {
@@ -328,8 +343,7 @@ static void fnn_conv_masked_fwd(int simd, const fnn_conv_geom *g, const ptrdiff_
         const float *apr = ap + r0 * K, *br = bias != NULL ? bias + r0 : NULL;
         float *yr = y + r0 * P + p0;
         if (simd < FNN_SIMD_AVX512)
-            fnn_conv_masked_fwd_avx2(g, off, vmask + q * T * FNN_CONV_MASKED_NR, apr, x, br, act,
-                                     y + r0 * P, p0, width, rows);
+            fnn_conv_masked_fwd_avx2(g, off, mq, apr, x, br, act, y + r0 * P, p0, width, rows);
         else if (width > 16) {
             if (rows > 8)
                 fnn_conv_masked_12x32(g, off, mq, x + p0, apr, br, act, yr, rows, width);
@@ -348,7 +362,7 @@ static void fnn_conv_masked_fwd(int simd, const fnn_conv_geom *g, const ptrdiff_
     }
     fnn_ftz_leave(csr);
 #else
-    (void)simd; (void)g; (void)off; (void)mask; (void)vmask; (void)ap; (void)x; (void)bias;
+    (void)simd; (void)g; (void)off; (void)mask; (void)ap; (void)x; (void)bias;
     (void)act; (void)y; (void)q;
 #endif
 }

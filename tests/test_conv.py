@@ -527,8 +527,8 @@ def test_dw_inplace_is_the_packed_gemm_bit_for_bit(level, algorithm):
 
 def test_masked_kernel_rule(algorithm):
     """Where the masked kernel may run: float32 at an AVX2 or AVX-512 level, stride 1, OW == W;
-    dw in place: float32, C % 16 == 0 at AVX-512 or C % 8 == 0 at AVX2; both under the settings
-    'auto' and 'gemm' only."""
+    dw in place: float32, C % 16 == 0 at AVX-512 or C % 8 == 0 at AVX2, an index table no
+    larger than one image; both under the settings 'auto' and 'gemm' only."""
     levels = fastnn.cpu_simd_levels()
     for level in levels:
         with simd(level):
@@ -548,6 +548,10 @@ def test_masked_kernel_rule(algorithm):
             assert _conv.dw_inplace_applies((1, 24, 8, 8), (4, 24, 3, 3), 1, 1,
                                             "float32") == (level == "avx2")
             assert not _conv.dw_inplace_applies((1, 12, 8, 8), (4, 12, 3, 3), 1, 1, "float32")
+            # its index table (kh*kw*OH*OW entries) may not outgrow one image (C*H*W)
+            assert not _conv.dw_inplace_applies((1, 16, 4, 4), (4, 16, 5, 5), 1, 2, "float32")
+            assert _conv.dw_inplace_applies((1, 16, 4, 4), (4, 16, 3, 3), 1, 1,
+                                            "float32") == on
             assert not _conv.dw_inplace_applies((1, 16, 8, 8), (4, 16, 3, 3), 1, 1, "float64")
             for setting, allowed in (("gemm", True), ("packed", False), ("im2col", False)):
                 algorithm(setting)

@@ -1,5 +1,5 @@
 # The direct convolution's C (src_c/fnn_conv_direct.h), declared once.
-from libc.stdint cimport int32_t, int64_t, uint32_t
+from libc.stdint cimport int64_t, uint32_t
 
 cdef extern from "fnn_conv_direct.h" nogil:
     enum:
@@ -46,16 +46,13 @@ cdef extern from "fnn_conv_pack.h" nogil:
 # The GEMM whose micro-kernel loads its B rows straight from the image (src_c/fnn_conv_masked.h):
 # float32, AVX2 or AVX-512, stride 1, OW == W.
 cdef extern from "fnn_conv_masked.h" nogil:
-    enum:
-        FNN_CONV_MASKED_NR
     int fnn_conv_masked_applies(int simd, const fnn_conv_geom *g)
     Py_ssize_t fnn_conv_masked_panels(const fnn_conv_geom *g)
-    void fnn_conv_masked_tables(const fnn_conv_geom *g, Py_ssize_t *off, uint32_t *mask,
-                                int32_t *vmask)
+    void fnn_conv_masked_tables(const fnn_conv_geom *g, Py_ssize_t *off, uint32_t *mask)
     Py_ssize_t fnn_conv_masked_packed_size(Py_ssize_t OC, Py_ssize_t K)
     void fnn_conv_masked_pack_w(const float *w2, Py_ssize_t OC, Py_ssize_t K, float *ap)
     void fnn_conv_masked_fwd(int simd, const fnn_conv_geom *g, const Py_ssize_t *off,
-                             const uint32_t *mask, const int32_t *vmask, const float *ap,
+                             const uint32_t *mask, const float *ap,
                              const float *x, const float *bias, int act, float *y,
                              Py_ssize_t q)
 

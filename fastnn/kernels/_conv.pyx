@@ -94,7 +94,7 @@
 #   when asked for, goes through the GEMM path's rules above.
 from cython.parallel cimport prange
 from cython cimport floating
-from libc.stdint cimport int32_t, int64_t, uint32_t
+from libc.stdint cimport int64_t, uint32_t
 from libc.string cimport memcpy, memset
 
 from fastnn.kernels._gemm cimport (gemm, gemm_src, fnn_gemm_src, act_code, FNN_ACT_NONE,
@@ -169,8 +169,9 @@ def masked_kernel_applies(x_shape, w_shape, stride, padding, dtype):
 def dw_inplace_applies(x_shape, w_shape, stride, padding, dtype):
     """True when conv2d_backward computes dw by the kernel that reads its operands in place
     (src_c/fnn_conv_dw_inplace.h): float32, C a multiple of 16 at an AVX-512 SIMD level or of 8
-    at AVX2, and set_conv_algorithm 'auto' or 'gemm' (under 'auto', a layer that takes the
-    direct path does not get here).
+    at AVX2, its index table (kh*kw*OH*OW entries) no larger than one image (C*H*W), and
+    set_conv_algorithm 'auto' or 'gemm' (under 'auto', a layer that takes the direct path does
+    not get here).
 
         >>> import fastnn
         >>> dw_inplace_applies((8, 32, 14, 14), (64, 32, 3, 3), 2, 0, "float32") == (
@@ -453,16 +454,15 @@ cdef void _forward_masked(const float[:, :, :, ::1] x, const float[:, ::1] w2,
     cdef float[::1] ap = np.empty(fnn_conv_masked_packed_size(geo.OC, K), dtype=np.float32)
     cdef Py_ssize_t[::1] off = np.empty(taps, dtype=np.intp)
     cdef uint32_t[::1] mask = np.empty(npan * taps, dtype=np.uint32)
-    cdef int32_t[::1] vmask = np.empty(npan * taps * FNN_CONV_MASKED_NR, dtype=np.int32)
     cdef const float *pb = &b[0] if has_bias else NULL
     cdef int simd = simd_level()
     with nogil:
-        fnn_conv_masked_tables(&geo, &off[0], &mask[0], &vmask[0])
+        fnn_conv_masked_tables(&geo, &off[0], &mask[0])
         fnn_conv_masked_pack_w(&w2[0, 0], geo.OC, K, &ap[0])
     for u in prange(units, schedule="static", nogil=True, num_threads=_threads_for(units, nt)):
         n = u // npan
-        fnn_conv_masked_fwd(simd, &geo, &off[0], &mask[0], &vmask[0], &ap[0], &x[n, 0, 0, 0],
-                            pb, act, &y[n, 0, 0], u - n * npan)
+        fnn_conv_masked_fwd(simd, &geo, &off[0], &mask[0], &ap[0], &x[n, 0, 0, 0], pb, act,
+                            &y[n, 0, 0], u - n * npan)
 
 
 cdef int _dw_implicit(const floating[:, :, :, ::1] x, const floating[:, :, ::1] dy,
