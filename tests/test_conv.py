@@ -26,11 +26,12 @@ DTYPES = [np.float32, np.float64]
 
 @st.composite
 def conv_cases(draw):
-    """Random geometry: batch 1..3, 1..4 or 8..9 input channels (8 and up: dx as a convolution
-    of dy at stride 1), 1..4 output channels, kernels 1..4 (non-square included), strides
+    """Random geometry: batch 1..3, 1..4, 8, 9 or 16 input channels (8 and up: dx as a
+    convolution of dy at stride 1; 8 and 16 at AVX2, 16 at AVX-512: dw with its operands read
+    in place), 1..4 output channels, kernels 1..4 (non-square included), strides
     1..3 per axis, padding 0..2 per axis, input sizes from 'kernel barely fits' upwards."""
     n = draw(st.integers(1, 3))
-    c = draw(st.sampled_from([1, 2, 3, 4, 8, 9]))
+    c = draw(st.sampled_from([1, 2, 3, 4, 8, 9, 16]))
     oc = draw(st.integers(1, 4))
     kh = draw(st.integers(1, 4))
     kw = draw(st.integers(1, 4))
