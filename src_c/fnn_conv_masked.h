@@ -90,7 +90,7 @@ static inline ptrdiff_t fnn_conv_masked_packed_size(ptrdiff_t OC, ptrdiff_t K)
     return (OC + FNN_CONV_MASKED_MR - 1) / FNN_CONV_MASKED_MR * FNN_CONV_MASKED_MR * K;
 }
 
-/* w2 (OC x K, C order) as row panels of MR rows, k-major: ap[(r0 + k)*MR + r] with rows past OC
+/* w2 (OC x K, C order) as row panels of MR rows, k-major: ap[r0*K + k*MR + r] with rows past OC
  * zero (computed, never stored). */
 static void fnn_conv_masked_pack_w(const float *w2, ptrdiff_t OC, ptrdiff_t K, float *ap)
 {
@@ -183,12 +183,12 @@ static void NAME(const fnn_conv_geom *g, const ptrdiff_t *off, const uint32_t *m
     FNN_CONV_MASKED_STORE(9) FNN_CONV_MASKED_STORE(10) FNN_CONV_MASKED_STORE(11)               \
 }
 
-FNN_CONV_MASKED_TILE(fnn_conv_masked_12x32, 12, 2)
-FNN_CONV_MASKED_TILE(fnn_conv_masked_8x32, 8, 2)
-FNN_CONV_MASKED_TILE(fnn_conv_masked_4x32, 4, 2)
-FNN_CONV_MASKED_TILE(fnn_conv_masked_12x16, 12, 1)
-FNN_CONV_MASKED_TILE(fnn_conv_masked_8x16, 8, 1)
-FNN_CONV_MASKED_TILE(fnn_conv_masked_4x16, 4, 1)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_12x32, 12, 2)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_8x32, 8, 2)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_4x32, 4, 2)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_12x16, 12, 1)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_8x16, 8, 1)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_4x16, 4, 1)
 #undef FNN_CONV_MASKED_TILE
 #undef FNN_CONV_MASKED_STORE
 #undef FNN_CONV_MASKED_ROW
@@ -346,18 +346,18 @@ static void fnn_conv_masked_fwd(int simd, const fnn_conv_geom *g, const ptrdiff_
             fnn_conv_masked_fwd_avx2(g, off, mq, apr, x, br, act, y + r0 * P, p0, width, rows);
         else if (width > 16) {
             if (rows > 8)
-                fnn_conv_masked_12x32(g, off, mq, x + p0, apr, br, act, yr, rows, width);
+                fnn_conv_masked_avx512_12x32(g, off, mq, x + p0, apr, br, act, yr, rows, width);
             else if (rows > 4)
-                fnn_conv_masked_8x32(g, off, mq, x + p0, apr, br, act, yr, rows, width);
+                fnn_conv_masked_avx512_8x32(g, off, mq, x + p0, apr, br, act, yr, rows, width);
             else
-                fnn_conv_masked_4x32(g, off, mq, x + p0, apr, br, act, yr, rows, width);
+                fnn_conv_masked_avx512_4x32(g, off, mq, x + p0, apr, br, act, yr, rows, width);
         } else {
             if (rows > 8)
-                fnn_conv_masked_12x16(g, off, mq, x + p0, apr, br, act, yr, rows, width);
+                fnn_conv_masked_avx512_12x16(g, off, mq, x + p0, apr, br, act, yr, rows, width);
             else if (rows > 4)
-                fnn_conv_masked_8x16(g, off, mq, x + p0, apr, br, act, yr, rows, width);
+                fnn_conv_masked_avx512_8x16(g, off, mq, x + p0, apr, br, act, yr, rows, width);
             else
-                fnn_conv_masked_4x16(g, off, mq, x + p0, apr, br, act, yr, rows, width);
+                fnn_conv_masked_avx512_4x16(g, off, mq, x + p0, apr, br, act, yr, rows, width);
         }
     }
     fnn_ftz_leave(csr);
