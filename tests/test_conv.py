@@ -19,7 +19,7 @@ import fastnn
 from fastnn import reference
 from fastnn.contracts.conv import Geometry, geometry
 from fastnn.kernels import _conv
-from fnn_testutil import same_bits, simd
+from fnn_testutil import run_child, same_bits, simd
 
 DTYPES = [np.float32, np.float64]
 
@@ -524,6 +524,63 @@ def test_dw_inplace_is_the_packed_gemm_bit_for_bit(level, algorithm):
                 got = _conv.conv2d_backward(dy, x, w, s, p, need_dx=False)
             for name, a, e in zip(("dw", "db"), got[1:], want[1:]):
                 assert same_bits(a, e), (level, xs, ws, s, p, threads, name)
+
+
+_GUARDED_CONV = """
+import ctypes, mmap
+import numpy as np
+import fastnn
+from fastnn.kernels import _conv
+
+PAGE = mmap.PAGESIZE
+libc = ctypes.CDLL(None)
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+keep = []
+
+
+def guarded(shape):
+    # a float32 array that fills whole pages with an inaccessible page on each side: a read
+    # one element before or after it faults
+    n = int(np.prod(shape))
+    nbytes = -(-n * 4 // PAGE) * PAGE
+    buf = mmap.mmap(-1, nbytes + 2 * PAGE)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    a = np.frombuffer(buf, dtype=np.float32, count=nbytes // 4, offset=PAGE)[nbytes // 4 - n:]
+    assert libc.mprotect(base, PAGE, 0) == 0
+    assert libc.mprotect(base + PAGE + nbytes, PAGE, 0) == 0
+    keep.append(buf)
+    return a.reshape(shape)
+
+
+rng = np.random.default_rng(5)
+for C, H, W, OC in ((16, 8, 8, 16), (3, 5, 7, 5), (8, 1, 9, 8)):
+    x = guarded((1, C, H, W))
+    x[...] = rng.standard_normal(x.shape)
+    w = rng.standard_normal((OC, C, 3, 3)).astype(np.float32)
+    dy = guarded((1, OC, H, W))
+    dy[...] = rng.standard_normal(dy.shape)
+    for level in [lv for lv in fastnn.cpu_simd_levels() if lv != "generic"]:
+        fastnn.set_simd(level)
+        results = {}
+        for setting in ("gemm", "packed"):
+            _conv.set_conv_algorithm(setting)
+            results[setting] = (_conv.conv2d_forward(x, w, None, 1, 1),) + tuple(
+                _conv.conv2d_backward(dy, x, w, 1, 1))
+        assert _conv.set_conv_algorithm("gemm") == "packed"
+        assert _conv.masked_kernel_applies(x.shape, w.shape, 1, 1, np.float32)
+        for a, b in zip(results["gemm"], results["packed"]):
+            assert a.tobytes() == b.tobytes(), (C, H, W, OC, level)
+print("ok")
+"""
+
+
+def test_masked_loads_never_read_outside_the_arrays():
+    """x and dy each end against an inaccessible page on both sides (a child process, so a
+    fault fails the test instead of killing pytest): the masked loads of the forward pass and
+    of dx by convolution reach past both ends of the arrays only in masked-off lanes, which are
+    never read, at every SIMD level that runs them; the results are the packing GEMM's."""
+    proc = run_child(_GUARDED_CONV)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
 
 
 def test_masked_kernel_rule(algorithm):
