@@ -9,6 +9,7 @@ from NumPy's BLAS, so they are checked against the bound that holds for any summ
 |computed - exact| <= 2 K eps (|A| @ |B|) with ``exact`` computed in float64 (float32 inputs),
 or, for float64, against the twin with twice that bound (both sides are rounded).
 """
+import sys
 import threading
 
 import numpy as np
@@ -574,6 +575,8 @@ print("ok")
 """
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux") or "avx2" not in fastnn.cpu_simd_levels(),
+                    reason="needs Linux (mprotect) and a CPU with AVX2")
 def test_masked_loads_never_read_outside_the_arrays():
     """x and dy each end against an inaccessible page on both sides (a child process, so a
     fault fails the test instead of killing pytest): the masked loads of the forward pass and
