@@ -79,6 +79,37 @@ static inline ptrdiff_t fnn_conv_dw_inplace_tiles(int simd, const fnn_conv_geom 
     return (g->OC + t.mr - 1) / t.mr * ((CKK + t.nr - 1) / t.nr);
 }
 
+/* What tile `tile` costs: its rows as its kernel computes them (a multiple of the level's RQ)
+ * times its vectors (2, or 1 at a last column panel of one vector). */
+static inline ptrdiff_t fnn_conv_dw_inplace_cost(fnn_conv_dw_inplace_shape t,
+                                                 const fnn_conv_geom *g, ptrdiff_t tile)
+{
+    const ptrdiff_t CKK = g->C * g->kh * g->kw, ncp = (CKK + t.nr - 1) / t.nr;
+    const ptrdiff_t left = g->OC - tile / ncp * t.mr, rows = left < t.mr ? left : t.mr;
+    return (rows + t.rq - 1) / t.rq * t.rq * (CKK - tile % ncp * t.nr > t.nr / 2 ? 2 : 1);
+}
+
+/* bounds[0..nthreads]: thread i owns tiles [bounds[i], bounds[i + 1]), shares of equal cost.
+ * Only the split depends on nthreads, never a tile's arithmetic. */
+static void fnn_conv_dw_inplace_split(int simd, const fnn_conv_geom *g, int nthreads,
+                                      ptrdiff_t *bounds)
+{
+    const fnn_conv_dw_inplace_shape t = fnn_conv_dw_inplace_tile(simd);
+    const ptrdiff_t tiles = fnn_conv_dw_inplace_tiles(simd, g);
+    ptrdiff_t total = 0, run = 0, tile;
+    int i = 1;
+    for (tile = 0; tile < tiles; tile++)
+        total += fnn_conv_dw_inplace_cost(t, g, tile);
+    bounds[0] = 0;
+    for (tile = 0; tile < tiles; tile++) {
+        run += fnn_conv_dw_inplace_cost(t, g, tile);
+        while (i < nthreads && run * nthreads >= total * i)   /* share i ends after this tile */
+            bounds[i++] = tile + 1;
+    }
+    while (i <= nthreads)
+        bounds[i++] = tiles;
+}
+
 /* idx[t*P + p] (t = i*kw + j, p = oh*OW + ow): where in one image of xt output pixel p's tap t
  * reads, in floats: (ih*W + iw)*C, or H*W*C (the zero row) when that is padding. */
 static void fnn_conv_dw_inplace_index(const fnn_conv_geom *g, ptrdiff_t *idx)

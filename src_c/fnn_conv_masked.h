@@ -18,9 +18,8 @@
  * Tiles.  A work unit is one image's panel of 32 pixels (the last one may be narrower), every
  * output channel: the packed weights (fnn_conv_masked_pack_w: MR = 12 rows per panel, k-major,
  * the GEMM's A format) stream past while the panel's inputs stay in L1.  The tile is the GEMM's:
- * 12 x 32 at AVX-512 (24 zmm accumulators), 6 x 16 at AVX2 (12 ymm: a row panel and a pixel
- * panel each run as two halves); a last row panel of fewer rows and a last pixel panel of at
- * most half a tile get their own instances, so no FMA is spent on padding.
+ * 12 x 32 at AVX-512 (24 zmm accumulators), 6 x 16 at AVX2 (12 ymm), one body for both
+ * (fnn_conv_masked_fwd says how a panel is cut into tiles).
  *
  * Same bits as the GEMM path.  Each output element is the chain the GEMM computes for it:
  *     acc = 0;  for k = c*kh*kw + i*kw + j ascending: acc = fma(w[oc, k], x_k, acc)
@@ -36,7 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fnn_conv_direct.h"   /* fnn_conv_geom, fnn_conv_act, fnn_conv_bits; FNN_X86 */
+#include "fnn_conv_direct.h"   /* fnn_conv_geom, fnn_conv_act; FNN_X86; <string.h> */
 #include "fnn_gemm_ftz.h"
 
 #define FNN_CONV_MASKED_MR 12  /* output channels per row panel */
@@ -103,104 +102,11 @@ static void fnn_conv_masked_pack_w(const float *w2, ptrdiff_t OC, ptrdiff_t K, f
 }
 
 #if FNN_X86
-/* One row: broadcast its weight at this k, one FMA per vector. */
-#define FNN_CONV_MASKED_ROW(r)                                                                 \
-    if (ROWS > r) {                                                                            \
-        const __m512 a = _mm512_set1_ps(ap[r]);                                                \
-        c##r##a = _mm512_fmadd_ps(a, b0, c##r##a);                                             \
-        if (VECS > 1)                                                                          \
-            c##r##b = _mm512_fmadd_ps(a, b1, c##r##b);                                         \
-    }
-
-/* + bias, then ReLU in registers: max(0, v) is `v < 0 ? 0 : v` (a NaN or -0 passes through) */
-static inline __attribute__((target("avx512f"), always_inline))
-__m512 fnn_conv_masked_bias_relu(__m512 v, const float *bias, int relu)
-{
-    if (bias != NULL)
-        v = _mm512_add_ps(v, _mm512_set1_ps(*bias));
-    return relu ? _mm512_max_ps(_mm512_setzero_ps(), v) : v;
-}
-
-/* Row r of the tile to y: + bias, stores of the panel's pixels (masked only past its end: masked
- * stores are slow on some CPUs); an activation other than
- * ReLU on the stored row (fnn_conv_act, the GEMM epilogue's formulas). */
-#define FNN_CONV_MASKED_STORE(r)                                                               \
-    if (ROWS > r && r < rows) {                                                                \
-        float *yr = y + (r) * P;                                                               \
-        const float *br = bias != NULL ? bias + (r) : NULL;                                    \
-        const __m512 va = fnn_conv_masked_bias_relu(c##r##a, br, relu);                        \
-        if (VECS > 1) {                  /* width > 16: the first vector is whole */           \
-            const __m512 vb = fnn_conv_masked_bias_relu(c##r##b, br, relu);                    \
-            _mm512_storeu_ps(yr, va);                                                          \
-            if (width == 32)                                                                   \
-                _mm512_storeu_ps(yr + 16, vb);                                                 \
-            else                                                                               \
-                _mm512_mask_storeu_ps(yr + 16, (__mmask16)(store >> 16), vb);                  \
-        } else {                                                                               \
-            _mm512_mask_storeu_ps(yr, (__mmask16)store, va);                                   \
-        }                                                                                      \
-        if (act != FNN_ACT_NONE && !relu)                                                      \
-            fnn_conv_act(act, yr, width);                                                      \
-    }
-
-/* One tile: ROWS (4, 8 or 12) output channels x VECS (1 or 2) vectors of 16 pixels.  x: the
- * image's first channel at the panel's first pixel; ap: the row panel's packed weights; y: the
- * first row's output at the panel's first pixel; rows (<= ROWS) are stored. */
-#define FNN_CONV_MASKED_TILE(NAME, ROWS_, VECS_)                                               \
-__attribute__((target("avx512f")))                                                            \
-static void NAME(const fnn_conv_geom *g, const ptrdiff_t *off, const uint32_t *mask,           \
-                 const float *x, const float *ap, const float *bias, int act, float *y,        \
-                 ptrdiff_t rows, ptrdiff_t width)                                              \
-{                                                                                              \
-    enum { ROWS = ROWS_, VECS = VECS_ };                                                       \
-    const ptrdiff_t T = g->kh * g->kw, HW = g->H * g->W, P = g->OH * g->OW;                    \
-    const uint32_t store = (uint32_t)fnn_conv_bits(0, width);                                  \
-    const int relu = act == FNN_ACT_RELU;                                                      \
-    __m512 c0a = _mm512_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;   \
-    __m512 c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a, c6a = c0a;         \
-    __m512 c6b = c0a, c7a = c0a, c7b = c0a, c8a = c0a, c8b = c0a, c9a = c0a, c9b = c0a;         \
-    __m512 c10a = c0a, c10b = c0a, c11a = c0a, c11b = c0a;                                     \
-    ptrdiff_t c, t;                                                                            \
-    /* fetch the tile's output lines while it computes: its stores would wait for them */     \
-    for (c = 0; c < rows; c++) {                                                               \
-        __builtin_prefetch(y + c * P, 1, 3);                                                   \
-        __builtin_prefetch(y + c * P + width - 1, 1, 3);                                       \
-    }                                                                                          \
-    for (c = 0; c < g->C; c++, x += HW)                                                        \
-        for (t = 0; t < T; t++, ap += FNN_CONV_MASKED_MR) {                                    \
-            const float *b = x + off[t];                                                       \
-            const __m512 b0 = _mm512_maskz_loadu_ps((__mmask16)mask[t], b);                    \
-            const __m512 b1 = VECS > 1                                                         \
-                ? _mm512_maskz_loadu_ps((__mmask16)(mask[t] >> 16), b + 16) : b0;             \
-            FNN_CONV_MASKED_ROW(0) FNN_CONV_MASKED_ROW(1) FNN_CONV_MASKED_ROW(2)               \
-            FNN_CONV_MASKED_ROW(3) FNN_CONV_MASKED_ROW(4) FNN_CONV_MASKED_ROW(5)               \
-            FNN_CONV_MASKED_ROW(6) FNN_CONV_MASKED_ROW(7) FNN_CONV_MASKED_ROW(8)               \
-            FNN_CONV_MASKED_ROW(9) FNN_CONV_MASKED_ROW(10) FNN_CONV_MASKED_ROW(11)             \
-        }                                                                                      \
-    FNN_CONV_MASKED_STORE(0) FNN_CONV_MASKED_STORE(1) FNN_CONV_MASKED_STORE(2)                 \
-    FNN_CONV_MASKED_STORE(3) FNN_CONV_MASKED_STORE(4) FNN_CONV_MASKED_STORE(5)                 \
-    FNN_CONV_MASKED_STORE(6) FNN_CONV_MASKED_STORE(7) FNN_CONV_MASKED_STORE(8)                 \
-    FNN_CONV_MASKED_STORE(9) FNN_CONV_MASKED_STORE(10) FNN_CONV_MASKED_STORE(11)               \
-}
-
-FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_12x32, 12, 2)
-FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_8x32, 8, 2)
-FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_4x32, 4, 2)
-FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_12x16, 12, 1)
-FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_8x16, 8, 1)
-FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_4x16, 4, 1)
-#undef FNN_CONV_MASKED_TILE
-#undef FNN_CONV_MASKED_STORE
-#undef FNN_CONV_MASKED_ROW
-#endif
-
-#if FNN_X86
-/* AVX2 + FMA: tiles of 6 rows x 16 pixels (12 ymm accumulators, the AVX2 GEMM's tile).  A row
- * panel of the packed weights (12 rows) runs as two halves of 6 and a 32-pixel panel as two
- * halves of 16.  AVX2 has no opmask registers: a tap's lanes are loaded by vmaskmovps, its
- * lane masks looked up per 8 bits of the tap's mask (a masked-off lane is not read either), and
- * a panel's last, partial row is stored through a buffer (vmaskmovps stores are slow on AMD
- * CPUs). */
+/* One tile body for both levels.  VT is the vector type, V its floats; SET1/FMADD/ADD/MAX/
+ * ZERO/STOREU its intrinsics; LOAD_B(b, m, v) loads vector v (0 or 1) of a tap's row at b, the
+ * lanes of the tap's mask m (bit l: lane l of the tile) that are clear as zeros, never reading
+ * them.  AVX-512: opmask loads.  AVX2 has no opmask registers: vmaskmovps, with its lane masks
+ * looked up per byte of m (fnn_conv_masked_lanes). */
 
 /* fnn_conv_masked_lanes[b]: the 8 lane masks (-1 or 0) of the bits of byte b. */
 #define FNN_CONV_LANES1(b) {-((b) & 1), -((b) >> 1 & 1), -((b) >> 2 & 1), -((b) >> 3 & 1),   \
@@ -217,45 +123,48 @@ static const int32_t fnn_conv_masked_lanes[256][8] __attribute__((aligned(32))) 
 #undef FNN_CONV_LANES16
 #undef FNN_CONV_LANES4
 #undef FNN_CONV_LANES1
-#define FNN_CONV_MASKED2_ROW(r)                                                                \
+
+/* One row: broadcast its weight at this k, one FMA per vector. */
+#define FNN_CONV_MASKED_ROW(r)                                                                 \
     if (ROWS > r) {                                                                            \
-        const __m256 a = _mm256_broadcast_ss(ap + (r));                                        \
-        c##r##a = _mm256_fmadd_ps(a, b0, c##r##a);                                             \
+        const VT a = SET1(ap[r]);                                                              \
+        c##r##a = FMADD(a, b0, c##r##a);                                                       \
         if (VECS > 1)                                                                          \
-            c##r##b = _mm256_fmadd_ps(a, b1, c##r##b);                                         \
+            c##r##b = FMADD(a, b1, c##r##b);                                                   \
     }
 
-static inline __attribute__((target("avx2,fma"), always_inline))
-__m256 fnn_conv_masked2_bias_relu(__m256 v, const float *bias, int relu)
-{
-    if (bias != NULL)
-        v = _mm256_add_ps(v, _mm256_set1_ps(*bias));
-    return relu ? _mm256_max_ps(_mm256_setzero_ps(), v) : v;
-}
+/* + bias, then ReLU: max(0, v) is `v < 0 ? 0 : v` (a NaN or -0 passes through). */
+#define FNN_CONV_MASKED_EPI(v, br) (relu ? MAX(ZERO(), (br) ? ADD(v, SET1(*(br))) : (v))       \
+                                         : (br) ? ADD(v, SET1(*(br))) : (v))
 
-#define FNN_CONV_MASKED2_STORE(r)                                                              \
+/* Row r of the tile to y: + bias (and ReLU) in registers; whole tiles stored as they are, a
+ * partial one (an image's last panel) through a buffer, as masked stores are slow on some CPUs;
+ * then an activation other than ReLU on the stored row (fnn_conv_act, the GEMM epilogue's
+ * formulas). */
+#define FNN_CONV_MASKED_STORE(r)                                                               \
     if (ROWS > r && r < rows) {                                                                \
         float *yr = y + (r) * P;                                                               \
         const float *br = bias != NULL ? bias + (r) : NULL;                                    \
-        const __m256 va = fnn_conv_masked2_bias_relu(c##r##a, br, relu);                       \
-        const __m256 vb = fnn_conv_masked2_bias_relu(c##r##b, br, relu);                       \
-        if (width == 16) {                                                                     \
-            _mm256_storeu_ps(yr, va);                                                          \
-            _mm256_storeu_ps(yr + 8, vb);                                                      \
+        const VT va = FNN_CONV_MASKED_EPI(c##r##a, br), vb = FNN_CONV_MASKED_EPI(c##r##b, br); \
+        if (width == 2 * V) {                                                                  \
+            STOREU(yr, va);                                                                    \
+            STOREU(yr + V, vb);                                                                \
         } else {                                                                               \
-            float part[16];                                                                    \
-            _mm256_storeu_ps(part, va);                                                        \
-            _mm256_storeu_ps(part + 8, vb);                                                    \
+            float part[2 * V];                                                                 \
+            STOREU(part, va);                                                                  \
+            STOREU(part + V, vb);                                                              \
             memcpy(yr, part, (size_t)width * sizeof(float));                                   \
         }                                                                                      \
         if (act != FNN_ACT_NONE && !relu)                                                      \
             fnn_conv_act(act, yr, width);                                                      \
     }
 
-/* One tile: ROWS (2, 4 or 6) output channels x VECS (1 or 2) vectors of 8 pixels; mask: the
- * panel's tap masks, of which the tile's lanes start at bit `shift` (0 or 16). */
-#define FNN_CONV_MASKED2_TILE(NAME, ROWS_, VECS_)                                              \
-__attribute__((target("avx2,fma")))                                                           \
+/* One tile: ROWS (<= 12) output channels x VECS (1 or 2) vectors.  x: the image's first
+ * channel at the tile's first pixel; mask: the panel's tap masks, the tile's lanes from bit
+ * `shift`; ap: the row panel's packed weights at the tile's first row; y: the first row's
+ * output at the tile's first pixel; rows (<= ROWS) rows and width pixels are stored. */
+#define FNN_CONV_MASKED_TILE(NAME, TARGET, ROWS_, VECS_)                                       \
+__attribute__((target(TARGET)))                                                               \
 static void NAME(const fnn_conv_geom *g, const ptrdiff_t *off, const uint32_t *mask,           \
                  int shift, const float *x, const float *ap, const float *bias, int act,       \
                  float *y, ptrdiff_t rows, ptrdiff_t width)                                    \
@@ -263,9 +172,12 @@ static void NAME(const fnn_conv_geom *g, const ptrdiff_t *off, const uint32_t *m
     enum { ROWS = ROWS_, VECS = VECS_ };                                                       \
     const ptrdiff_t T = g->kh * g->kw, HW = g->H * g->W, P = g->OH * g->OW;                    \
     const int relu = act == FNN_ACT_RELU;                                                      \
-    __m256 c0a = _mm256_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;   \
-    __m256 c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;                   \
+    VT c0a = ZERO(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a, c3a = c0a;         \
+    VT c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a, c6a = c0a, c6b = c0a;            \
+    VT c7a = c0a, c7b = c0a, c8a = c0a, c8b = c0a, c9a = c0a, c9b = c0a, c10a = c0a;           \
+    VT c10b = c0a, c11a = c0a, c11b = c0a;                                                     \
     ptrdiff_t c, t;                                                                            \
+    /* fetch the tile's output lines while it computes: its stores would wait for them */     \
     for (c = 0; c < rows; c++) {                                                               \
         __builtin_prefetch(y + c * P, 1, 3);                                                   \
         __builtin_prefetch(y + c * P + width - 1, 1, 3);                                       \
@@ -274,96 +186,122 @@ static void NAME(const fnn_conv_geom *g, const ptrdiff_t *off, const uint32_t *m
         for (t = 0; t < T; t++, ap += FNN_CONV_MASKED_MR) {                                    \
             const float *b = x + off[t];                                                       \
             const uint32_t m = mask[t] >> shift;                                               \
-            const __m256 b0 = _mm256_maskload_ps(                                              \
-                b, _mm256_load_si256((const __m256i *)fnn_conv_masked_lanes[m & 255]));        \
-            const __m256 b1 = VECS > 1 ? _mm256_maskload_ps(                                   \
-                b + 8, _mm256_load_si256((const __m256i *)fnn_conv_masked_lanes[m >> 8 & 255]))  \
-                : b0;                                                                          \
-            FNN_CONV_MASKED2_ROW(0) FNN_CONV_MASKED2_ROW(1) FNN_CONV_MASKED2_ROW(2)            \
-            FNN_CONV_MASKED2_ROW(3) FNN_CONV_MASKED2_ROW(4) FNN_CONV_MASKED2_ROW(5)            \
+            const VT b0 = LOAD_B(b, m, 0), b1 = VECS > 1 ? LOAD_B(b, m, 1) : b0;               \
+            FNN_CONV_MASKED_ROW(0) FNN_CONV_MASKED_ROW(1) FNN_CONV_MASKED_ROW(2)               \
+            FNN_CONV_MASKED_ROW(3) FNN_CONV_MASKED_ROW(4) FNN_CONV_MASKED_ROW(5)               \
+            FNN_CONV_MASKED_ROW(6) FNN_CONV_MASKED_ROW(7) FNN_CONV_MASKED_ROW(8)               \
+            FNN_CONV_MASKED_ROW(9) FNN_CONV_MASKED_ROW(10) FNN_CONV_MASKED_ROW(11)             \
         }                                                                                      \
-    FNN_CONV_MASKED2_STORE(0) FNN_CONV_MASKED2_STORE(1) FNN_CONV_MASKED2_STORE(2)              \
-    FNN_CONV_MASKED2_STORE(3) FNN_CONV_MASKED2_STORE(4) FNN_CONV_MASKED2_STORE(5)              \
+    FNN_CONV_MASKED_STORE(0) FNN_CONV_MASKED_STORE(1) FNN_CONV_MASKED_STORE(2)                 \
+    FNN_CONV_MASKED_STORE(3) FNN_CONV_MASKED_STORE(4) FNN_CONV_MASKED_STORE(5)                 \
+    FNN_CONV_MASKED_STORE(6) FNN_CONV_MASKED_STORE(7) FNN_CONV_MASKED_STORE(8)                 \
+    FNN_CONV_MASKED_STORE(9) FNN_CONV_MASKED_STORE(10) FNN_CONV_MASKED_STORE(11)               \
 }
 
-FNN_CONV_MASKED2_TILE(fnn_conv_masked_avx2_6x16, 6, 2)
-FNN_CONV_MASKED2_TILE(fnn_conv_masked_avx2_4x16, 4, 2)
-FNN_CONV_MASKED2_TILE(fnn_conv_masked_avx2_2x16, 2, 2)
-FNN_CONV_MASKED2_TILE(fnn_conv_masked_avx2_6x8, 6, 1)
-FNN_CONV_MASKED2_TILE(fnn_conv_masked_avx2_4x8, 4, 1)
-FNN_CONV_MASKED2_TILE(fnn_conv_masked_avx2_2x8, 2, 1)
-#undef FNN_CONV_MASKED2_TILE
-#undef FNN_CONV_MASKED2_STORE
-#undef FNN_CONV_MASKED2_ROW
+/* AVX-512: 12 x 32 (24 zmm accumulators) */
+#define VT __m512
+#define V 16
+#define SET1 _mm512_set1_ps
+#define FMADD _mm512_fmadd_ps
+#define ADD _mm512_add_ps
+#define MAX _mm512_max_ps
+#define ZERO _mm512_setzero_ps
+#define STOREU _mm512_storeu_ps
+#define LOAD_B(b, m, v) _mm512_maskz_loadu_ps((__mmask16)((m) >> 16 * (v)), (b) + 16 * (v))
+FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_12x32, "avx512f", 12, 2)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_8x32, "avx512f", 8, 2)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_4x32, "avx512f", 4, 2)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_12x16, "avx512f", 12, 1)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_8x16, "avx512f", 8, 1)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_4x16, "avx512f", 4, 1)
+#undef VT
+#undef V
+#undef SET1
+#undef FMADD
+#undef ADD
+#undef MAX
+#undef ZERO
+#undef STOREU
+#undef LOAD_B
 
-typedef void (*fnn_conv_masked2_kernel)(const fnn_conv_geom *, const ptrdiff_t *,
-                                        const uint32_t *, int, const float *, const float *,
-                                        const float *, int, float *, ptrdiff_t, ptrdiff_t);
+/* AVX2 + FMA: 6 x 16 (12 ymm accumulators, the AVX2 GEMM's tile) */
+#define VT __m256
+#define V 8
+#define SET1 _mm256_set1_ps
+#define FMADD _mm256_fmadd_ps
+#define ADD _mm256_add_ps
+#define MAX _mm256_max_ps
+#define ZERO _mm256_setzero_ps
+#define STOREU _mm256_storeu_ps
+#define LOAD_B(b, m, v)                                                                        \
+    _mm256_maskload_ps((b) + 8 * (v), _mm256_load_si256(                                       \
+        (const __m256i *)fnn_conv_masked_lanes[(m) >> 8 * (v) & 255]))
+FNN_CONV_MASKED_TILE(fnn_conv_masked_avx2_6x16, "avx2,fma", 6, 2)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_avx2_4x16, "avx2,fma", 4, 2)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_avx2_2x16, "avx2,fma", 2, 2)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_avx2_6x8, "avx2,fma", 6, 1)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_avx2_4x8, "avx2,fma", 4, 1)
+FNN_CONV_MASKED_TILE(fnn_conv_masked_avx2_2x8, "avx2,fma", 2, 1)
+#undef VT
+#undef V
+#undef SET1
+#undef FMADD
+#undef ADD
+#undef MAX
+#undef ZERO
+#undef STOREU
+#undef LOAD_B
+#undef FNN_CONV_MASKED_TILE
+#undef FNN_CONV_MASKED_STORE
+#undef FNN_CONV_MASKED_EPI
+#undef FNN_CONV_MASKED_ROW
 
-/* fnn_conv_masked_fwd's AVX2 part: the row panel at r0 (rows of it) of pixel panel q. */
-static void fnn_conv_masked_fwd_avx2(const fnn_conv_geom *g, const ptrdiff_t *off,
-                                     const uint32_t *mask, const float *ap, const float *x,
-                                     const float *bias, int act, float *y, ptrdiff_t p0,
-                                     ptrdiff_t width, ptrdiff_t rows)
-{
-    /* [vectors - 1][rows / 2 - 1] */
-    static const fnn_conv_masked2_kernel kernels[2][3] = {
-        {fnn_conv_masked_avx2_2x8, fnn_conv_masked_avx2_4x8, fnn_conv_masked_avx2_6x8},
-        {fnn_conv_masked_avx2_2x16, fnn_conv_masked_avx2_4x16, fnn_conv_masked_avx2_6x16}};
-    ptrdiff_t rh, h;
-    for (rh = 0; rh < rows; rh += 6) {
-        const ptrdiff_t rn = rows - rh < 6 ? rows - rh : 6;
-        for (h = 0; h < width; h += 16) {
-            const ptrdiff_t wn = width - h < 16 ? width - h : 16;
-            kernels[wn > 8][(rn - 1) / 2](g, off, mask, (int)h, x + p0 + h, ap + rh,
-                                          bias != NULL ? bias + rh : NULL, act,
-                                          y + rh * g->OH * g->OW + p0 + h, rn, wn);
-        }
-    }
-}
+typedef void (*fnn_conv_masked_kernel)(const fnn_conv_geom *, const ptrdiff_t *,
+                                       const uint32_t *, int, const float *, const float *,
+                                       const float *, int, float *, ptrdiff_t, ptrdiff_t);
 #endif
 
-/* Pixel panel q of one image, every output channel: x = image n (C x H x W), y = image n
- * (OC x OH*OW); ap from fnn_conv_masked_pack_w, off and mask from fnn_conv_masked_tables; bias
- * may be NULL. */
+/* Pixel panel q of one image, every output channel, at SIMD level simd (AVX2 or above): x =
+ * image n (C x H x W), y = image n (OC x OH*OW); ap from fnn_conv_masked_pack_w, off and mask
+ * from fnn_conv_masked_tables; bias may be NULL.  A level's tile is TR rows x TW pixels (12 x
+ * 32 at AVX-512: one tile per row panel; 6 x 16 at AVX2: a row panel and the pixel panel each
+ * run as two halves); a partial tile gets the instance with the next multiple of RQ rows and
+ * one vector when it has at most half a tile's pixels, so no FMA is spent on padding. */
 static void fnn_conv_masked_fwd(int simd, const fnn_conv_geom *g, const ptrdiff_t *off,
-                                const uint32_t *mask, const float *ap,
-                                const float *x, const float *bias, int act, float *y,
-                                ptrdiff_t q)
+                                const uint32_t *mask, const float *ap, const float *x,
+                                const float *bias, int act, float *y, ptrdiff_t q)
 {
 #if FNN_X86
+    /* [level][vectors - 1][rows / RQ - 1] */
+    static const fnn_conv_masked_kernel kernels[2][2][3] = {
+        {{fnn_conv_masked_avx2_2x8, fnn_conv_masked_avx2_4x8, fnn_conv_masked_avx2_6x8},
+         {fnn_conv_masked_avx2_2x16, fnn_conv_masked_avx2_4x16, fnn_conv_masked_avx2_6x16}},
+        {{fnn_conv_masked_avx512_4x16, fnn_conv_masked_avx512_8x16,
+          fnn_conv_masked_avx512_12x16},
+         {fnn_conv_masked_avx512_4x32, fnn_conv_masked_avx512_8x32,
+          fnn_conv_masked_avx512_12x32}}};
+    const int level = simd >= FNN_SIMD_AVX512;
+    const ptrdiff_t TR = level ? 12 : 6, TW = level ? 32 : 16, RQ = level ? 4 : 2;
     const ptrdiff_t MR = FNN_CONV_MASKED_MR, P = g->OH * g->OW, T = g->kh * g->kw;
     const ptrdiff_t K = g->C * T, p0 = q * FNN_CONV_MASKED_NR;
     const ptrdiff_t width = P - p0 < FNN_CONV_MASKED_NR ? P - p0 : FNN_CONV_MASKED_NR;
     const uint32_t *mq = mask + q * T;
     const unsigned csr = fnn_ftz_enter();
-    ptrdiff_t r0;
-    for (r0 = 0; r0 < g->OC; r0 += MR) {
-        const ptrdiff_t rows = g->OC - r0 < MR ? g->OC - r0 : MR;
-        const float *apr = ap + r0 * K, *br = bias != NULL ? bias + r0 : NULL;
-        float *yr = y + r0 * P + p0;
-        if (simd < FNN_SIMD_AVX512)
-            fnn_conv_masked_fwd_avx2(g, off, mq, apr, x, br, act, y + r0 * P, p0, width, rows);
-        else if (width > 16) {
-            if (rows > 8)
-                fnn_conv_masked_avx512_12x32(g, off, mq, x + p0, apr, br, act, yr, rows, width);
-            else if (rows > 4)
-                fnn_conv_masked_avx512_8x32(g, off, mq, x + p0, apr, br, act, yr, rows, width);
-            else
-                fnn_conv_masked_avx512_4x32(g, off, mq, x + p0, apr, br, act, yr, rows, width);
-        } else {
-            if (rows > 8)
-                fnn_conv_masked_avx512_12x16(g, off, mq, x + p0, apr, br, act, yr, rows, width);
-            else if (rows > 4)
-                fnn_conv_masked_avx512_8x16(g, off, mq, x + p0, apr, br, act, yr, rows, width);
-            else
-                fnn_conv_masked_avx512_4x16(g, off, mq, x + p0, apr, br, act, yr, rows, width);
+    ptrdiff_t r0, r, h;
+    for (r0 = 0; r0 < g->OC; r0 += MR)
+        for (r = r0; r < r0 + MR && r < g->OC; r += TR) {
+            const ptrdiff_t rn = g->OC - r < TR ? g->OC - r : TR;
+            for (h = 0; h < width; h += TW) {
+                const ptrdiff_t wn = width - h < TW ? width - h : TW;
+                kernels[level][wn > TW / 2][(rn - 1) / RQ](
+                    g, off, mq, (int)h, x + p0 + h, ap + r0 * K + (r - r0),
+                    bias != NULL ? bias + r : NULL, act, y + r * P + p0 + h, rn, wn);
+            }
         }
-    }
     fnn_ftz_leave(csr);
 #else
-    (void)simd; (void)g; (void)off; (void)mask; (void)ap; (void)x; (void)bias;
-    (void)act; (void)y; (void)q;
+    (void)simd; (void)g; (void)off; (void)mask; (void)ap; (void)x; (void)bias; (void)act;
+    (void)y; (void)q;
 #endif
 }
 

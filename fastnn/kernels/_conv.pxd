@@ -60,11 +60,10 @@ cdef extern from "fnn_conv_masked.h" nogil:
 # The weight gradient with both GEMM operands read in place (src_c/fnn_conv_dw_inplace.h):
 # float32, AVX-512 with C % 16 == 0 or AVX2 with C % 8 == 0.
 cdef extern from "fnn_conv_dw_inplace.h" nogil:
-    ctypedef struct fnn_conv_dw_inplace_shape:
-        Py_ssize_t mr, nr, rq
-    fnn_conv_dw_inplace_shape fnn_conv_dw_inplace_tile(int simd)
     int fnn_conv_dw_inplace_applies(int simd, const fnn_conv_geom *g)
     Py_ssize_t fnn_conv_dw_inplace_tiles(int simd, const fnn_conv_geom *g)
+    void fnn_conv_dw_inplace_split(int simd, const fnn_conv_geom *g, int nthreads,
+                                   Py_ssize_t *bounds)
     void fnn_conv_dw_inplace_index(const fnn_conv_geom *g, Py_ssize_t *idx)
     void fnn_conv_dw_inplace(int simd, const fnn_conv_geom *g, const float *xt, const float *dy,
                              const Py_ssize_t *idx, float *dwt, Py_ssize_t tile0,

@@ -161,8 +161,7 @@ def masked_kernel_applies(x_shape, w_shape, stride, padding, dtype):
         ...     fastnn.build_info()["simd"] != "generic")
         True
     """
-    g = contract.geometry(tuple(x_shape), w_shape[2], w_shape[3], stride, padding)
-    cdef fnn_conv_geom geo = _geom(tuple(x_shape), w_shape[0], g)
+    cdef fnn_conv_geom geo = _query_geom(x_shape, w_shape, stride, padding)
     return _masked_applies(dtype, &geo)
 
 
@@ -178,19 +177,28 @@ def dw_inplace_applies(x_shape, w_shape, stride, padding, dtype):
         ...     fastnn.build_info()["simd"] != "generic")
         True
     """
-    g = contract.geometry(tuple(x_shape), w_shape[2], w_shape[3], stride, padding)
-    cdef fnn_conv_geom geo = _geom(tuple(x_shape), w_shape[0], g)
+    cdef fnn_conv_geom geo = _query_geom(x_shape, w_shape, stride, padding)
     return _dw_inplace_applies(dtype, &geo)
 
 
+cdef fnn_conv_geom _query_geom(object x_shape, object w_shape, object stride, object padding):
+    """The checked geometry of a query about shapes (the *_applies functions)."""
+    g = contract.geometry(tuple(x_shape), w_shape[2], w_shape[3], stride, padding)
+    return _geom(tuple(x_shape), w_shape[0], g)
+
+
+cdef bint _in_place_setting(object dtype):
+    """Whether the setting and dtype let a kernel read its operands in place (float32 under
+    'auto' or 'gemm'); the kernel's own rule decides the rest."""
+    return _algorithm_setting in ("auto", "gemm") and np.dtype(dtype) == np.float32
+
+
 cdef bint _dw_inplace_applies(object dtype, const fnn_conv_geom *geo):
-    return (_algorithm_setting in ("auto", "gemm") and np.dtype(dtype) == np.float32
-            and fnn_conv_dw_inplace_applies(simd_level(), geo))
+    return _in_place_setting(dtype) and fnn_conv_dw_inplace_applies(simd_level(), geo)
 
 
 cdef bint _masked_applies(object dtype, const fnn_conv_geom *geo):
-    return (_algorithm_setting in ("auto", "gemm") and np.dtype(dtype) == np.float32
-            and fnn_conv_masked_applies(simd_level(), geo))
+    return _in_place_setting(dtype) and fnn_conv_masked_applies(simd_level(), geo)
 
 
 # --------------------------------------------------------------------------- workspace
@@ -540,21 +548,11 @@ cdef void _dw_inplace(const float[:, :, :, ::1] x, const float[:, :, ::1] dy, fl
     cdef float *xt = &buf[((64 - <size_t>&buf[0] % 64) % 64) // sizeof(float)]
     cdef float[:, ::1] dwt = np.empty((OC, CKK), dtype=np.float32)
     cdef Py_ssize_t[::1] idx = np.empty(KK * P, dtype=np.intp)
-    # thread i owns tiles [bounds[i], bounds[i + 1]): shares of equal cost, a tile costing its
-    # rows as the kernel computes them (a multiple of the level's rq) times its vectors (2, or 1
-    # at a last column panel of one vector)
     cdef int simd = simd_level()
-    cdef fnn_conv_dw_inplace_shape shape = fnn_conv_dw_inplace_tile(simd)
-    cdef Py_ssize_t tiles = fnn_conv_dw_inplace_tiles(simd, &geo)
-    cdef Py_ssize_t ncp = tiles // ((OC + shape.mr - 1) // shape.mr)
-    cdef int threads = _threads_for(tiles, nt)
-    t = np.arange(tiles)
-    rows = np.minimum(OC - t // ncp * shape.mr, shape.mr)
-    cost = np.cumsum((rows + shape.rq - 1) // shape.rq * shape.rq
-                     * np.where(CKK - t % ncp * shape.nr > shape.nr // 2, 2, 1))
-    cdef Py_ssize_t[::1] bounds = np.searchsorted(
-        cost, np.arange(threads + 1) * cost[tiles - 1] / threads, side="right").astype(np.intp)
+    cdef int threads = _threads_for(fnn_conv_dw_inplace_tiles(simd, &geo), nt)
+    cdef Py_ssize_t[::1] bounds = np.empty(threads + 1, dtype=np.intp)   # thread i's tiles
     with nogil:
+        fnn_conv_dw_inplace_split(simd, &geo, threads, &bounds[0])
         fnn_conv_dw_inplace_index(&geo, &idx[0])
     for n in prange(N, schedule="static", nogil=True, num_threads=_threads_for(N, nt)):
         fnn_conv_to_channel_last_f(&x[n, 0, 0, 0], C, L, xt + n * image)
@@ -839,7 +837,7 @@ def conv2d_backward(dy, x, w, stride, padding, need_dx=True):
             raise MemoryError("conv2d_backward: no memory for the direct kernel's buffers")
     elif _algorithm_setting != "im2col":
         geo = _geom(x.shape, OC, g)
-        if x.dtype == np.float32 and _dw_inplace_applies(x.dtype, &geo):
+        if _dw_inplace_applies(x.dtype, &geo):
             _bias_grad[float](dy3, db, nt)
             _dw_inplace(x, dy3, dw2, geo, nt)
             status = 0
