@@ -34,6 +34,13 @@
 #define FNN_GEMM_MT_MIN 2.5e5
 #endif
 
+/* The same for the in-place paths (small M, skinny N), which need no packing: the work splits
+ * into independent units, so a second thread pays off on smaller products
+ * (docs/kernels/gemm.md, "Low per-call overhead"). */
+#ifndef FNN_GEMM_IP_MT_MIN
+#define FNN_GEMM_IP_MT_MIN 1e5
+#endif
+
 static inline int64_t fnn_gemm_clamp(int64_t v, int64_t lo, int64_t hi)
 {
     return v < lo ? lo : v > hi ? hi : v;

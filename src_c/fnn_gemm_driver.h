@@ -455,17 +455,22 @@ static void FNN_F(ip_task)(const FNN_F(args_t) *g, int mode, int64_t bi, int64_t
 
 /* Threads over units of columns (rows mode: rows_n wide) or of rows (narrow: narrow_m tall),
  * one unit per loop step, static schedule: as in the packed path, only the partition depends on
- * the thread count. */
+ * the thread count.  A single narrow product is cut into one run of rows per thread instead
+ * (multiples of 4, the tail kernels' height): 128 rows in units of 12 would give one thread 72
+ * rows and the other 56.  Any cut gives the same bits, as every row's chain is the same. */
 /* Its OpenMP loop has run's shape (ftz enter/leave, static schedule over tasks) but its own task
  * split and task function: the two paths are kept side by side, each readable alone. */
 static void FNN_F(run_inplace)(const FNN_F(args_t) *g, int mode, int64_t batch, int nthreads)
 {
     const int64_t M = g->M, N = g->N;
-    const int64_t unit = mode == FNN_IP_ROWS ? g->kern->rows_n : g->kern->narrow_m;
-    const int64_t per = mode == FNN_IP_ROWS ? (N + unit - 1) / unit : (M + unit - 1) / unit;
-    const int64_t nunits = batch * per;
-    if (nthreads > 1 && (double)batch * (double)M * (double)N * (double)g->K < FNN_GEMM_MT_MIN)
+    int64_t unit = mode == FNN_IP_ROWS ? g->kern->rows_n : g->kern->narrow_m;
+    int64_t per, nunits;
+    if (nthreads > 1 && (double)batch * (double)M * (double)N * (double)g->K < FNN_GEMM_IP_MT_MIN)
         nthreads = 1;
+    if (mode == FNN_IP_NARROW && batch == 1 && nthreads > 1)
+        unit = ((M + nthreads - 1) / nthreads + 3) / 4 * 4;
+    per = mode == FNN_IP_ROWS ? (N + unit - 1) / unit : (M + unit - 1) / unit;
+    nunits = batch * per;
     if (nthreads > nunits)
         nthreads = (int)nunits;
 #if FNN_HAVE_OPENMP

@@ -138,10 +138,13 @@ def test_block_boundaries(dtype, shape):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act", ACTS)
-@pytest.mark.parametrize("shape", [(64, 1100, 40), (7, 64, 600)])
+@pytest.mark.parametrize("shape", [(64, 1100, 40), (7, 64, 600),
+                                   (128, 128, 10), (203, 150, 9), (3, 900, 200)])
 def test_bit_identical_at_any_thread_count(dtype, act, shape):
     """Beyond the table's 1/2/3-thread check (150x300x170): K over several k-blocks, a wide N,
-    every activation, 5 threads, and the transposed read of the same matrix."""
+    every activation, 5 threads, and the transposed read of the same matrix.  The last three
+    shapes take the in-place paths on several threads (a skinny N cut into one run of rows per
+    thread, a small M cut into column units)."""
     m, k, n = shape
     rng = np.random.default_rng(2)
     x = rng.standard_normal((m, k)).astype(dtype)
