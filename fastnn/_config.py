@@ -171,8 +171,12 @@ class LoadAdapter:
     process, a quarter to a whole thread.  A read costs ~20 us per thread of the process, so a
     window lasts ``WINDOW_S`` or 2 ms per thread, whichever is longer (under 1% overhead).
 
-    Control: above ``CONTENDED`` the count halves (at least 1).  Below it, after a pause, the
-    count grows by one to probe; a probe that meets contention doubles the pause (from
+    Control: above ``CONTENDED`` in ``CONFIRM`` windows in a row the count halves (at least 1),
+    and again at each further contended window.  One contended window alone changes nothing: a
+    burst that short is over before a smaller count could help, and on a quiet machine such
+    bursts (another process waking for a few milliseconds) are what used to cost the default its
+    second thread for a whole pause (docs/threads.md).  Below it, after a pause, the count grows
+    by one to probe; a probe that meets contention backs off at once and doubles the pause (from
     ``HOLD_MIN_S`` up to ``HOLD_MAX_S``), so under steady load the full count costs one window
     in every few seconds; a probe that does not resets it.  Why fewer threads and not only a
     shorter spin: a region's join needs every worker, so a worker that is not running costs a
@@ -181,6 +185,7 @@ class LoadAdapter:
     WINDOW_S = 0.03
     WINDOW_PER_THREAD_S = 0.002
     CONTENDED = 0.10
+    CONFIRM = 2
     HOLD_MIN_S = 0.1
     HOLD_MAX_S = 3.2
 
@@ -196,6 +201,7 @@ class LoadAdapter:
         self.hold = self.HOLD_MIN_S
         self.hold_until = 0.0
         self.probing = False
+        self.strikes = 0           # contended windows in a row
         self.last_contention = None
         self._window = None        # (t0, run delay at t0, window length)
         self.deadline = -1.0       # until then (clock time), a call gets ``answer``
@@ -251,18 +257,22 @@ class LoadAdapter:
         share = max(0.0, (delay - window[1]) * 1e-9 / (now - window[0]))
         self.last_contention = share
         if share > self.CONTENDED:
-            if current > 1:
-                if self.probing:
-                    self.hold = min(self.HOLD_MAX_S, self.hold * 2)
-                current = max(1, current // 2)
-            self.hold_until = now + self.hold
-            self.probing = False
-        elif current < n and now >= self.hold_until:
-            current += 1
-            self.probing = True
-        elif current >= n:
-            self.probing = False
-            self.hold = self.HOLD_MIN_S
+            self.strikes += 1
+            if self.probing or self.strikes >= self.CONFIRM:
+                if current > 1:
+                    if self.probing:
+                        self.hold = min(self.HOLD_MAX_S, self.hold * 2)
+                    current = max(1, current // 2)
+                self.hold_until = now + self.hold
+                self.probing = False
+        else:
+            self.strikes = 0
+            if current < n and now >= self.hold_until:
+                current += 1
+                self.probing = True
+            elif current >= n:
+                self.probing = False
+                self.hold = self.HOLD_MIN_S
         self.current = None if current >= n else current
         return current
 
