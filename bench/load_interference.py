@@ -83,9 +83,16 @@ def _mlp_data(synthetic, n=20000):
 
 
 def _train_seconds(x, y, threads, epochs=3):
-    """Seconds for ``epochs`` epochs; ``threads`` None = the default count (load-adaptive)."""
+    """Seconds for ``epochs`` epochs; ``threads`` None = the default count (load-adaptive).
+
+    The default's load adapter starts afresh for each run, as in a new process: otherwise a
+    quiet run that follows the busy ones starts at the count the load left (one thread, with a
+    probe pause of up to ``LoadAdapter.HOLD_MAX_S``), and measures the way back, not the quiet
+    machine."""
     import fastnn
-    from fastnn import zoo
+    from fastnn import _config, zoo
+    if threads is None:
+        _config.load_adapter().reset()
     with fastnn.threads(threads):
         model = zoo.mlp(hidden=(200,), seed=0)
         model.fit(x[:1280], y[:1280], epochs=1, batch_size=128, optimizer="adam", seed=0,

@@ -172,10 +172,12 @@ class LoadAdapter:
     window lasts ``WINDOW_S`` or 2 ms per thread, whichever is longer (under 1% overhead).
 
     Control: above ``CONTENDED`` in ``CONFIRM`` windows in a row the count halves (at least 1),
-    and again at each further contended window.  One contended window alone changes nothing: a
-    burst that short is over before a smaller count could help, and on a quiet machine such
-    bursts (another process waking for a few milliseconds) are what used to cost the default its
-    second thread for a whole pause (docs/threads.md).  Below it, after a pause, the count grows
+    and again at each further contended window.  One mildly contended window alone changes
+    nothing: a burst that short is over before a smaller count could help, and on a quiet
+    machine such bursts (another process waking for a few milliseconds) are what used to cost
+    the default its second thread for a whole pause (docs/threads.md).  A window above
+    ``CONTENDED_AT_ONCE`` (half a thread waiting: what a busy process beside fastnn's threads
+    gives, never a quiet machine's bursts in the measurements) cuts at once.  Below it, after a pause, the count grows
     by one to probe; a probe that meets contention backs off at once and doubles the pause (from
     ``HOLD_MIN_S`` up to ``HOLD_MAX_S``), so under steady load the full count costs one window
     in every few seconds; a probe that does not resets it.  Why fewer threads and not only a
@@ -186,6 +188,7 @@ class LoadAdapter:
     WINDOW_PER_THREAD_S = 0.002
     CONTENDED = 0.10
     CONFIRM = 2
+    CONTENDED_AT_ONCE = 0.5
     HOLD_MIN_S = 0.1
     HOLD_MAX_S = 3.2
 
@@ -258,7 +261,7 @@ class LoadAdapter:
         self.last_contention = share
         if share > self.CONTENDED:
             self.strikes += 1
-            if self.probing or self.strikes >= self.CONFIRM:
+            if self.probing or self.strikes >= self.CONFIRM or share > self.CONTENDED_AT_ONCE:
                 if current > 1:
                     if self.probing:
                         self.hold = min(self.HOLD_MAX_S, self.hold * 2)
