@@ -177,10 +177,11 @@ class LoadAdapter:
     machine such bursts (another process waking for a few milliseconds) are what used to cost
     the default its second thread for a whole pause (docs/threads.md).  A window above
     ``CONTENDED_AT_ONCE`` (half a thread waiting: what a busy process beside fastnn's threads
-    gives, never a quiet machine's bursts in the measurements) cuts at once.  Below it, after a pause, the count grows
-    by one to probe; a probe that meets contention backs off at once and doubles the pause (from
-    ``HOLD_MIN_S`` up to ``HOLD_MAX_S``), so under steady load the full count costs one window
-    in every few seconds; a probe that does not resets it.  Why fewer threads and not only a
+    gives, never a quiet machine's bursts in the measurements) cuts at once.  Below
+    ``CONTENDED``, after a pause, the count grows by one to probe; a probe that meets contention
+    backs off at once and doubles the pause (from ``HOLD_MIN_S`` up to ``HOLD_MAX_S``), so under
+    steady load the full count costs one window in every few seconds; a probe that does not
+    resets it.  Why fewer threads and not only a
     shorter spin: a region's join needs every worker, so a worker that is not running costs a
     scheduler delay at every call however short the spin (docs/threads.md).
     """
