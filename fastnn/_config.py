@@ -181,9 +181,9 @@ class LoadAdapter:
     ``CONTENDED``, after a pause, the count grows by one to probe; a probe that meets contention
     backs off at once and doubles the pause (from ``HOLD_MIN_S`` up to ``HOLD_MAX_S``), so under
     steady load the full count costs one window in every few seconds; a probe that does not
-    resets it.  Why fewer threads and not only a
-    shorter spin: a region's join needs every worker, so a worker that is not running costs a
-    scheduler delay at every call however short the spin (docs/threads.md).
+    resets it.  Why fewer threads and not only a shorter spin: a region's join needs every
+    worker, so a worker that is not running costs a scheduler delay at every call however short
+    the spin (docs/threads.md).
     """
     WINDOW_S = 0.03
     WINDOW_PER_THREAD_S = 0.002
