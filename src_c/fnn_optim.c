@@ -44,6 +44,7 @@ extern double sqrt(double) __attribute__((const, nothrow, leaf));
 
 #if FNN_X86
 #define FNN_HAVE_AVX2_VARIANT 1
+#include "fnn_optim_adam_checked_avx2.h"
 #else
 #define FNN_HAVE_AVX2_VARIANT 0
 #endif
@@ -139,8 +140,15 @@ int fnn_optim_update_checked(int rule, int dtype, int simd, const fnn_optim_tens
         return 0;
 #if FNN_HAVE_AVX2_VARIANT
     if (simd >= FNN_SIMD_AVX2) {
-        if (dtype == FNN_OPTIM_FLOAT32)
-            return fnn_update_checked_f32_avx2(rule, t, snapshot, lo, hi);
+        if (dtype == FNN_OPTIM_FLOAT32) {
+            int flags = 0;
+            /* Adam with the default flags: one fused pass (fnn_optim_adam_checked_avx2.h) */
+            if (rule == FNN_OPTIM_ADAM && fnn_adam_checked_avx2_applies(t))
+                lo = fnn_adam_checked_avx2(t, snapshot, lo, hi, &flags);
+            if (lo < hi)
+                flags |= fnn_update_checked_f32_avx2(rule, t, snapshot, lo, hi);
+            return flags;
+        }
         return fnn_update_checked_f64_avx2(rule, t, snapshot, lo, hi);
     }
 #else

@@ -111,7 +111,8 @@ enum {
  * the gradient and what was written.  Returns the FNN_OPTIM_NONFINITE_* bits of the arrays that
  * hold an inf or NaN in [lo, hi) (0: all finite).  Copying the snapshot back undoes the update
  * exactly.  The bits are an OR over elements, so they do not depend on how [0, n) is split
- * between threads. */
+ * between threads.  float32 Adam with the default flags, at AVX2 and above, does the copy, the
+ * update and the scans in one pass instead (src_c/fnn_optim_adam_checked_avx2.h). */
 int fnn_optim_update_checked(int rule, int dtype, int simd, const fnn_optim_tensor *t,
                              const fnn_optim_tensor *snapshot, ptrdiff_t lo, ptrdiff_t hi);
 

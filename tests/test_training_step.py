@@ -13,6 +13,8 @@ from fastnn.errors import TrainingDivergedError
 from fastnn.models import Sequential, load_model
 from fastnn.parameter import Parameter
 
+from fnn_testutil import simd
+
 IMPLS = {"compiled": kernels, "twin": reference}
 SHAPES = [(5, 3), (3,), (17,), (1,), (40, 41)]
 
@@ -285,6 +287,38 @@ def test_checked_step_undoes_a_diverging_step_exactly(name, kw, backend_name, fo
             run(ref_ps, ref_opt, gs, checked=False)
         for a, b in zip(ps, ref_ps):
             assert a.value.tobytes() == b.value.tobytes()
+
+
+@pytest.mark.parametrize("level", fastnn.cpu_simd_levels())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_checked_adam_flags_an_overflowing_state_anywhere_and_restores_it(level, dtype, rng):
+    """A huge gradient entry makes exp_avg_sq inf (g * g overflows) while exp_avg and the weight
+    stay finite: only the state bit is set, wherever the entry lies (the fused float32 AVX2
+    kernel's vectors, fnn_optim_adam_checked_avx2.h, and the general path's tail after them),
+    the bits equal the unchecked update's, and restore() undoes it exactly."""
+    n, huge = 531, (1e30 if dtype == np.float32 else 1e200)
+    arguments, _ = _arguments("adam", 3, 1)
+    arguments["weight_decay"], arguments["amsgrad"] = 0.0, False
+    for at in (0, 7, 8, 300, 527, 528, 530):
+        params = [rng.standard_normal(n).astype(dtype)]
+        grads = [rng.standard_normal(n).astype(dtype)]
+        grads[0][at] = huge
+        states = [[np.abs(rng.standard_normal(n)).astype(dtype)],
+                  [np.abs(rng.standard_normal(n)).astype(dtype)], None]
+        before = [params[0].copy(), states[0][0].copy(), states[1][0].copy()]
+        want = copy.deepcopy((params, states))
+        with simd(level):
+            table = kernels.UpdateTable("adam", params, grads, states, checked=True)
+            table.update(**arguments)
+            kernels.adam_update_multi(want[0], grads, *want[1], **arguments)
+        assert table.flags == kernels.UpdateTable.NONFINITE_STATE, at
+        assert np.isinf(states[1][0][at]) and np.isfinite(params[0]).all()
+        for a, b in zip((params[0], states[0][0], states[1][0]),
+                        (want[0][0], want[1][0][0], want[1][1][0])):
+            assert a.tobytes() == b.tobytes(), at
+        table.restore()
+        for a, b in zip((params[0], states[0][0], states[1][0]), before):
+            assert a.tobytes() == b.tobytes(), at
 
 
 def test_checked_step_names_weights_and_state_and_undoes_a_first_step(rng):
