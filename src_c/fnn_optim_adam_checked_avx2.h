@@ -19,8 +19,10 @@
  *     v = exp_avg_sq * beta2 + (one_minus_beta2 * g) * g
  *     denom = sqrt(v) / bias_correction2_sqrt + eps
  *     param = p + (-step_size * m) / denom
- * The test is fnn_optim.h's FNN_SEE: the exponent field plus its lowest bit carries into the sign
- * bit exactly for inf and NaN; the carries are ORed into three accumulators. */
+ * The test: the exponent field plus its lowest bit carries into the sign bit exactly for inf and
+ * NaN; the sums are ORed into three accumulators (gradient, weights, state), whose sign bits
+ * are read once at the end.  (The general path's scan, fnn_optim.h's any_nonfinite, keeps an
+ * unsigned max of the fields instead: AVX2 has one, and it needs no add.) */
 #ifndef FNN_OPTIM_ADAM_CHECKED_AVX2_H
 #define FNN_OPTIM_ADAM_CHECKED_AVX2_H
 
