@@ -290,15 +290,19 @@ def test_checked_step_undoes_a_diverging_step_exactly(name, kw, backend_name, fo
 
 
 @pytest.mark.parametrize("level", fastnn.cpu_simd_levels())
-def test_checked_adam_with_default_flags_gives_the_unchecked_bits(level, rng):
-    """float32 Adam with the default flags takes the fused one-pass kernel when checked
-    (fnn_optim_adam_checked_avx2.h; the table test above uses amsgrad and weight decay, which
-    take the general path): the same bits as the unchecked multi-tensor kernel, for tensors
-    shorter than a vector, one vector, and vectors plus a tail, over steps 1-3, at 1-3
-    threads; beta1 = 0.4 (1 - beta1 above one half: torch.lerp's other formula) takes the
-    general path and must agree too."""
+def test_checked_adam_fused_cases_give_the_unchecked_bits(level, rng):
+    """float32 Adam without amsgrad takes the fused one-pass kernel when checked
+    (fnn_optim_adam_checked_avx2.h; the table test above uses amsgrad, which takes the general
+    path): the same bits as the unchecked multi-tensor kernel with and without maximize, with no,
+    coupled and decoupled weight decay, for tensors shorter than a vector, one vector, and
+    vectors plus a tail, over steps 1-3, at 1-3 threads; beta1 = 0.4 (1 - beta1 above one half:
+    torch.lerp's other formula) takes the general path and must agree too."""
     sizes = [1, 7, 8, 9, 531, 4099]
-    for beta1, threads in ((0.9, 1), (0.9, 2), (0.9, 3), (0.4, 2)):
+    cases = [(maximize, wd, decoupled, 0.9, threads)
+             for maximize in (False, True)
+             for wd, decoupled in ((0.0, False), (0.1, False), (0.1, True))
+             for threads in (1, 2, 3)] + [(False, 0.0, False, 0.4, 2)]
+    for maximize, wd, decoupled, beta1, threads in cases:
         params = [rng.standard_normal(n).astype(np.float32) for n in sizes]
         grads = [rng.standard_normal(n).astype(np.float32) for n in sizes]
         states = [[np.abs(rng.standard_normal(n)).astype(np.float32) for n in sizes]
@@ -308,14 +312,15 @@ def test_checked_adam_with_default_flags_gives_the_unchecked_bits(level, rng):
             table = kernels.UpdateTable("adam", params, grads, states, checked=True)
             for t in (1, 2, 3):
                 arguments, _ = _arguments("adam", t, len(sizes))
-                arguments.update(weight_decay=0.0, amsgrad=False, beta1=beta1,
-                                 decoupled_weight_decay=False)
+                arguments.update(weight_decay=wd, amsgrad=False, beta1=beta1,
+                                 decoupled_weight_decay=decoupled, maximize=maximize)
                 table.update(**arguments)
                 kernels.adam_update_multi(want[0], grads, *want[1], **arguments)
                 assert table.flags == 0
                 for a, b in zip(params + states[0] + states[1],
                                 want[0] + want[1][0] + want[1][1]):
-                    assert a.tobytes() == b.tobytes(), (level, beta1, threads, t, a.size)
+                    assert a.tobytes() == b.tobytes(), (level, maximize, wd, decoupled, beta1,
+                                                        threads, t, a.size)
 
 
 @pytest.mark.parametrize("level", fastnn.cpu_simd_levels())
