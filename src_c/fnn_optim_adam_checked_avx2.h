@@ -5,7 +5,7 @@
  * the snapshot, runs the rule on it, then scans what it read and wrote: three passes over each
  * block.  The rule's loop is bound by its square root and division, which leave the load and
  * store ports and most integer work idle; copying and testing inside that loop costs little, but
- * the separate passes cost about as much as the update itself (docs/kernels/optim.md).  The
+ * the separate passes added three quarters of the update's time (docs/kernels/optim.md).  The
  * compiler does not vectorise the rule's C loop with the copy and the test written into it (the
  * loop no longer unswitches on the rule's flags, and its selects stay branches), so this is the
  * Adam rule of fnn_optim.h written out in AVX2 intrinsics, with maximize and either kind of
