@@ -93,6 +93,9 @@ static const fnn_dkernel_t fnn_d_kernel_avx2 = {
     .pack_mr = fnn_d_pack_6, .pack_nr = fnn_d_pack_8, .fma_lanes = 8.0,
     .rows = {NULL, fnn_dgemm_ukr_avx2_rows1, fnn_dgemm_ukr_avx2_rows2, fnn_dgemm_ukr_avx2_rows3,
              fnn_dgemm_ukr_avx2_rows4}, .rows_n = 8};
+/* The AVX-512 edge kernels compute 4, 8 or 12 rows (fnn_gemm_ukr_avx512.h): rows 1-4 of a tile
+ * go to the 4-row kernel, 5-8 to the 8-row one, 9-12 (left half only) to the 12-row one. */
+#define FNN_AVX512_EDGE_ROWS {0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12}
 static const fnn_skernel_t fnn_s_kernel_avx512 = {
     .name = "avx512", .simd = FNN_SIMD_AVX512, .mr = 12, .nr = 32,
     .ukr = fnn_sgemm_ukr_avx512_12x32, .ukr_direct = fnn_sgemm_ukr_avx512_direct_12x32,
@@ -106,6 +109,7 @@ static const fnn_skernel_t fnn_s_kernel_avx512 = {
                  fnn_sgemm_ukr_avx512_12x32_top8_left, fnn_sgemm_ukr_avx512_12x32_top8_left,
                  fnn_sgemm_ukr_avx512_12x32_left, fnn_sgemm_ukr_avx512_12x32_left,
                  fnn_sgemm_ukr_avx512_12x32_left, fnn_sgemm_ukr_avx512_12x32_left},
+    .edge_rows = FNN_AVX512_EDGE_ROWS,
     .pack_mr = fnn_s_pack_12, .pack_nr = fnn_s_pack_32, .fma_lanes = 32.0,
     .rows = {NULL, fnn_sgemm_ukr_avx512_rows1, fnn_sgemm_ukr_avx512_rows2,
              fnn_sgemm_ukr_avx512_rows3, fnn_sgemm_ukr_avx512_rows4}, .rows_n = 64,
@@ -126,6 +130,7 @@ static const fnn_dkernel_t fnn_d_kernel_avx512 = {
                  fnn_dgemm_ukr_avx512_12x16_top8_left, fnn_dgemm_ukr_avx512_12x16_top8_left,
                  fnn_dgemm_ukr_avx512_12x16_left, fnn_dgemm_ukr_avx512_12x16_left,
                  fnn_dgemm_ukr_avx512_12x16_left, fnn_dgemm_ukr_avx512_12x16_left},
+    .edge_rows = FNN_AVX512_EDGE_ROWS,
     .pack_mr = fnn_d_pack_12, .pack_nr = fnn_d_pack_16, .fma_lanes = 16.0,
     .rows = {NULL, fnn_dgemm_ukr_avx512_rows1, fnn_dgemm_ukr_avx512_rows2,
              fnn_dgemm_ukr_avx512_rows3, fnn_dgemm_ukr_avx512_rows4}, .rows_n = 32,

@@ -150,6 +150,17 @@ static void FNN_F(tile)(const FNN_F(args_t) *g, int64_t kc, const FNN_T *ap, con
             g->kern->ukr_direct(kc, ad, g->a_rs, g->a_cs, bp, c, rs, load);
         else
             g->kern->ukr(kc, ap, bp, c, rs, load);
+    } else if (cs == 1 && ad == NULL && g->kern->edge_rows[mr] == mr
+               && ((nr == NR && mr < MR && g->kern->ukr_top[mr] != NULL)
+                   || (2 * nr == NR && g->kern->ukr_left[mr] != NULL))) {
+        /* An edge tile that an edge kernel covers exactly (the last row panel of an M that
+         * leaves 4 or 8 rows, full width; or exactly the left half of the columns): computed
+         * on C itself, with no round trip through tmp.  The same kernel and the same chain per
+         * element as below, so the same bits. */
+        if (nr == NR)
+            g->kern->ukr_top[mr](kc, ap, bp, c, rs, load);
+        else
+            g->kern->ukr_left[mr](kc, ap, bp, c, rs, load);
     } else {
         FNN_T tmp[FNN_GEMM_MAX_MR * FNN_GEMM_MAX_NR] __attribute__((aligned(64)));
         if (load)
@@ -172,18 +183,22 @@ static void FNN_F(tile)(const FNN_F(args_t) *g, int64_t kc, const FNN_T *ap, con
         FNN_F(epilogue)(g, c, mr, nr, row0, col0);
 }
 
-/* Prefetch (for writing) the MR x NR tile of C at c when its rows are contiguous.  Only a hint:
- * it never changes a value. */
-static inline void FNN_F(prefetch_tile)(const FNN_F(args_t) *g, const FNN_T *c)
+/* Prefetch (for writing) the rows x cols tile of C at c when its rows are contiguous.  Only a
+ * hint: it never changes a value.  Only the tile's own rows and columns: a last row panel of 4
+ * rows used to be fetched as 12, naming rows past the end of C (possibly unmapped pages, where a
+ * hint can cost a page walk that finds nothing). */
+static inline void FNN_F(prefetch_tile)(const FNN_F(args_t) *g, const FNN_T *c, int64_t rows,
+                                        int64_t cols)
 {
     int64_t r, off;
-    if (g->c_cs != 1)
+    const int64_t bytes = cols * (int64_t)sizeof(FNN_T);
+    if (g->c_cs != 1 || cols <= 0)
         return;
-    for (r = 0; r < g->mr; r++) {
+    for (r = 0; r < rows; r++) {
         const char *row = (const char *)(c + r * g->c_rs);
-        for (off = 0; off < g->nr * (int64_t)sizeof(FNN_T); off += 64)
+        for (off = 0; off < bytes; off += 64)
             __builtin_prefetch(row + off, 1, 3);
-        __builtin_prefetch(row + g->nr * (int64_t)sizeof(FNN_T) - 1, 1, 3);
+        __builtin_prefetch(row + bytes - 1, 1, 3);
     }
 }
 
@@ -309,9 +324,12 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
                          * micro-kernel's first FMAs wait for the C values they continue */
                         if (jr + NR < nc)
                             FNN_F(prefetch_tile)(g, C + (ic + ir) * g->c_rs
-                                                        + (jc + jr + NR) * g->c_cs);
+                                                        + (jc + jr + NR) * g->c_cs, mr,
+                                                 nc - jr - NR < NR ? nc - jr - NR : NR);
                         else if (ir + MR < mc)
-                            FNN_F(prefetch_tile)(g, C + (ic + ir + MR) * g->c_rs + jc * g->c_cs);
+                            FNN_F(prefetch_tile)(g, C + (ic + ir + MR) * g->c_rs + jc * g->c_cs,
+                                                 mc - ir - MR < MR ? mc - ir - MR : MR,
+                                                 nc < NR ? nc : NR);
                         FNN_F(tile)(g, kc, bufA + ir * kc, ad, bufB + jr * kc,
                                     C + (ic + ir) * g->c_rs + (jc + jr) * g->c_cs,
                                     mr, nr, first, last, ic + ir, jc + jr);

@@ -77,6 +77,9 @@ typedef struct {
                                                * mr < MR rows of a tile, or NULL (use ukr) */
     fnn_sukr_t ukr_left[FNN_GEMM_MAX_MR + 1]; /* ukr_left[mr]: at least the top mr <= MR rows of
                                                * the left NR/2 columns of a tile, or NULL */
+    unsigned char edge_rows[FNN_GEMM_MAX_MR + 1]; /* how many rows ukr_top[mr] and ukr_left[mr]
+                                                   * compute: where that is exactly mr, the
+                                                   * driver runs them on C itself */
     fnn_spack_t pack_mr, pack_nr;
     double fma_lanes;        /* FMA lanes per cycle of one core: weighs compute against packing
                               * in the cost models, never changes a result */
@@ -95,6 +98,7 @@ typedef struct {
     fnn_dukr_direct_t ukr_direct;
     fnn_dukr_t ukr_top[FNN_GEMM_MAX_MR + 1];
     fnn_dukr_t ukr_left[FNN_GEMM_MAX_MR + 1];
+    unsigned char edge_rows[FNN_GEMM_MAX_MR + 1];
     fnn_dpack_t pack_mr, pack_nr;
     double fma_lanes;
     fnn_dukr_inplace_t rows[5];
