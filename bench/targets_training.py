@@ -2,7 +2,7 @@
 equivalent torch model, and the lab MLP's Adam step against one kernel pass.
 
     FASTNN_DATA=/path/to/mnist python bench/targets_training.py [--quick] [--rounds 3]
-        [--threads 2]
+        [--threads 2] [--only mlp|cnn|step]
 
 A plain script (no pytest).  It prints the CPU model (``lscpu``), the SIMD level the kernels
 run at, then:
@@ -155,6 +155,8 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=None, help="timed epochs (3, quick 2)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--step-calls", type=int, default=2000)
+    ap.add_argument("--only", choices=("mlp", "cnn", "step"), default=None,
+                    help="run one part: the MLP epochs, the CNN epochs or the Adam step")
     args = ap.parse_args(argv)
     rounds = args.rounds or (2 if args.quick else 3)
     fastnn.set_num_threads(args.threads)
@@ -166,8 +168,10 @@ def main(argv=None):
         torch.__version__ if torch is not None else "not installed"))
     print("fastnn %s, OpenMP %s" % (info["version"], info["openmp"]))
     for kind in ("mlp", "cnn"):
-        epochs(kind, rounds, args.quick)
-    step_ratio(args.step_calls if not args.quick else 300)
+        if args.only in (None, kind):
+            epochs(kind, rounds, args.quick)
+    if args.only in (None, "step"):
+        step_ratio(args.step_calls if not args.quick else 300)
     return 0
 
 
