@@ -24,7 +24,7 @@ import os
 import warnings
 
 #: microseconds an idle OpenMP thread spins before it sleeps, unless FASTNN_SPIN_US says otherwise
-DEFAULT_SPIN_US = 100
+DEFAULT_SPIN_US = 300
 #: the most FASTNN_SPIN_US may ask (one second: beyond it, it is a spin that never ends)
 MAX_SPIN_US = 1_000_000
 #: the step time assumed where it cannot be measured (no monotonic clock, _spin not built)
