@@ -3,7 +3,7 @@ alternating blocks in one process, at the same thread count, with GFLOP/s and th
 machine's measured FMA peak.  A plain script (no pytest), for re-running in a quiet window:
 
     python bench/targets_gemm.py                # 2 threads, the SIMD level in use
-    python bench/targets_gemm.py --quick        # fewer, shorter blocks (about a minute)
+    python bench/targets_gemm.py --quick        # 2 blocks per side, not 5 (about 40 s)
     python bench/targets_gemm.py --simd avx2    # another level (fastnn.set_simd)
     python bench/targets_gemm.py --cpu          # one thread, timed by CPU time: for a loaded
                                                 # machine, where wall clocks mean little
@@ -24,7 +24,7 @@ import sys
 
 def _args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="fewer and shorter blocks")
+    p.add_argument("--quick", action="store_true", help="2 alternating blocks per side, not 5")
     p.add_argument("--threads", type=int, default=2, help="threads for fastnn and NumPy (2)")
     p.add_argument("--simd", default=None, help="fastnn SIMD level (default: the one in use)")
     p.add_argument("--cpu", action="store_true",
@@ -122,8 +122,12 @@ def main():
     fastnn.set_num_threads(args.threads)
     limiter = threadpoolctl.threadpool_limits(args.threads) if threadpoolctl else None
     blocks = args.blocks or (2 if args.quick else 5)
-    pause = 0.1 if args.quick else 0.5
-    min_seconds = 0.01 if args.quick else 0.05
+    # --quick runs fewer blocks, not shorter ones: in blocks of 0.01 s the first milliseconds
+    # after a pause or after NumPy's block (whose idle OpenBLAS threads busy-wait ~0.1 s)
+    # weighed so much that a quiet 2-core machine showed fastnn far slower than it is
+    # (bench/README.md, stop 20).
+    pause = 0.5
+    min_seconds = 0.05
     level = fastnn.get_simd()
     cfg = fastnn.kernels.gemm_config()
     peak, peak_how = measure_peak(level, args.threads, args.cpu)
