@@ -146,6 +146,11 @@ FNN_TARGET FNN_INLINE T FNN(lerp)(T start, T end, FNN(lerp_weight) weight)
                         : end - (end - start) * weight.one_minus_w;
 }
 
+/* adam_update's flags argument when maximize and the weight decay are read at run time */
+#ifndef FNN_ADAM_FLAGS_AT_RUN_TIME
+#define FNN_ADAM_FLAGS_AT_RUN_TIME (-1)
+#endif
+
 /* np.maximum / torch.maximum: a NaN in either operand propagates.  Two selects rather than
  * (a >= b || a != a) ? a : b, the same value for every input: GCC 12 kept that || as a scalar
  * compare-and-cmov chain, which left Adam's amsgrad loop unvectorised (6x its plain loop). */
@@ -254,14 +259,16 @@ FNN_TARGET FNN_INLINE void FNN(rmsprop_update)(ptrdiff_t n, T *FNN_R param, cons
 FNN_TARGET FNN_INLINE void FNN(adam_update)(ptrdiff_t n, T *FNN_R param, const T *FNN_R grad,
                                             T *FNN_R exp_avg, T *FNN_R exp_avg_sq,
                                             T *FNN_R max_exp_avg_sq, const fnn_adam_scalars *s,
-                                            const int amsgrad, const int plain)
+                                            const int amsgrad, const int flags)
 {
-    /* plain (a constant at each call): no maximize and no weight decay, known at compile time.
-     * The amsgrad loop is too large for GCC to unswitch on these flags itself, and with them
-     * as branches it stays scalar (six times the plain Adam loop's time). */
-    const int maximize = plain ? 0 : s->maximize;
-    const int decoupled_weight_decay = s->decoupled_weight_decay;
-    const int use_weight_decay = plain ? 0 : s->weight_decay != 0;
+    /* flags (a constant at each call): FNN_ADAM_FLAGS_AT_RUN_TIME, or maximize (bit 0) and the
+     * weight decay (bits 1-2: 0 none, 1 coupled, 2 decoupled) known at compile time.  The
+     * amsgrad loop is too large for GCC to unswitch on these flags itself, and with them as
+     * branches it stays scalar (five to seven times the plain Adam loop's time). */
+    const int known = flags != FNN_ADAM_FLAGS_AT_RUN_TIME;
+    const int maximize = known ? flags & 1 : s->maximize;
+    const int use_weight_decay = known ? flags >> 1 != 0 : s->weight_decay != 0;
+    const int decoupled_weight_decay = known ? flags >> 1 == 2 : s->decoupled_weight_decay;
     const T weight_decay = (T)s->weight_decay, decay = (T)(1 - s->lr * s->weight_decay);
     const FNN(lerp_weight) lerp_one_minus_beta1 = FNN(lerp_weight_of)(1 - s->beta1);
     const T beta2 = (T)s->beta2, one_minus_beta2 = (T)(1 - s->beta2);
@@ -380,12 +387,22 @@ FNN_TARGET static void FNN(update)(int rule, const fnn_optim_tensor *t, ptrdiff_
         }
         break;
     case FNN_OPTIM_ADAM:
-        if (t->s.adam.amsgrad && !t->s.adam.maximize && t->s.adam.weight_decay == 0)
-            FNN(adam_update)(n, param, grad, s0, s1, s2, &t->s.adam, 1, 1);
-        else if (t->s.adam.amsgrad)
-            FNN(adam_update)(n, param, grad, s0, s1, s2, &t->s.adam, 1, 0);
-        else
-            FNN(adam_update)(n, param, grad, s0, s1, s2, &t->s.adam, 0, 0);
+        if (!t->s.adam.amsgrad) {
+            FNN(adam_update)(n, param, grad, s0, s1, s2, &t->s.adam, 0,
+                             FNN_ADAM_FLAGS_AT_RUN_TIME);
+            break;
+        }
+        /* amsgrad: one instance per setting of the flags, each a constant (see adam_update) */
+        switch ((t->s.adam.maximize != 0)
+                | (t->s.adam.weight_decay == 0 ? 0 : t->s.adam.decoupled_weight_decay ? 4 : 2)) {
+#define FNN_ADAM_AMSGRAD_CASE(F)                                                                  \
+        case F:                                                                                   \
+            FNN(adam_update)(n, param, grad, s0, s1, s2, &t->s.adam, 1, F);                       \
+            break;
+        FNN_ADAM_AMSGRAD_CASE(0) FNN_ADAM_AMSGRAD_CASE(1) FNN_ADAM_AMSGRAD_CASE(2)
+        FNN_ADAM_AMSGRAD_CASE(3) FNN_ADAM_AMSGRAD_CASE(4) FNN_ADAM_AMSGRAD_CASE(5)
+#undef FNN_ADAM_AMSGRAD_CASE
+        }
         break;
     case FNN_OPTIM_ADAMAX:
         FNN(adamax_update)(n, param, grad, s0, s1, &t->s.adamax);
