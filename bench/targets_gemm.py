@@ -49,6 +49,7 @@ import numpy as np  # noqa: E402
 
 import fastnn  # noqa: E402
 from fastnn.benchmarks import probes  # noqa: E402
+from fastnn.benchmarks.cases import matmul_steps  # noqa: E402
 from fastnn.benchmarks.timing import alternate  # noqa: E402
 
 try:  # optional: pins OpenBLAS's pool even if something loaded it first
@@ -86,24 +87,6 @@ def measure_peak(level, threads, cpu):
     how = "fastnn.benchmarks.probes.peak_gflops(%r, threads=%d, clock=%r)" % (level, threads,
                                                                           clock)
     return gflops, how
-
-
-def _operands(m, k, n, trans_a, trans_b):
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
-    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(np.float32)
-    return a, b
-
-
-def _matmul_steps(m, k, n, ta, tb):
-    """(fastnn step, NumPy step) for one product into preallocated outputs."""
-    a, b = _operands(m, k, n, ta, tb)
-    out_f = np.empty((m, n), np.float32)
-    out_n = np.empty((m, n), np.float32)
-    op_a = a.T if ta else a
-    op_b = b.T if tb else b
-    return (lambda: fastnn.kernels.matmul(a, b, ta, tb, out_f),
-            lambda: np.matmul(op_a, op_b, out=out_n))
 
 
 def time_pair(fn_fast, fn_np, blocks, pause, min_seconds, cpu):
@@ -156,7 +139,7 @@ def main():
     print("-" * len(head))
     rows = []
     for label, m, k, n, ta, tb, need, need_peak in TARGETS:
-        step_f, step_n = _matmul_steps(m, k, n, ta, tb)
+        step_f, step_n = matmul_steps(m, k, n, ta, tb)
         t_f, t_n = time_pair(step_f, step_n, blocks, pause, min_seconds, args.cpu)
         flops = 2.0 * m * n * k
         speed = t_n / t_f

@@ -53,7 +53,7 @@ import numpy as np  # noqa: E402
 
 import fastnn  # noqa: E402
 from fastnn.benchmarks import probes  # noqa: E402
-from fastnn.benchmarks.cases import suite, torch_module  # noqa: E402
+from fastnn.benchmarks.cases import matmul_steps, suite, torch_module  # noqa: E402
 from fastnn.benchmarks.timing import alternate, format_seconds  # noqa: E402
 
 try:  # a runtime dependency, but the script runs (without NumPy's limit) if it is missing
@@ -83,23 +83,12 @@ def default_counts():
     return counts + [n]
 
 
-def _gemm_steps(m, k, n):
-    """(fastnn step, NumPy step): one m x k x n float32 product into a preallocated output."""
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((m, k)).astype(np.float32)
-    b = rng.standard_normal((k, n)).astype(np.float32)
-    out_f = np.empty((m, n), np.float32)
-    out_n = np.empty((m, n), np.float32)
-    return (lambda: fastnn.kernels.matmul(a, b, False, False, out_f),
-            lambda: np.matmul(a, b, out=out_n))
-
-
 def gemm_rows(t, blocks):
     level = fastnn.get_simd()
     peak = probes.peak_gflops(level, threads=t, seconds=0.3)
     print("%2d thread(s): peak %.1f GFLOP/s (%s)" % (t, peak, level))
     for label, m, k, n in GEMMS:
-        s_f, s_n = alternate(*_gemm_steps(m, k, n), blocks=blocks, pause=0.2, min_seconds=0.05)
+        s_f, s_n = alternate(*matmul_steps(m, k, n), blocks=blocks, pause=0.2, min_seconds=0.05)
         flops = 2.0 * m * k * n
         print("   %-12s %-16s fastnn %7.1f GF (%3.0f%% of peak)  NumPy %7.1f GF  speed %.2fx"
               % (label, "%dx%dx%d" % (m, k, n), flops / s_f.median / 1e9,

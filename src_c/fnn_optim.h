@@ -56,6 +56,24 @@ typedef struct {
     int amsgrad, maximize, decoupled_weight_decay;
 } fnn_adam_scalars;
 
+/* Adam's weight decay, as one value (the rule's loop and the fused checked kernel are
+ * instantiated per value), and Adam's flags: maximize in bit 0, the decay mode above it. */
+enum { FNN_ADAM_NO_DECAY, FNN_ADAM_COUPLED_DECAY, FNN_ADAM_DECOUPLED_DECAY };
+
+static inline int fnn_adam_decay_mode(const fnn_adam_scalars *s)
+{
+    return s->weight_decay == 0 ? FNN_ADAM_NO_DECAY
+           : s->decoupled_weight_decay ? FNN_ADAM_DECOUPLED_DECAY : FNN_ADAM_COUPLED_DECAY;
+}
+
+static inline int fnn_adam_flags(const fnn_adam_scalars *s)
+{
+    return (s->maximize != 0) | fnn_adam_decay_mode(s) << 1;
+}
+
+/* adam_update's flags argument when it reads maximize and the weight decay at run time */
+#define FNN_ADAM_FLAGS_AT_RUN_TIME (-1)
+
 typedef struct {
     double beta1, beta2, eps, weight_decay, clr;
     int maximize;
@@ -146,18 +164,10 @@ FNN_TARGET FNN_INLINE T FNN(lerp)(T start, T end, FNN(lerp_weight) weight)
                         : end - (end - start) * weight.one_minus_w;
 }
 
-/* adam_update's flags argument when maximize and the weight decay are read at run time */
-#ifndef FNN_ADAM_FLAGS_AT_RUN_TIME
-#define FNN_ADAM_FLAGS_AT_RUN_TIME (-1)
-#endif
-
-/* np.maximum / torch.maximum: a NaN in either operand propagates.  Two selects rather than
- * (a >= b || a != a) ? a : b, the same value for every input: GCC 12 kept that || as a scalar
- * compare-and-cmov chain, which left Adam's amsgrad loop unvectorised (6x its plain loop). */
+/* np.maximum / torch.maximum: a NaN in either operand propagates. */
 FNN_TARGET FNN_INLINE T FNN(maximum)(T a, T b)
 {
-    const T larger = a >= b ? a : b;    /* b when either is NaN */
-    return a != a ? a : larger;         /* a NaN in b is in larger already */
+    return (a >= b || a != a) ? a : b;
 }
 
 
@@ -261,14 +271,15 @@ FNN_TARGET FNN_INLINE void FNN(adam_update)(ptrdiff_t n, T *FNN_R param, const T
                                             T *FNN_R max_exp_avg_sq, const fnn_adam_scalars *s,
                                             const int amsgrad, const int flags)
 {
-    /* flags (a constant at each call): FNN_ADAM_FLAGS_AT_RUN_TIME, or maximize (bit 0) and the
-     * weight decay (bits 1-2: 0 none, 1 coupled, 2 decoupled) known at compile time.  The
-     * amsgrad loop is too large for GCC to unswitch on these flags itself, and with them as
-     * branches it stays scalar (five to seven times the plain Adam loop's time). */
+    /* flags (a constant at each call): fnn_adam_flags(s) known at compile time, or
+     * FNN_ADAM_FLAGS_AT_RUN_TIME.  The amsgrad loop is too large for GCC to unswitch on
+     * maximize and the decay itself, and with them as branches it stays scalar (five to seven
+     * times the plain Adam loop's time). */
     const int known = flags != FNN_ADAM_FLAGS_AT_RUN_TIME;
     const int maximize = known ? flags & 1 : s->maximize;
-    const int use_weight_decay = known ? flags >> 1 != 0 : s->weight_decay != 0;
-    const int decoupled_weight_decay = known ? flags >> 1 == 2 : s->decoupled_weight_decay;
+    const int decay_mode = known ? flags >> 1 : fnn_adam_decay_mode(s);
+    const int use_weight_decay = decay_mode != FNN_ADAM_NO_DECAY;
+    const int decoupled_weight_decay = decay_mode == FNN_ADAM_DECOUPLED_DECAY;
     const T weight_decay = (T)s->weight_decay, decay = (T)(1 - s->lr * s->weight_decay);
     const FNN(lerp_weight) lerp_one_minus_beta1 = FNN(lerp_weight_of)(1 - s->beta1);
     const T beta2 = (T)s->beta2, one_minus_beta2 = (T)(1 - s->beta2);
@@ -393,8 +404,7 @@ FNN_TARGET static void FNN(update)(int rule, const fnn_optim_tensor *t, ptrdiff_
             break;
         }
         /* amsgrad: one instance per setting of the flags, each a constant (see adam_update) */
-        switch ((t->s.adam.maximize != 0)
-                | (t->s.adam.weight_decay == 0 ? 0 : t->s.adam.decoupled_weight_decay ? 4 : 2)) {
+        switch (fnn_adam_flags(&t->s.adam)) {
 #define FNN_ADAM_AMSGRAD_CASE(F)                                                                  \
         case F:                                                                                   \
             FNN(adam_update)(n, param, grad, s0, s1, s2, &t->s.adam, 1, F);                       \

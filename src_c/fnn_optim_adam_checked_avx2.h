@@ -45,8 +45,6 @@ static inline int fnn_adam_checked_avx2_applies(const fnn_optim_tensor *t)
         && t->state[0] != NULL && t->state[1] != NULL && t->state[2] == NULL;
 }
 
-enum { FNN_ADAM_NO_DECAY, FNN_ADAM_COUPLED_DECAY, FNN_ADAM_DECOUPLED_DECAY };
-
 __attribute__((target("avx2")))
 static inline __m256i fnn_adam_seen(__m256i acc, __m256 x)
 {
@@ -123,9 +121,7 @@ static ptrdiff_t fnn_adam_checked_avx2(const fnn_optim_tensor *t, const fnn_opti
                                        ptrdiff_t lo, ptrdiff_t hi, int *flags)
 {
     const fnn_adam_scalars *s = &t->s.adam;
-    const int decay = s->weight_decay == 0 ? FNN_ADAM_NO_DECAY
-                      : s->decoupled_weight_decay ? FNN_ADAM_DECOUPLED_DECAY
-                                                  : FNN_ADAM_COUPLED_DECAY;
+    const int decay = fnn_adam_decay_mode(s);
 #define FNN_ADAM_CHECKED_CASE(MAX, DECAY)                                                       \
     if (!!s->maximize == MAX && decay == DECAY)                                                   \
         return fnn_adam_checked_avx2_body(t, snap, lo, hi, flags, MAX, DECAY);

@@ -105,3 +105,12 @@ def test_quick_case_fastnn_and_twin_agree(case):
         np.testing.assert_allclose(g, w, rtol=2e-4, atol=2e-4)
     for _ in range(2):        # a step may be called again (state carries over, as in training)
         ours(), twin()
+
+
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True)])
+def test_matmul_steps_compute_one_product_both_ways(trans_a, trans_b):
+    fast, peer = cases.matmul_steps(7, 13, 5, trans_a, trans_b)
+    got, want = fast(), peer()
+    assert got.shape == want.shape == (7, 5)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert got is fast() and want is peer()     # the same preallocated outputs on every call

@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import kernels, reference
 
-__all__ = ["IMPLS", "Case", "CASES", "suite", "quick", "torch_module"]
+__all__ = ["IMPLS", "Case", "CASES", "suite", "quick", "torch_module", "matmul_steps"]
 
 IMPLS = ("fastnn", "numpy-twin", "torch")
 _TWINS = {"fastnn": kernels, "numpy-twin": reference}
@@ -133,6 +133,26 @@ def _matmul_case(label, m, k, n, trans_a, trans_b, with_torch=True):
 
     return Case("gemm", "matmul", label, inputs, run, torch_run if with_torch else None,
                 flops=2.0 * m * n * k)
+
+
+def matmul_steps(m, k, n, trans_a=False, trans_b=False):
+    """``(fastnn step, NumPy step)``: the m x k x n float32 product (A stored k x m when
+    ``trans_a``, B stored n x k when ``trans_b``) by ``fastnn.kernels.matmul`` and by NumPy's own
+    ``np.matmul`` (its BLAS, not the twin), each into its own preallocated output, on the same
+    operands from ``default_rng(0)``.  What bench/targets_gemm.py and bench/thread_scaling.py
+    time against each other.
+
+        >>> fast, peer = matmul_steps(3, 4, 5)
+        >>> fast().shape, peer().shape
+        ((3, 5), (3, 5))
+    """
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(_F32)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(_F32)
+    out_f, out_n = np.empty((m, n), _F32), np.empty((m, n), _F32)
+    op_a, op_b = (a.T if trans_a else a), (b.T if trans_b else b)
+    return (lambda: kernels.matmul(a, b, trans_a, trans_b, out_f),
+            lambda: np.matmul(op_a, op_b, out=out_n))
 
 
 def _matmul_bias_case(activation, m, k, n, quick=False):
