@@ -86,13 +86,21 @@ static const fnn_skernel_t fnn_s_kernel_avx2 = {
     .ukr = fnn_sgemm_ukr_avx2_6x16, .ukr_direct = fnn_sgemm_ukr_avx2_direct_6x16,
     .pack_mr = fnn_s_pack_6, .pack_nr = fnn_s_pack_16, .fma_lanes = 16.0,
     .rows = {NULL, fnn_sgemm_ukr_avx2_rows1, fnn_sgemm_ukr_avx2_rows2, fnn_sgemm_ukr_avx2_rows3,
-             fnn_sgemm_ukr_avx2_rows4}, .rows_n = 16};
+             fnn_sgemm_ukr_avx2_rows4}, .rows_n = 32,
+    .narrow = fnn_sgemm_ukr_avx2_narrow6,
+    .narrow_tail = {NULL, fnn_sgemm_ukr_avx2_narrow1, fnn_sgemm_ukr_avx2_narrow2,
+                    fnn_sgemm_ukr_avx2_narrow3, fnn_sgemm_ukr_avx2_narrow4},
+    .narrow_m = 6, .narrow_n = 16};
 static const fnn_dkernel_t fnn_d_kernel_avx2 = {
     .name = "avx2", .simd = FNN_SIMD_AVX2, .mr = 6, .nr = 8,
     .ukr = fnn_dgemm_ukr_avx2_6x8, .ukr_direct = fnn_dgemm_ukr_avx2_direct_6x8,
     .pack_mr = fnn_d_pack_6, .pack_nr = fnn_d_pack_8, .fma_lanes = 8.0,
     .rows = {NULL, fnn_dgemm_ukr_avx2_rows1, fnn_dgemm_ukr_avx2_rows2, fnn_dgemm_ukr_avx2_rows3,
-             fnn_dgemm_ukr_avx2_rows4}, .rows_n = 8};
+             fnn_dgemm_ukr_avx2_rows4}, .rows_n = 16,
+    .narrow = fnn_dgemm_ukr_avx2_narrow6,
+    .narrow_tail = {NULL, fnn_dgemm_ukr_avx2_narrow1, fnn_dgemm_ukr_avx2_narrow2,
+                    fnn_dgemm_ukr_avx2_narrow3, fnn_dgemm_ukr_avx2_narrow4},
+    .narrow_m = 6, .narrow_n = 8};
 /* The AVX-512 edge kernels compute 4, 8 or 12 rows (fnn_gemm_ukr_avx512.h): rows 1-4 of a tile
  * go to the 4-row kernel, 5-8 to the 8-row one, 9-12 (left half only) to the 12-row one. */
 #define FNN_AVX512_EDGE_ROWS {0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12}

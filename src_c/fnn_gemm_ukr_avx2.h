@@ -167,44 +167,94 @@ static inline __m256i fnn_avx2_mask_pd(int64_t n)
                               _mm256_setr_epi64x(0, 1, 2, 3));
 }
 
-/* The in-place kernels (fnn_gemm_ukr.h): R = 1..4 rows x 2 vectors (16 floats, 8 doubles), the
- * columns past n masked off (vmaskmov loads and stores never touch masked-off memory).  At most
- * 8 accumulators (named variables, kept in registers) + 2 B vectors + 1 broadcast. */
-#define FNN_IP2_LOAD(r)                                                                           \
-    if (R > r) {                                                                                  \
-        c##r##0 = load ? LOADM(c + r * rs_c, m0) : ZERO();                                        \
-        c##r##1 = load ? LOADM(c + r * rs_c + W, m1) : ZERO();                                    \
-    }
-#define FNN_IP2_FMA(r)                                                                            \
+/* The in-place kernels (fnn_gemm_ukr.h), the columns past n masked off (vmaskmov loads and
+ * stores never touch masked-off memory).  Every accumulator is a named variable.
+ *   rows:   R = 1 or 2 rows x 4 vectors (32 floats, 16 doubles); R = 3 or 4 rows as two 2-vector
+ *           halves one after the other (12 or 16 accumulators and the B vectors would not fit
+ *           the 16 ymm registers);
+ *   narrow: 6 rows x 2 vectors (the packed 6 x 16 tile's register plan, read in place), and
+ *           R = 1..4 rows x 2 vectors for the rows left over.
+ * Why the widths: two FMA ports with a latency of 4 cycles keep busy only with about 8
+ * independent FMA chains (accumulators) in flight.  One row of 2 vectors has 2, which held a
+ * batch-1 product to a quarter of the FMA rate; 4 vectors give 4, and two rows 8.
+ * B is read with plain loads when every column is in (the usual case), masked ones otherwise,
+ * and only vectors cut by n use masked stores: on AMD CPUs a masked store costs many cycles,
+ * which a short k loop (the narrow kernel on a small K) would feel. */
+#define FNN_IPX_LOAD(r, v)                                                                        \
+    if (R > r && V > v)                                                                           \
+        c##r##v = load ? LOADM(c + r * rs_c + v * W, m##v) : ZERO();
+#define FNN_IPX_LOAD_ROW(r)                                                                       \
+    FNN_IPX_LOAD(r, 0) FNN_IPX_LOAD(r, 1) FNN_IPX_LOAD(r, 2) FNN_IPX_LOAD(r, 3)
+#define FNN_IPX_FMA(r)                                                                            \
     if (R > r) {                                                                                  \
         const VT ar = BCAST(a + r * a_rs + k * a_cs);                                             \
         c##r##0 = FMADD(ar, b0, c##r##0);                                                         \
         c##r##1 = FMADD(ar, b1, c##r##1);                                                         \
+        if (V > 2) {                                                                              \
+            c##r##2 = FMADD(ar, b2, c##r##2);                                                     \
+            c##r##3 = FMADD(ar, b3, c##r##3);                                                     \
+        }                                                                                         \
     }
-#define FNN_IP2_STORE(r)                                                                          \
-    if (R > r) {                                                                                  \
-        STOREM(c + r * rs_c, m0, c##r##0);                                                        \
-        STOREM(c + r * rs_c + W, m1, c##r##1);                                                    \
+#define FNN_IPX_STORE(r, v)                                                                       \
+    if (R > r && V > v) {                                                                         \
+        if (n >= (v + 1) * W)                                                                     \
+            STOREU(c + r * rs_c + v * W, c##r##v);                                                \
+        else                                                                                      \
+            STOREM(c + r * rs_c + v * W, m##v, c##r##v);                                          \
     }
-#define FNN_GEMM_UKR_AVX2_INPLACE(NAME, NROWS)                                                   \
+#define FNN_IPX_STORE_ROW(r)                                                                      \
+    FNN_IPX_STORE(r, 0) FNN_IPX_STORE(r, 1) FNN_IPX_STORE(r, 2) FNN_IPX_STORE(r, 3)
+/* The k loop, with the B loads of every column in (plain) or of the columns cut by n (masked) */
+#define FNN_IPX_LOADU(p, v) LOADU(p)
+#define FNN_IPX_LOADM(p, v) LOADM(p, m##v)
+#define FNN_IPX_KLOOP(LOADB)                                                                      \
+    for (k = 0; k < kc; k++) {                                                                    \
+        const T *bk = b + k * b_rs;                                                               \
+        const VT b0 = LOADB(bk, 0), b1 = LOADB(bk + W, 1);                                        \
+        if (V > 2) {                                                                              \
+            b2 = LOADB(bk + 2 * W, 2);                                                            \
+            b3 = LOADB(bk + 3 * W, 3);                                                            \
+        }                                                                                         \
+        FNN_IPX_FMA(0) FNN_IPX_FMA(1) FNN_IPX_FMA(2) FNN_IPX_FMA(3) FNN_IPX_FMA(4) FNN_IPX_FMA(5)  \
+    }
+/* R rows x V vectors (R <= 6 with V = 2, R <= 2 with V = 4) */
+#define FNN_GEMM_UKR_AVX2_INPLACE(NAME, NROWS, NVEC)                                             \
 __attribute__((target("avx2,fma")))                                                               \
 static void NAME(int64_t n, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, const T *b,      \
                  int64_t b_rs, T *c, int64_t rs_c, int load)                                      \
 {                                                                                                 \
-    enum { R = NROWS };                                                                           \
-    const MT m0 = MASK(n), m1 = MASK(n - W);                                                      \
-    VT c00 = ZERO(), c01 = ZERO(), c10 = ZERO(), c11 = ZERO();                                    \
-    VT c20 = ZERO(), c21 = ZERO(), c30 = ZERO(), c31 = ZERO();                                    \
+    enum { R = NROWS, V = NVEC };                                                                 \
+    const MT m0 = MASK(n), m1 = MASK(n - W), m2 = MASK(n - 2 * W), m3 = MASK(n - 3 * W);          \
+    /* every name the macros spell; the compiler drops those this R x V never uses */           \
+    VT c00 = ZERO(), c01 = ZERO(), c02 = ZERO(), c03 = ZERO();                                    \
+    VT c10 = ZERO(), c11 = ZERO(), c12 = ZERO(), c13 = ZERO();                                    \
+    VT c20 = ZERO(), c21 = ZERO(), c22 = ZERO(), c23 = ZERO();                                    \
+    VT c30 = ZERO(), c31 = ZERO(), c32 = ZERO(), c33 = ZERO();                                    \
+    VT c40 = ZERO(), c41 = ZERO(), c42 = ZERO(), c43 = ZERO();                                    \
+    VT c50 = ZERO(), c51 = ZERO(), c52 = ZERO(), c53 = ZERO();                                    \
+    VT b2 = ZERO(), b3 = ZERO();                                                                  \
     int64_t k;                                                                                    \
-    FNN_IP2_LOAD(0) FNN_IP2_LOAD(1) FNN_IP2_LOAD(2) FNN_IP2_LOAD(3)                              \
-    for (k = 0; k < kc; k++) {                                                                    \
-        const VT b0 = LOADM(b + k * b_rs, m0), b1 = LOADM(b + k * b_rs + W, m1);                  \
-        FNN_IP2_FMA(0) FNN_IP2_FMA(1) FNN_IP2_FMA(2) FNN_IP2_FMA(3)                              \
-    }                                                                                             \
-    FNN_IP2_STORE(0) FNN_IP2_STORE(1) FNN_IP2_STORE(2) FNN_IP2_STORE(3)                          \
+    FNN_IPX_LOAD_ROW(0) FNN_IPX_LOAD_ROW(1) FNN_IPX_LOAD_ROW(2)                                   \
+    FNN_IPX_LOAD_ROW(3) FNN_IPX_LOAD_ROW(4) FNN_IPX_LOAD_ROW(5)                                   \
+    if (n >= V * W)                                                                               \
+        FNN_IPX_KLOOP(FNN_IPX_LOADU)                                                              \
+    else                                                                                          \
+        FNN_IPX_KLOOP(FNN_IPX_LOADM)                                                              \
+    FNN_IPX_STORE_ROW(0) FNN_IPX_STORE_ROW(1) FNN_IPX_STORE_ROW(2)                                \
+    FNN_IPX_STORE_ROW(3) FNN_IPX_STORE_ROW(4) FNN_IPX_STORE_ROW(5)                                \
+}
+/* R = 3, 4 rows of the rows path (4 vectors wide): the two 2-vector halves in turn */
+#define FNN_GEMM_UKR_AVX2_HALVES(NAME, HALF)                                                     \
+__attribute__((target("avx2,fma")))                                                               \
+static void NAME(int64_t n, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, const T *b,      \
+                 int64_t b_rs, T *c, int64_t rs_c, int load)                                      \
+{                                                                                                 \
+    HALF(n < 2 * W ? n : 2 * W, kc, a, a_rs, a_cs, b, b_rs, c, rs_c, load);                       \
+    if (n > 2 * W)                                                                                \
+        HALF(n - 2 * W, kc, a, a_rs, a_cs, b + 2 * W, b_rs, c + 2 * W, rs_c, load);               \
 }
 
-/* float: the element type and its intrinsics, for the body above */
+/* float: the element type and its intrinsics, for the bodies above */
 #define T float
 #define VT __m256
 #define MT __m256i
@@ -212,13 +262,20 @@ static void NAME(int64_t n, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, 
 #define MASK fnn_avx2_mask_ps
 #define LOADM _mm256_maskload_ps
 #define STOREM _mm256_maskstore_ps
+#define STOREU _mm256_storeu_ps
+#define LOADU _mm256_loadu_ps
 #define BCAST _mm256_broadcast_ss
 #define FMADD _mm256_fmadd_ps
 #define ZERO _mm256_setzero_ps
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_rows1, 1)
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_rows2, 2)
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_rows3, 3)
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_rows4, 4)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_narrow1, 1, 2)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_narrow2, 2, 2)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_narrow3, 3, 2)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_narrow4, 4, 2)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_narrow6, 6, 2)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_rows1, 1, 4)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_rows2, 2, 4)
+FNN_GEMM_UKR_AVX2_HALVES(fnn_sgemm_ukr_avx2_rows3, fnn_sgemm_ukr_avx2_narrow3)
+FNN_GEMM_UKR_AVX2_HALVES(fnn_sgemm_ukr_avx2_rows4, fnn_sgemm_ukr_avx2_narrow4)
 #undef T
 #undef VT
 #undef MT
@@ -226,6 +283,8 @@ FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_rows4, 4)
 #undef MASK
 #undef LOADM
 #undef STOREM
+#undef STOREU
+#undef LOADU
 #undef BCAST
 #undef FMADD
 #undef ZERO
@@ -238,13 +297,20 @@ FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_rows4, 4)
 #define MASK fnn_avx2_mask_pd
 #define LOADM _mm256_maskload_pd
 #define STOREM _mm256_maskstore_pd
+#define STOREU _mm256_storeu_pd
+#define LOADU _mm256_loadu_pd
 #define BCAST _mm256_broadcast_sd
 #define FMADD _mm256_fmadd_pd
 #define ZERO _mm256_setzero_pd
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_rows1, 1)
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_rows2, 2)
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_rows3, 3)
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_rows4, 4)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_narrow1, 1, 2)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_narrow2, 2, 2)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_narrow3, 3, 2)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_narrow4, 4, 2)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_narrow6, 6, 2)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_rows1, 1, 4)
+FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_rows2, 2, 4)
+FNN_GEMM_UKR_AVX2_HALVES(fnn_dgemm_ukr_avx2_rows3, fnn_dgemm_ukr_avx2_narrow3)
+FNN_GEMM_UKR_AVX2_HALVES(fnn_dgemm_ukr_avx2_rows4, fnn_dgemm_ukr_avx2_narrow4)
 #undef T
 #undef VT
 #undef MT
@@ -252,12 +318,20 @@ FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_rows4, 4)
 #undef MASK
 #undef LOADM
 #undef STOREM
+#undef STOREU
+#undef LOADU
 #undef BCAST
 #undef FMADD
 #undef ZERO
 #undef FNN_GEMM_UKR_AVX2_INPLACE
-#undef FNN_IP2_LOAD
-#undef FNN_IP2_FMA
-#undef FNN_IP2_STORE
+#undef FNN_GEMM_UKR_AVX2_HALVES
+#undef FNN_IPX_LOAD
+#undef FNN_IPX_LOAD_ROW
+#undef FNN_IPX_FMA
+#undef FNN_IPX_STORE
+#undef FNN_IPX_STORE_ROW
+#undef FNN_IPX_KLOOP
+#undef FNN_IPX_LOADU
+#undef FNN_IPX_LOADM
 
 #endif /* FNN_GEMM_UKR_AVX2_H */

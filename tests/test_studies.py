@@ -234,13 +234,17 @@ def test_bad_tasks_are_rejected(toy, tmp_path):
         runner.execute(train_run, [task], toy, str(tmp_path), jobs=0, progress=False)
 
 
+# Enough epochs that the runs left after the first two take seconds: the parent interrupts the
+# child once two are on disk, and on a loaded machine (its polling descheduled) a shorter study
+# could end before the signal arrives (the child then exits 0 instead of 130).
+_INTERRUPTED_EPOCHS = 20
 _INTERRUPTED_CHILD = """
 import sys
 from fastnn.studies import data, optimizers, runner
 from fastnn.studies.train import train_run
 d = data.synthetic(n_train=3000, n_test=200, dim=64, seed=1)
 cfg = optimizers.resolve_config(optimizers=list(optimizers.OPTIMIZERS), activations=["relu"],
-                                runs=2, epochs=5, hidden=[64, 32], batch_size=32)
+                                runs=2, epochs=%d, hidden=[64, 32], batch_size=32)
 tasks = optimizers.make_tasks(cfg, d)
 print(len(tasks), flush=True)
 try:
@@ -249,7 +253,7 @@ try:
 except KeyboardInterrupt:
     sys.exit(130)
 print("finished", flush=True)
-"""
+""" % _INTERRUPTED_EPOCHS
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
@@ -276,8 +280,8 @@ def test_ctrl_c_keeps_finished_runs_and_a_rerun_resumes(tmp_path, jobs):
 
     d = study_data.synthetic(n_train=3000, n_test=200, dim=64, seed=1)
     cfg = opt_study.resolve_config(optimizers=list(opt_study.OPTIMIZERS),
-                                   activations=["relu"], runs=2, epochs=5, hidden=[64, 32],
-                                   batch_size=32)
+                                   activations=["relu"], runs=2, epochs=_INTERRUPTED_EPOCHS,
+                                   hidden=[64, 32], batch_size=32)
     tasks = opt_study.make_tasks(cfg, d)
     # only the first few are re-run here (the rest would just repeat the work)
     keep = [t for t in tasks if t["id"] in done] + \
