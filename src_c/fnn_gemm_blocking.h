@@ -41,6 +41,12 @@
 #define FNN_GEMM_IP_MT_MIN 1e5
 #endif
 
+/* B's row stride (bytes) from which the packed path packs each B block row by row, up front,
+ * instead of lazily one micro-panel at a time (fnn_gemm_driver.h). */
+#ifndef FNN_GEMM_WHOLE_B_ROW_BYTES
+#define FNN_GEMM_WHOLE_B_ROW_BYTES 4096
+#endif
+
 static inline int64_t fnn_gemm_clamp(int64_t v, int64_t lo, int64_t hi)
 {
     return v < lo ? lo : v > hi ? hi : v;

@@ -255,6 +255,11 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
     FNN_T *bufA, *bufB;
     int64_t jc, pc, ic, jr, ir;
     int reuse_a = 0;
+    /* B's rows a page or more apart: a lazily packed micro-panel would read each of its kc rows
+     * on another page, a short strided stream per panel; pack the whole block row by row instead
+     * (each row one contiguous read; fnn_gemm_pack.h). */
+    const int whole_b = g->b_src == NULL && g->b_cs == 1
+                        && g->b_rs * (int64_t)sizeof(FNN_T) >= FNN_GEMM_WHOLE_B_ROW_BYTES;
     size_t capA0;
     if (m0 >= m1 || n0 >= n1)
         return;
@@ -307,6 +312,8 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
                 const int64_t nc = n1 - jc < NC ? n1 - jc : NC;
                 if (g->b_src != NULL)
                     g->b_src->pack(g->b_src->ctx, bi, pc, kc, jc, nc, (int)NR, bufB);
+                else if (whole_b)
+                    g->kern->pack_nr(nc, kc, B + pc * g->b_rs + jc, 1, g->b_rs, bufB);
                 for (ir = 0; ir < mc; ir += MR) {
                     const int64_t mr = mc - ir < MR ? mc - ir : MR;
                     const FNN_T *ad = (g->direct_a && mr == MR)
@@ -317,7 +324,7 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
                                          g->a_rs, g->a_cs, bufA + ir * kc);
                     for (jr = 0; jr < nc; jr += NR) {
                         const int64_t nr = nc - jr < NR ? nc - jr : NR;
-                        if (ir == 0 && g->b_src == NULL)
+                        if (ir == 0 && g->b_src == NULL && !whole_b)
                             g->kern->pack_nr(nr, kc, B + pc * g->b_rs + (jc + jr) * g->b_cs,
                                              g->b_cs, g->b_rs, bufB + jr * kc);
                         /* fetch the next tile of C into L1 while this one computes: the

@@ -58,9 +58,21 @@ static inline void fnn_pack_block_double(const double *x, int64_t xs, double *ou
 static void NAME(int64_t n, int64_t kc, const T *X, int64_t xs, int64_t ks, T *buf)              \
 {                                                                                                 \
     enum { W = FNN_PACK_W_##T };                                                                  \
-    int64_t x0, k;                                                                                \
+    int64_t x0 = 0, k;                                                                            \
     int t;                                                                                        \
-    for (x0 = 0; x0 < n; x0 += R, buf += (int64_t)R * kc) {                                       \
+    if (xs == 1 && n >= 2 * R) {                                                                  \
+        /* several full panels of contiguous k-rows (a row-major B block): walk each row once,  \
+         * left to right, so the reads are one contiguous stream per row instead of one short  \
+         * strided stream per panel */                                                          \
+        const int64_t full = n / R;                                                               \
+        int64_t p;                                                                                \
+        for (k = 0; k < kc; k++)                                                                  \
+            for (p = 0; p < full; p++)                                                            \
+                memcpy(buf + p * R * kc + k * R, X + k * ks + p * R, R * sizeof(T));              \
+        x0 = full * R;                                                                            \
+        buf += full * R * kc;                                                                     \
+    }                                                                                             \
+    for (; x0 < n; x0 += R, buf += (int64_t)R * kc) {                                             \
         const int r = (int)(n - x0 < R ? n - x0 : R);                                             \
         const T *x = X + x0 * xs;                                                                 \
         if (r == R && xs == 1) {                                                                  \
