@@ -40,13 +40,16 @@
 
 #define FNN_CONV_MASKED_MR 12  /* output channels per row panel */
 #define FNN_CONV_MASKED_NR 32  /* pixels per work unit */
+/* The most taps (kh * kw) the AVX2 tiles take: each tile keeps its taps' lane masks on the stack
+ * (2 x 32 bytes a tap); a larger kernel goes through the packing path (same bits). */
+#define FNN_CONV_MASKED_AVX2_TAPS 49
 
 /* Whether fnn_conv_masked_fwd can compute this float32 convolution at SIMD level simd. */
 static inline int fnn_conv_masked_applies(int simd, const fnn_conv_geom *g)
 {
 #if FNN_X86
     return simd >= FNN_SIMD_AVX2 && g->sh == 1 && g->sw == 1 && g->OW == g->W && g->OH > 0
-        && g->OW > 0;
+        && g->OW > 0 && (simd >= FNN_SIMD_AVX512 || g->kh * g->kw <= FNN_CONV_MASKED_AVX2_TAPS);
 #else
     (void)simd;
     (void)g;
@@ -103,10 +106,11 @@ static void fnn_conv_masked_pack_w(const float *w2, ptrdiff_t OC, ptrdiff_t K, f
 
 #if FNN_X86
 /* One tile body for both levels.  VT is the vector type, V its floats; SET1/FMADD/ADD/MAX/
- * ZERO/STOREU its intrinsics; LOAD_B(b, m, v) loads vector v (0 or 1) of a tap's row at b, the
+ * ZERO/STOREU its intrinsics; LOAD_B(b, t, m, v) loads vector v (0 or 1) of tap t's row at b, the
  * lanes of the tap's mask m (bit l: lane l of the tile) that are clear as zeros, never reading
  * them.  AVX-512: opmask loads.  AVX2 has no opmask registers: vmaskmovps, with its lane masks
- * looked up per byte of m (fnn_conv_masked_lanes). */
+ * looked up per byte of m (fnn_conv_masked_lanes) once per tile (TILE_PREP).  TILE_PREP runs
+ * before the loops (nothing at AVX-512). */
 
 /* fnn_conv_masked_lanes[b]: the 8 lane masks (-1 or 0) of the bits of byte b. */
 #define FNN_CONV_LANES1(b) {-((b) & 1), -((b) >> 1 & 1), -((b) >> 2 & 1), -((b) >> 3 & 1),   \
@@ -177,6 +181,7 @@ static void NAME(const fnn_conv_geom *g, const ptrdiff_t *off, const uint32_t *m
     VT c7a = c0a, c7b = c0a, c8a = c0a, c8b = c0a, c9a = c0a, c9b = c0a, c10a = c0a;           \
     VT c10b = c0a, c11a = c0a, c11b = c0a;                                                     \
     ptrdiff_t c, t;                                                                            \
+    TILE_PREP                                                                                  \
     /* fetch the tile's output lines while it computes: its stores would wait for them */     \
     for (c = 0; c < rows; c++) {                                                               \
         __builtin_prefetch(y + c * P, 1, 3);                                                   \
@@ -186,7 +191,7 @@ static void NAME(const fnn_conv_geom *g, const ptrdiff_t *off, const uint32_t *m
         for (t = 0; t < T; t++, ap += FNN_CONV_MASKED_MR) {                                    \
             const float *b = x + off[t];                                                       \
             const uint32_t m = mask[t] >> shift;                                               \
-            const VT b0 = LOAD_B(b, m, 0), b1 = VECS > 1 ? LOAD_B(b, m, 1) : b0;               \
+            const VT b0 = LOAD_B(b, t, m, 0), b1 = VECS > 1 ? LOAD_B(b, t, m, 1) : b0;         \
             FNN_CONV_MASKED_ROW(0) FNN_CONV_MASKED_ROW(1) FNN_CONV_MASKED_ROW(2)               \
             FNN_CONV_MASKED_ROW(3) FNN_CONV_MASKED_ROW(4) FNN_CONV_MASKED_ROW(5)               \
             FNN_CONV_MASKED_ROW(6) FNN_CONV_MASKED_ROW(7) FNN_CONV_MASKED_ROW(8)               \
@@ -207,7 +212,8 @@ static void NAME(const fnn_conv_geom *g, const ptrdiff_t *off, const uint32_t *m
 #define MAX _mm512_max_ps
 #define ZERO _mm512_setzero_ps
 #define STOREU _mm512_storeu_ps
-#define LOAD_B(b, m, v) _mm512_maskz_loadu_ps((__mmask16)((m) >> 16 * (v)), (b) + 16 * (v))
+#define TILE_PREP
+#define LOAD_B(b, t, m, v) _mm512_maskz_loadu_ps((__mmask16)((m) >> 16 * (v)), (b) + 16 * (v))
 FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_12x32, "avx512f", 12, 2)
 FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_8x32, "avx512f", 8, 2)
 FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_4x32, "avx512f", 4, 2)
@@ -222,6 +228,7 @@ FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_4x16, "avx512f", 4, 1)
 #undef MAX
 #undef ZERO
 #undef STOREU
+#undef TILE_PREP
 #undef LOAD_B
 
 /* AVX2 + FMA: 6 x 16 (12 ymm accumulators, the AVX2 GEMM's tile) */
@@ -233,9 +240,16 @@ FNN_CONV_MASKED_TILE(fnn_conv_masked_avx512_4x16, "avx512f", 4, 1)
 #define MAX _mm256_max_ps
 #define ZERO _mm256_setzero_ps
 #define STOREU _mm256_storeu_ps
-#define LOAD_B(b, m, v)                                                                        \
-    _mm256_maskload_ps((b) + 8 * (v), _mm256_load_si256(                                       \
-        (const __m256i *)fnn_conv_masked_lanes[(m) >> 8 * (v) & 255]))
+/* The tile's lane masks, tap by tap, looked up once per tile instead of at every k: the lookup
+ * (shift, byte, table load) sat on each k step's load chain, once per input channel. */
+#define TILE_PREP                                                                              \
+    __m256i lanes[FNN_CONV_MASKED_AVX2_TAPS][2];                                               \
+    for (t = 0; t < T; t++) {                                                                  \
+        const uint32_t mt = mask[t] >> shift;                                                  \
+        lanes[t][0] = _mm256_load_si256((const __m256i *)fnn_conv_masked_lanes[mt & 255]);     \
+        lanes[t][1] = _mm256_load_si256((const __m256i *)fnn_conv_masked_lanes[mt >> 8 & 255]);\
+    }
+#define LOAD_B(b, t, m, v) _mm256_maskload_ps((b) + 8 * (v), lanes[t][v])
 FNN_CONV_MASKED_TILE(fnn_conv_masked_avx2_6x16, "avx2,fma", 6, 2)
 FNN_CONV_MASKED_TILE(fnn_conv_masked_avx2_4x16, "avx2,fma", 4, 2)
 FNN_CONV_MASKED_TILE(fnn_conv_masked_avx2_2x16, "avx2,fma", 2, 2)
@@ -250,6 +264,7 @@ FNN_CONV_MASKED_TILE(fnn_conv_masked_avx2_2x8, "avx2,fma", 2, 1)
 #undef MAX
 #undef ZERO
 #undef STOREU
+#undef TILE_PREP
 #undef LOAD_B
 #undef FNN_CONV_MASKED_TILE
 #undef FNN_CONV_MASKED_STORE
