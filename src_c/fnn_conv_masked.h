@@ -190,8 +190,9 @@ static void NAME(const fnn_conv_geom *g, const ptrdiff_t *off, const uint32_t *m
     for (c = 0; c < g->C; c++, x += HW)                                                        \
         for (t = 0; t < T; t++, ap += FNN_CONV_MASKED_MR) {                                    \
             const float *b = x + off[t];                                                       \
-            const uint32_t m = mask[t] >> shift;                                               \
+            const uint32_t m = mask[t] >> shift;  /* (unused where TILE_PREP did the lookup) */\
             const VT b0 = LOAD_B(b, t, m, 0), b1 = VECS > 1 ? LOAD_B(b, t, m, 1) : b0;         \
+            (void)m;                                                                           \
             FNN_CONV_MASKED_ROW(0) FNN_CONV_MASKED_ROW(1) FNN_CONV_MASKED_ROW(2)               \
             FNN_CONV_MASKED_ROW(3) FNN_CONV_MASKED_ROW(4) FNN_CONV_MASKED_ROW(5)               \
             FNN_CONV_MASKED_ROW(6) FNN_CONV_MASKED_ROW(7) FNN_CONV_MASKED_ROW(8)               \
