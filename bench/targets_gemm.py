@@ -110,7 +110,7 @@ def main():
     limiter = threadpoolctl.threadpool_limits(args.threads) if threadpoolctl else None
     blocks = args.blocks or (2 if args.quick else 5)
     # --quick runs fewer blocks, not shorter ones: in blocks of 0.01 s the first milliseconds
-    # after a pause or after NumPy's block (whose idle OpenBLAS threads busy-wait ~0.1 s)
+    # after a pause or after NumPy's block (whose idle OpenBLAS threads busy-wait a while)
     # weighed so much that a quiet 2-core machine showed fastnn far slower than it is
     # (bench/README.md, stop 20).
     pause = 0.5

@@ -36,6 +36,7 @@ typedef struct {
     int64_t mc, nc;                     /* cache blocking: multiples of mr / nr */
     const fnn_gemm_src *a_src, *b_src;  /* caller's packing routines, or NULL (fnn_gemm.h) */
     int direct_a;   /* read full A micro-panels in place instead of packing them */
+    int whole_b;    /* pack each B block whole, row by row, up front, not lazily per panel */
     int failed;     /* set when a packing buffer could not be allocated with a source given */
     int64_t kb;     /* k-block length (<= KC): depends on K and KC only, never on the threads */
 } FNN_F(args_t);
@@ -255,11 +256,6 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
     FNN_T *bufA, *bufB;
     int64_t jc, pc, ic, jr, ir;
     int reuse_a = 0;
-    /* B's rows a page or more apart: a lazily packed micro-panel would read each of its kc rows
-     * on another page, a short strided stream per panel; pack the whole block row by row instead
-     * (each row one contiguous read; fnn_gemm_pack.h). */
-    const int whole_b = g->b_src == NULL && g->b_cs == 1
-                        && g->b_rs * (int64_t)sizeof(FNN_T) >= FNN_GEMM_WHOLE_B_ROW_BYTES;
     size_t capA0;
     if (m0 >= m1 || n0 >= n1)
         return;
@@ -312,7 +308,7 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
                 const int64_t nc = n1 - jc < NC ? n1 - jc : NC;
                 if (g->b_src != NULL)
                     g->b_src->pack(g->b_src->ctx, bi, pc, kc, jc, nc, (int)NR, bufB);
-                else if (whole_b)
+                else if (g->whole_b)
                     g->kern->pack_nr(nc, kc, B + pc * g->b_rs + jc, 1, g->b_rs, bufB);
                 for (ir = 0; ir < mc; ir += MR) {
                     const int64_t mr = mc - ir < MR ? mc - ir : MR;
@@ -324,7 +320,7 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
                                          g->a_rs, g->a_cs, bufA + ir * kc);
                     for (jr = 0; jr < nc; jr += NR) {
                         const int64_t nr = nc - jr < NR ? nc - jr : NR;
-                        if (ir == 0 && g->b_src == NULL && !whole_b)
+                        if (ir == 0 && g->b_src == NULL && !g->whole_b)
                             g->kern->pack_nr(nr, kc, B + pc * g->b_rs + (jc + jr) * g->b_cs,
                                              g->b_cs, g->b_rs, bufB + jr * kc);
                         /* fetch the next tile of C into L1 while this one computes: the
@@ -633,6 +629,11 @@ static int FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
     g.a_src = a_src;
     g.b_src = b_src;
     g.direct_a = direct_a;
+    /* B's rows a page or more apart: a lazily packed micro-panel would read each of its kc rows
+     * on another page, a short strided stream per panel; pack the whole block row by row instead
+     * (each row one contiguous read; fnn_gemm_pack.h). */
+    g.whole_b = b_src == NULL && b_cs == 1
+                && b_rs * (int64_t)sizeof(FNN_T) >= FNN_GEMM_WHOLE_B_ROW_BYTES;
     g.failed = 0;
     /* Equal k-blocks of at most KC (K = 257 with KC = 256 runs as 129 + 128, not 256 + 1).
      * Where the blocks end never changes a result (fnn_gemm_ukr.h). */

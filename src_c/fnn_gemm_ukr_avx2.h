@@ -253,6 +253,17 @@ static void NAME(int64_t n, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, 
     if (n > 2 * W)                                                                                \
         HALF(n - 2 * W, kc, a, a_rs, a_cs, b + 2 * W, b_rs, c + 2 * W, rs_c, load);               \
 }
+/* One element type's in-place kernels, named P##narrow1 .. P##rows4 */
+#define FNN_GEMM_UKR_AVX2_INPLACE_SET(P)                                                         \
+    FNN_GEMM_UKR_AVX2_INPLACE(P##narrow1, 1, 2)                                                  \
+    FNN_GEMM_UKR_AVX2_INPLACE(P##narrow2, 2, 2)                                                  \
+    FNN_GEMM_UKR_AVX2_INPLACE(P##narrow3, 3, 2)                                                  \
+    FNN_GEMM_UKR_AVX2_INPLACE(P##narrow4, 4, 2)                                                  \
+    FNN_GEMM_UKR_AVX2_INPLACE(P##narrow6, 6, 2)                                                  \
+    FNN_GEMM_UKR_AVX2_INPLACE(P##rows1, 1, 4)                                                    \
+    FNN_GEMM_UKR_AVX2_INPLACE(P##rows2, 2, 4)                                                    \
+    FNN_GEMM_UKR_AVX2_HALVES(P##rows3, P##narrow3)                                               \
+    FNN_GEMM_UKR_AVX2_HALVES(P##rows4, P##narrow4)
 
 /* float: the element type and its intrinsics, for the bodies above */
 #define T float
@@ -267,15 +278,7 @@ static void NAME(int64_t n, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, 
 #define BCAST _mm256_broadcast_ss
 #define FMADD _mm256_fmadd_ps
 #define ZERO _mm256_setzero_ps
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_narrow1, 1, 2)
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_narrow2, 2, 2)
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_narrow3, 3, 2)
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_narrow4, 4, 2)
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_narrow6, 6, 2)
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_rows1, 1, 4)
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_sgemm_ukr_avx2_rows2, 2, 4)
-FNN_GEMM_UKR_AVX2_HALVES(fnn_sgemm_ukr_avx2_rows3, fnn_sgemm_ukr_avx2_narrow3)
-FNN_GEMM_UKR_AVX2_HALVES(fnn_sgemm_ukr_avx2_rows4, fnn_sgemm_ukr_avx2_narrow4)
+FNN_GEMM_UKR_AVX2_INPLACE_SET(fnn_sgemm_ukr_avx2_)
 #undef T
 #undef VT
 #undef MT
@@ -302,15 +305,7 @@ FNN_GEMM_UKR_AVX2_HALVES(fnn_sgemm_ukr_avx2_rows4, fnn_sgemm_ukr_avx2_narrow4)
 #define BCAST _mm256_broadcast_sd
 #define FMADD _mm256_fmadd_pd
 #define ZERO _mm256_setzero_pd
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_narrow1, 1, 2)
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_narrow2, 2, 2)
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_narrow3, 3, 2)
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_narrow4, 4, 2)
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_narrow6, 6, 2)
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_rows1, 1, 4)
-FNN_GEMM_UKR_AVX2_INPLACE(fnn_dgemm_ukr_avx2_rows2, 2, 4)
-FNN_GEMM_UKR_AVX2_HALVES(fnn_dgemm_ukr_avx2_rows3, fnn_dgemm_ukr_avx2_narrow3)
-FNN_GEMM_UKR_AVX2_HALVES(fnn_dgemm_ukr_avx2_rows4, fnn_dgemm_ukr_avx2_narrow4)
+FNN_GEMM_UKR_AVX2_INPLACE_SET(fnn_dgemm_ukr_avx2_)
 #undef T
 #undef VT
 #undef MT
@@ -325,6 +320,7 @@ FNN_GEMM_UKR_AVX2_HALVES(fnn_dgemm_ukr_avx2_rows4, fnn_dgemm_ukr_avx2_narrow4)
 #undef ZERO
 #undef FNN_GEMM_UKR_AVX2_INPLACE
 #undef FNN_GEMM_UKR_AVX2_HALVES
+#undef FNN_GEMM_UKR_AVX2_INPLACE_SET
 #undef FNN_IPX_LOAD
 #undef FNN_IPX_LOAD_ROW
 #undef FNN_IPX_FMA
