@@ -203,6 +203,23 @@ static inline void FNN_F(prefetch_tile)(const FNN_F(args_t) *g, const FNN_T *c, 
     }
 }
 
+/* Prefetch rows [k0, k1) of B's columns [col, col + cols) (row-major B, rows b_rs apart): the
+ * next whole-B block, fetched a slice per row panel while this block computes, so that its
+ * packing finds the rows in cache.  Each row is a short run a page or more from the next, which
+ * the hardware prefetcher does not follow.  Only a hint: it never changes a value. */
+static inline void FNN_F(prefetch_b_rows)(const FNN_F(args_t) *g, const FNN_T *B, int64_t k0,
+                                          int64_t k1, int64_t col, int64_t cols)
+{
+    int64_t k, off;
+    const int64_t bytes = cols * (int64_t)sizeof(FNN_T);
+    for (k = k0; k < k1; k++) {
+        const char *row = (const char *)(B + k * g->b_rs + col);
+        for (off = 0; off < bytes; off += 64)
+            __builtin_prefetch(row + off, 0, 2);
+        __builtin_prefetch(row + bytes - 1, 0, 2);
+    }
+}
+
 /* Last-resort path when a packing buffer cannot be allocated: a plain strided loop, so an
  * out-of-memory condition degrades speed, never correctness or safety. */
 static void FNN_F(task_naive)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t m1,
@@ -312,6 +329,10 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
                     g->kern->pack_nr(nc, kc, B + pc * g->b_rs + jc, 1, g->b_rs, bufB);
                 for (ir = 0; ir < mc; ir += MR) {
                     const int64_t mr = mc - ir < MR ? mc - ir : MR;
+                    if (g->whole_b && jc + NC < n1)
+                        FNN_F(prefetch_b_rows)(g, B + pc * g->b_rs, kc * ir / mc,
+                                               kc * (ir + mr) / mc, jc + NC,
+                                               n1 - jc - NC < NC ? n1 - jc - NC : NC);
                     const FNN_T *ad = (g->direct_a && mr == MR)
                         ? A + (ic + ir) * g->a_rs + pc * g->a_cs : NULL;
                     if (jc == n0 && g->a_src == NULL && ad == NULL && !reuse_a)

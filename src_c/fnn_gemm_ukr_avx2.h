@@ -153,6 +153,101 @@ FNN_GEMM_UKR_AVX2_DIRECT(fnn_dgemm_ukr_avx2_direct_6x8, double, __m256d, _mm256_
                          _mm256_setzero_pd, 4)
 #undef FNN_GEMM_UKR_AVX2_DIRECT
 
+/* The edge kernels, packed A and B as in the full tile: the top ROWS (2 or 4) rows of a tile
+ * ("top", the last row panel of an M that leaves 1-4 rows) and the left vector of the top ROWS
+ * (2, 4 or 6) rows ("left", the last column panel when it holds at most W columns).  The full
+ * kernel would compute the padding at full cost; an edge kernel skips it, with the same chain
+ * per element, so the same bits.  With fewer than 8 accumulators an edge kernel waits on the
+ * FMA latency rather than the ports, so it saves less than its share of FMAs: still a third of
+ * the panel's time for top 4. */
+#define FNN_AVX2_EDGE_ROW(r)                                                                      \
+    if (ROWS > r) {                                                                               \
+        VT ar = BCAST(a + (r));                                                                   \
+        c##r##0 = FMADD(ar, b0, c##r##0);                                                         \
+        if (VECS > 1)                                                                             \
+            c##r##1 = FMADD(ar, b1, c##r##1);                                                     \
+    }
+#define FNN_AVX2_EDGE_LOAD_C(r)                                                                   \
+    if (ROWS > r) {                                                                               \
+        c##r##0 = LOADU(c + (r) * rs_c);                                                          \
+        if (VECS > 1)                                                                             \
+            c##r##1 = LOADU(c + (r) * rs_c + W);                                                  \
+    }
+#define FNN_AVX2_EDGE_STORE_C(r)                                                                  \
+    if (ROWS > r) {                                                                               \
+        STOREU(c + (r) * rs_c, c##r##0);                                                          \
+        if (VECS > 1)                                                                             \
+            STOREU(c + (r) * rs_c + W, c##r##1);                                                  \
+    }
+#define FNN_GEMM_UKR_AVX2_EDGE(NAME, T, NROWS, NVECS)                                            \
+__attribute__((target("avx2,fma")))                                                               \
+static void NAME(int64_t kc, const T *a, const T *b, T *c, int64_t rs_c, int load)               \
+{                                                                                                 \
+    enum { ROWS = NROWS, VECS = NVECS };                                                          \
+    VT c00 = ZERO(), c01 = ZERO(), c10 = ZERO(), c11 = ZERO(), c20 = ZERO(), c21 = ZERO();        \
+    VT c30 = ZERO(), c31 = ZERO(), c40 = ZERO(), c41 = ZERO(), c50 = ZERO(), c51 = ZERO();        \
+    int64_t k;                                                                                    \
+    if (load) {                                                                                   \
+        FNN_AVX2_EDGE_LOAD_C(0) FNN_AVX2_EDGE_LOAD_C(1) FNN_AVX2_EDGE_LOAD_C(2)                   \
+        FNN_AVX2_EDGE_LOAD_C(3) FNN_AVX2_EDGE_LOAD_C(4) FNN_AVX2_EDGE_LOAD_C(5)                   \
+    }                                                                                             \
+    for (k = 0; k < kc; k++) {                                                                    \
+        VT b0 = LOAD(b), b1 = VECS > 1 ? LOAD(b + W) : b0;                                        \
+        _mm_prefetch((const char *)(b + 16 * W), _MM_HINT_T0);  /* as in the full tile */         \
+        FNN_AVX2_EDGE_ROW(0) FNN_AVX2_EDGE_ROW(1) FNN_AVX2_EDGE_ROW(2)                            \
+        FNN_AVX2_EDGE_ROW(3) FNN_AVX2_EDGE_ROW(4) FNN_AVX2_EDGE_ROW(5)                            \
+        a += 6;                                                                                   \
+        b += 2 * W;                                                                               \
+    }                                                                                             \
+    FNN_AVX2_EDGE_STORE_C(0) FNN_AVX2_EDGE_STORE_C(1) FNN_AVX2_EDGE_STORE_C(2)                    \
+    FNN_AVX2_EDGE_STORE_C(3) FNN_AVX2_EDGE_STORE_C(4) FNN_AVX2_EDGE_STORE_C(5)                    \
+}
+#define FNN_GEMM_UKR_AVX2_EDGE_SET(P, T)                                                         \
+    FNN_GEMM_UKR_AVX2_EDGE(P##top2, T, 2, 2)                                                     \
+    FNN_GEMM_UKR_AVX2_EDGE(P##top4, T, 4, 2)                                                     \
+    FNN_GEMM_UKR_AVX2_EDGE(P##top2_left, T, 2, 1)                                                \
+    FNN_GEMM_UKR_AVX2_EDGE(P##top4_left, T, 4, 1)                                                \
+    FNN_GEMM_UKR_AVX2_EDGE(P##left, T, 6, 1)
+#define VT __m256
+#define W 8
+#define LOAD _mm256_load_ps
+#define LOADU _mm256_loadu_ps
+#define STOREU _mm256_storeu_ps
+#define BCAST _mm256_broadcast_ss
+#define FMADD _mm256_fmadd_ps
+#define ZERO _mm256_setzero_ps
+FNN_GEMM_UKR_AVX2_EDGE_SET(fnn_sgemm_ukr_avx2_6x16_, float)
+#undef VT
+#undef W
+#undef LOAD
+#undef LOADU
+#undef STOREU
+#undef BCAST
+#undef FMADD
+#undef ZERO
+#define VT __m256d
+#define W 4
+#define LOAD _mm256_load_pd
+#define LOADU _mm256_loadu_pd
+#define STOREU _mm256_storeu_pd
+#define BCAST _mm256_broadcast_sd
+#define FMADD _mm256_fmadd_pd
+#define ZERO _mm256_setzero_pd
+FNN_GEMM_UKR_AVX2_EDGE_SET(fnn_dgemm_ukr_avx2_6x8_, double)
+#undef VT
+#undef W
+#undef LOAD
+#undef LOADU
+#undef STOREU
+#undef BCAST
+#undef FMADD
+#undef ZERO
+#undef FNN_GEMM_UKR_AVX2_EDGE_SET
+#undef FNN_GEMM_UKR_AVX2_EDGE
+#undef FNN_AVX2_EDGE_STORE_C
+#undef FNN_AVX2_EDGE_LOAD_C
+#undef FNN_AVX2_EDGE_ROW
+
 /* lane i of the mask is on when i < n */
 __attribute__((target("avx2,fma")))
 static inline __m256i fnn_avx2_mask_ps(int64_t n)
