@@ -329,10 +329,6 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
                     g->kern->pack_nr(nc, kc, B + pc * g->b_rs + jc, 1, g->b_rs, bufB);
                 for (ir = 0; ir < mc; ir += MR) {
                     const int64_t mr = mc - ir < MR ? mc - ir : MR;
-                    if (g->whole_b && jc + NC < n1)
-                        FNN_F(prefetch_b_rows)(g, B + pc * g->b_rs, kc * ir / mc,
-                                               kc * (ir + mr) / mc, jc + NC,
-                                               n1 - jc - NC < NC ? n1 - jc - NC : NC);
                     const FNN_T *ad = (g->direct_a && mr == MR)
                         ? A + (ic + ir) * g->a_rs + pc * g->a_cs : NULL;
                     if (jc == n0 && g->a_src == NULL && ad == NULL && !reuse_a)
@@ -341,6 +337,14 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
                                          g->a_rs, g->a_cs, bufA + ir * kc);
                     for (jr = 0; jr < nc; jr += NR) {
                         const int64_t nr = nc - jr < NR ? nc - jr : NR;
+                        if (g->whole_b && jc + NC < n1) {
+                            const int64_t njr = (nc + NR - 1) / NR;
+                            const int64_t slots = (mc + MR - 1) / MR * njr;
+                            const int64_t slot = ir / MR * njr + jr / NR;
+                            FNN_F(prefetch_b_rows)(g, B + pc * g->b_rs, kc * slot / slots,
+                                                   kc * (slot + 1) / slots, jc + NC,
+                                                   n1 - jc - NC < NC ? n1 - jc - NC : NC);
+                        }
                         if (ir == 0 && g->b_src == NULL && !g->whole_b)
                             g->kern->pack_nr(nr, kc, B + pc * g->b_rs + (jc + jr) * g->b_cs,
                                              g->b_cs, g->b_rs, bufB + jr * kc);
