@@ -1,3 +1,4 @@
+#define _GNU_SOURCE 1  /* sched_getcpu, sched_setaffinity (fnn_openmp.h) */
 /* fastnn's GEMM: packed, cache-blocked, register-tiled (BLIS-style), OpenMP over output tiles.
  * The API and its contract are in fnn_gemm.h; docs/kernels/gemm.md explains the design.
  *

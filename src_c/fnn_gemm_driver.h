@@ -416,9 +416,12 @@ static void FNN_F(run)(const FNN_F(args_t) *g, int64_t batch, int nthreads)
 #if FNN_HAVE_OPENMP
     if (nthreads > 1) {
         const int64_t pm = (M + MR - 1) / MR, pn = (N + NR - 1) / NR;
+        const int caller_cpu = fnn_current_cpu();
         #pragma omp parallel num_threads(nthreads)
         {
             unsigned csr = fnn_ftz_enter();
+            if (fnn_omp_thread_num() != 0)
+                (void)fnn_omp_unstack(caller_cpu);   /* fnn_openmp.h: a worker on our CPU */
             FNN_F(a_held_t) held = {-1, -1};
             int64_t t;
             #pragma omp for schedule(static)
@@ -521,10 +524,13 @@ static void FNN_F(run_inplace)(const FNN_F(args_t) *g, int mode, int64_t batch, 
         nthreads = (int)nunits;
 #if FNN_HAVE_OPENMP
     if (nthreads > 1) {
+        const int caller_cpu = fnn_current_cpu();
         #pragma omp parallel num_threads(nthreads)
         {
             unsigned csr = fnn_ftz_enter();
             int64_t t;
+            if (fnn_omp_thread_num() != 0)
+                (void)fnn_omp_unstack(caller_cpu);
             #pragma omp for schedule(static)
             for (t = 0; t < nunits; t++) {
                 const int64_t bi = t / per, u = t % per;

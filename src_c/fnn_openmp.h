@@ -18,6 +18,43 @@ static inline int fnn_omp_thread_num(void) { return 0; }
 static inline int fnn_omp_version(void) { return 0; }
 #endif
 
+/* A worker stacked on its caller's CPU (docs/threads.md, "3. A worker on its caller's CPU").
+ * After an idle pause a woken OpenMP worker can be placed on the CPU of the thread that opened
+ * the region, with another CPU idle (some kernels pack runnable threads onto few CPUs on
+ * purpose: the Firecracker guest kernel of this project's VMs has a sched_vcpu_pack setting);
+ * the two then take turns on one CPU, and a bounded spin keeps either from looking runnable long
+ * enough for the load balancer to separate them.  So each worker, at the start of a region,
+ * compares its CPU with the caller's (read just before the region: sched_getcpu is a vDSO call,
+ * tens of ns) and, if they are the same, leaves: it excludes that CPU from its affinity mask,
+ * which migrates it at once, and gives the mask back, which does not move it again.  Two
+ * system calls, only when stacked; never a change to any result.
+ * fnn_omp_unstack returns 1 when it moved the thread, 0 when the thread was not on that CPU or
+ * cannot leave it (its mask holds no other CPU), -1 when a system call failed. */
+#if defined(__linux__) && defined(_GNU_SOURCE)
+#include <sched.h>
+#define FNN_HAVE_UNSTACK 1
+static inline int fnn_current_cpu(void) { return sched_getcpu(); }
+static inline int fnn_omp_unstack(int caller_cpu)
+{
+    cpu_set_t mask, away;
+    if (caller_cpu < 0 || caller_cpu >= CPU_SETSIZE || sched_getcpu() != caller_cpu)
+        return 0;
+    if (sched_getaffinity(0, sizeof mask, &mask) != 0)
+        return -1;
+    if (!CPU_ISSET(caller_cpu, &mask) || CPU_COUNT(&mask) < 2)
+        return 0;
+    away = mask;
+    CPU_CLR(caller_cpu, &away);
+    if (sched_setaffinity(0, sizeof away, &away) != 0)
+        return -1;
+    return sched_setaffinity(0, sizeof mask, &mask) == 0 ? 1 : -1;
+}
+#else
+#define FNN_HAVE_UNSTACK 0
+static inline int fnn_current_cpu(void) { return -1; }
+static inline int fnn_omp_unstack(int caller_cpu) { (void)caller_cpu; return 0; }
+#endif
+
 /* One step of libgomp's spin-wait (config/linux/wait.h, do_spin): a relaxed load of the flag
  * it waits on, a compare, and cpu_relax().  The pause instruction's latency is what varies:
  * from ~10 to ~140 cycles across x86 generations, so the same GOMP_SPINCOUNT spins 3 ns/step on

@@ -383,3 +383,60 @@ def test_a_forked_child_starts_the_adapter_afresh():
             os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+# -- a worker on its caller's CPU (src_c/fnn_openmp.h, fnn_omp_unstack) -----------------------
+
+def _unstack_or_skip():
+    from fastnn.kernels import _runtime
+    if _runtime._unstack_from(-1) is None:
+        pytest.skip("no sched_getcpu/sched_setaffinity here (not Linux)")
+    if not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs at least two CPUs in this process's affinity mask")
+    return _runtime._unstack_from
+
+
+def test_a_thread_on_the_callers_cpu_is_moved_off_it_and_keeps_its_mask():
+    unstack = _unstack_or_skip()
+    mask = os.sched_getaffinity(0)
+    cpu = min(mask)
+    moved = 0
+    try:
+        for _ in range(20):
+            # put this thread on `cpu`, give the mask back (the thread stays where it is)
+            os.sched_setaffinity(0, {cpu})
+            os.sched_setaffinity(0, mask)
+            result, after = unstack(cpu)
+            assert result in (0, 1)
+            assert os.sched_getaffinity(0) == mask
+            if result == 1:
+                moved += 1
+                assert after != cpu and after in mask
+    finally:
+        os.sched_setaffinity(0, mask)
+    # right after the pin the thread is almost always still on `cpu`: the helper must move it
+    assert moved >= 10
+
+
+def test_unstack_leaves_a_thread_elsewhere_or_with_nowhere_to_go():
+    unstack = _unstack_or_skip()
+    mask = os.sched_getaffinity(0)
+    cpu, other = sorted(mask)[:2]
+    try:
+        os.sched_setaffinity(0, {other})
+        assert unstack(cpu) == (0, other)            # not on that CPU: nothing to do
+        os.sched_setaffinity(0, {cpu})
+        assert unstack(cpu) == (0, cpu)              # its mask holds no other CPU: it stays
+        assert os.sched_getaffinity(0) == {cpu}
+    finally:
+        os.sched_setaffinity(0, mask)
+
+
+@pytest.mark.parametrize("bad, error", [("0", TypeError), (True, TypeError), (1.0, TypeError),
+                                        (-2, ValueError), (1 << 20, ValueError)])
+def test_unstack_hook_validates_the_cpu(bad, error):
+    from fastnn.kernels import _runtime
+    if _runtime._unstack_from(-1) is None:
+        pytest.skip("not Linux")
+    with pytest.raises(error, match="cpu"):
+        _runtime._unstack_from(bad)

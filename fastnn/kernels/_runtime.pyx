@@ -15,7 +15,10 @@ cdef extern from "fnn_cpu.h" nogil:
 
 cdef extern from "fnn_openmp.h" nogil:
     int FNN_HAVE_OPENMP
+    int FNN_HAVE_UNSTACK
     int fnn_omp_version()
+    int fnn_current_cpu()
+    int fnn_omp_unstack(int caller_cpu)
 
 import os
 
@@ -87,3 +90,19 @@ def _from_env():
 
 
 _from_env()
+
+
+def _unstack_from(cpu):
+    """Test hook for the GEMM's worker placement (src_c/fnn_openmp.h, fnn_omp_unstack): move the
+    calling thread off CPU ``cpu`` if it is running there.  Returns ``(result, cpu_after)``:
+    result 1 moved, 0 not there or nowhere else to go, -1 a system call failed; ``cpu_after``
+    the CPU it runs on afterwards (-1 where unknown).  ``None`` where the platform has no such
+    mechanism (not Linux)."""
+    if not FNN_HAVE_UNSTACK:
+        return None
+    if isinstance(cpu, bool) or not isinstance(cpu, int):
+        raise TypeError("cpu must be an int, got %s" % type(cpu).__name__)
+    if not -1 <= cpu < 1 << 20:
+        raise ValueError("cpu must be in [-1, 2**20), got %d" % cpu)
+    moved = fnn_omp_unstack(cpu)
+    return moved, fnn_current_cpu()
