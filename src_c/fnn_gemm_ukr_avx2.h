@@ -9,7 +9,9 @@
  * + 1 broadcast of A = 15 of the 16 ymm registers, so nothing spills.  Per k: 2 aligned loads of
  * B, 6 broadcasts of A, 12 FMAs: the FMAs, not the loads, are the bottleneck.  The packed B panel
  * is 64-byte aligned and NR*sizeof(T) = 64 bytes, so every B load is aligned.  Double 6 x 8 is
- * the same plan with 4 doubles per ymm.
+ * the same plan with 4 doubles per ymm.  The k loop is unrolled by 4 (the loop counter and
+ * pointer updates shared by four steps; measured in docs/engineering-notes.md); the order of the
+ * FMAs of each element is unchanged, so are the bits.
  */
 #ifndef FNN_GEMM_UKR_AVX2_H
 #define FNN_GEMM_UKR_AVX2_H
@@ -42,6 +44,7 @@ static void fnn_sgemm_ukr_avx2_6x16(int64_t kc, const float *a, const float *b, 
         c00 = c01 = c10 = c11 = c20 = c21 = _mm256_setzero_ps();
         c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
     }
+    #pragma GCC unroll 4
     for (k = 0; k < kc; k++) {
         __m256 b0 = _mm256_load_ps(b);
         __m256 b1 = _mm256_load_ps(b + 8);
@@ -89,6 +92,7 @@ static void fnn_dgemm_ukr_avx2_6x8(int64_t kc, const double *a, const double *b,
         c00 = c01 = c10 = c11 = c20 = c21 = _mm256_setzero_pd();
         c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_pd();
     }
+    #pragma GCC unroll 4
     for (k = 0; k < kc; k++) {
         __m256d b0 = _mm256_load_pd(b);
         __m256d b1 = _mm256_load_pd(b + 4);
