@@ -1,4 +1,6 @@
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1  /* sched_getcpu, sched_setaffinity (fnn_openmp.h) */
+#endif
 /* fastnn's GEMM: packed, cache-blocked, register-tiled (BLIS-style), OpenMP over output tiles.
  * The API and its contract are in fnn_gemm.h; docs/kernels/gemm.md explains the design.
  *

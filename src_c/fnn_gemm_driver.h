@@ -204,9 +204,9 @@ static inline void FNN_F(prefetch_tile)(const FNN_F(args_t) *g, const FNN_T *c, 
 }
 
 /* Prefetch rows [k0, k1) of B's columns [col, col + cols) (row-major B, rows b_rs apart): the
- * next whole-B block, fetched a slice per row panel while this block computes, so that its
- * packing finds the rows in cache.  Each row is a short run a page or more from the next, which
- * the hardware prefetcher does not follow.  Only a hint: it never changes a value. */
+ * next whole-B block, fetched a slice before each micro-kernel call while this block computes,
+ * so that its packing finds the rows in cache.  Each row is a short run a page or more from the
+ * next, which the hardware prefetcher does not follow.  Only a hint: it never changes a value. */
 static inline void FNN_F(prefetch_b_rows)(const FNN_F(args_t) *g, const FNN_T *B, int64_t k0,
                                           int64_t k1, int64_t col, int64_t cols)
 {

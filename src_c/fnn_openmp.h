@@ -18,7 +18,7 @@ static inline int fnn_omp_thread_num(void) { return 0; }
 static inline int fnn_omp_version(void) { return 0; }
 #endif
 
-/* A worker stacked on its caller's CPU (docs/threads.md, "3. A worker on its caller's CPU").
+/* A worker stacked on its caller's CPU (docs/threads.md, "4. A worker on its caller's CPU").
  * After an idle pause a woken OpenMP worker can be placed on the CPU of the thread that opened
  * the region, with another CPU idle (some kernels pack runnable threads onto few CPUs on
  * purpose: the Firecracker guest kernel of this project's VMs has a sched_vcpu_pack setting);
