@@ -86,16 +86,14 @@ static const fnn_dkernel_t fnn_d_kernel_generic = {
 #if FNN_X86
 /* The AVX2 edge kernels compute 2, 4 or 6 rows (fnn_gemm_ukr_avx2.h): rows 1-2 of a tile go
  * to the 2-row kernel, 3-4 to the 4-row one, 5 (left half only) to the 6-row one. */
-#define FNN_AVX2_EDGE_ROWS {0, 2, 2, 4, 4, 6, 6}
+#define FNN_AVX2_EDGES(P)                                                                         \
+    .ukr_top = {NULL, P##top2, P##top2, P##top4, P##top4},                                        \
+    .ukr_left = {NULL, P##top2_left, P##top2_left, P##top4_left, P##top4_left, P##left, P##left}, \
+    .edge_rows = {0, 2, 2, 4, 4, 6, 6}
 static const fnn_skernel_t fnn_s_kernel_avx2 = {
     .name = "avx2", .simd = FNN_SIMD_AVX2, .mr = 6, .nr = 16,
     .ukr = fnn_sgemm_ukr_avx2_6x16, .ukr_direct = fnn_sgemm_ukr_avx2_direct_6x16,
-    .ukr_top = {NULL, fnn_sgemm_ukr_avx2_6x16_top2, fnn_sgemm_ukr_avx2_6x16_top2,
-                fnn_sgemm_ukr_avx2_6x16_top4, fnn_sgemm_ukr_avx2_6x16_top4},
-    .ukr_left = {NULL, fnn_sgemm_ukr_avx2_6x16_top2_left, fnn_sgemm_ukr_avx2_6x16_top2_left,
-                 fnn_sgemm_ukr_avx2_6x16_top4_left, fnn_sgemm_ukr_avx2_6x16_top4_left,
-                 fnn_sgemm_ukr_avx2_6x16_left, fnn_sgemm_ukr_avx2_6x16_left},
-    .edge_rows = FNN_AVX2_EDGE_ROWS,
+    FNN_AVX2_EDGES(fnn_sgemm_ukr_avx2_6x16_),
     .pack_mr = fnn_s_pack_6, .pack_nr = fnn_s_pack_16, .fma_lanes = 16.0,
     .rows = {NULL, fnn_sgemm_ukr_avx2_rows1, fnn_sgemm_ukr_avx2_rows2, fnn_sgemm_ukr_avx2_rows3,
              fnn_sgemm_ukr_avx2_rows4}, .rows_n = 32,
@@ -106,12 +104,7 @@ static const fnn_skernel_t fnn_s_kernel_avx2 = {
 static const fnn_dkernel_t fnn_d_kernel_avx2 = {
     .name = "avx2", .simd = FNN_SIMD_AVX2, .mr = 6, .nr = 8,
     .ukr = fnn_dgemm_ukr_avx2_6x8, .ukr_direct = fnn_dgemm_ukr_avx2_direct_6x8,
-    .ukr_top = {NULL, fnn_dgemm_ukr_avx2_6x8_top2, fnn_dgemm_ukr_avx2_6x8_top2,
-                fnn_dgemm_ukr_avx2_6x8_top4, fnn_dgemm_ukr_avx2_6x8_top4},
-    .ukr_left = {NULL, fnn_dgemm_ukr_avx2_6x8_top2_left, fnn_dgemm_ukr_avx2_6x8_top2_left,
-                 fnn_dgemm_ukr_avx2_6x8_top4_left, fnn_dgemm_ukr_avx2_6x8_top4_left,
-                 fnn_dgemm_ukr_avx2_6x8_left, fnn_dgemm_ukr_avx2_6x8_left},
-    .edge_rows = FNN_AVX2_EDGE_ROWS,
+    FNN_AVX2_EDGES(fnn_dgemm_ukr_avx2_6x8_),
     .pack_mr = fnn_d_pack_6, .pack_nr = fnn_d_pack_8, .fma_lanes = 8.0,
     .rows = {NULL, fnn_dgemm_ukr_avx2_rows1, fnn_dgemm_ukr_avx2_rows2, fnn_dgemm_ukr_avx2_rows3,
              fnn_dgemm_ukr_avx2_rows4}, .rows_n = 16,

@@ -323,6 +323,11 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
                 g->a_src->pack(g->a_src->ctx, bi, pc, kc, ic, mc, (int)MR, bufA);
             for (jc = n0; jc < n1; jc += NC) {
                 const int64_t nc = n1 - jc < NC ? n1 - jc : NC;
+                /* whole B: the next block's rows, prefetched in one slice per micro-kernel call
+                 * of this block (slots of them) */
+                const int64_t next_nc = g->whole_b && jc + NC < n1
+                                        ? (n1 - jc - NC < NC ? n1 - jc - NC : NC) : 0;
+                const int64_t njr = (nc + NR - 1) / NR, slots = (mc + MR - 1) / MR * njr;
                 if (g->b_src != NULL)
                     g->b_src->pack(g->b_src->ctx, bi, pc, kc, jc, nc, (int)NR, bufB);
                 else if (g->whole_b)
@@ -337,13 +342,10 @@ static void FNN_F(task)(const FNN_F(args_t) *g, int64_t bi, int64_t m0, int64_t 
                                          g->a_rs, g->a_cs, bufA + ir * kc);
                     for (jr = 0; jr < nc; jr += NR) {
                         const int64_t nr = nc - jr < NR ? nc - jr : NR;
-                        if (g->whole_b && jc + NC < n1) {
-                            const int64_t njr = (nc + NR - 1) / NR;
-                            const int64_t slots = (mc + MR - 1) / MR * njr;
+                        if (next_nc > 0) {
                             const int64_t slot = ir / MR * njr + jr / NR;
                             FNN_F(prefetch_b_rows)(g, B + pc * g->b_rs, kc * slot / slots,
-                                                   kc * (slot + 1) / slots, jc + NC,
-                                                   n1 - jc - NC < NC ? n1 - jc - NC : NC);
+                                                   kc * (slot + 1) / slots, jc + NC, next_nc);
                         }
                         if (ir == 0 && g->b_src == NULL && !g->whole_b)
                             g->kern->pack_nr(nr, kc, B + pc * g->b_rs + (jc + jr) * g->b_cs,

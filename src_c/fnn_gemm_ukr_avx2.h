@@ -183,7 +183,7 @@ FNN_GEMM_UKR_AVX2_DIRECT(fnn_dgemm_ukr_avx2_direct_6x8, double, __m256d, _mm256_
         if (VECS > 1)                                                                             \
             STOREU(c + (r) * rs_c + W, c##r##1);                                                  \
     }
-#define FNN_GEMM_UKR_AVX2_EDGE(NAME, T, NROWS, NVECS)                                            \
+#define FNN_GEMM_UKR_AVX2_EDGE(NAME, NROWS, NVECS)                                               \
 __attribute__((target("avx2,fma")))                                                               \
 static void NAME(int64_t kc, const T *a, const T *b, T *c, int64_t rs_c, int load)               \
 {                                                                                                 \
@@ -206,51 +206,14 @@ static void NAME(int64_t kc, const T *a, const T *b, T *c, int64_t rs_c, int loa
     FNN_AVX2_EDGE_STORE_C(0) FNN_AVX2_EDGE_STORE_C(1) FNN_AVX2_EDGE_STORE_C(2)                    \
     FNN_AVX2_EDGE_STORE_C(3) FNN_AVX2_EDGE_STORE_C(4) FNN_AVX2_EDGE_STORE_C(5)                    \
 }
-#define FNN_GEMM_UKR_AVX2_EDGE_SET(P, T)                                                         \
-    FNN_GEMM_UKR_AVX2_EDGE(P##top2, T, 2, 2)                                                     \
-    FNN_GEMM_UKR_AVX2_EDGE(P##top4, T, 4, 2)                                                     \
-    FNN_GEMM_UKR_AVX2_EDGE(P##top2_left, T, 2, 1)                                                \
-    FNN_GEMM_UKR_AVX2_EDGE(P##top4_left, T, 4, 1)                                                \
-    FNN_GEMM_UKR_AVX2_EDGE(P##left, T, 6, 1)
-#define VT __m256
-#define W 8
-#define LOAD _mm256_load_ps
-#define LOADU _mm256_loadu_ps
-#define STOREU _mm256_storeu_ps
-#define BCAST _mm256_broadcast_ss
-#define FMADD _mm256_fmadd_ps
-#define ZERO _mm256_setzero_ps
-FNN_GEMM_UKR_AVX2_EDGE_SET(fnn_sgemm_ukr_avx2_6x16_, float)
-#undef VT
-#undef W
-#undef LOAD
-#undef LOADU
-#undef STOREU
-#undef BCAST
-#undef FMADD
-#undef ZERO
-#define VT __m256d
-#define W 4
-#define LOAD _mm256_load_pd
-#define LOADU _mm256_loadu_pd
-#define STOREU _mm256_storeu_pd
-#define BCAST _mm256_broadcast_sd
-#define FMADD _mm256_fmadd_pd
-#define ZERO _mm256_setzero_pd
-FNN_GEMM_UKR_AVX2_EDGE_SET(fnn_dgemm_ukr_avx2_6x8_, double)
-#undef VT
-#undef W
-#undef LOAD
-#undef LOADU
-#undef STOREU
-#undef BCAST
-#undef FMADD
-#undef ZERO
-#undef FNN_GEMM_UKR_AVX2_EDGE_SET
-#undef FNN_GEMM_UKR_AVX2_EDGE
-#undef FNN_AVX2_EDGE_STORE_C
-#undef FNN_AVX2_EDGE_LOAD_C
-#undef FNN_AVX2_EDGE_ROW
+/* One element type's edge kernels, named P##top2 .. P##left (instantiated below, with the
+ * in-place kernels, from the same per-type intrinsics) */
+#define FNN_GEMM_UKR_AVX2_EDGE_SET(P)                                                            \
+    FNN_GEMM_UKR_AVX2_EDGE(P##top2, 2, 2)                                                        \
+    FNN_GEMM_UKR_AVX2_EDGE(P##top4, 4, 2)                                                        \
+    FNN_GEMM_UKR_AVX2_EDGE(P##top2_left, 2, 1)                                                   \
+    FNN_GEMM_UKR_AVX2_EDGE(P##top4_left, 4, 1)                                                   \
+    FNN_GEMM_UKR_AVX2_EDGE(P##left, 6, 1)
 
 /* lane i of the mask is on when i < n */
 __attribute__((target("avx2,fma")))
@@ -364,7 +327,7 @@ static void NAME(int64_t n, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, 
     FNN_GEMM_UKR_AVX2_HALVES(P##rows3, P##narrow3)                                               \
     FNN_GEMM_UKR_AVX2_HALVES(P##rows4, P##narrow4)
 
-/* float: the element type and its intrinsics, for the bodies above */
+/* float: the element type and its intrinsics, for the bodies above (in-place and edge) */
 #define T float
 #define VT __m256
 #define MT __m256i
@@ -374,10 +337,12 @@ static void NAME(int64_t n, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, 
 #define STOREM _mm256_maskstore_ps
 #define STOREU _mm256_storeu_ps
 #define LOADU _mm256_loadu_ps
+#define LOAD _mm256_load_ps
 #define BCAST _mm256_broadcast_ss
 #define FMADD _mm256_fmadd_ps
 #define ZERO _mm256_setzero_ps
 FNN_GEMM_UKR_AVX2_INPLACE_SET(fnn_sgemm_ukr_avx2_)
+FNN_GEMM_UKR_AVX2_EDGE_SET(fnn_sgemm_ukr_avx2_6x16_)
 #undef T
 #undef VT
 #undef MT
@@ -387,6 +352,7 @@ FNN_GEMM_UKR_AVX2_INPLACE_SET(fnn_sgemm_ukr_avx2_)
 #undef STOREM
 #undef STOREU
 #undef LOADU
+#undef LOAD
 #undef BCAST
 #undef FMADD
 #undef ZERO
@@ -401,10 +367,12 @@ FNN_GEMM_UKR_AVX2_INPLACE_SET(fnn_sgemm_ukr_avx2_)
 #define STOREM _mm256_maskstore_pd
 #define STOREU _mm256_storeu_pd
 #define LOADU _mm256_loadu_pd
+#define LOAD _mm256_load_pd
 #define BCAST _mm256_broadcast_sd
 #define FMADD _mm256_fmadd_pd
 #define ZERO _mm256_setzero_pd
 FNN_GEMM_UKR_AVX2_INPLACE_SET(fnn_dgemm_ukr_avx2_)
+FNN_GEMM_UKR_AVX2_EDGE_SET(fnn_dgemm_ukr_avx2_6x8_)
 #undef T
 #undef VT
 #undef MT
@@ -414,6 +382,7 @@ FNN_GEMM_UKR_AVX2_INPLACE_SET(fnn_dgemm_ukr_avx2_)
 #undef STOREM
 #undef STOREU
 #undef LOADU
+#undef LOAD
 #undef BCAST
 #undef FMADD
 #undef ZERO
@@ -428,5 +397,10 @@ FNN_GEMM_UKR_AVX2_INPLACE_SET(fnn_dgemm_ukr_avx2_)
 #undef FNN_IPX_KLOOP
 #undef FNN_IPX_LOADU
 #undef FNN_IPX_LOADM
+#undef FNN_GEMM_UKR_AVX2_EDGE_SET
+#undef FNN_GEMM_UKR_AVX2_EDGE
+#undef FNN_AVX2_EDGE_STORE_C
+#undef FNN_AVX2_EDGE_LOAD_C
+#undef FNN_AVX2_EDGE_ROW
 
 #endif /* FNN_GEMM_UKR_AVX2_H */
