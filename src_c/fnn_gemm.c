@@ -19,7 +19,9 @@
  * It is the one translation unit of the GEMM, compiled into the fastnn.kernels._gemm extension
  * only; other extensions call it through that module (fastnn/kernels/_gemm.pxd).
  */
+#include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "fnn_gemm.h"
@@ -31,10 +33,41 @@
 #include "fnn_gemm_pack.h"
 #include "fnn_gemm_blocking.h"
 #include "fnn_gemm_ukr_generic.h"
+#include "fnn_gemm_ukr_sparse.h"
 #if FNN_X86
 #include "fnn_gemm_ukr_avx2.h"
 #include "fnn_gemm_ukr_avx512.h"
 #endif
+
+/* ------------------------------------------------------------------ the zero-skipping path
+ * When fnn_gemm_sparse.h takes a product (its header says why these values): at least 32 rows and
+ * 32 columns, 2^20 multiply-adds, a sampled density of A at most 1/4, and its row lists within
+ * 64 MiB.  The mode is process-wide, like the blocking (fnn_gemm_set_sparse_a); the counter counts
+ * the calls that took the path (tests read it). */
+#define FNN_SPARSE_MIN_M 32
+#define FNN_SPARSE_MIN_N 32
+#define FNN_SPARSE_MIN_WORK 1048576.0
+#define FNN_SPARSE_DENSITY 0.25
+#define FNN_SPARSE_MAX_SCRATCH ((size_t)64 << 20)
+#define FNN_SPARSE_ROWS 256
+#define FNN_SPARSE_CNT_BYTES(M) ((((size_t)(M) * sizeof(int32_t)) + 63) & ~(size_t)63)
+static volatile int fnn_gemm_sparse_mode = FNN_SPARSE_AUTO;
+static volatile int64_t fnn_gemm_sparse_calls = 0;
+
+void fnn_gemm_set_sparse_a(int mode)
+{
+    fnn_gemm_sparse_mode = mode;
+}
+
+int fnn_gemm_get_sparse_a(void)
+{
+    return fnn_gemm_sparse_mode;
+}
+
+int64_t fnn_gemm_sparse_a_calls(void)
+{
+    return fnn_gemm_sparse_calls;
+}
 
 /* ------------------------------------------------------------------ float */
 #define FNN_T float
@@ -43,6 +76,9 @@
 #define FNN_EXP expf
 #define FNN_EXPM1 expm1f
 #define FNN_TANH tanhf
+#define FNN_FABS fabsf
+#define FNN_TMIN FLT_MIN
+#define FNN_TMAX FLT_MAX
 #include "fnn_gemm_driver.h"
 #undef FNN_T
 #undef FNN_F
@@ -50,6 +86,9 @@
 #undef FNN_EXP
 #undef FNN_EXPM1
 #undef FNN_TANH
+#undef FNN_FABS
+#undef FNN_TMIN
+#undef FNN_TMAX
 
 /* ------------------------------------------------------------------ double */
 #define FNN_T double
@@ -58,6 +97,9 @@
 #define FNN_EXP exp
 #define FNN_EXPM1 expm1
 #define FNN_TANH tanh
+#define FNN_FABS fabs
+#define FNN_TMIN DBL_MIN
+#define FNN_TMAX DBL_MAX
 #include "fnn_gemm_driver.h"
 #undef FNN_T
 #undef FNN_F
@@ -65,6 +107,9 @@
 #undef FNN_EXP
 #undef FNN_EXPM1
 #undef FNN_TANH
+#undef FNN_FABS
+#undef FNN_TMIN
+#undef FNN_TMAX
 
 /* ------------------------------------------------------------------ the micro-kernels
  * One descriptor per SIMD level and element type: the tile, the micro-kernels, the packing
@@ -76,13 +121,15 @@ static const fnn_skernel_t fnn_s_kernel_generic = {
     .ukr = fnn_sgemm_ukr_generic_6x16, .ukr_direct = fnn_sgemm_ukr_generic_direct_6x16,
     .pack_mr = fnn_s_pack_6, .pack_nr = fnn_s_pack_16, .fma_lanes = 16.0,
     .rows = {NULL, fnn_sgemm_ukr_generic_rows1, fnn_sgemm_ukr_generic_rows2,
-             fnn_sgemm_ukr_generic_rows3, fnn_sgemm_ukr_generic_rows4}, .rows_n = 16};
+             fnn_sgemm_ukr_generic_rows3, fnn_sgemm_ukr_generic_rows4}, .rows_n = 16,
+    .sparse = fnn_sgemm_sparse_generic_64, .sparse_nw = 64};
 static const fnn_dkernel_t fnn_d_kernel_generic = {
     .name = "generic", .simd = FNN_SIMD_GENERIC, .mr = 6, .nr = 8,
     .ukr = fnn_dgemm_ukr_generic_6x8, .ukr_direct = fnn_dgemm_ukr_generic_direct_6x8,
     .pack_mr = fnn_d_pack_6, .pack_nr = fnn_d_pack_8, .fma_lanes = 8.0,
     .rows = {NULL, fnn_dgemm_ukr_generic_rows1, fnn_dgemm_ukr_generic_rows2,
-             fnn_dgemm_ukr_generic_rows3, fnn_dgemm_ukr_generic_rows4}, .rows_n = 16};
+             fnn_dgemm_ukr_generic_rows3, fnn_dgemm_ukr_generic_rows4}, .rows_n = 16,
+    .sparse = fnn_dgemm_sparse_generic_32, .sparse_nw = 32};
 #if FNN_X86
 /* The AVX2 edge kernels compute 2, 4 or 6 rows (fnn_gemm_ukr_avx2.h): rows 1-2 of a tile go
  * to the 2-row kernel, 3-4 to the 4-row one, 5 (left half only) to the 6-row one. */
@@ -100,7 +147,8 @@ static const fnn_skernel_t fnn_s_kernel_avx2 = {
     .narrow = fnn_sgemm_ukr_avx2_narrow6,
     .narrow_tail = {NULL, fnn_sgemm_ukr_avx2_narrow1, fnn_sgemm_ukr_avx2_narrow2,
                     fnn_sgemm_ukr_avx2_narrow3, fnn_sgemm_ukr_avx2_narrow4},
-    .narrow_m = 6, .narrow_n = 16};
+    .narrow_m = 6, .narrow_n = 16,
+    .sparse = fnn_sgemm_sparse_avx2_64, .sparse_nw = 64};
 static const fnn_dkernel_t fnn_d_kernel_avx2 = {
     .name = "avx2", .simd = FNN_SIMD_AVX2, .mr = 6, .nr = 8,
     .ukr = fnn_dgemm_ukr_avx2_6x8, .ukr_direct = fnn_dgemm_ukr_avx2_direct_6x8,
@@ -111,7 +159,8 @@ static const fnn_dkernel_t fnn_d_kernel_avx2 = {
     .narrow = fnn_dgemm_ukr_avx2_narrow6,
     .narrow_tail = {NULL, fnn_dgemm_ukr_avx2_narrow1, fnn_dgemm_ukr_avx2_narrow2,
                     fnn_dgemm_ukr_avx2_narrow3, fnn_dgemm_ukr_avx2_narrow4},
-    .narrow_m = 6, .narrow_n = 8};
+    .narrow_m = 6, .narrow_n = 8,
+    .sparse = fnn_dgemm_sparse_avx2_32, .sparse_nw = 32};
 /* The AVX-512 edge kernels compute 4, 8 or 12 rows (fnn_gemm_ukr_avx512.h): rows 1-4 of a tile
  * go to the 4-row kernel, 5-8 to the 8-row one, 9-12 (left half only) to the 12-row one. */
 #define FNN_AVX512_EDGE_ROWS {0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12}
@@ -135,7 +184,8 @@ static const fnn_skernel_t fnn_s_kernel_avx512 = {
     .narrow = fnn_sgemm_ukr_avx512_narrow12,
     .narrow_tail = {NULL, fnn_sgemm_ukr_avx512_narrow1, fnn_sgemm_ukr_avx512_narrow2,
                     fnn_sgemm_ukr_avx512_narrow3, fnn_sgemm_ukr_avx512_narrow4},
-    .narrow_m = 12, .narrow_n = 16};
+    .narrow_m = 12, .narrow_n = 16,
+    .sparse = fnn_sgemm_sparse_avx2_64, .sparse_nw = 64};
 static const fnn_dkernel_t fnn_d_kernel_avx512 = {
     .name = "avx512", .simd = FNN_SIMD_AVX512, .mr = 12, .nr = 16,
     .ukr = fnn_dgemm_ukr_avx512_12x16, .ukr_direct = fnn_dgemm_ukr_avx512_direct_12x16,
@@ -156,7 +206,8 @@ static const fnn_dkernel_t fnn_d_kernel_avx512 = {
     .narrow = fnn_dgemm_ukr_avx512_narrow12,
     .narrow_tail = {NULL, fnn_dgemm_ukr_avx512_narrow1, fnn_dgemm_ukr_avx512_narrow2,
                     fnn_dgemm_ukr_avx512_narrow3, fnn_dgemm_ukr_avx512_narrow4},
-    .narrow_m = 12, .narrow_n = 8};
+    .narrow_m = 12, .narrow_n = 8,
+    .sparse = fnn_dgemm_sparse_avx2_32, .sparse_nw = 32};
 #endif
 
 /* The best micro-kernel at or below the level the caller passes (fastnn's process-wide setting,

@@ -141,6 +141,16 @@ void fnn_gemm_blocking_model(long l1d, long l2, long l3_per_core, int mr, int nr
                              int64_t set_mc, int64_t set_kc, int64_t set_nc, int64_t *mc,
                              int64_t *kc, int64_t *nc);
 
+/* ------------------------------------------------------------------ zero-skipping
+ * The path for a sparse A (fnn_gemm_sparse.h): same results (up to the sign of a zero), other
+ * speed.  FNN_SPARSE_AUTO (the default) takes it when A looks sparse enough for it to pay,
+ * FNN_SPARSE_ALWAYS whenever the call's layout allows it (tests: any shape), FNN_SPARSE_OFF never.
+ * Process-wide; fnn_gemm_sparse_a_calls counts the calls that took it. */
+enum { FNN_SPARSE_OFF = 0, FNN_SPARSE_AUTO = 1, FNN_SPARSE_ALWAYS = 2 };
+void fnn_gemm_set_sparse_a(int mode);
+int fnn_gemm_get_sparse_a(void);
+int64_t fnn_gemm_sparse_a_calls(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -578,6 +578,8 @@ static double FNN_F(orient_cost)(const FNN_KERNEL_T *kern, int64_t M, int64_t N,
     return mp * np_ * (double)K / kern->fma_lanes + pack_a + pack_b + store;
 }
 
+#include "fnn_gemm_sparse.h"
+
 static int FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
                         const FNN_T *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
                         const FNN_T *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
@@ -596,6 +598,21 @@ static int FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
         nthreads = 1;
     if (bias == NULL)
         bias_mode = FNN_BIAS_NONE;
+    /* The zero-skipping path for a sparse A, when it applies (fnn_gemm_sparse.h). */
+    if (fnn_gemm_sparse_mode != FNN_SPARSE_OFF && kern->sparse != NULL) {
+        memset(&g, 0, sizeof g);
+        g.M = M; g.N = N; g.K = K;
+        g.A = A; g.a_bs = a_bs; g.a_rs = a_rs; g.a_cs = a_cs;
+        g.B = B; g.b_bs = b_bs; g.b_rs = b_rs; g.b_cs = b_cs;
+        g.beta = beta;
+        g.C = C; g.c_bs = c_bs; g.c_rs = c_rs; g.c_cs = c_cs;
+        g.bias = bias; g.bias_mode = bias_mode; g.act = act; g.elu_alpha = elu_alpha;
+        g.kern = kern;
+        g.a_src = a_src;
+        g.b_src = b_src;
+        if (FNN_F(sparse_try)(&g, batch, nthreads))
+            return 0;
+    }
     /* The in-place paths, when they apply (no packing: small M or skinny N, see above). */
     if (a_src == NULL && b_src == NULL && K > 0 && b_cs == 1 && c_cs == 1) {
         int mode = FNN_IP_NONE;

@@ -57,6 +57,15 @@ typedef void (*fnn_dukr_inplace_t)(int64_t n, int64_t kc, const double *a, int64
                                    int64_t a_cs, const double *b, int64_t b_rs, double *c,
                                    int64_t rs_c, int load);
 
+/* The sparse-A kernels (fnn_gemm_ukr_sparse.h, the zero-skipping path of fnn_gemm_sparse.h):
+ * rows x n (n <= the kernel's width) of C from compressed rows of op(A), B read in place. */
+typedef void (*fnn_ssparse_t)(int64_t rows, const int32_t *cnt, const int32_t *idx,
+                              const float *val, int64_t cap, const float *b, int64_t b_rs,
+                              float *c, int64_t rs_c, int64_t n);
+typedef void (*fnn_dsparse_t)(int64_t rows, const int32_t *cnt, const int32_t *idx,
+                              const double *val, int64_t cap, const double *b, int64_t b_rs,
+                              double *c, int64_t rs_c, int64_t n);
+
 /* A packing routine for panels of R values (fnn_gemm_pack.h): n x kc elements, element (x, k)
  * at X[x*xs + k*ks], into ceil(n/R) micro-panels of kc x R, zero-padded.  Packing A uses the
  * kernel's MR-routine with (xs, ks) = (A's row stride, column stride); packing B its NR-routine
@@ -88,6 +97,8 @@ typedef struct {
     fnn_sukr_inplace_t narrow;         /* narrow_m rows x up to narrow_n columns, or NULL */
     fnn_sukr_inplace_t narrow_tail[5]; /* narrow_tail[r]: r = 1..4 rows x up to narrow_n */
     int narrow_m, narrow_n;
+    fnn_ssparse_t sparse;              /* the sparse-A kernel (fnn_gemm_ukr_sparse.h) */
+    int sparse_nw;                     /* its tile width (columns) */
 } fnn_skernel_t;
 
 typedef struct {
@@ -106,6 +117,8 @@ typedef struct {
     fnn_dukr_inplace_t narrow;
     fnn_dukr_inplace_t narrow_tail[5];
     int narrow_m, narrow_n;
+    fnn_dsparse_t sparse;
+    int sparse_nw;
 } fnn_dkernel_t;
 
 #endif /* FNN_GEMM_UKR_H */

@@ -50,6 +50,14 @@ cdef extern from "fnn_gemm.h" nogil:
     void fnn_gemm_blocking_model(long l1d, long l2, long l3_per_core, int mr, int nr, int elsize,
                                  int64_t set_mc, int64_t set_kc, int64_t set_nc, int64_t *mc,
                                  int64_t *kc, int64_t *nc)
+    # The zero-skipping path for a sparse A (fnn_gemm.h, "zero-skipping").
+    enum:
+        FNN_SPARSE_OFF
+        FNN_SPARSE_AUTO
+        FNN_SPARSE_ALWAYS
+    void fnn_gemm_set_sparse_a(int mode)
+    int fnn_gemm_get_sparse_a()
+    int64_t fnn_gemm_sparse_a_calls()
     enum:
         FNN_GEMM_KC_MIN
         FNN_GEMM_KC_MAX

@@ -561,7 +561,46 @@ def gemm_config(dtype="float32"):
             "mc": cfg.mc, "kc": cfg.kc, "nc": cfg.nc,
             "blocking_set": {"mc": smc or None, "kc": skc or None, "nc": snc or None},
             "l1d": cfg.l1d, "l2": cfg.l2, "l3": cfg.l3, "l3_per_core": cfg.l3_per_core,
-            "cache_source": _CACHE_SOURCES[cfg.cache_source]}
+            "cache_source": _CACHE_SOURCES[cfg.cache_source],
+            "sparse_a": _SPARSE_MODES[fnn_gemm_get_sparse_a()]}
+
+
+_SPARSE_MODES = {FNN_SPARSE_OFF: "off", FNN_SPARSE_AUTO: "auto", FNN_SPARSE_ALWAYS: "always"}
+
+
+def set_gemm_sparse_a(mode):
+    """Choose when the GEMM skips the zeros of a sparse A (process-wide); returns the previous
+    mode.  ``mode``: 'auto' (the default: when a sample of A's rows is at most a quarter nonzero
+    and the product is large enough for it to pay, e.g. a first layer's products on MNIST
+    images), 'off' (never), 'always' (whenever the call's layout allows it, whatever the density:
+    for tests and experiments).
+
+    The zero-skipping path computes each element as the dense chain minus its steps that add
+    +-0, so results are the same bits as the dense path's, except possibly the sign of a zero
+    result; it needs beta == 0, rows of B and of C contiguous, and a finite B (a skipped
+    0 * inf would have been NaN), and takes the dense path otherwise.  docs/kernels/gemm.md,
+    "Zero-skipping", explains it and gives its speed.
+
+        >>> previous = set_gemm_sparse_a("off")
+        >>> gemm_config()["sparse_a"]
+        'off'
+        >>> set_gemm_sparse_a(previous)
+        'off'
+    """
+    codes = {name: code for code, name in _SPARSE_MODES.items()}
+    if not isinstance(mode, str):
+        raise TypeError("mode must be a str ('auto', 'off' or 'always'), got %s"
+                        % type(mode).__name__)
+    if mode not in codes:
+        raise ValueError("mode must be 'auto', 'off' or 'always', got %r" % (mode,))
+    previous = _SPARSE_MODES[fnn_gemm_get_sparse_a()]
+    fnn_gemm_set_sparse_a(codes[mode])
+    return previous
+
+
+def _sparse_a_calls():
+    """Private, for tests: how many GEMM calls took the zero-skipping path so far."""
+    return fnn_gemm_sparse_a_calls()
 
 
 def set_gemm_blocking(mc=None, kc=None, nc=None):

@@ -1,0 +1,131 @@
+"""A/B timing of the GEMM's zero-skipping path (``set_gemm_sparse_a``): 'auto' against 'off'.
+
+    FASTNN_DATA=path/to/mnist python bench/ab_sparse_a.py [--threads 1] [--calls 300]
+    FASTNN_DATA=path/to/mnist python bench/ab_sparse_a.py --epochs 3 [--threads 2]
+
+Products (default): the lab MLP's first-layer products on a batch of 128 shuffled MNIST training
+images (forward ``matmul_bias`` with ReLU, weight gradient ``x^T @ dz``, float32 and float64),
+128 x 256 x 128 products with random A at 20%, 30% and 50% nonzero, and a dense 256^3.  Each is
+timed with the mode 'off' and 'auto' in two alternating blocks of ``--calls`` calls (median of
+each block, the best block reported), in one process; it prints whether 'auto' took the path
+and whether the two results are the same bits.
+
+``--epochs N``: instead, N rounds of one lab-MLP epoch (``Sequential.fit``, 469 batches of 128,
+Adam, as ``targets_training.py``) with 'auto' and with 'off' (and torch's epoch when installed),
+alternating; prints each one's best and median.  Prints the CPU model and SIMD level first.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import fastnn
+from fastnn import data, datasets, kernels
+from fastnn.benchmarks.probes import cpu_model
+from fastnn.kernels import _gemm
+
+
+def _median_us(f, calls):
+    f()
+    ts = []
+    for _ in range(calls):
+        t = time.perf_counter()
+        f()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts) * 1e6
+
+
+def _bits(x):
+    return x.view(np.int32 if x.dtype == np.float32 else np.int64)
+
+
+def compare(name, f, calls):
+    res = {"off": [], "auto": []}
+    outs, took = {}, False
+    for mode in ("off", "auto", "off", "auto"):
+        kernels.set_gemm_sparse_a(mode)
+        before = _gemm._sparse_a_calls()
+        outs[mode] = np.array(f(), copy=True)
+        took = took or (mode == "auto" and _gemm._sparse_a_calls() > before)
+        res[mode].append(_median_us(f, calls))
+    kernels.set_gemm_sparse_a("auto")
+    off, auto = min(res["off"]), min(res["auto"])
+    print("%-30s off %8.1f us  auto %8.1f us  off/auto %.2f  zero-skipping %-3s  same bits %s"
+          % (name, off, auto, off / auto, "yes" if took else "no",
+             np.array_equal(_bits(outs["off"]), _bits(outs["auto"]))))
+
+
+def products(calls):
+    (x, _), _ = datasets.load_mnist(download=False, verbose=False)
+    x = data.preprocess_images(x, flatten=True)
+    rng = np.random.default_rng(0)
+    xb = np.ascontiguousarray(x[rng.permutation(len(x))[:128]])
+    print("MNIST batch: %.1f%% nonzero" % (100 * np.count_nonzero(xb) / xb.size))
+    w = (rng.standard_normal((784, 256)) * 0.05).astype(np.float32)
+    b = rng.standard_normal(256).astype(np.float32)
+    dz = rng.standard_normal((128, 256)).astype(np.float32)
+    y, dw = np.empty((128, 256), np.float32), np.empty((784, 256), np.float32)
+    compare("x @ W + b, relu  128x784x256", lambda: kernels.matmul_bias(
+        xb, w, b, activation="relu", out=y), calls)
+    compare("x^T @ dz         784x128x256", lambda: kernels.matmul(
+        xb, dz, trans_a=True, out=dw), calls)
+    x64, w64, dz64 = xb.astype(np.float64), w.astype(np.float64), dz.astype(np.float64)
+    compare("x @ W   float64  128x784x256", lambda: kernels.matmul(x64, w64), calls)
+    compare("x^T @ dz float64 784x128x256", lambda: kernels.matmul(x64, dz64, trans_a=True),
+            calls)
+    for density in (0.2, 0.3, 0.5):
+        h = rng.standard_normal((128, 256)).astype(np.float32)
+        h[rng.random(h.shape) >= density] = 0
+        w2 = rng.standard_normal((256, 128)).astype(np.float32)
+        compare("128x256x128, %d%% nonzero" % (100 * density),
+                lambda h=h, w2=w2: kernels.matmul(h, w2), calls)
+    a = rng.standard_normal((256, 256)).astype(np.float32)
+    compare("dense 256^3", lambda: kernels.matmul(a, a), calls)
+
+
+def epochs(rounds):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import targets_training as tt
+    x, y = tt.load("mlp", None)
+    runs = {"auto": tt.fastnn_epoch("mlp", x, y), "off": tt.fastnn_epoch("mlp", x, y)}
+    if tt.torch is not None:
+        tt.torch.set_num_threads(fastnn.get_num_threads())
+        runs["torch"] = tt.torch_epoch("mlp", x, y)
+
+    def timed(name):
+        kernels.set_gemm_sparse_a("off" if name == "off" else "auto")
+        t = time.perf_counter()
+        runs[name]()
+        return time.perf_counter() - t
+    for name in runs:                                   # warm-up epoch each
+        timed(name)
+    times = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name in runs:
+            times[name].append(timed(name))
+    kernels.set_gemm_sparse_a("auto")
+    for name, t in times.items():
+        print("%-6s epoch best %.3f s  median %.3f s  (all: %s)" % (
+            name, min(t), statistics.median(t), " ".join("%.3f" % v for v in t)))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--calls", type=int, default=300)
+    p.add_argument("--epochs", type=int, default=0)
+    args = p.parse_args(argv)
+    fastnn.set_num_threads(args.threads)
+    print("CPU: %s; fastnn SIMD level %s; %d thread(s)" % (cpu_model(), fastnn.get_simd(),
+                                                          args.threads))
+    if args.epochs:
+        epochs(args.epochs)
+    else:
+        products(args.calls)
+
+
+if __name__ == "__main__":
+    main()

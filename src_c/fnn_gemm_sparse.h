@@ -1,0 +1,254 @@
+/* Private to fnn_gemm.c (included by fnn_gemm_driver.h, once per element type): the zero-skipping
+ * path for a sparse A.
+ *
+ * Why: a network's first layer multiplies its input, and MNIST's images are ~80% zero pixels.
+ * Both products of that layer that read the input (forward x @ W, weight gradient x^T @ dz) then
+ * spend four FMAs in five on zeros.  Here each row of op(A) is compressed to its nonzero entries
+ * (k, value) and each C row is the chain over those entries only: the dense chain minus steps that
+ * add +-0, hence the same bits (fnn_gemm_ukr_sparse.h says exactly when, and the one exception:
+ * the sign of a zero result).  docs/kernels/gemm.md, "Zero-skipping", has the measurements.
+ *
+ * When (FNN_F(sparse_try), all of it, else the dense path runs):
+ *   - explicit operands (no packing source), beta == 0, rows of B and of C contiguous;
+ *   - the level's kernel has a sparse kernel (every level does);
+ *   - mode FNN_SPARSE_ALWAYS, or mode FNN_SPARSE_AUTO with a product large enough
+ *     (M >= FNN_SPARSE_MIN_M, N >= FNN_SPARSE_MIN_N, M*N*K >= FNN_SPARSE_MIN_WORK) and a sample of
+ *     A's rows at most FNN_SPARSE_DENSITY nonzero (half that at the AVX-512 level) (a few rows, ~4096 elements: cheap next to the
+ *     product, and representative of a batch of images; a wrong guess costs speed, never bits);
+ *   - every element of B finite (a skipped 0 * inf would have made a NaN: then dense);
+ *   - the calling thread's scratch (M*K entries per batch item at most) could be had.
+ * Zero means |a| < the smallest normal number: the GEMM runs with denormals-are-zero, so the
+ * dense kernels read a denormal A value as 0 too.
+ *
+ * Work: rows of op(A) in blocks (at most FNN_SPARSE_ROWS rows, the blocks split evenly between
+ * the threads); a block compresses its rows, then runs the kernel over C's columns in tiles of
+ * the kernel's width, each tile's epilogue (bias, activation) right after it, as the dense path.
+ * A row's list is built in ascending k whichever way A is laid out: row by row when A's rows are
+ * contiguous (x @ W), column by column when its columns are (x^T @ dz: a column of op(A) is a row
+ * of x), so the input is always read in memory order.
+ */
+
+/* The calling thread's scratch: row lists (k and value) and their lengths.  Grow-only, as the
+ * packing buffers, for the same reason (a fresh allocation faults its pages in on every call). */
+static _Thread_local void *FNN_F(tl_sparse) = NULL;
+static _Thread_local size_t FNN_F(tl_sparse_cap) = 0;
+
+static void *FNN_F(sparse_scratch)(size_t bytes)
+{
+    if (bytes > FNN_F(tl_sparse_cap)) {
+        void *p = NULL;
+        free(FNN_F(tl_sparse));
+        FNN_F(tl_sparse) = NULL;
+        FNN_F(tl_sparse_cap) = 0;
+        if (posix_memalign(&p, 64, bytes) != 0)
+            return NULL;
+        FNN_F(tl_sparse) = p;
+        FNN_F(tl_sparse_cap) = bytes;
+    }
+    return FNN_F(tl_sparse);
+}
+
+static inline int FNN_F(is_zero)(FNN_T a)
+{
+    /* zero or denormal (read as zero under DAZ); NaN is not zero */
+    return FNN_FABS(a) < FNN_TMIN;
+}
+
+/* Whether a sample of op(A)'s rows (spread over all batch items) is at most `density` nonzero
+ * (FNN_SPARSE_DENSITY, measured where the AVX2 paths break even; half of it for the AVX-512
+ * kernels, whose dense FMAs can be twice as wide while the sparse kernel's B reads are not).  Stops as soon as the sample has too many nonzeros (a dense A costs ~a row or two). */
+static int FNN_F(sparse_sample)(int64_t batch, int64_t M, int64_t K, const FNN_T *A, int64_t a_bs,
+                                int64_t a_rs, int64_t a_cs, double density)
+{
+    const int64_t rows = batch * M;
+    int64_t s, k, nz = 0, ns = 4096 / K;
+    if (ns < 1) ns = 1;
+    if (ns > 16) ns = 16;
+    if (ns > rows) ns = rows;
+    const int64_t limit = (int64_t)(density * (double)(ns * K));
+    for (s = 0; s < ns; s++) {
+        const int64_t r = (2 * s + 1) * rows / (2 * ns);
+        const FNN_T *a = A + (r / M) * a_bs + (r % M) * a_rs;
+        for (k = 0; k < K; k++)
+            nz += !FNN_F(is_zero)(a[k * a_cs]);
+        if (nz > limit)
+            return 0;
+    }
+    return 1;
+}
+
+static int FNN_F(all_finite)(int64_t batch, int64_t K, int64_t N, const FNN_T *B, int64_t b_bs,
+                             int64_t b_rs)
+{
+    int64_t bi, k, j;
+    for (bi = 0; bi < batch; bi++)
+        for (k = 0; k < K; k++) {
+            const FNN_T *b = B + bi * b_bs + k * b_rs;
+            int bad = 0;
+            for (j = 0; j < N; j++)
+                bad |= !(FNN_FABS(b[j]) <= FNN_TMAX);
+            if (bad)
+                return 0;
+        }
+    return 1;
+}
+
+/* Which of the 8 values x[0], x[s], ..., x[7s] are nonzero, as bits (a loop the compiler turns
+ * into a few vector compares when s == 1). */
+static inline unsigned FNN_F(nonzero8)(const FNN_T *x, int64_t s)
+{
+    unsigned bits = 0;
+    int t;
+    for (t = 0; t < 8; t++)
+        bits |= (unsigned)!FNN_F(is_zero)(x[t * s]) << t;
+    return bits;
+}
+
+/* Rows [i0, i1) of op(A) of one batch item into lists: row i's entries at idx/val + (i-i0)*K.
+ * Eight values are tested at a time and only the nonzero ones visited: with ~80% zeros most
+ * groups are skipped whole. */
+static void FNN_F(sparse_rows)(const FNN_T *A, int64_t a_rs, int64_t a_cs, int64_t K, int64_t i0,
+                               int64_t i1, int32_t *cnt, int32_t *idx, FNN_T *val)
+{
+    int64_t i, k;
+    if ((a_cs < 0 ? -a_cs : a_cs) <= (a_rs < 0 ? -a_rs : a_rs)) {
+        /* row by row: each row of op(A) is read along its k */
+        for (i = i0; i < i1; i++) {
+            const FNN_T *a = A + i * a_rs;
+            int32_t *ix = idx + (i - i0) * K;
+            FNN_T *v = val + (i - i0) * K;
+            int32_t n = 0;
+            for (k = 0; k + 8 <= K; k += 8) {
+                unsigned bits = FNN_F(nonzero8)(a + k * a_cs, a_cs);
+                while (bits) {
+                    const int t = __builtin_ctz(bits);
+                    ix[n] = (int32_t)(k + t);
+                    v[n] = a[(k + t) * a_cs];
+                    n++;
+                    bits &= bits - 1;
+                }
+            }
+            for (; k < K; k++)
+                if (!FNN_F(is_zero)(a[k * a_cs])) {
+                    ix[n] = (int32_t)k;
+                    v[n] = a[k * a_cs];
+                    n++;
+                }
+            cnt[i - i0] = n;
+        }
+    } else {
+        /* column by column: for each k the rows' values lie along a_rs (a row of x for x^T),
+         * so every row's list still grows in ascending k */
+        for (i = i0; i < i1; i++)
+            cnt[i - i0] = 0;
+        for (k = 0; k < K; k++) {
+            const FNN_T *a = A + k * a_cs;
+            for (i = i0; i + 8 <= i1; i += 8) {
+                unsigned bits = FNN_F(nonzero8)(a + i * a_rs, a_rs);
+                while (bits) {
+                    const int t = __builtin_ctz(bits);
+                    const int64_t r = i + t - i0, at = r * K + cnt[r];
+                    idx[at] = (int32_t)k;
+                    val[at] = a[(i + t) * a_rs];
+                    cnt[r]++;
+                    bits &= bits - 1;
+                }
+            }
+            for (; i < i1; i++)
+                if (!FNN_F(is_zero)(a[i * a_rs])) {
+                    const int64_t r = i - i0, at = r * K + cnt[r];
+                    idx[at] = (int32_t)k;
+                    val[at] = a[i * a_rs];
+                    cnt[r]++;
+                }
+        }
+    }
+}
+
+/* The sparse path on g (already filled as for the dense path, in the caller's orientation). */
+static void FNN_F(sparse_run)(const FNN_F(args_t) *g, int64_t batch, int nthreads, char *scratch)
+{
+    const int64_t M = g->M, N = g->N, K = g->K, NW = g->kern->sparse_nw;
+    int64_t per, nb_per, rb, nblocks, ntasks;
+    if (nthreads > 1 && (double)batch * (double)M * (double)N * (double)K < FNN_GEMM_MT_MIN)
+        nthreads = 1;
+    /* blocks of at most FNN_SPARSE_ROWS rows, the same number for every thread */
+    per = (M + nthreads - 1) / nthreads;
+    nb_per = (per + FNN_SPARSE_ROWS - 1) / FNN_SPARSE_ROWS;
+    rb = (per + nb_per - 1) / nb_per;
+    nblocks = (M + rb - 1) / rb;
+    ntasks = batch * nblocks;
+    if (nthreads > ntasks)
+        nthreads = (int)ntasks;
+    int32_t *cnt_all = (int32_t *)scratch;
+    int32_t *idx_all = (int32_t *)(scratch + FNN_SPARSE_CNT_BYTES(M));
+    FNN_T *val_all = (FNN_T *)(scratch + FNN_SPARSE_CNT_BYTES(M)
+                               + (size_t)M * (size_t)K * sizeof(int32_t));
+    /* batch items run one after another, each item's blocks spread over the threads: the
+     * scratch holds one item's lists */
+    int64_t bi;
+    for (bi = 0; bi < batch; bi++) {
+        const FNN_T *A = g->A + bi * g->a_bs, *B = g->B + bi * g->b_bs;
+        FNN_T *C = g->C + bi * g->c_bs;
+#if FNN_HAVE_OPENMP
+        const int caller_cpu = nthreads > 1 ? fnn_current_cpu() : -1;
+        #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+#endif
+        {
+            unsigned csr = fnn_ftz_enter();
+            int64_t t;
+#if FNN_HAVE_OPENMP
+            if (nthreads > 1 && fnn_omp_thread_num() != 0)
+                (void)fnn_omp_unstack(caller_cpu);   /* fnn_openmp.h: a worker on our CPU */
+            #pragma omp for schedule(static)
+#endif
+            for (t = 0; t < nblocks; t++) {
+                const int64_t i0 = t * rb, i1 = i0 + rb < M ? i0 + rb : M;
+                int32_t *cnt = cnt_all + i0, *idx = idx_all + i0 * K;
+                FNN_T *val = val_all + i0 * K;
+                int64_t j0;
+                FNN_F(sparse_rows)(A, g->a_rs, g->a_cs, K, i0, i1, cnt, idx, val);
+                for (j0 = 0; j0 < N; j0 += NW) {
+                    const int64_t n = N - j0 < NW ? N - j0 : NW;
+                    FNN_T *c = C + i0 * g->c_rs + j0;
+                    g->kern->sparse(i1 - i0, cnt, idx, val, K, B + j0, g->b_rs, c, g->c_rs, n);
+                    FNN_F(epilogue)(g, c, i1 - i0, n, i0, j0);
+                }
+            }
+            fnn_ftz_leave(csr);
+        }
+    }
+}
+
+/* Runs the sparse path and returns 1 when it applies (see the top of this file), else returns 0
+ * having written nothing. */
+static int FNN_F(sparse_try)(FNN_F(args_t) *g, int64_t batch, int nthreads)
+{
+    const int mode = fnn_gemm_sparse_mode;
+    const int64_t M = g->M, N = g->N, K = g->K;
+    size_t bytes;
+    char *scratch;
+    if (mode == FNN_SPARSE_OFF || g->kern->sparse == NULL || g->a_src != NULL
+        || g->b_src != NULL || g->beta != 0 || g->b_cs != 1 || g->c_cs != 1 || K <= 0
+        || K > INT32_MAX)
+        return 0;
+    if ((double)M * (double)K * (double)(sizeof(int32_t) + sizeof(FNN_T))
+            > (double)FNN_SPARSE_MAX_SCRATCH)
+        return 0;
+    if (mode == FNN_SPARSE_AUTO
+        && (M < FNN_SPARSE_MIN_M || N < FNN_SPARSE_MIN_N
+            || (double)M * (double)N * (double)K < FNN_SPARSE_MIN_WORK
+            || !FNN_F(sparse_sample)(batch, M, K, g->A, g->a_bs, g->a_rs, g->a_cs,
+                                     g->kern->simd >= FNN_SIMD_AVX512 ? FNN_SPARSE_DENSITY / 2
+                                                                      : FNN_SPARSE_DENSITY)))
+        return 0;
+    if (!FNN_F(all_finite)(batch, K, N, g->B, g->b_bs, g->b_rs))
+        return 0;
+    bytes = FNN_SPARSE_CNT_BYTES(M) + (size_t)M * (size_t)K * (sizeof(int32_t) + sizeof(FNN_T));
+    scratch = (char *)FNN_F(sparse_scratch)(bytes);
+    if (scratch == NULL)
+        return 0;
+    FNN_F(sparse_run)(g, batch, nthreads, scratch);
+    fnn_gemm_sparse_calls++;
+    return 1;
+}

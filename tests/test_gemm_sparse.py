@@ -1,0 +1,207 @@
+"""The GEMM's zero-skipping path for a sparse A (src_c/fnn_gemm_sparse.h).
+
+Its promise is the dense path's bits: each element is the dense FMA chain minus the steps that add
++-0.  So every test here runs a product twice, with ``set_gemm_sparse_a('always')`` and 'off',
+checks through the path counter that the first really took the zero-skipping path, and compares
+the bits, at every SIMD level the CPU has, in both dtypes, over shapes that cross the kernels'
+tile width (64 float / 32 double columns) and the row blocks.  Then: what must send a call to
+the dense path (a non-finite B, beta != 0, B's rows not contiguous), what 'auto' decides,
+thread-count independence, and the mode's argument checks.
+"""
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import kernels
+from fastnn.kernels import _gemm
+
+DTYPES = [np.float32, np.float64]
+ACTS = [None, "relu", "sigmoid", "tanh", "elu"]
+
+
+@pytest.fixture
+def sparse_mode_restored():
+    previous = kernels.set_gemm_sparse_a("auto")
+    kernels.set_gemm_sparse_a(previous)
+    try:
+        yield
+    finally:
+        kernels.set_gemm_sparse_a(previous)
+
+
+@pytest.fixture
+def each_simd_level():
+    saved = fastnn.get_simd()
+
+    def run(body):
+        for level in fastnn.cpu_simd_levels():
+            fastnn.set_simd(level)
+            body(level)
+    try:
+        yield run
+    finally:
+        fastnn.set_simd(saved)
+
+
+def _bits(x):
+    return x.view(np.int32 if x.dtype == np.float32 else np.int64)
+
+
+def _sparse(rng, shape, dtype, density):
+    """Normal values with about 1 - density of them zero, some of the zeros -0.0 and some
+    denormals (which the GEMM reads as zero), one NaN-free, inf-free matrix."""
+    x = rng.standard_normal(shape).astype(dtype)
+    zero = rng.random(shape) >= density
+    x[zero] = 0
+    flip = zero & (rng.random(shape) < 0.2)
+    x[flip] = -0.0
+    tiny = zero & (rng.random(shape) < 0.05)
+    x[tiny] = np.finfo(dtype).tiny / 4
+    return x
+
+
+def _run(mode, f):
+    """f() with the path mode set; returns (result copy, whether the sparse path ran)."""
+    previous = kernels.set_gemm_sparse_a(mode)
+    try:
+        before = _gemm._sparse_a_calls()
+        out = np.array(f(), copy=True)
+        return out, _gemm._sparse_a_calls() > before
+    finally:
+        kernels.set_gemm_sparse_a(previous)
+
+
+def _same_bits_both_paths(f):
+    got, took = _run("always", f)
+    want, took_dense = _run("off", f)
+    assert took and not took_dense
+    assert np.array_equal(_bits(got), _bits(want))
+    return got
+
+
+SHAPES = [(1, 1, 1), (3, 5, 7), (33, 17, 64), (40, 9, 65), (7, 200, 130), (130, 31, 33),
+          (300, 12, 129), (64, 784, 96)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("trans_a", [False, True])
+def test_same_bits_as_the_dense_path(dtype, trans_a, each_simd_level, sparse_mode_restored):
+    rng = np.random.default_rng(1)
+
+    def body(level):
+        for m, k, n in SHAPES:
+            for density in (0.0, 0.15, 0.6, 1.0):
+                a = _sparse(rng, (m, k), dtype, density)
+                b = rng.standard_normal((k, n)).astype(dtype)
+                operand = np.ascontiguousarray(a.T) if trans_a else a
+                got = _same_bits_both_paths(
+                    lambda x=operand, y=b: kernels.matmul(x, y, trans_a=trans_a))
+                # the GEMM reads denormals as zero (DAZ): so does the exact product here
+                a64 = np.where(np.abs(a) < np.finfo(dtype).tiny, 0, a).astype(np.float64)
+                exact = a64 @ b.astype(np.float64)
+                tol = 2 * k * np.finfo(dtype).eps * (np.abs(a64) @ np.abs(b).astype(np.float64))
+                assert np.all(np.abs(got - exact) <= tol + 4 * np.finfo(dtype).tiny), (level,)
+    each_simd_level(body)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ACTS)
+def test_bias_and_activation_epilogue(dtype, act, each_simd_level, sparse_mode_restored):
+    rng = np.random.default_rng(2)
+
+    def body(level):
+        x = _sparse(rng, (70, 100), dtype, 0.2)
+        w = rng.standard_normal((100, 75)).astype(dtype)
+        b = rng.standard_normal(75).astype(dtype)
+        _same_bits_both_paths(lambda: kernels.matmul_bias(x, w, b, activation=act))
+    each_simd_level(body)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_row_bias_and_batch(dtype, sparse_mode_restored):
+    """The private batched entry: several items (each its own lists), bias per row of C."""
+    rng = np.random.default_rng(3)
+    a = _sparse(rng, (3, 45, 50), dtype, 0.25)
+    b = rng.standard_normal((3, 50, 70)).astype(dtype)
+    bias = rng.standard_normal(45).astype(dtype)
+    _same_bits_both_paths(lambda: _gemm._gemm_ex(a, b, np.empty((3, 45, 70), dtype), bias=bias,
+                                                 bias_mode="row", activation="relu"))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_non_finite_b_takes_the_dense_path(dtype, sparse_mode_restored):
+    """0 * inf is NaN in the dense chain; skipping the zero would hide it."""
+    rng = np.random.default_rng(4)
+    a = _sparse(rng, (40, 30), dtype, 0.3)
+    a[:, 5] = 0
+    b = rng.standard_normal((30, 50)).astype(dtype)
+    b[5, 7] = np.inf
+    got, took = _run("always", lambda: kernels.matmul(a, b))
+    assert not took
+    assert np.isnan(got[:, 7]).all()
+    b[5, 7] = np.nan
+    got, took = _run("always", lambda: kernels.matmul(a, b))
+    assert not took and np.isnan(got[:, 7]).all()
+
+
+def test_non_finite_a_values_are_kept(sparse_mode_restored):
+    """NaN and inf in A are not zeros: they reach C as in the dense path."""
+    rng = np.random.default_rng(5)
+    a = _sparse(rng, (40, 30), np.float32, 0.2)
+    a[3, 4], a[9, 11] = np.nan, -np.inf
+    b = rng.standard_normal((30, 50)).astype(np.float32)
+    got = _same_bits_both_paths(lambda: kernels.matmul(a, b))
+    assert np.isnan(got[3]).all() and not np.isfinite(got[9]).any()
+
+
+def test_beta_and_strided_b_take_the_dense_path(sparse_mode_restored):
+    rng = np.random.default_rng(6)
+    a = _sparse(rng, (40, 30), np.float32, 0.2)
+    b = rng.standard_normal((30, 50)).astype(np.float32)
+    c = rng.standard_normal((40, 50)).astype(np.float32)
+    _, took = _run("always", lambda: _gemm._gemm_ex(a, b, c.copy(), beta=0.5))
+    assert not took
+    _, took = _run("always", lambda: kernels.matmul(a, np.asfortranarray(b)))
+    assert not took           # B's rows not contiguous
+
+
+def test_auto_takes_it_for_sparse_inputs_only(sparse_mode_restored):
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((784, 256)).astype(np.float32)
+    sparse = _sparse(rng, (128, 784), np.float32, 0.15)
+    dense = rng.standard_normal((128, 784)).astype(np.float32)
+    assert _run("auto", lambda: kernels.matmul(sparse, w))[1]
+    assert not _run("auto", lambda: kernels.matmul(dense, w))[1]
+    assert not _run("auto", lambda: kernels.matmul(sparse[:8], w))[1]       # too few rows
+    assert not _run("off", lambda: kernels.matmul(sparse, w))[1]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bit_identical_at_any_thread_count(dtype, sparse_mode_restored):
+    rng = np.random.default_rng(8)
+    a = _sparse(rng, (300, 200), dtype, 0.2)
+    b = rng.standard_normal((200, 150)).astype(dtype)
+    saved = fastnn.get_num_threads()
+    try:
+        results = []
+        for t in (1, 2, 3, 5):
+            fastnn.set_num_threads(t)
+            results.append(_run("always", lambda: kernels.matmul(a, b, trans_a=False))[0])
+            results.append(_run("always", lambda: kernels.matmul(
+                np.ascontiguousarray(a.T), b, trans_a=True))[0])
+    finally:
+        fastnn.set_num_threads(saved)
+    for r in results[1:]:
+        assert np.array_equal(_bits(r), _bits(results[0]))
+
+
+def test_mode_is_reported_and_checked(sparse_mode_restored):
+    assert kernels.set_gemm_sparse_a("off") in ("auto", "off", "always")
+    assert kernels.gemm_config()["sparse_a"] == "off"
+    assert kernels.set_gemm_sparse_a("always") == "off"
+    assert fastnn.build_info()["gemm"]["sparse_a"] == "always"
+    with pytest.raises(ValueError, match="mode must be 'auto', 'off' or 'always', got 'on'"):
+        kernels.set_gemm_sparse_a("on")
+    with pytest.raises(TypeError, match="mode must be a str"):
+        kernels.set_gemm_sparse_a(1)
+    assert kernels.gemm_config()["sparse_a"] == "always"
