@@ -77,28 +77,61 @@ static int FNN_F(sparse_sample)(int64_t batch, int64_t M, int64_t K, const FNN_T
     return 1;
 }
 
-static int FNN_F(all_finite)(int64_t batch, int64_t K, int64_t N, const FNN_T *B, int64_t b_bs,
-                             int64_t b_rs)
+/* Whether rows [r0, r1) of B, counted over the batch items one after another (row r is row
+ * r % K of item r / K), are all finite. */
+static int FNN_F(rows_finite)(int64_t K, int64_t N, const FNN_T *B, int64_t b_bs, int64_t b_rs,
+                              int64_t r0, int64_t r1)
 {
-    int64_t bi, k, j;
-    for (bi = 0; bi < batch; bi++)
-        for (k = 0; k < K; k++) {
-            const FNN_T *b = B + bi * b_bs + k * b_rs;
-            int bad = 0;
-            for (j = 0; j < N; j++)
-                bad |= !(FNN_FABS(b[j]) <= FNN_TMAX);
-            if (bad)
-                return 0;
-        }
+    int64_t r, j;
+    for (r = r0; r < r1; r++) {
+        const FNN_T *b = B + (r / K) * b_bs + (r % K) * b_rs;
+        int bad = 0;
+        for (j = 0; j < N; j++)
+            bad |= !(FNN_FABS(b[j]) <= FNN_TMAX);
+        if (bad)
+            return 0;
+    }
     return 1;
 }
 
-/* Which of the 8 values x[0], x[s], ..., x[7s] are nonzero, as bits (a loop the compiler turns
- * into a few vector compares when s == 1). */
+#ifndef FNN_GEMM_SPARSE_ONCE
+#define FNN_GEMM_SPARSE_ONCE
+#if FNN_X86
+/* 8 contiguous values at once with SSE2 (in every x86-64): bit t set when x[t] is not zero, i.e.
+ * !(|x[t]| < smallest normal), which keeps NaN nonzero as is_zero does. */
+static inline unsigned fnn_nonzero8_unit_f(const float *x)
+{
+    const __m128 mag = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+    const __m128 tiny = _mm_set1_ps(FLT_MIN);
+    const __m128 lo = _mm_and_ps(_mm_loadu_ps(x), mag), hi = _mm_and_ps(_mm_loadu_ps(x + 4), mag);
+    return (unsigned)_mm_movemask_ps(_mm_cmpnlt_ps(lo, tiny))
+           | (unsigned)_mm_movemask_ps(_mm_cmpnlt_ps(hi, tiny)) << 4;
+}
+static inline unsigned fnn_nonzero8_unit_d(const double *x)
+{
+    const __m128d mag = _mm_castsi128_pd(_mm_set1_epi64x(0x7fffffffffffffffLL));
+    const __m128d tiny = _mm_set1_pd(DBL_MIN);
+    unsigned bits = 0;
+    int q;
+    for (q = 0; q < 4; q++)
+        bits |= (unsigned)_mm_movemask_pd(_mm_cmpnlt_pd(_mm_and_pd(_mm_loadu_pd(x + 2 * q), mag),
+                                                         tiny)) << (2 * q);
+    return bits;
+}
+#define FNN_NONZERO8_UNIT(x) _Generic((x), const float *: fnn_nonzero8_unit_f, \
+                                      const double *: fnn_nonzero8_unit_d)(x)
+#endif
+#endif
+
+/* Which of the 8 values x[0], x[s], ..., x[7s] are nonzero, as bits. */
 static inline unsigned FNN_F(nonzero8)(const FNN_T *x, int64_t s)
 {
     unsigned bits = 0;
     int t;
+#if FNN_X86
+    if (s == 1)
+        return FNN_NONZERO8_UNIT(x);
+#endif
     for (t = 0; t < 8; t++)
         bits |= (unsigned)!FNN_F(is_zero)(x[t * s]) << t;
     return bits;
@@ -165,11 +198,17 @@ static void FNN_F(sparse_rows)(const FNN_T *A, int64_t a_rs, int64_t a_cs, int64
     }
 }
 
-/* The sparse path on g (already filled as for the dense path, in the caller's orientation). */
-static void FNN_F(sparse_run)(const FNN_F(args_t) *g, int64_t batch, int nthreads, char *scratch)
+/* The sparse path on g (already filled as for the dense path, in the caller's orientation).
+ * Returns 0, having written nothing, when B has a non-finite element: the threads check B's rows
+ * first, a share each, and agree at a barrier before any of them writes C. */
+static int FNN_F(sparse_run)(const FNN_F(args_t) *g, int64_t batch, int nthreads, char *scratch)
 {
     const int64_t M = g->M, N = g->N, K = g->K, NW = g->kern->sparse_nw;
+    /* k-blocks whose B tile (KB rows x NW columns) stays in L1 while every row of the block
+     * goes through it */
+    const int64_t KB = FNN_SPARSE_TILE_BYTES / (NW * (int64_t)sizeof(FNN_T));
     int64_t per, nb_per, rb, nblocks, ntasks;
+    int finite = 1;
     if (nthreads > 1 && (double)batch * (double)M * (double)N * (double)K < FNN_GEMM_MT_MIN)
         nthreads = 1;
     /* blocks of at most FNN_SPARSE_ROWS rows, the same number for every thread */
@@ -184,40 +223,62 @@ static void FNN_F(sparse_run)(const FNN_F(args_t) *g, int64_t batch, int nthread
     int32_t *idx_all = (int32_t *)(scratch + FNN_SPARSE_CNT_BYTES(M));
     FNN_T *val_all = (FNN_T *)(scratch + FNN_SPARSE_CNT_BYTES(M)
                                + (size_t)M * (size_t)K * sizeof(int32_t));
-    /* batch items run one after another, each item's blocks spread over the threads: the
-     * scratch holds one item's lists */
-    int64_t bi;
-    for (bi = 0; bi < batch; bi++) {
-        const FNN_T *A = g->A + bi * g->a_bs, *B = g->B + bi * g->b_bs;
-        FNN_T *C = g->C + bi * g->c_bs;
 #if FNN_HAVE_OPENMP
-        const int caller_cpu = nthreads > 1 ? fnn_current_cpu() : -1;
-        #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+    const int caller_cpu = nthreads > 1 ? fnn_current_cpu() : -1;
+    #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
 #endif
-        {
-            unsigned csr = fnn_ftz_enter();
-            int64_t t;
+    {
+        unsigned csr = fnn_ftz_enter();
+        const int nt = fnn_omp_num_threads(), me = fnn_omp_thread_num();
+        const int64_t rows_b = batch * K;
+        int64_t t, bi;
 #if FNN_HAVE_OPENMP
-            if (nthreads > 1 && fnn_omp_thread_num() != 0)
-                (void)fnn_omp_unstack(caller_cpu);   /* fnn_openmp.h: a worker on our CPU */
+        if (nthreads > 1 && me != 0)
+            (void)fnn_omp_unstack(caller_cpu);   /* fnn_openmp.h: a worker on our CPU */
+#endif
+        if (!FNN_F(rows_finite)(K, N, g->B, g->b_bs, g->b_rs, rows_b * me / nt,
+                                rows_b * (me + 1) / nt)) {
+#if FNN_HAVE_OPENMP
+            #pragma omp atomic write
+#endif
+            finite = 0;
+        }
+#if FNN_HAVE_OPENMP
+        #pragma omp barrier
+        #pragma omp atomic read
+#endif
+        t = finite;
+        /* batch items one after another, each item's blocks spread over the threads: the
+         * scratch holds one item's lists (the loop's end is a barrier) */
+        for (bi = 0; t && bi < batch; bi++) {
+            const FNN_T *A = g->A + bi * g->a_bs, *B = g->B + bi * g->b_bs;
+            FNN_T *C = g->C + bi * g->c_bs;
+            int64_t blk;
+#if FNN_HAVE_OPENMP
             #pragma omp for schedule(static)
 #endif
-            for (t = 0; t < nblocks; t++) {
-                const int64_t i0 = t * rb, i1 = i0 + rb < M ? i0 + rb : M;
+            for (blk = 0; blk < nblocks; blk++) {
+                const int64_t i0 = blk * rb, i1 = i0 + rb < M ? i0 + rb : M;
                 int32_t *cnt = cnt_all + i0, *idx = idx_all + i0 * K;
                 FNN_T *val = val_all + i0 * K;
-                int64_t j0;
+                int32_t pos[FNN_SPARSE_ROWS];
+                int64_t j0, k0, r;
                 FNN_F(sparse_rows)(A, g->a_rs, g->a_cs, K, i0, i1, cnt, idx, val);
                 for (j0 = 0; j0 < N; j0 += NW) {
                     const int64_t n = N - j0 < NW ? N - j0 : NW;
                     FNN_T *c = C + i0 * g->c_rs + j0;
-                    g->kern->sparse(i1 - i0, cnt, idx, val, K, B + j0, g->b_rs, c, g->c_rs, n);
+                    for (r = 0; r < i1 - i0; r++)
+                        pos[r] = 0;
+                    for (k0 = 0; k0 < K; k0 += KB)
+                        g->kern->sparse(i1 - i0, cnt, pos, idx, val, K, k0 + KB, B + j0,
+                                        g->b_rs, c, g->c_rs, n, k0 > 0);
                     FNN_F(epilogue)(g, c, i1 - i0, n, i0, j0);
                 }
             }
-            fnn_ftz_leave(csr);
         }
+        fnn_ftz_leave(csr);
     }
+    return finite;
 }
 
 /* Runs the sparse path and returns 1 when it applies (see the top of this file), else returns 0
@@ -242,13 +303,12 @@ static int FNN_F(sparse_try)(FNN_F(args_t) *g, int64_t batch, int nthreads)
                                      g->kern->simd >= FNN_SIMD_AVX512 ? FNN_SPARSE_DENSITY / 2
                                                                       : FNN_SPARSE_DENSITY)))
         return 0;
-    if (!FNN_F(all_finite)(batch, K, N, g->B, g->b_bs, g->b_rs))
-        return 0;
     bytes = FNN_SPARSE_CNT_BYTES(M) + (size_t)M * (size_t)K * (sizeof(int32_t) + sizeof(FNN_T));
     scratch = (char *)FNN_F(sparse_scratch)(bytes);
     if (scratch == NULL)
         return 0;
-    FNN_F(sparse_run)(g, batch, nthreads, scratch);
+    if (!FNN_F(sparse_run)(g, batch, nthreads, scratch))
+        return 0;
     fnn_gemm_sparse_calls++;
     return 1;
 }

@@ -1,11 +1,14 @@
 /* Private to fnn_gemm.c: the sparse-A kernels (the zero-skipping path, fnn_gemm_sparse.h), one
  * readable reference version and one AVX2 + FMA version per element type.
  *
- * A sparse kernel computes, for `rows` rows of C and n <= NW columns (NW: the kernel's tile width),
- *     C(r, j) = sum_p val_r[p] * B(idx_r[p], j)       (p ascending, one chain per element)
- * where row r's list holds the nonzero elements of row r of op(A) in ascending k: cnt[r] entries
- * at idx + r*cap (their k) and val + r*cap (their values).  B(k, j) is at b[k*b_rs + j] (rows of B
- * contiguous), C(r, j) at c[r*rs_c + j].  The accumulators start at +0 (beta == 0 only).
+ * A sparse kernel advances, for `rows` rows of C and n <= NW columns (NW: the kernel's tile
+ * width), each element's chain through one k-block:
+ *     C(r, j) = (load ? C(r, j) : +0) + sum_p val_r[p] * B(idx_r[p], j)
+ * over row r's entries from pos[r] up to the first with k >= kend (p ascending), and leaves
+ * pos[r] there for the next k-block.  Row r's list holds the nonzero elements of row r of op(A)
+ * in ascending k: cnt[r] entries at idx + r*cap (their k) and val + r*cap (their values).
+ * B(k, j) is at b[k*b_rs + j] (rows of B contiguous), C(r, j) at c[r*rs_c + j].  The chain goes
+ * on through C between k-blocks (a value stored and reloaded is the same value).
  *
  * Why the bits equal the dense kernels' of the same level: the dense chain of C(r, j) runs over
  * every k; a step whose A value is zero adds a product +-0 (B finite: the driver checks), which
@@ -15,21 +18,18 @@
  * AVX2 kernel fuses each multiply-add as the AVX2 and AVX-512 micro-kernels do (a fused result
  * does not depend on the vector width), the reference kernel rounds both steps as the generic
  * micro-kernels do.
- *
- * The list's next B rows are prefetched FNN_SPARSE_PREFETCH entries ahead: the rows are chosen by
- * the data, so the hardware prefetcher cannot see them coming.
  */
 #ifndef FNN_GEMM_UKR_SPARSE_H
 #define FNN_GEMM_UKR_SPARSE_H
 #include <stdint.h>
 #include "fnn_gemm_ukr.h"
 
-#define FNN_SPARSE_PREFETCH 8
 
 /* The reference kernels, float and double: NW = 64 / 32 columns (the AVX2 kernels' width). */
 #define FNN_GEMM_SPARSE_GENERIC(NAME, T, NW)                                                      \
-static void NAME(int64_t rows, const int32_t *cnt, const int32_t *idx, const T *val,             \
-                 int64_t cap, const T *b, int64_t b_rs, T *c, int64_t rs_c, int64_t n)           \
+static void NAME(int64_t rows, const int32_t *cnt, int32_t *pos, const int32_t *idx,             \
+                 const T *val, int64_t cap, int64_t kend, const T *b, int64_t b_rs, T *c,         \
+                 int64_t rs_c, int64_t n, int load)                                               \
 {                                                                                                 \
     int64_t r, p, j;                                                                              \
     for (r = 0; r < rows; r++) {                                                                  \
@@ -37,12 +37,13 @@ static void NAME(int64_t rows, const int32_t *cnt, const int32_t *idx, const T *
         const T *v = val + r * cap;                                                               \
         T acc[NW];                                                                                \
         for (j = 0; j < n; j++)                                                                   \
-            acc[j] = (T)0;                                                                        \
-        for (p = 0; p < cnt[r]; p++) {                                                            \
+            acc[j] = load ? c[r * rs_c + j] : (T)0;                                               \
+        for (p = pos[r]; p < cnt[r] && ix[p] < kend; p++) {                                       \
             const T a = v[p], *brow = b + (int64_t)ix[p] * b_rs;                                  \
             for (j = 0; j < n; j++)                                                               \
                 acc[j] += a * brow[j];                                                            \
         }                                                                                         \
+        pos[r] = (int32_t)p;                                                                      \
         for (j = 0; j < n; j++)                                                                   \
             c[r * rs_c + j] = acc[j];                                                             \
     }                                                                                             \
@@ -55,13 +56,15 @@ FNN_GEMM_SPARSE_GENERIC(fnn_dgemm_sparse_generic_32, double, 32)
 #include <immintrin.h>
 
 /* AVX2 + FMA: 8 ymm accumulators (64 floats or 32 doubles: one C row segment), 1 broadcast.
- * Per list entry: 8 loads of the B row segment (4 cache lines), 8 FMAs.  A partial tile (n < NW)
- * loads through a mask: the lanes past n read nothing and are never stored. */
+ * Per list entry: 8 loads of the B row segment (from L1: the driver keeps the k-block's B tile
+ * there), 8 FMAs.  A partial tile (n < NW) loads through a mask: the lanes past n read nothing
+ * and are never stored. */
 #define FNN_GEMM_SPARSE_AVX2(NAME, T, V, L, SET1, SETZERO, LOAD, MASKLOAD, MASKSTORE, STORE, FMA,  \
                              MASK_T, MASK_SET)                                                    \
 __attribute__((target("avx2,fma")))                                                               \
-static void NAME(int64_t rows, const int32_t *cnt, const int32_t *idx, const T *val,             \
-                 int64_t cap, const T *b, int64_t b_rs, T *c, int64_t rs_c, int64_t n)           \
+static void NAME(int64_t rows, const int32_t *cnt, int32_t *pos, const int32_t *idx,             \
+                 const T *val, int64_t cap, int64_t kend, const T *b, int64_t b_rs, T *c,         \
+                 int64_t rs_c, int64_t n, int load)                                               \
 {                                                                                                 \
     int64_t r, p;                                                                                 \
     int t;                                                                                        \
@@ -72,19 +75,20 @@ static void NAME(int64_t rows, const int32_t *cnt, const int32_t *idx, const T *
         const int32_t *ix = idx + r * cap;                                                        \
         const T *v = val + r * cap;                                                               \
         const int64_t np = cnt[r];                                                                \
-        V c0 = SETZERO(), c1 = SETZERO(), c2 = SETZERO(), c3 = SETZERO();                         \
-        V c4 = SETZERO(), c5 = SETZERO(), c6 = SETZERO(), c7 = SETZERO();                         \
         T *cr = c + r * rs_c;                                                                     \
+        V c0, c1, c2, c3, c4, c5, c6, c7;                                                         \
+        p = pos[r];                                                                               \
         if (n == 8 * L) {                                                                         \
-            for (p = 0; p < np; p++) {                                                            \
+            if (load) {                                                                           \
+                c0 = LOAD(cr + 0 * L); c1 = LOAD(cr + 1 * L); c2 = LOAD(cr + 2 * L);              \
+                c3 = LOAD(cr + 3 * L); c4 = LOAD(cr + 4 * L); c5 = LOAD(cr + 5 * L);              \
+                c6 = LOAD(cr + 6 * L); c7 = LOAD(cr + 7 * L);                                     \
+            } else {                                                                              \
+                c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = SETZERO();                                \
+            }                                                                                     \
+            for (; p < np && ix[p] < kend; p++) {                                                 \
                 const T *br = b + (int64_t)ix[p] * b_rs;                                          \
                 const V a = SET1(v[p]);                                                           \
-                if (p + FNN_SPARSE_PREFETCH < np) {                                               \
-                    const char *q = (const char *)(b + (int64_t)ix[p + FNN_SPARSE_PREFETCH]       \
-                                                   * b_rs);                                       \
-                    _mm_prefetch(q, _MM_HINT_T0); _mm_prefetch(q + 64, _MM_HINT_T0);              \
-                    _mm_prefetch(q + 128, _MM_HINT_T0); _mm_prefetch(q + 192, _MM_HINT_T0);       \
-                }                                                                                 \
                 c0 = FMA(a, LOAD(br + 0 * L), c0); c1 = FMA(a, LOAD(br + 1 * L), c1);             \
                 c2 = FMA(a, LOAD(br + 2 * L), c2); c3 = FMA(a, LOAD(br + 3 * L), c3);             \
                 c4 = FMA(a, LOAD(br + 4 * L), c4); c5 = FMA(a, LOAD(br + 5 * L), c5);             \
@@ -94,7 +98,15 @@ static void NAME(int64_t rows, const int32_t *cnt, const int32_t *idx, const T *
             STORE(cr + 3 * L, c3); STORE(cr + 4 * L, c4); STORE(cr + 5 * L, c5);                  \
             STORE(cr + 6 * L, c6); STORE(cr + 7 * L, c7);                                         \
         } else {                                                                                  \
-            for (p = 0; p < np; p++) {                                                            \
+            if (load) {                                                                           \
+                c0 = MASKLOAD(cr + 0 * L, m[0]); c1 = MASKLOAD(cr + 1 * L, m[1]);                 \
+                c2 = MASKLOAD(cr + 2 * L, m[2]); c3 = MASKLOAD(cr + 3 * L, m[3]);                 \
+                c4 = MASKLOAD(cr + 4 * L, m[4]); c5 = MASKLOAD(cr + 5 * L, m[5]);                 \
+                c6 = MASKLOAD(cr + 6 * L, m[6]); c7 = MASKLOAD(cr + 7 * L, m[7]);                 \
+            } else {                                                                              \
+                c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = SETZERO();                                \
+            }                                                                                     \
+            for (; p < np && ix[p] < kend; p++) {                                                 \
                 const T *br = b + (int64_t)ix[p] * b_rs;                                          \
                 const V a = SET1(v[p]);                                                           \
                 c0 = FMA(a, MASKLOAD(br + 0 * L, m[0]), c0);                                      \
@@ -111,6 +123,7 @@ static void NAME(int64_t rows, const int32_t *cnt, const int32_t *idx, const T *
             MASKSTORE(cr + 4 * L, m[4], c4); MASKSTORE(cr + 5 * L, m[5], c5);                     \
             MASKSTORE(cr + 6 * L, m[6], c6); MASKSTORE(cr + 7 * L, m[7], c7);                     \
         }                                                                                         \
+        pos[r] = (int32_t)p;                                                                      \
     }                                                                                             \
 }
 

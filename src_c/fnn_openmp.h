@@ -11,10 +11,12 @@
 #include <omp.h>
 #define FNN_HAVE_OPENMP 1
 static inline int fnn_omp_thread_num(void) { return omp_get_thread_num(); }
+static inline int fnn_omp_num_threads(void) { return omp_get_num_threads(); }
 static inline int fnn_omp_version(void) { return _OPENMP; }
 #else
 #define FNN_HAVE_OPENMP 0
 static inline int fnn_omp_thread_num(void) { return 0; }
+static inline int fnn_omp_num_threads(void) { return 1; }
 static inline int fnn_omp_version(void) { return 0; }
 #endif
 

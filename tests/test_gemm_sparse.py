@@ -129,19 +129,25 @@ def test_row_bias_and_batch(dtype, sparse_mode_restored):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_a_non_finite_b_takes_the_dense_path(dtype, sparse_mode_restored):
-    """0 * inf is NaN in the dense chain; skipping the zero would hide it."""
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_a_non_finite_b_takes_the_dense_path(dtype, threads, sparse_mode_restored):
+    """0 * inf is NaN in the dense chain; skipping the zero would hide it.  The threads share
+    the check of B's rows: a bad row in any thread's share (first, middle, last) must be seen."""
     rng = np.random.default_rng(4)
-    a = _sparse(rng, (40, 30), dtype, 0.3)
-    a[:, 5] = 0
-    b = rng.standard_normal((30, 50)).astype(dtype)
-    b[5, 7] = np.inf
-    got, took = _run("always", lambda: kernels.matmul(a, b))
-    assert not took
-    assert np.isnan(got[:, 7]).all()
-    b[5, 7] = np.nan
-    got, took = _run("always", lambda: kernels.matmul(a, b))
-    assert not took and np.isnan(got[:, 7]).all()
+    saved = fastnn.get_num_threads()
+    fastnn.set_num_threads(threads)
+    try:
+        for row in (0, 150, 299):
+            a = _sparse(rng, (100, 300), dtype, 0.3)
+            a[:, row] = 0
+            b = rng.standard_normal((300, 100)).astype(dtype)
+            for bad in (np.inf, -np.inf, np.nan):
+                b[row, 7] = bad
+                got, took = _run("always", lambda a=a, b=b: kernels.matmul(a, b))
+                assert not took, (row, bad)
+                assert np.isnan(got[:, 7]).all()
+    finally:
+        fastnn.set_num_threads(saved)
 
 
 def test_non_finite_a_values_are_kept(sparse_mode_restored):
