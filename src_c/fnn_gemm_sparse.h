@@ -54,29 +54,6 @@ static inline int FNN_F(is_zero)(FNN_T a)
     return FNN_FABS(a) < FNN_TMIN;
 }
 
-/* Whether a sample of op(A)'s rows (spread over all batch items) is at most `density` nonzero
- * (FNN_SPARSE_DENSITY, measured where the AVX2 paths break even; half of it for the AVX-512
- * kernels, whose dense FMAs can be twice as wide while the sparse kernel's B reads are not).  Stops as soon as the sample has too many nonzeros (a dense A costs ~a row or two). */
-static int FNN_F(sparse_sample)(int64_t batch, int64_t M, int64_t K, const FNN_T *A, int64_t a_bs,
-                                int64_t a_rs, int64_t a_cs, double density)
-{
-    const int64_t rows = batch * M;
-    int64_t s, k, nz = 0, ns = 4096 / K;
-    if (ns < 1) ns = 1;
-    if (ns > 16) ns = 16;
-    if (ns > rows) ns = rows;
-    const int64_t limit = (int64_t)(density * (double)(ns * K));
-    for (s = 0; s < ns; s++) {
-        const int64_t r = (2 * s + 1) * rows / (2 * ns);
-        const FNN_T *a = A + (r / M) * a_bs + (r % M) * a_rs;
-        for (k = 0; k < K; k++)
-            nz += !FNN_F(is_zero)(a[k * a_cs]);
-        if (nz > limit)
-            return 0;
-    }
-    return 1;
-}
-
 /* Whether rows [r0, r1) of B, counted over the batch items one after another (row r is row
  * r % K of item r / K), are all finite. */
 static int FNN_F(rows_finite)(int64_t K, int64_t N, const FNN_T *B, int64_t b_bs, int64_t b_rs,
@@ -135,6 +112,33 @@ static inline unsigned FNN_F(nonzero8)(const FNN_T *x, int64_t s)
     for (t = 0; t < 8; t++)
         bits |= (unsigned)!FNN_F(is_zero)(x[t * s]) << t;
     return bits;
+}
+
+/* Whether a sample of op(A)'s rows (spread over all batch items) is at most `density` nonzero
+ * (FNN_SPARSE_DENSITY, measured where the AVX2 paths break even; half of it for the AVX-512
+ * kernels, whose dense FMAs can be twice as wide while the sparse kernel's B reads are not).  Stops as soon as the sample has too many nonzeros (a dense A costs ~a row or two). */
+static int FNN_F(sparse_sample)(int64_t batch, int64_t M, int64_t K, const FNN_T *A, int64_t a_bs,
+                                int64_t a_rs, int64_t a_cs, double density)
+{
+    const int64_t rows = batch * M;
+    int64_t s, k, nz = 0, ns = 4096 / K;
+    if (ns < 1) ns = 1;
+    if (ns > 16) ns = 16;
+    if (ns > rows) ns = rows;
+    const int64_t limit = (int64_t)(density * (double)(ns * K));
+    for (s = 0; s < ns; s++) {
+        const int64_t r = (2 * s + 1) * rows / (2 * ns);
+        const FNN_T *a = A + (r / M) * a_bs + (r % M) * a_rs;
+        k = 0;
+        if (a_cs == 1)
+            for (; k + 8 <= K; k += 8)
+                nz += __builtin_popcount(FNN_F(nonzero8)(a + k, 1));
+        for (; k < K; k++)
+            nz += !FNN_F(is_zero)(a[k * a_cs]);
+        if (nz > limit)
+            return 0;
+    }
+    return 1;
 }
 
 /* Rows [i0, i1) of op(A) of one batch item into lists: row i's entries at idx/val + (i-i0)*K.

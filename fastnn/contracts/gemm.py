@@ -24,7 +24,8 @@ import numpy as np
 from .. import _validate as _v
 
 __all__ = ["MatmulArgs", "MatmulBiasArgs", "GemmExArgs", "matmul_args", "matmul_bias_args",
-           "gemm_ex_args", "BIAS_MODES", "blocking_args", "config_dtype"]
+           "gemm_ex_args", "BIAS_MODES", "blocking_args", "SPARSE_A_MODES", "sparse_a_mode",
+           "config_dtype"]
 
 MatmulArgs = collections.namedtuple("MatmulArgs", "a b trans_a trans_b m n k out")
 MatmulArgs.__doc__ = """Checked ``matmul`` arguments: ``op(a)`` is m x k, ``op(b)`` k x n; ``out``
@@ -168,6 +169,23 @@ def blocking_args(mc, kc, nc, limits):
             v = _v.check_int(v, name, min=lo, max=hi)
         out.append(v)
     return tuple(out)
+
+
+SPARSE_A_MODES = ("auto", "off", "always")
+
+
+def sparse_a_mode(mode):
+    """Check ``set_gemm_sparse_a(mode)``: one of ``SPARSE_A_MODES``.
+
+        >>> sparse_a_mode("off")
+        'off'
+    """
+    if not isinstance(mode, str):
+        raise TypeError("mode must be a str ('auto', 'off' or 'always'), got %s"
+                        % type(mode).__name__)
+    if mode not in SPARSE_A_MODES:
+        raise ValueError("mode must be 'auto', 'off' or 'always', got %r" % (mode,))
+    return mode
 
 
 def config_dtype(dtype):

@@ -587,14 +587,9 @@ def set_gemm_sparse_a(mode):
         >>> set_gemm_sparse_a(previous)
         'off'
     """
-    codes = {name: code for code, name in _SPARSE_MODES.items()}
-    if not isinstance(mode, str):
-        raise TypeError("mode must be a str ('auto', 'off' or 'always'), got %s"
-                        % type(mode).__name__)
-    if mode not in codes:
-        raise ValueError("mode must be 'auto', 'off' or 'always', got %r" % (mode,))
+    mode = contract.sparse_a_mode(mode)
     previous = _SPARSE_MODES[fnn_gemm_get_sparse_a()]
-    fnn_gemm_set_sparse_a(codes[mode])
+    fnn_gemm_set_sparse_a({name: code for code, name in _SPARSE_MODES.items()}[mode])
     return previous
 
 
