@@ -6,9 +6,10 @@
 Products (default): the lab MLP's first-layer products on a batch of 128 shuffled MNIST training
 images (forward ``matmul_bias`` with ReLU, weight gradient ``x^T @ dz``, float32 and float64),
 128 x 256 x 128 products with random A at 20%, 30% and 50% nonzero, and a dense 256^3.  Each is
-timed with the mode 'off' and 'auto' in two alternating blocks of ``--calls`` calls (median of
-each block, the best block reported), in one process; it prints whether 'auto' took the path
-and whether the two results are the same bits.
+timed with the mode 'off' and 'auto' in ``--blocks`` alternating blocks each of ``--calls`` calls
+(median of each block), in one process; it prints the best block of each, the median over the
+pairs of blocks of their ratio, whether 'auto' took the path and whether the two results are the
+same bits.
 
 ``--epochs N``: instead, N rounds of one lab-MLP epoch (``Sequential.fit``, 469 batches of 128,
 Adam, as ``targets_training.py``) with 'auto' and with 'off' (and torch's epoch when installed),
@@ -42,10 +43,10 @@ def _bits(x):
     return x.view(np.int32 if x.dtype == np.float32 else np.int64)
 
 
-def compare(name, f, calls):
+def compare(name, f, calls, blocks):
     res = {"off": [], "auto": []}
     outs, took = {}, False
-    for mode in ("off", "auto", "off", "auto"):
+    for mode in ("off", "auto") * blocks:
         kernels.set_gemm_sparse_a(mode)
         before = _gemm._sparse_a_calls()
         outs[mode] = np.array(f(), copy=True)
@@ -53,12 +54,14 @@ def compare(name, f, calls):
         res[mode].append(_median_us(f, calls))
     kernels.set_gemm_sparse_a("auto")
     off, auto = min(res["off"]), min(res["auto"])
-    print("%-30s off %8.1f us  auto %8.1f us  off/auto %.2f  zero-skipping %-3s  same bits %s"
-          % (name, off, auto, off / auto, "yes" if took else "no",
+    pairs = statistics.median(o / a for o, a in zip(res["off"], res["auto"]))
+    print("%-30s off %8.1f us  auto %8.1f us  off/auto %.2f (pairs: median %.2f)  "
+          "zero-skipping %-3s  same bits %s"
+          % (name, off, auto, off / auto, pairs, "yes" if took else "no",
              np.array_equal(_bits(outs["off"]), _bits(outs["auto"]))))
 
 
-def products(calls):
+def products(calls, blocks):
     (x, _), _ = datasets.load_mnist(download=False, verbose=False)
     x = data.preprocess_images(x, flatten=True)
     rng = np.random.default_rng(0)
@@ -69,21 +72,21 @@ def products(calls):
     dz = rng.standard_normal((128, 256)).astype(np.float32)
     y, dw = np.empty((128, 256), np.float32), np.empty((784, 256), np.float32)
     compare("x @ W + b, relu  128x784x256", lambda: kernels.matmul_bias(
-        xb, w, b, activation="relu", out=y), calls)
+        xb, w, b, activation="relu", out=y), calls, blocks)
     compare("x^T @ dz         784x128x256", lambda: kernels.matmul(
-        xb, dz, trans_a=True, out=dw), calls)
+        xb, dz, trans_a=True, out=dw), calls, blocks)
     x64, w64, dz64 = xb.astype(np.float64), w.astype(np.float64), dz.astype(np.float64)
-    compare("x @ W   float64  128x784x256", lambda: kernels.matmul(x64, w64), calls)
+    compare("x @ W   float64  128x784x256", lambda: kernels.matmul(x64, w64), calls, blocks)
     compare("x^T @ dz float64 784x128x256", lambda: kernels.matmul(x64, dz64, trans_a=True),
-            calls)
+            calls, blocks)
     for density in (0.2, 0.3, 0.5):
         h = rng.standard_normal((128, 256)).astype(np.float32)
         h[rng.random(h.shape) >= density] = 0
         w2 = rng.standard_normal((256, 128)).astype(np.float32)
         compare("128x256x128, %d%% nonzero" % (100 * density),
-                lambda h=h, w2=w2: kernels.matmul(h, w2), calls)
+                lambda h=h, w2=w2: kernels.matmul(h, w2), calls, blocks)
     a = rng.standard_normal((256, 256)).astype(np.float32)
-    compare("dense 256^3", lambda: kernels.matmul(a, a), calls)
+    compare("dense 256^3", lambda: kernels.matmul(a, a), calls, blocks)
 
 
 def epochs(rounds):
@@ -116,6 +119,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--calls", type=int, default=300)
+    p.add_argument("--blocks", type=int, default=4, help="blocks of calls per mode")
     p.add_argument("--epochs", type=int, default=0)
     args = p.parse_args(argv)
     fastnn.set_num_threads(args.threads)
@@ -124,7 +128,7 @@ def main(argv=None):
     if args.epochs:
         epochs(args.epochs)
     else:
-        products(args.calls)
+        products(args.calls, args.blocks)
 
 
 if __name__ == "__main__":
