@@ -8,14 +8,16 @@
 # pass) and inverted dropout.  Three files make this family: the contract
 # (fastnn/contracts/activations.py: every argument check, the out= array, alpha and the dropout
 # scale), the NumPy twin (fastnn/reference/activations.py: the formulas) and this module, which
-# calls the same contract and then runs prange loops over typed memoryviews.  The float32 loops
+# calls the same contract and then runs prange loops over raw pointers.  The float32 loops
 # with an exp/expm1 are C, in src_c/fnn_activations.h (declared in _activations.pxd), over the
 # vectorisable float32 exp/expm1 of src_c/fnn_vecmath.h.
 #
 # * Validate first.  The contract runs in Python before any nogil code (bounds checks are off
 #   below; the cross-entropy indexes a row by its label).  Non-contiguous or Fortran inputs are
 #   copied to C order once; elementwise functions then see one flat contiguous buffer whatever
-#   the rank.
+#   the rank.  The fast path hands the drivers the pointers of the buffers it already holds: a
+#   memoryview built per call cost more than the work on a small array
+#   (docs/kernels/activations.md, "Per-call cost").
 # * Indices from caller memory: the cross-entropy indexes only through the contract's private
 #   int64 copy of the labels (fastnn._validate.check_labels copies, then checks the copy), so no
 #   other thread can change an id between its check and its use.
@@ -280,73 +282,109 @@ cdef void _dropout_chunk(const floating *x, const uint8_t *m, floating *y, Py_ss
 
 
 # --------------------------------------------------------------------------- elementwise drivers
-cdef void _unary(int op, const floating[::1] x, floating[::1] y, floating a, int nt, int simd):
-    cdef Py_ssize_t n = x.shape[0]
+# On raw pointers: the fast path passes the buffers it holds (no memoryview to build per call),
+# the contract path the data of the arrays it checked.  n >= 1.
+cdef void _unary(int op, const floating *x, floating *y, Py_ssize_t n, floating a, int nt,
+                 int simd) noexcept nogil:
     cdef Py_ssize_t nchunks = (n + _CHUNK - 1) // _CHUNK
     cdef Py_ssize_t c, lo, hi
-    for c in prange(nchunks, schedule="static", nogil=True, num_threads=nt):
+    for c in prange(nchunks, schedule="static", num_threads=nt):
         lo = c * _CHUNK
         hi = lo + _CHUNK
         if hi > n:
             hi = n
-        _unary_chunk(op, &x[lo], &y[lo], hi - lo, a, simd)
+        _unary_chunk(op, x + lo, y + lo, hi - lo, a, simd)
 
 
-cdef void _binary(int op, const floating[::1] dy, const floating[::1] v, floating[::1] dx,
-                  floating a, int nt, int simd):
-    cdef Py_ssize_t n = dy.shape[0]
+cdef void _binary(int op, const floating *dy, const floating *v, floating *dx, Py_ssize_t n,
+                  floating a, int nt, int simd) noexcept nogil:
     cdef Py_ssize_t nchunks = (n + _CHUNK - 1) // _CHUNK
     cdef Py_ssize_t c, lo, hi
-    for c in prange(nchunks, schedule="static", nogil=True, num_threads=nt):
+    for c in prange(nchunks, schedule="static", num_threads=nt):
         lo = c * _CHUNK
         hi = lo + _CHUNK
         if hi > n:
             hi = n
-        _binary_chunk(op, &dy[lo], &v[lo], &dx[lo], hi - lo, a, simd)
+        _binary_chunk(op, dy + lo, v + lo, dx + lo, hi - lo, a, simd)
 
 
-cdef void _dropout_run(const floating[::1] x, const uint8_t[::1] m, floating[::1] y,
-                       floating scale, int nt):
-    cdef Py_ssize_t n = x.shape[0]
+cdef void _dropout_run(const floating *x, const uint8_t *m, floating *y, Py_ssize_t n,
+                       floating scale, int nt) noexcept nogil:
     cdef Py_ssize_t nchunks = (n + _CHUNK - 1) // _CHUNK
     cdef Py_ssize_t c, lo, hi
-    for c in prange(nchunks, schedule="static", nogil=True, num_threads=nt):
+    for c in prange(nchunks, schedule="static", num_threads=nt):
         lo = c * _CHUNK
         hi = lo + _CHUNK
         if hi > n:
             hi = n
-        _dropout_chunk(&x[lo], &m[lo], &y[lo], hi - lo, scale)
+        _dropout_chunk(x + lo, m + lo, y + lo, hi - lo, scale)
 
 
-def _flat(a):
-    # a is C-contiguous here, so this is a view: writes reach the caller's array.
-    return a.reshape(-1)
+cdef int _unary_go(int op, char code, void *x, void *y, Py_ssize_t n, double alpha) except -1:
+    """Run op on n >= 0 elements of dtype `code` (b'f' / b'd')."""
+    cdef int nt, simd
+    if n <= 0:
+        return 0
+    nt = _threads_for(n, n, _GRAIN_CHEAP if op == OP_RELU else _GRAIN_EXP)
+    simd = simd_level()
+    with nogil:
+        if code == b'f':
+            _unary[float](op, <const float *>x, <float *>y, n, <float>alpha, nt, simd)
+        else:
+            _unary[double](op, <const double *>x, <double *>y, n, alpha, nt, simd)
+    return 0
+
+
+cdef int _binary_go(int op, char code, void *dy, void *v, void *dx, Py_ssize_t n,
+                    double alpha) except -1:
+    cdef int nt, simd
+    if n <= 0:
+        return 0
+    nt = _threads_for(n, n, _GRAIN_EXP if op == OP_ELU_BWD else _GRAIN_CHEAP)
+    simd = simd_level()
+    with nogil:
+        if code == b'f':
+            _binary[float](op, <const float *>dy, <const float *>v, <float *>dx, n,
+                           <float>alpha, nt, simd)
+        else:
+            _binary[double](op, <const double *>dy, <const double *>v, <double *>dx, n, alpha,
+                            nt, simd)
+    return 0
+
+
+cdef int _dropout_go(char code, void *x, const uint8_t *m, void *y, Py_ssize_t n,
+                     double scale) except -1:
+    cdef int nt
+    if n <= 0:
+        return 0
+    nt = _threads_for(n, n, _GRAIN_CHEAP)
+    with nogil:
+        if code == b'f':
+            _dropout_run[float](<const float *>x, m, <float *>y, n, <float>scale, nt)
+        else:
+            _dropout_run[double](<const double *>x, m, <double *>y, n, scale, nt)
+    return 0
+
+
+cdef char _code_of(a):
+    return b'f' if a.dtype == np.float32 else b'd'
+
+
+cdef void *_data(a):
+    """The data pointer of a C-contiguous ndarray the caller keeps alive."""
+    return <void *><size_t>a.ctypes.data
 
 
 def _unary_call(int op, x, out, double alpha):
-    xf = _flat(np.ascontiguousarray(x))
-    yf = _flat(out)
-    cdef int nt = _threads_for(xf.shape[0], xf.shape[0],
-                               _GRAIN_CHEAP if op == OP_RELU else _GRAIN_EXP)
-    cdef int simd = simd_level()
-    if xf.dtype == np.float32:
-        _unary[float](op, xf, yf, <float>alpha, nt, simd)
-    else:
-        _unary[double](op, xf, yf, alpha, nt, simd)
+    x = np.ascontiguousarray(x)
+    _unary_go(op, _code_of(x), _data(x), _data(out), x.size, alpha)
     return out
 
 
 def _binary_call(int op, dy, v, out, double alpha):
-    dyf = _flat(np.ascontiguousarray(dy))
-    vf = _flat(np.ascontiguousarray(v))
-    dxf = _flat(out)
-    cdef int nt = _threads_for(dyf.shape[0], dyf.shape[0],
-                               _GRAIN_EXP if op == OP_ELU_BWD else _GRAIN_CHEAP)
-    cdef int simd = simd_level()
-    if dyf.dtype == np.float32:
-        _binary[float](op, dyf, vf, dxf, <float>alpha, nt, simd)
-    else:
-        _binary[double](op, dyf, vf, dxf, alpha, nt, simd)
+    dy = np.ascontiguousarray(dy)
+    v = np.ascontiguousarray(v)
+    _binary_go(op, _code_of(dy), _data(dy), _data(v), _data(out), dy.size, alpha)
     return out
 
 
@@ -420,14 +458,15 @@ cdef object _unary_fast(int op, object x, object out, object alpha):
         if code == 0:
             return None
         if out is None:
-            return _unary_call(op, x, np.empty(x.shape, x.dtype), alpha)
+            out = np.empty(x.shape, x.dtype)
         if not _acquire(out, &vo, True):
             return None
         try:
             if (_fcode(&vo) != code or not _same_shape(&vo, &vx)
                     or not _same_or_apart(&vo, &vx)):
                 return None
-            return _unary_call(op, x, out, alpha)
+            _unary_go(op, code, vx.buf, vo.buf, vx.len // vx.itemsize, alpha)
+            return out
         finally:
             PyBuffer_Release(&vo)
     finally:
@@ -450,14 +489,15 @@ cdef object _binary_fast(int op, object dy, object v, object out, object alpha):
             if code == 0 or _fcode(&vv) != code or not _same_shape(&vd, &vv):
                 return None
             if out is None:
-                return _binary_call(op, dy, v, np.empty(dy.shape, dy.dtype), alpha)
+                out = np.empty(dy.shape, dy.dtype)
             if not _acquire(out, &vo, True):
                 return None
             try:
                 if (_fcode(&vo) != code or not _same_shape(&vo, &vd)
                         or not _same_or_apart(&vo, &vd) or not _same_or_apart(&vo, &vv)):
                     return None
-                return _binary_call(op, dy, v, out, alpha)
+                _binary_go(op, code, vd.buf, vv.buf, vo.buf, vd.len // vd.itemsize, alpha)
+                return out
             finally:
                 PyBuffer_Release(&vo)
         finally:
@@ -489,15 +529,16 @@ cdef object _dropout_fast(object x, object mask, object rate, object out):
             # the contract's scale: 1 / (1 - rate) in double, rounded once to the dtype (the
             # float32 loop rounds this double once, as it rounds the contract's float32)
             if out is None:
-                return _dropout_call(x, mask, 1.0 / (1.0 - <double>rate),
-                                     np.empty(x.shape, x.dtype))
+                out = np.empty(x.shape, x.dtype)
             if not _acquire(out, &vo, True):
                 return None
             try:
                 if (_fcode(&vo) != code or not _same_shape(&vo, &vx)
                         or not _same_or_apart(&vo, &vx) or ranges_meet(&vo, &vm)):
                     return None
-                return _dropout_call(x, mask, 1.0 / (1.0 - <double>rate), out)
+                _dropout_go(code, vx.buf, <const uint8_t *>vm.buf, vo.buf,
+                            vx.len // vx.itemsize, 1.0 / (1.0 - <double>rate))
+                return out
             finally:
                 PyBuffer_Release(&vo)
         finally:
@@ -526,6 +567,9 @@ cdef object _dropout_rng_fast(object x, object rate, object seed, object counter
             return None
         if out is None:
             out = np.empty(x.shape, x.dtype)
+            got_o = _acquire(out, &vo, True)
+            if not got_o:
+                return None
         else:
             got_o = _acquire(out, &vo, True)
             if (not got_o or _fcode(&vo) != code or not _same_shape(&vo, &vx)
@@ -533,13 +577,17 @@ cdef object _dropout_rng_fast(object x, object rate, object seed, object counter
                 return None
         if mask_out is None:
             mask_out = np.empty(x.shape, _BOOL)
+            got_m = _acquire(mask_out, &vm, True)
+            if not got_m:
+                return None
         else:
             got_m = _acquire(mask_out, &vm, True)
             if (not got_m or not _is_mask(&vm) or not _same_shape(&vm, &vx)
-                    or ranges_meet(&vm, &vx) or (got_o and ranges_meet(&vm, &vo))):
+                    or ranges_meet(&vm, &vx) or ranges_meet(&vm, &vo)):
                 return None
-        return _dropout_rng_call(x, _contract.keep_threshold(rate), 1.0 / (1.0 - <double>rate),
-                                 seed, counter, out, mask_out)
+        _dropout_rng_go(code, vx.buf, vo.buf, <uint8_t *>vm.buf, vx.len // vx.itemsize, seed,
+                        counter, _contract.keep_threshold(rate), 1.0 / (1.0 - <double>rate))
+        return out, mask_out
     finally:
         if got_m:
             PyBuffer_Release(&vm)
@@ -638,14 +686,9 @@ def elu_backward_from_output(dy, y, alpha=1.0, out=None):
 
 # --------------------------------------------------------------------------- public: dropout
 def _dropout_call(x, mask, double scale, out):
-    xf = _flat(np.ascontiguousarray(x))
-    mf = _flat(np.ascontiguousarray(mask)).view(np.uint8)    # bool is one byte, 0 or nonzero
-    yf = _flat(out)
-    cdef int nt = _threads_for(xf.shape[0], xf.shape[0], _GRAIN_CHEAP)
-    if xf.dtype == np.float32:
-        _dropout_run[float](xf, mf, yf, <float>scale, nt)
-    else:
-        _dropout_run[double](xf, mf, yf, scale, nt)
+    x = np.ascontiguousarray(x)
+    mask = np.ascontiguousarray(mask)      # bool or uint8: one byte, 0 or nonzero
+    _dropout_go(_code_of(x), _data(x), <const uint8_t *>_data(mask), _data(out), x.size, scale)
     return out
 
 
@@ -675,25 +718,42 @@ def _dropout_rng_variant():
     return fnn_dropout_rng_variant(simd_level()).decode("ascii")
 
 
-cdef void _dropout_rng_run(const floating[::1] x, floating[::1] y, uint8_t[::1] keep,
+cdef void _dropout_rng_run(const floating *x, floating *y, uint8_t *keep, Py_ssize_t n,
                            uint64_t key, uint64_t counter, uint32_t threshold, floating scale,
-                           int variant, int nt):
+                           int variant, int nt) noexcept nogil:
     # Chunks start at even elements (_CHUNK is even), where a draw starts: chunk c begins at
     # draw counter + c * _CHUNK / 2, whichever thread runs it.
-    cdef Py_ssize_t n = x.shape[0]
     cdef Py_ssize_t nchunks = (n + _CHUNK - 1) // _CHUNK
     cdef Py_ssize_t c, lo, hi
-    for c in prange(nchunks, schedule="static", nogil=True, num_threads=nt):
+    for c in prange(nchunks, schedule="static", num_threads=nt):
         lo = c * _CHUNK
         hi = lo + _CHUNK
         if hi > n:
             hi = n
         if floating is float:
-            fnn_dropout_rng_f32(variant, &x[lo], &y[lo], &keep[lo], hi - lo, lo, key, counter,
+            fnn_dropout_rng_f32(variant, x + lo, y + lo, keep + lo, hi - lo, lo, key, counter,
                                 threshold, scale)
         else:
-            fnn_dropout_rng_f64(variant, &x[lo], &y[lo], &keep[lo], hi - lo, lo, key, counter,
+            fnn_dropout_rng_f64(variant, x + lo, y + lo, keep + lo, hi - lo, lo, key, counter,
                                 threshold, scale)
+
+
+cdef int _dropout_rng_go(char code, void *x, void *y, uint8_t *keep, Py_ssize_t n,
+                         uint64_t key, uint64_t counter, uint32_t threshold,
+                         double scale) except -1:
+    cdef int nt, variant
+    if n <= 0:
+        return 0
+    nt = _threads_for(n, n, _GRAIN_EXP)
+    variant = fnn_dropout_rng_level(simd_level())
+    with nogil:
+        if code == b'f':
+            _dropout_rng_run[float](<const float *>x, <float *>y, keep, n, key, counter,
+                                    threshold, <float>scale, variant, nt)
+        else:
+            _dropout_rng_run[double](<const double *>x, <double *>y, keep, n, key, counter,
+                                     threshold, scale, variant, nt)
+    return 0
 
 
 def dropout_forward_rng(x, rate, seed, counter, out=None, mask_out=None):
@@ -713,15 +773,10 @@ def dropout_forward_rng(x, rate, seed, counter, out=None, mask_out=None):
 def _dropout_rng_call(x, threshold, double scale, seed, counter, out, mask):
     # scale: the contract's, already in the dtype (float32: the float32 loop gets it exactly);
     # the fast path's double 1 / (1 - rate), which the float32 loop rounds once, to the same
-    xf = _flat(np.ascontiguousarray(x))
-    yf = _flat(out)
-    kf = _flat(mask).view(np.uint8)            # bool is one byte; the kernel writes 0 or 1
-    cdef int nt = _threads_for(xf.shape[0], xf.shape[0], _GRAIN_EXP)
-    cdef int variant = fnn_dropout_rng_level(simd_level())
-    if xf.dtype == np.float32:
-        _dropout_rng_run[float](xf, yf, kf, seed, counter, threshold, <float>scale, variant, nt)
-    else:
-        _dropout_rng_run[double](xf, yf, kf, seed, counter, threshold, scale, variant, nt)
+    x = np.ascontiguousarray(x)
+    # mask: bool or uint8, one byte per element; the kernel writes 0 or 1
+    _dropout_rng_go(_code_of(x), _data(x), _data(out), <uint8_t *>_data(mask), x.size, seed,
+                    counter, threshold, scale)
     return out, mask
 
 
