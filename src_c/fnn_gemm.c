@@ -55,7 +55,7 @@
 #endif
 #define FNN_SPARSE_CNT_BYTES(M) ((((size_t)(M) * sizeof(int32_t)) + 63) & ~(size_t)63)
 static volatile int fnn_gemm_sparse_mode = FNN_SPARSE_AUTO;
-static volatile int64_t fnn_gemm_sparse_calls = 0;
+static int64_t fnn_gemm_sparse_calls = 0;   /* atomic: calls from several threads at once */
 
 void fnn_gemm_set_sparse_a(int mode)
 {
@@ -69,7 +69,7 @@ int fnn_gemm_get_sparse_a(void)
 
 int64_t fnn_gemm_sparse_a_calls(void)
 {
-    return fnn_gemm_sparse_calls;
+    return __atomic_load_n(&fnn_gemm_sparse_calls, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------------ float */

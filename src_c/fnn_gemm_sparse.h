@@ -313,6 +313,6 @@ static int FNN_F(sparse_try)(FNN_F(args_t) *g, int64_t batch, int nthreads)
         return 0;
     if (!FNN_F(sparse_run)(g, batch, nthreads, scratch))
         return 0;
-    fnn_gemm_sparse_calls++;
+    __atomic_fetch_add(&fnn_gemm_sparse_calls, 1, __ATOMIC_RELAXED);
     return 1;
 }
