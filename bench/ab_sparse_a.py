@@ -11,9 +11,11 @@ timed with the mode 'off' and 'auto' in ``--blocks`` alternating blocks each of 
 pairs of blocks of their ratio, whether 'auto' took the path and whether the two results are the
 same bits.
 
-``--epochs N``: instead, N rounds of one lab-MLP epoch (``Sequential.fit``, 469 batches of 128,
-Adam, as ``targets_training.py``) with 'auto' and with 'off' (and torch's epoch when installed),
-alternating; prints each one's best and median.  Prints the CPU model and SIMD level first.
+``--sweep``: instead, 'always' against 'off' on random A at 10-50% nonzero, two shapes (where
+the path breaks even).  ``--epochs N``: instead, N rounds of one lab-MLP epoch
+(``Sequential.fit``, 469 batches of 128, Adam, as ``targets_training.py``) with 'auto' and with
+'off' (and torch's epoch when installed), alternating; prints each one's best and median.
+Prints the CPU model and SIMD level first.
 """
 import argparse
 import os
@@ -89,6 +91,24 @@ def products(calls, blocks):
     compare("dense 256^3", lambda: kernels.matmul(a, a), calls, blocks)
 
 
+def sweep(calls, blocks):
+    """'always' against 'off' on random A at each density: where the path breaks even."""
+    rng = np.random.default_rng(1)
+    for m, k, n in ((128, 784, 256), (128, 256, 128)):
+        b = rng.standard_normal((k, n)).astype(np.float32)
+        for density in (0.1, 0.2, 0.3, 0.4, 0.5):
+            a = rng.standard_normal((m, k)).astype(np.float32)
+            a[rng.random(a.shape) >= density] = 0
+            res = {"off": [], "always": []}
+            for mode in ("off", "always") * blocks:
+                kernels.set_gemm_sparse_a(mode)
+                res[mode].append(_median_us(lambda a=a, b=b: kernels.matmul(a, b), calls))
+            kernels.set_gemm_sparse_a("auto")
+            pairs = statistics.median(o / a_ for o, a_ in zip(res["off"], res["always"]))
+            print("%dx%dx%d, %2d%% nonzero: off %7.1f us  always %7.1f us  off/always (pairs) %.2f"
+                  % (m, k, n, 100 * density, min(res["off"]), min(res["always"]), pairs))
+
+
 def epochs(rounds):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import targets_training as tt
@@ -121,12 +141,16 @@ def main(argv=None):
     p.add_argument("--calls", type=int, default=300)
     p.add_argument("--blocks", type=int, default=4, help="blocks of calls per mode")
     p.add_argument("--epochs", type=int, default=0)
+    p.add_argument("--sweep", action="store_true",
+                   help="'always' vs 'off' on random A at 10-50%% nonzero (the break-even)")
     args = p.parse_args(argv)
     fastnn.set_num_threads(args.threads)
     print("CPU: %s; fastnn SIMD level %s; %d thread(s)" % (cpu_model(), fastnn.get_simd(),
                                                           args.threads))
     if args.epochs:
         epochs(args.epochs)
+    elif args.sweep:
+        sweep(args.calls, args.blocks)
     else:
         products(args.calls, args.blocks)
 

@@ -13,8 +13,9 @@
  *   - the level's kernel has a sparse kernel (every level does);
  *   - mode FNN_SPARSE_ALWAYS, or mode FNN_SPARSE_AUTO with a product large enough
  *     (M >= FNN_SPARSE_MIN_M, N >= FNN_SPARSE_MIN_N, M*N*K >= FNN_SPARSE_MIN_WORK) and a sample of
- *     A's rows at most FNN_SPARSE_DENSITY nonzero (half that at the AVX-512 level) (a few rows, ~4096 elements: cheap next to the
- *     product, and representative of a batch of images; a wrong guess costs speed, never bits);
+ *     A's rows at most FNN_SPARSE_DENSITY nonzero, half that at the AVX-512 level (a few rows,
+ *     ~4096 elements: cheap next to the product, and representative of a batch of images; a
+ *     wrong guess costs speed, never bits);
  *   - every element of B finite (a skipped 0 * inf would have made a NaN: then dense);
  *   - the calling thread's scratch (M*K entries per batch item at most) could be had.
  * Zero means |a| < the smallest normal number: the GEMM runs with denormals-are-zero, so the
@@ -22,7 +23,9 @@
  *
  * Work: rows of op(A) in blocks (at most FNN_SPARSE_ROWS rows, the blocks split evenly between
  * the threads); a block compresses its rows, then runs the kernel over C's columns in tiles of
- * the kernel's width, each tile's epilogue (bias, activation) right after it, as the dense path.
+ * the kernel's width and over k in blocks whose B tile (copied contiguous, 16 KB) stays in L1
+ * while every row of the block goes through it; each C tile's epilogue (bias, activation) right
+ * after its last k-block, as on the dense path.
  * A row's list is built in ascending k whichever way A is laid out: row by row when A's rows are
  * contiguous (x @ W), column by column when its columns are (x^T @ dz: a column of op(A) is a row
  * of x), so the input is always read in memory order.
@@ -115,8 +118,9 @@ static inline unsigned FNN_F(nonzero8)(const FNN_T *x, int64_t s)
 }
 
 /* Whether a sample of op(A)'s rows (spread over all batch items) is at most `density` nonzero
- * (FNN_SPARSE_DENSITY, measured where the AVX2 paths break even; half of it for the AVX-512
- * kernels, whose dense FMAs can be twice as wide while the sparse kernel's B reads are not).  Stops as soon as the sample has too many nonzeros (a dense A costs ~a row or two). */
+ * (FNN_SPARSE_DENSITY, below where the AVX2 paths break even; half of it for the AVX-512
+ * kernels, whose dense FMAs can be twice as wide while the sparse kernel's loads are not).
+ * Stops after the row where the sample passes the limit: a dense A costs a row or two. */
 static int FNN_F(sparse_sample)(int64_t batch, int64_t M, int64_t K, const FNN_T *A, int64_t a_bs,
                                 int64_t a_rs, int64_t a_cs, double density)
 {
@@ -235,7 +239,8 @@ static int FNN_F(sparse_run)(const FNN_F(args_t) *g, int64_t batch, int nthreads
         unsigned csr = fnn_ftz_enter();
         const int nt = fnn_omp_num_threads(), me = fnn_omp_thread_num();
         const int64_t rows_b = batch * K;
-        int64_t t, bi;
+        int ok;
+        int64_t bi;
 #if FNN_HAVE_OPENMP
         if (nthreads > 1 && me != 0)
             (void)fnn_omp_unstack(caller_cpu);   /* fnn_openmp.h: a worker on our CPU */
@@ -251,10 +256,10 @@ static int FNN_F(sparse_run)(const FNN_F(args_t) *g, int64_t batch, int nthreads
         #pragma omp barrier
         #pragma omp atomic read
 #endif
-        t = finite;
+        ok = finite;
         /* batch items one after another, each item's blocks spread over the threads: the
          * scratch holds one item's lists (the loop's end is a barrier) */
-        for (bi = 0; t && bi < batch; bi++) {
+        for (bi = 0; ok && bi < batch; bi++) {
             const FNN_T *A = g->A + bi * g->a_bs, *B = g->B + bi * g->b_bs;
             FNN_T *C = g->C + bi * g->c_bs;
             int64_t blk;
@@ -266,6 +271,7 @@ static int FNN_F(sparse_run)(const FNN_F(args_t) *g, int64_t batch, int nthreads
                 int32_t *cnt = cnt_all + i0, *idx = idx_all + i0 * K;
                 FNN_T *val = val_all + i0 * K;
                 int32_t pos[FNN_SPARSE_ROWS];
+                FNN_T tile[FNN_SPARSE_TILE_BYTES / sizeof(FNN_T)] __attribute__((aligned(64)));
                 int64_t j0, k0, r;
                 FNN_F(sparse_rows)(A, g->a_rs, g->a_cs, K, i0, i1, cnt, idx, val);
                 for (j0 = 0; j0 < N; j0 += NW) {
@@ -273,9 +279,18 @@ static int FNN_F(sparse_run)(const FNN_F(args_t) *g, int64_t batch, int nthreads
                     FNN_T *c = C + i0 * g->c_rs + j0;
                     for (r = 0; r < i1 - i0; r++)
                         pos[r] = 0;
-                    for (k0 = 0; k0 < K; k0 += KB)
-                        g->kern->sparse(i1 - i0, cnt, pos, idx, val, K, k0 + KB, B + j0,
-                                        g->b_rs, c, g->c_rs, n, k0 > 0);
+                    for (k0 = 0; k0 < K; k0 += KB) {
+                        /* the k-block's B tile copied contiguous: B's rows are often a power
+                         * of two apart (1 KB for 256 floats), which maps a tile read in place
+                         * onto a quarter of L1's sets */
+                        const int64_t kn = K - k0 < KB ? K - k0 : KB;
+                        int64_t q;
+                        for (q = 0; q < kn; q++)
+                            memcpy(tile + q * NW, B + (k0 + q) * g->b_rs + j0,
+                                   (size_t)n * sizeof(FNN_T));
+                        g->kern->sparse(i1 - i0, cnt, pos, idx, val, K, k0, k0 + KB, tile, NW,
+                                        c, g->c_rs, n, k0 > 0);
+                    }
                     FNN_F(epilogue)(g, c, i1 - i0, n, i0, j0);
                 }
             }

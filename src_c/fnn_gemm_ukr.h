@@ -60,12 +60,13 @@ typedef void (*fnn_dukr_inplace_t)(int64_t n, int64_t kc, const double *a, int64
 /* The sparse-A kernels (fnn_gemm_ukr_sparse.h, the zero-skipping path of fnn_gemm_sparse.h):
  * rows x n (n <= the kernel's width) of C from compressed rows of op(A), B read in place. */
 typedef void (*fnn_ssparse_t)(int64_t rows, const int32_t *cnt, int32_t *pos, const int32_t *idx,
-                              const float *val, int64_t cap, int64_t kend, const float *b,
-                              int64_t b_rs, float *c, int64_t rs_c, int64_t n, int load);
-typedef void (*fnn_dsparse_t)(int64_t rows, const int32_t *cnt, int32_t *pos,
-                              const int32_t *idx, const double *val, int64_t cap, int64_t kend,
-                              const double *b, int64_t b_rs, double *c, int64_t rs_c, int64_t n,
+                              const float *val, int64_t cap, int64_t kbase, int64_t kend,
+                              const float *b, int64_t b_rs, float *c, int64_t rs_c, int64_t n,
                               int load);
+typedef void (*fnn_dsparse_t)(int64_t rows, const int32_t *cnt, int32_t *pos,
+                              const int32_t *idx, const double *val, int64_t cap, int64_t kbase,
+                              int64_t kend, const double *b, int64_t b_rs, double *c,
+                              int64_t rs_c, int64_t n, int load);
 
 /* A packing routine for panels of R values (fnn_gemm_pack.h): n x kc elements, element (x, k)
  * at X[x*xs + k*ks], into ceil(n/R) micro-panels of kc x R, zero-padded.  Packing A uses the

@@ -7,7 +7,8 @@
  * over row r's entries from pos[r] up to the first with k >= kend (p ascending), and leaves
  * pos[r] there for the next k-block.  Row r's list holds the nonzero elements of row r of op(A)
  * in ascending k: cnt[r] entries at idx + r*cap (their k) and val + r*cap (their values).
- * B(k, j) is at b[k*b_rs + j] (rows of B contiguous), C(r, j) at c[r*rs_c + j].  The chain goes
+ * B(k, j) is at b[(k - kbase)*b_rs + j] (the driver passes the k-block's tile, copied, with
+ * kbase its first k), C(r, j) at c[r*rs_c + j].  The chain goes
  * on through C between k-blocks (a value stored and reloaded is the same value).
  *
  * Why the bits equal the dense kernels' of the same level: the dense chain of C(r, j) runs over
@@ -28,8 +29,8 @@
 /* The reference kernels, float and double: NW = 64 / 32 columns (the AVX2 kernels' width). */
 #define FNN_GEMM_SPARSE_GENERIC(NAME, T, NW)                                                      \
 static void NAME(int64_t rows, const int32_t *cnt, int32_t *pos, const int32_t *idx,             \
-                 const T *val, int64_t cap, int64_t kend, const T *b, int64_t b_rs, T *c,         \
-                 int64_t rs_c, int64_t n, int load)                                               \
+                 const T *val, int64_t cap, int64_t kbase, int64_t kend, const T *b,              \
+                 int64_t b_rs, T *c, int64_t rs_c, int64_t n, int load)                           \
 {                                                                                                 \
     int64_t r, p, j;                                                                              \
     for (r = 0; r < rows; r++) {                                                                  \
@@ -39,7 +40,7 @@ static void NAME(int64_t rows, const int32_t *cnt, int32_t *pos, const int32_t *
         for (j = 0; j < n; j++)                                                                   \
             acc[j] = load ? c[r * rs_c + j] : (T)0;                                               \
         for (p = pos[r]; p < cnt[r] && ix[p] < kend; p++) {                                       \
-            const T a = v[p], *brow = b + (int64_t)ix[p] * b_rs;                                  \
+            const T a = v[p], *brow = b + ((int64_t)ix[p] - kbase) * b_rs;                                  \
             for (j = 0; j < n; j++)                                                               \
                 acc[j] += a * brow[j];                                                            \
         }                                                                                         \
@@ -56,15 +57,15 @@ FNN_GEMM_SPARSE_GENERIC(fnn_dgemm_sparse_generic_32, double, 32)
 #include <immintrin.h>
 
 /* AVX2 + FMA: 8 ymm accumulators (64 floats or 32 doubles: one C row segment), 1 broadcast.
- * Per list entry: 8 loads of the B row segment (from L1: the driver keeps the k-block's B tile
- * there), 8 FMAs.  A partial tile (n < NW) loads through a mask: the lanes past n read nothing
+ * Per list entry: 8 loads of the B row segment (from L1: the k-block's tile, 16 KB, stays there
+ * while every row goes through it), 8 FMAs.  A partial tile (n < NW) loads through a mask: the lanes past n read nothing
  * and are never stored. */
 #define FNN_GEMM_SPARSE_AVX2(NAME, T, V, L, SET1, SETZERO, LOAD, MASKLOAD, MASKSTORE, STORE, FMA,  \
                              MASK_T, MASK_SET)                                                    \
 __attribute__((target("avx2,fma")))                                                               \
 static void NAME(int64_t rows, const int32_t *cnt, int32_t *pos, const int32_t *idx,             \
-                 const T *val, int64_t cap, int64_t kend, const T *b, int64_t b_rs, T *c,         \
-                 int64_t rs_c, int64_t n, int load)                                               \
+                 const T *val, int64_t cap, int64_t kbase, int64_t kend, const T *b,              \
+                 int64_t b_rs, T *c, int64_t rs_c, int64_t n, int load)                           \
 {                                                                                                 \
     int64_t r, p;                                                                                 \
     int t;                                                                                        \
@@ -87,7 +88,7 @@ static void NAME(int64_t rows, const int32_t *cnt, int32_t *pos, const int32_t *
                 c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = SETZERO();                                \
             }                                                                                     \
             for (; p < np && ix[p] < kend; p++) {                                                 \
-                const T *br = b + (int64_t)ix[p] * b_rs;                                          \
+                const T *br = b + ((int64_t)ix[p] - kbase) * b_rs;                                          \
                 const V a = SET1(v[p]);                                                           \
                 c0 = FMA(a, LOAD(br + 0 * L), c0); c1 = FMA(a, LOAD(br + 1 * L), c1);             \
                 c2 = FMA(a, LOAD(br + 2 * L), c2); c3 = FMA(a, LOAD(br + 3 * L), c3);             \
@@ -107,7 +108,7 @@ static void NAME(int64_t rows, const int32_t *cnt, int32_t *pos, const int32_t *
                 c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = SETZERO();                                \
             }                                                                                     \
             for (; p < np && ix[p] < kend; p++) {                                                 \
-                const T *br = b + (int64_t)ix[p] * b_rs;                                          \
+                const T *br = b + ((int64_t)ix[p] - kbase) * b_rs;                                          \
                 const V a = SET1(v[p]);                                                           \
                 c0 = FMA(a, MASKLOAD(br + 0 * L, m[0]), c0);                                      \
                 c1 = FMA(a, MASKLOAD(br + 1 * L, m[1]), c1);                                      \

@@ -105,6 +105,22 @@ def test_same_bits_as_the_dense_path(dtype, trans_a, each_simd_level, sparse_mod
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_a_read_through_any_strides(dtype, sparse_mode_restored):
+    """A as a view with negative strides, every other row and column, or Fortran order: each
+    row's list is still built in ascending k (row by row or column by column)."""
+    rng = np.random.default_rng(10)
+    for m, k, n in ((40, 37, 70), (33, 130, 65)):
+        a = _sparse(rng, (m, k), dtype, 0.2)
+        b = rng.standard_normal((k, n)).astype(dtype)
+        big = np.zeros((2 * m, 3 * k), dtype)
+        big[::2, ::3] = a
+        views = [a[::-1, ::-1].copy()[::-1, ::-1], big[::2, ::3], np.asfortranarray(a)]
+        for view in views:
+            assert np.array_equal(view, a)
+            _same_bits_both_paths(lambda view=view, b=b: kernels.matmul(view, b))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act", ACTS)
 def test_bias_and_activation_epilogue(dtype, act, each_simd_level, sparse_mode_restored):
     rng = np.random.default_rng(2)
@@ -178,6 +194,8 @@ def test_auto_takes_it_for_sparse_inputs_only(sparse_mode_restored):
     dense = rng.standard_normal((128, 784)).astype(np.float32)
     assert _run("auto", lambda: kernels.matmul(sparse, w))[1]
     assert not _run("auto", lambda: kernels.matmul(dense, w))[1]
+    half = _sparse(rng, (128, 784), np.float32, 0.5)
+    assert not _run("auto", lambda: kernels.matmul(half, w))[1]              # too dense
     assert not _run("auto", lambda: kernels.matmul(sparse[:8], w))[1]       # too few rows
     assert not _run("off", lambda: kernels.matmul(sparse, w))[1]
 
