@@ -14,6 +14,8 @@
  *   fnn_cache.h             the cache sizes of the running CPU
  *   fnn_gemm_driver.h       the type-generic driver: blocking loops, packing, epilogue, threads
  *   fnn_gemm_ftz.h          flush-to-zero for the duration of a call
+ *   fnn_gemm_sparse.h       the zero-skipping path for a sparse A (type-generic, in the driver)
+ *   fnn_gemm_ukr_sparse.h   its kernels: reference and AVX2 + FMA
  *   this file               the driver instantiated per element type; the kernel descriptors and
  *                           the dispatch on the SIMD level; the process-wide blocking settings
  * It is the one translation unit of the GEMM, compiled into the fastnn.kernels._gemm extension
@@ -165,7 +167,9 @@ static const fnn_dkernel_t fnn_d_kernel_avx2 = {
     .narrow_m = 6, .narrow_n = 8,
     .sparse = fnn_dgemm_sparse_avx2_32, .sparse_nw = 32};
 /* The AVX-512 edge kernels compute 4, 8 or 12 rows (fnn_gemm_ukr_avx512.h): rows 1-4 of a tile
- * go to the 4-row kernel, 5-8 to the 8-row one, 9-12 (left half only) to the 12-row one. */
+ * go to the 4-row kernel, 5-8 to the 8-row one, 9-12 (left half only) to the 12-row one.
+ * The AVX-512 level's sparse kernels are the AVX2 ones: a fused multiply-add gives the same bits
+ * at any vector width, and the sparse kernel is bound by its loads (fnn_gemm_ukr_sparse.h). */
 #define FNN_AVX512_EDGE_ROWS {0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12}
 static const fnn_skernel_t fnn_s_kernel_avx512 = {
     .name = "avx512", .simd = FNN_SIMD_AVX512, .mr = 12, .nr = 32,
