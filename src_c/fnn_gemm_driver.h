@@ -578,6 +578,27 @@ static double FNN_F(orient_cost)(const FNN_KERNEL_T *kern, int64_t M, int64_t N,
     return mp * np_ * (double)K / kern->fma_lanes + pack_a + pack_b + store;
 }
 
+/* g's operands and epilogue, everything else zero (the paths below fill their own fields). */
+static void FNN_F(set_operands)(FNN_F(args_t) *g, int64_t M, int64_t N, int64_t K,
+                                const FNN_T *A, int64_t a_bs, int64_t a_rs, int64_t a_cs,
+                                const FNN_T *B, int64_t b_bs, int64_t b_rs, int64_t b_cs,
+                                FNN_T beta, FNN_T *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
+                                const FNN_T *bias, int bias_mode, int act, FNN_T elu_alpha,
+                                const FNN_KERNEL_T *kern, const fnn_gemm_src *a_src,
+                                const fnn_gemm_src *b_src)
+{
+    memset(g, 0, sizeof *g);
+    g->M = M; g->N = N; g->K = K;
+    g->A = A; g->a_bs = a_bs; g->a_rs = a_rs; g->a_cs = a_cs;
+    g->B = B; g->b_bs = b_bs; g->b_rs = b_rs; g->b_cs = b_cs;
+    g->beta = beta;
+    g->C = C; g->c_bs = c_bs; g->c_rs = c_rs; g->c_cs = c_cs;
+    g->bias = bias; g->bias_mode = bias_mode; g->act = act; g->elu_alpha = elu_alpha;
+    g->kern = kern;
+    g->a_src = a_src;
+    g->b_src = b_src;
+}
+
 #include "fnn_gemm_sparse.h"
 
 static int FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
@@ -598,21 +619,11 @@ static int FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
         nthreads = 1;
     if (bias == NULL)
         bias_mode = FNN_BIAS_NONE;
+    FNN_F(set_operands)(&g, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs,
+                        c_rs, c_cs, bias, bias_mode, act, elu_alpha, kern, a_src, b_src);
     /* The zero-skipping path for a sparse A, when it applies (fnn_gemm_sparse.h). */
-    if (fnn_gemm_sparse_mode != FNN_SPARSE_OFF && kern->sparse != NULL) {
-        memset(&g, 0, sizeof g);
-        g.M = M; g.N = N; g.K = K;
-        g.A = A; g.a_bs = a_bs; g.a_rs = a_rs; g.a_cs = a_cs;
-        g.B = B; g.b_bs = b_bs; g.b_rs = b_rs; g.b_cs = b_cs;
-        g.beta = beta;
-        g.C = C; g.c_bs = c_bs; g.c_rs = c_rs; g.c_cs = c_cs;
-        g.bias = bias; g.bias_mode = bias_mode; g.act = act; g.elu_alpha = elu_alpha;
-        g.kern = kern;
-        g.a_src = a_src;
-        g.b_src = b_src;
-        if (FNN_F(sparse_try)(&g, batch, nthreads))
-            return 0;
-    }
+    if (FNN_F(sparse_try)(&g, batch, nthreads))
+        return 0;
     /* The in-place paths, when they apply (no packing: small M or skinny N, see above). */
     if (a_src == NULL && b_src == NULL && K > 0 && b_cs == 1 && c_cs == 1) {
         int mode = FNN_IP_NONE;
@@ -621,13 +632,6 @@ static int FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
         else if (kern->narrow != NULL && N <= kern->narrow_n)
             mode = FNN_IP_NARROW;
         if (mode != FNN_IP_NONE) {
-            g.M = M; g.N = N; g.K = K;
-            g.A = A; g.a_bs = a_bs; g.a_rs = a_rs; g.a_cs = a_cs;
-            g.B = B; g.b_bs = b_bs; g.b_rs = b_rs; g.b_cs = b_cs;
-            g.beta = beta;
-            g.C = C; g.c_bs = c_bs; g.c_rs = c_rs; g.c_cs = c_cs;
-            g.bias = bias; g.bias_mode = bias_mode; g.act = act; g.elu_alpha = elu_alpha;
-            g.kern = kern;
             FNN_F(run_inplace)(&g, mode, batch, nthreads);
             return 0;
         }
@@ -664,20 +668,13 @@ static int FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
             else if (bias_mode == FNN_BIAS_COL) bias_mode = FNN_BIAS_ROW;
         }
     }
-    g.M = M; g.N = N; g.K = K;
-    g.A = A; g.a_bs = a_bs; g.a_rs = a_rs; g.a_cs = a_cs;
-    g.B = B; g.b_bs = b_bs; g.b_rs = b_rs; g.b_cs = b_cs;
-    g.beta = beta;
-    g.C = C; g.c_bs = c_bs; g.c_rs = c_rs; g.c_cs = c_cs;
-    g.bias = bias; g.bias_mode = bias_mode; g.act = act; g.elu_alpha = elu_alpha;
-    g.kern = kern;
+    FNN_F(set_operands)(&g, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs,
+                        c_rs, c_cs, bias, bias_mode, act, elu_alpha, kern, a_src, b_src);
     g.mr = kern->mr;
     g.nr = kern->nr;
     /* MC and NC are whole numbers of micro-panels (the caller rounds them: fnn_gemm.c) */
     g.mc = MC;
     g.nc = NC;
-    g.a_src = a_src;
-    g.b_src = b_src;
     g.direct_a = direct_a;
     /* B's rows a page or more apart: a lazily packed micro-panel would read each of its kc rows
      * on another page, a short strided stream per panel; pack the whole block row by row instead

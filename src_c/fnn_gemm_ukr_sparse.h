@@ -58,73 +58,53 @@ FNN_GEMM_SPARSE_GENERIC(fnn_dgemm_sparse_generic_32, double, 32)
 
 /* AVX2 + FMA: 8 ymm accumulators (64 floats or 32 doubles: one C row segment), 1 broadcast.
  * Per list entry: 8 loads of the B row segment (from L1: the k-block's tile, 16 KB, stays there
- * while every row goes through it), 8 FMAs.  A partial tile (n < NW) loads through a mask: the lanes past n read nothing
- * and are never stored. */
+ * while every row goes through it), 8 FMAs.  A partial tile (n < NW) loads and stores through a
+ * mask: the lanes past n read nothing and are never stored.  One row is an always-inline body
+ * with `full` constant at each of its two calls, so the full tile's loop has plain loads. */
 #define FNN_GEMM_SPARSE_AVX2(NAME, T, V, L, SET1, SETZERO, LOAD, MASKLOAD, MASKSTORE, STORE, FMA,  \
                              MASK_T, MASK_SET)                                                    \
+__attribute__((target("avx2,fma"), always_inline))                                                \
+static inline void NAME##_row(const int32_t *ix, const T *v, int64_t np, int32_t *pos,           \
+                              int64_t kbase, int64_t kend, const T *b, int64_t b_rs, T *cr,       \
+                              const MASK_T *m, int load, const int full)                          \
+{                                                                                                 \
+    V c[8];                                                                                       \
+    int64_t p = *pos;                                                                             \
+    int t;                                                                                        \
+    for (t = 0; t < 8; t++)                                                                       \
+        c[t] = !load ? SETZERO() : full ? LOAD(cr + t * L) : MASKLOAD(cr + t * L, m[t]);         \
+    for (; p < np && ix[p] < kend; p++) {                                                         \
+        const T *br = b + ((int64_t)ix[p] - kbase) * b_rs;                                       \
+        const V a = SET1(v[p]);                                                                   \
+        for (t = 0; t < 8; t++)                                                                   \
+            c[t] = FMA(a, full ? LOAD(br + t * L) : MASKLOAD(br + t * L, m[t]), c[t]);          \
+    }                                                                                             \
+    for (t = 0; t < 8; t++) {                                                                     \
+        if (full)                                                                                 \
+            STORE(cr + t * L, c[t]);                                                              \
+        else                                                                                      \
+            MASKSTORE(cr + t * L, m[t], c[t]);                                                    \
+    }                                                                                             \
+    *pos = (int32_t)p;                                                                            \
+}                                                                                                 \
+                                                                                                  \
 __attribute__((target("avx2,fma")))                                                               \
 static void NAME(int64_t rows, const int32_t *cnt, int32_t *pos, const int32_t *idx,             \
                  const T *val, int64_t cap, int64_t kbase, int64_t kend, const T *b,              \
                  int64_t b_rs, T *c, int64_t rs_c, int64_t n, int load)                           \
 {                                                                                                 \
-    int64_t r, p;                                                                                 \
+    int64_t r;                                                                                    \
     int t;                                                                                        \
     MASK_T m[8];                                                                                  \
     for (t = 0; t < 8; t++)                                                                       \
         m[t] = MASK_SET(n - (int64_t)t * L);                                                      \
     for (r = 0; r < rows; r++) {                                                                  \
-        const int32_t *ix = idx + r * cap;                                                        \
-        const T *v = val + r * cap;                                                               \
-        const int64_t np = cnt[r];                                                                \
-        T *cr = c + r * rs_c;                                                                     \
-        V c0, c1, c2, c3, c4, c5, c6, c7;                                                         \
-        p = pos[r];                                                                               \
-        if (n == 8 * L) {                                                                         \
-            if (load) {                                                                           \
-                c0 = LOAD(cr + 0 * L); c1 = LOAD(cr + 1 * L); c2 = LOAD(cr + 2 * L);              \
-                c3 = LOAD(cr + 3 * L); c4 = LOAD(cr + 4 * L); c5 = LOAD(cr + 5 * L);              \
-                c6 = LOAD(cr + 6 * L); c7 = LOAD(cr + 7 * L);                                     \
-            } else {                                                                              \
-                c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = SETZERO();                                \
-            }                                                                                     \
-            for (; p < np && ix[p] < kend; p++) {                                                 \
-                const T *br = b + ((int64_t)ix[p] - kbase) * b_rs;                                          \
-                const V a = SET1(v[p]);                                                           \
-                c0 = FMA(a, LOAD(br + 0 * L), c0); c1 = FMA(a, LOAD(br + 1 * L), c1);             \
-                c2 = FMA(a, LOAD(br + 2 * L), c2); c3 = FMA(a, LOAD(br + 3 * L), c3);             \
-                c4 = FMA(a, LOAD(br + 4 * L), c4); c5 = FMA(a, LOAD(br + 5 * L), c5);             \
-                c6 = FMA(a, LOAD(br + 6 * L), c6); c7 = FMA(a, LOAD(br + 7 * L), c7);             \
-            }                                                                                     \
-            STORE(cr + 0 * L, c0); STORE(cr + 1 * L, c1); STORE(cr + 2 * L, c2);                  \
-            STORE(cr + 3 * L, c3); STORE(cr + 4 * L, c4); STORE(cr + 5 * L, c5);                  \
-            STORE(cr + 6 * L, c6); STORE(cr + 7 * L, c7);                                         \
-        } else {                                                                                  \
-            if (load) {                                                                           \
-                c0 = MASKLOAD(cr + 0 * L, m[0]); c1 = MASKLOAD(cr + 1 * L, m[1]);                 \
-                c2 = MASKLOAD(cr + 2 * L, m[2]); c3 = MASKLOAD(cr + 3 * L, m[3]);                 \
-                c4 = MASKLOAD(cr + 4 * L, m[4]); c5 = MASKLOAD(cr + 5 * L, m[5]);                 \
-                c6 = MASKLOAD(cr + 6 * L, m[6]); c7 = MASKLOAD(cr + 7 * L, m[7]);                 \
-            } else {                                                                              \
-                c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = SETZERO();                                \
-            }                                                                                     \
-            for (; p < np && ix[p] < kend; p++) {                                                 \
-                const T *br = b + ((int64_t)ix[p] - kbase) * b_rs;                                          \
-                const V a = SET1(v[p]);                                                           \
-                c0 = FMA(a, MASKLOAD(br + 0 * L, m[0]), c0);                                      \
-                c1 = FMA(a, MASKLOAD(br + 1 * L, m[1]), c1);                                      \
-                c2 = FMA(a, MASKLOAD(br + 2 * L, m[2]), c2);                                      \
-                c3 = FMA(a, MASKLOAD(br + 3 * L, m[3]), c3);                                      \
-                c4 = FMA(a, MASKLOAD(br + 4 * L, m[4]), c4);                                      \
-                c5 = FMA(a, MASKLOAD(br + 5 * L, m[5]), c5);                                      \
-                c6 = FMA(a, MASKLOAD(br + 6 * L, m[6]), c6);                                      \
-                c7 = FMA(a, MASKLOAD(br + 7 * L, m[7]), c7);                                      \
-            }                                                                                     \
-            MASKSTORE(cr + 0 * L, m[0], c0); MASKSTORE(cr + 1 * L, m[1], c1);                     \
-            MASKSTORE(cr + 2 * L, m[2], c2); MASKSTORE(cr + 3 * L, m[3], c3);                     \
-            MASKSTORE(cr + 4 * L, m[4], c4); MASKSTORE(cr + 5 * L, m[5], c5);                     \
-            MASKSTORE(cr + 6 * L, m[6], c6); MASKSTORE(cr + 7 * L, m[7], c7);                     \
-        }                                                                                         \
-        pos[r] = (int32_t)p;                                                                      \
+        if (n == 8 * L)                                                                           \
+            NAME##_row(idx + r * cap, val + r * cap, cnt[r], &pos[r], kbase, kend, b, b_rs,       \
+                       c + r * rs_c, m, load, 1);                                                 \
+        else                                                                                      \
+            NAME##_row(idx + r * cap, val + r * cap, cnt[r], &pos[r], kbase, kend, b, b_rs,       \
+                       c + r * rs_c, m, load, 0);                                                 \
     }                                                                                             \
 }
 

@@ -53,3 +53,21 @@ def run_child():
     """``fnn_testutil.run_child``: Python code in a child process, so a segfault fails the test
     instead of killing pytest."""
     return fnn_testutil.run_child
+
+
+@pytest.fixture
+def each_simd_level():
+    """Yields a function that runs a body at every SIMD level this CPU has, restoring the
+    process-wide level afterwards (tests/test_gemm.py, tests/test_gemm_sparse.py)."""
+    import fastnn      # here, not at the top: the environment is cleaned before fastnn loads
+
+    saved = fastnn.get_simd()
+
+    def run(body):
+        for level in fastnn.cpu_simd_levels():
+            fastnn.set_simd(level)
+            body(level)
+    try:
+        yield run
+    finally:
+        fastnn.set_simd(saved)

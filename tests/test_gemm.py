@@ -341,22 +341,6 @@ def test_generic_microkernel_from_the_environment_in_child_process():
     assert proc.stdout.strip() == "ok"
 
 
-@pytest.fixture
-def each_simd_level():
-    """Yields a function that runs a body at every SIMD level this CPU has, restoring the
-    process-wide level afterwards."""
-    saved = fastnn.get_simd()
-
-    def run(body):
-        for level in fastnn.cpu_simd_levels():
-            fastnn.set_simd(level)
-            body(level)
-    try:
-        yield run
-    finally:
-        fastnn.set_simd(saved)
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_every_simd_level_matches_the_twin(dtype, each_simd_level):
     """matmul and matmul_bias at every level the CPU has: the micro-kernel chosen is the best at

@@ -29,20 +29,6 @@ def sparse_mode_restored():
         kernels.set_gemm_sparse_a(previous)
 
 
-@pytest.fixture
-def each_simd_level():
-    saved = fastnn.get_simd()
-
-    def run(body):
-        for level in fastnn.cpu_simd_levels():
-            fastnn.set_simd(level)
-            body(level)
-    try:
-        yield run
-    finally:
-        fastnn.set_simd(saved)
-
-
 def _bits(x):
     return x.view(np.int32 if x.dtype == np.float32 else np.int64)
 
