@@ -100,6 +100,61 @@ static inline unsigned fnn_nonzero8_unit_d(const double *x)
 }
 #define FNN_NONZERO8_UNIT(x) _Generic((x), const float *: fnn_nonzero8_unit_f, \
                                       const double *: fnn_nonzero8_unit_d)(x)
+
+/* The entries of 8 contiguous values whose nonzero bits are `bits` (fnn_nonzero8_unit), appended
+ * at ix/v in ascending k without a branch per entry: each half of 4 is moved together by a
+ * permutation from a 16-entry table and stored whole (4 entries, of which popcount are kept; the
+ * rest is overwritten by the next store or lies past the list's end).  A loop over the set bits
+ * costs a mispredicted branch on most groups, since a group's count follows the image.  Writes
+ * ix/v[0 .. 3 + popcount(bits & 15)] at most.  Returns popcount(bits). */
+static const int32_t fnn_pack4_lut[16][4] __attribute__((aligned(16))) = {
+    {0, 0, 0, 0}, {0, 0, 0, 0}, {1, 0, 0, 0}, {0, 1, 0, 0}, {2, 0, 0, 0}, {0, 2, 0, 0},
+    {1, 2, 0, 0}, {0, 1, 2, 0}, {3, 0, 0, 0}, {0, 3, 0, 0}, {1, 3, 0, 0}, {0, 1, 3, 0},
+    {2, 3, 0, 0}, {0, 2, 3, 0}, {1, 2, 3, 0}, {0, 1, 2, 3}};
+
+__attribute__((target("avx2")))
+static inline int fnn_pack8_avx2_f(const float *x, unsigned bits, int32_t k, int32_t *ix, float *v)
+{
+    const unsigned lo = bits & 15u, hi = bits >> 4;
+    const int nlo = __builtin_popcount(lo);
+    const __m128i plo = _mm_load_si128((const __m128i *)fnn_pack4_lut[lo]);
+    const __m128i phi = _mm_load_si128((const __m128i *)fnn_pack4_lut[hi]);
+    _mm_storeu_ps(v, _mm_permutevar_ps(_mm_loadu_ps(x), plo));
+    _mm_storeu_si128((__m128i *)ix, _mm_add_epi32(plo, _mm_set1_epi32(k)));
+    _mm_storeu_ps(v + nlo, _mm_permutevar_ps(_mm_loadu_ps(x + 4), phi));
+    _mm_storeu_si128((__m128i *)(ix + nlo), _mm_add_epi32(phi, _mm_set1_epi32(k + 4)));
+    return nlo + __builtin_popcount(hi);
+}
+
+/* double: a half of 4 is one 256-bit vector, moved as 8 32-bit lanes (lane pair 2p, 2p+1 for
+ * value p) */
+__attribute__((target("avx2")))
+static inline __m256i fnn_pack4_pairs(__m128i p)
+{
+    const __m256i twice = _mm256_slli_epi32(_mm256_cvtepu32_epi64(p), 1);
+    return _mm256_or_si256(twice, _mm256_slli_epi64(_mm256_add_epi32(twice,
+                                                                     _mm256_set1_epi64x(1)), 32));
+}
+
+__attribute__((target("avx2")))
+static inline int fnn_pack8_avx2_d(const double *x, unsigned bits, int32_t k, int32_t *ix,
+                                   double *v)
+{
+    const unsigned lo = bits & 15u, hi = bits >> 4;
+    const int nlo = __builtin_popcount(lo);
+    const __m128i plo = _mm_load_si128((const __m128i *)fnn_pack4_lut[lo]);
+    const __m128i phi = _mm_load_si128((const __m128i *)fnn_pack4_lut[hi]);
+    _mm256_storeu_pd(v, _mm256_castps_pd(_mm256_permutevar8x32_ps(
+        _mm256_castpd_ps(_mm256_loadu_pd(x)), fnn_pack4_pairs(plo))));
+    _mm_storeu_si128((__m128i *)ix, _mm_add_epi32(plo, _mm_set1_epi32(k)));
+    _mm256_storeu_pd(v + nlo, _mm256_castps_pd(_mm256_permutevar8x32_ps(
+        _mm256_castpd_ps(_mm256_loadu_pd(x + 4)), fnn_pack4_pairs(phi))));
+    _mm_storeu_si128((__m128i *)(ix + nlo), _mm_add_epi32(phi, _mm_set1_epi32(k + 4)));
+    return nlo + __builtin_popcount(hi);
+}
+#define FNN_PACK8_AVX2(x, bits, k, ix, v) \
+    _Generic((x), const float *: fnn_pack8_avx2_f, const double *: fnn_pack8_avx2_d)(x, bits, k, \
+                                                                                   ix, v)
 #endif
 #endif
 
@@ -146,10 +201,12 @@ static int FNN_F(sparse_sample)(int64_t batch, int64_t M, int64_t K, const FNN_T
 }
 
 /* Rows [i0, i1) of op(A) of one batch item into lists: row i's entries at idx/val + (i-i0)*K.
- * Eight values are tested at a time and only the nonzero ones visited: with ~80% zeros most
- * groups are skipped whole. */
+ * Eight values are tested at a time.  Along a contiguous row at the AVX2 level and above, each
+ * group's nonzero entries are moved in by permutation (FNN_PACK8_AVX2: no branch per group; its
+ * stores reach at most 7 entries past the count, which is at most k, so they stay inside the
+ * row's K); elsewhere only the set bits are visited. */
 static void FNN_F(sparse_rows)(const FNN_T *A, int64_t a_rs, int64_t a_cs, int64_t K, int64_t i0,
-                               int64_t i1, int32_t *cnt, int32_t *idx, FNN_T *val)
+                               int64_t i1, int32_t *cnt, int32_t *idx, FNN_T *val, int avx2)
 {
     int64_t i, k;
     if ((a_cs < 0 ? -a_cs : a_cs) <= (a_rs < 0 ? -a_rs : a_rs)) {
@@ -159,7 +216,13 @@ static void FNN_F(sparse_rows)(const FNN_T *A, int64_t a_rs, int64_t a_cs, int64
             int32_t *ix = idx + (i - i0) * K;
             FNN_T *v = val + (i - i0) * K;
             int32_t n = 0;
-            for (k = 0; k + 8 <= K; k += 8) {
+            k = 0;
+#if FNN_X86
+            if (avx2 && a_cs == 1)
+                for (; k + 8 <= K; k += 8)
+                    n += FNN_PACK8_AVX2(a + k, FNN_NONZERO8_UNIT(a + k), (int32_t)k, ix + n, v + n);
+#endif
+            for (; k + 8 <= K; k += 8) {
                 unsigned bits = FNN_F(nonzero8)(a + k * a_cs, a_cs);
                 while (bits) {
                     const int t = __builtin_ctz(bits);
@@ -185,14 +248,19 @@ static void FNN_F(sparse_rows)(const FNN_T *A, int64_t a_rs, int64_t a_cs, int64
         for (k = 0; k < K; k++) {
             const FNN_T *a = A + k * a_cs;
             for (i = i0; i + 8 <= i1; i += 8) {
-                unsigned bits = FNN_F(nonzero8)(a + i * a_rs, a_rs);
-                while (bits) {
-                    const int t = __builtin_ctz(bits);
+                const unsigned bits = FNN_F(nonzero8)(a + i * a_rs, a_rs);
+                int t;
+                if (bits == 0)
+                    continue;
+                /* all 8 rows written, each list's count advanced by its bit: no branch per
+                 * entry (a loop over the set bits mispredicts on most groups).  A zero's write
+                 * lands at its row's count, past the list's end, inside its K entries (the
+                 * count is at most k there) */
+                for (t = 0; t < 8; t++) {
                     const int64_t r = i + t - i0, at = r * K + cnt[r];
                     idx[at] = (int32_t)k;
                     val[at] = a[(i + t) * a_rs];
-                    cnt[r]++;
-                    bits &= bits - 1;
+                    cnt[r] += (int32_t)((bits >> t) & 1u);
                 }
             }
             for (; i < i1; i++)
@@ -273,7 +341,8 @@ static int FNN_F(sparse_run)(const FNN_F(args_t) *g, int64_t batch, int nthreads
                 int32_t pos[FNN_SPARSE_ROWS];
                 FNN_T tile[FNN_SPARSE_TILE_BYTES / sizeof(FNN_T)] __attribute__((aligned(64)));
                 int64_t j0, k0, r;
-                FNN_F(sparse_rows)(A, g->a_rs, g->a_cs, K, i0, i1, cnt, idx, val);
+                FNN_F(sparse_rows)(A, g->a_rs, g->a_cs, K, i0, i1, cnt, idx, val,
+                                   g->kern->simd >= FNN_SIMD_AVX2);
                 for (j0 = 0; j0 < N; j0 += NW) {
                     const int64_t n = N - j0 < NW ? N - j0 : NW;
                     FNN_T *c = C + i0 * g->c_rs + j0;
