@@ -53,7 +53,7 @@
 #define FNN_SPARSE_MAX_SCRATCH ((size_t)64 << 20)
 #define FNN_SPARSE_ROWS 256
 #ifndef FNN_SPARSE_TILE_BYTES
-#define FNN_SPARSE_TILE_BYTES 16384
+#define FNN_SPARSE_TILE_BYTES 32768
 #endif
 #define FNN_SPARSE_CNT_BYTES(M) ((((size_t)(M) * sizeof(int32_t)) + 63) & ~(size_t)63)
 static volatile int fnn_gemm_sparse_mode = FNN_SPARSE_AUTO;

@@ -23,9 +23,11 @@
  *
  * Work: rows of op(A) in blocks (at most FNN_SPARSE_ROWS rows, the blocks split evenly between
  * the threads); a block compresses its rows, then runs the kernel over C's columns in tiles of
- * the kernel's width and over k in blocks whose B tile (copied contiguous, 16 KB) stays in L1
- * while every row of the block goes through it; each C tile's epilogue (bias, activation) right
- * after its last k-block, as on the dense path.
+ * the kernel's width and over k in blocks whose B tile (copied contiguous, 32 KB) stays in L1 or
+ * close while every row of the block goes through it; each C tile's epilogue (bias, activation)
+ * right after its last k-block, as on the dense path.  The tile is as large as that allows
+ * because each row ends its chain through a k-block on a mispredicted loop exit: fewer, longer
+ * k-blocks, fewer of those.
  * A row's list is built in ascending k whichever way A is laid out: row by row when A's rows are
  * contiguous (x @ W), column by column when its columns are (x^T @ dz: a column of op(A) is a row
  * of x), so the input is always read in memory order.
@@ -280,8 +282,8 @@ static void FNN_F(sparse_rows)(const FNN_T *A, int64_t a_rs, int64_t a_cs, int64
 static int FNN_F(sparse_run)(const FNN_F(args_t) *g, int64_t batch, int nthreads, char *scratch)
 {
     const int64_t M = g->M, N = g->N, K = g->K, NW = g->kern->sparse_nw;
-    /* k-blocks whose B tile (KB rows x NW columns) stays in L1 while every row of the block
-     * goes through it */
+    /* k-blocks whose B tile (KB rows x NW columns) stays in L1 or close while every row of the
+     * block goes through it */
     const int64_t KB = FNN_SPARSE_TILE_BYTES / (NW * (int64_t)sizeof(FNN_T));
     int64_t per, nb_per, rb, nblocks, ntasks;
     int finite = 1;

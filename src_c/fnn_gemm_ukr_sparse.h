@@ -57,8 +57,8 @@ FNN_GEMM_SPARSE_GENERIC(fnn_dgemm_sparse_generic_32, double, 32)
 #include <immintrin.h>
 
 /* AVX2 + FMA: 8 ymm accumulators (64 floats or 32 doubles: one C row segment), 1 broadcast.
- * Per list entry: 8 loads of the B row segment (from L1: the k-block's tile, 16 KB, stays there
- * while every row goes through it), 8 FMAs.  A partial tile (n < NW) loads and stores through a
+ * Per list entry: 8 loads of the B row segment (from L1 or close: the k-block's tile, 32 KB,
+ * stays there while every row goes through it), 8 FMAs.  A partial tile (n < NW) loads and stores through a
  * mask: the lanes past n read nothing and are never stored.  One row is an always-inline body
  * with `full` constant at each of its two calls, so the full tile's loop has plain loads. */
 #define FNN_GEMM_SPARSE_AVX2(NAME, T, V, L, SET1, SETZERO, LOAD, MASKLOAD, MASKSTORE, STORE, FMA,  \
