@@ -56,6 +56,31 @@ def check_int_array(x, name, *, ndim=None, allow_empty=False):
     return check_array(x, name, ndim=ndim, dtypes=None, allow_empty=allow_empty)
 
 
+#: elements tested per step by ``all_finite``: its temporary stays in cache
+_FINITE_CHUNK = 1 << 17
+
+
+def all_finite(a):
+    """Whether the float array ``a`` holds no NaN or inf: ``np.isfinite(a).all()`` a chunk at a
+    time, so that a large array (a training set) needs no temporary of its size and an early
+    NaN ends the scan.
+
+        >>> all_finite(np.array([1.0, np.inf]))
+        False
+    """
+    flat = a.reshape(-1) if a.flags.c_contiguous else None
+    if flat is None or flat.size <= _FINITE_CHUNK:
+        return bool(np.isfinite(a).all())
+    test = np.empty(_FINITE_CHUNK, dtype=bool)
+    for start in range(0, flat.size, _FINITE_CHUNK):
+        part = flat[start:start + _FINITE_CHUNK]
+        into = test[:part.size]
+        np.isfinite(part, out=into)
+        if not into.all():
+            return False
+    return True
+
+
 def check_same_dtype(*pairs):
     """``check_same_dtype(("x", x), ("w", w))``: every array shares the first one's dtype."""
     (name0, a0) = pairs[0]

@@ -69,7 +69,7 @@ def check_x(x, name):
                          % (name, x.shape))
     if x.shape[0] == 0:
         raise ValueError("%s must not be empty, got shape %s" % (name, x.shape))
-    if not np.isfinite(x).all():
+    if not _v.all_finite(x):
         raise ValueError("%s must be finite, but it holds NaN or inf values" % name)
     return x
 

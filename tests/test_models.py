@@ -718,3 +718,32 @@ def test_history_files_are_written_atomically(tmp_path):
         hist.to_csv(path_csv)
     assert path_json.read_text() == good_json and path_csv.read_text() == good_csv
     assert sorted(os.listdir(tmp_path)) == ["h.csv", "h.json"]     # no temp file left
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("where", ["none", "first", "chunk_edge", "last"])
+def test_all_finite_scans_large_arrays_in_chunks(dtype, where):
+    """fit's check of x (``_validate.all_finite``) goes a chunk at a time past _FINITE_CHUNK
+    elements: a bad value anywhere, in C order or not, is found."""
+    from fastnn import _validate
+    chunk = _validate._FINITE_CHUNK
+    x = np.ones((5 * (chunk // 2 + 3),), dtype=dtype)     # 2.5 chunks and a bit
+    at = {"none": None, "first": 0, "chunk_edge": chunk, "last": x.size - 1}[where]
+    for bad in (np.nan, np.inf, -np.inf):
+        y = x.copy()
+        if at is not None:
+            y[at] = bad
+        for arr in (y.reshape(-1, 5), y[::-1], y.reshape(-1, 5).T):
+            assert _validate.all_finite(arr) is (at is None)
+    assert _validate.all_finite(np.empty((0, 3), dtype))
+
+
+def test_nonfinite_input_past_the_first_chunk_is_rejected_up_front():
+    from fastnn import _validate
+    x, y = blobs(50)
+    reps = _validate._FINITE_CHUNK // x.size + 2
+    x, y = np.repeat(x, reps, axis=0), np.repeat(y, reps)
+    assert x.size > _validate._FINITE_CHUNK
+    x[-1, -1] = np.inf
+    with pytest.raises(ValueError, match="x must be finite"):
+        small_mlp().fit(x, y, verbose=0)
