@@ -3,8 +3,9 @@
     FASTNN_DATA=path/to/mnist python bench/ab_sparse_a.py [--threads 1] [--calls 300]
     FASTNN_DATA=path/to/mnist python bench/ab_sparse_a.py --epochs 3 [--threads 2]
 
-Products (default): the lab MLP's first-layer products on a batch of 128 shuffled MNIST training
-images (forward ``matmul_bias`` with ReLU, weight gradient ``x^T @ dz``, float32 and float64),
+Products (default): the lab MLP's first-layer products on batches of 128 shuffled MNIST training
+images, a new batch before each call as in training (forward ``matmul_bias`` with ReLU, weight
+gradient ``x^T @ dz``, float32 and float64),
 128 x 256 x 128 products with random A at 20%, 30% and 50% nonzero, and a dense 256^3.  Each is
 timed with the mode 'off' and 'auto' in ``--blocks`` alternating blocks each of ``--calls`` calls
 (median of each block), in one process; it prints the best block of each, the median over the
@@ -31,29 +32,56 @@ from fastnn.benchmarks.probes import cpu_model
 from fastnn.kernels import _gemm
 
 
-def _median_us(f, calls):
+def _median_us(f, calls, before=None):
+    """Median of ``calls`` timed calls of f; ``before`` (untimed) runs ahead of each."""
     f()
     ts = []
     for _ in range(calls):
+        if before is not None:
+            before()
         t = time.perf_counter()
         f()
         ts.append(time.perf_counter() - t)
     return statistics.median(ts) * 1e6
 
 
+class FreshBatches:
+    """A buffer that ``next()`` fills with the next of ``count`` batches of 128 shuffled rows
+    of ``x``, as training gives each call a new batch (the zeros fall elsewhere every time: a
+    kernel's branches cannot learn one batch's pattern); ``reset()`` goes back to the first."""
+
+    def __init__(self, x, rng, count=64, dtype=np.float32):
+        rows = rng.permutation(len(x))[:128 * count]
+        self.batches = x[rows].astype(dtype).reshape(count, 128, x.shape[1])
+        self.buf = self.batches[0].copy()
+        self.i = 0
+
+    def next(self):
+        self.i = (self.i + 1) % len(self.batches)
+        np.copyto(self.buf, self.batches[self.i])
+
+    def reset(self):
+        self.i = 0
+        np.copyto(self.buf, self.batches[0])
+
+
 def _bits(x):
     return x.view(np.int32 if x.dtype == np.float32 else np.int64)
 
 
-def compare(name, f, calls, blocks):
+def compare(name, f, calls, blocks, fresh=None):
+    """'off' against 'auto' on f; ``fresh``: a FreshBatches that f reads, refilled before each
+    call (reset for the bits compared)."""
     res = {"off": [], "auto": []}
     outs, took = {}, False
     for mode in ("off", "auto") * blocks:
         kernels.set_gemm_sparse_a(mode)
         before = _gemm._sparse_a_calls()
+        if fresh is not None:
+            fresh.reset()
         outs[mode] = np.array(f(), copy=True)
         took = took or (mode == "auto" and _gemm._sparse_a_calls() > before)
-        res[mode].append(_median_us(f, calls))
+        res[mode].append(_median_us(f, calls, None if fresh is None else fresh.next))
     kernels.set_gemm_sparse_a("auto")
     off, auto = min(res["off"]), min(res["auto"])
     pairs = statistics.median(o / a for o, a in zip(res["off"], res["auto"]))
@@ -67,20 +95,24 @@ def products(calls, blocks):
     (x, _), _ = datasets.load_mnist(download=False, verbose=False)
     x = data.preprocess_images(x, flatten=True)
     rng = np.random.default_rng(0)
-    xb = np.ascontiguousarray(x[rng.permutation(len(x))[:128]])
-    print("MNIST batch: %.1f%% nonzero" % (100 * np.count_nonzero(xb) / xb.size))
+    fresh = FreshBatches(x, rng)
+    xb = fresh.buf
+    print("MNIST batches: %.1f%% nonzero; each call a new batch of 128 (%d in turn)"
+          % (100 * np.count_nonzero(fresh.batches) / fresh.batches.size, len(fresh.batches)))
     w = (rng.standard_normal((784, 256)) * 0.05).astype(np.float32)
     b = rng.standard_normal(256).astype(np.float32)
     dz = rng.standard_normal((128, 256)).astype(np.float32)
     y, dw = np.empty((128, 256), np.float32), np.empty((784, 256), np.float32)
     compare("x @ W + b, relu  128x784x256", lambda: kernels.matmul_bias(
-        xb, w, b, activation="relu", out=y), calls, blocks)
+        xb, w, b, activation="relu", out=y), calls, blocks, fresh)
     compare("x^T @ dz         784x128x256", lambda: kernels.matmul(
-        xb, dz, trans_a=True, out=dw), calls, blocks)
-    x64, w64, dz64 = xb.astype(np.float64), w.astype(np.float64), dz.astype(np.float64)
-    compare("x @ W   float64  128x784x256", lambda: kernels.matmul(x64, w64), calls, blocks)
+        xb, dz, trans_a=True, out=dw), calls, blocks, fresh)
+    fresh64 = FreshBatches(x, np.random.default_rng(0), dtype=np.float64)
+    x64, w64, dz64 = fresh64.buf, w.astype(np.float64), dz.astype(np.float64)
+    compare("x @ W   float64  128x784x256", lambda: kernels.matmul(x64, w64), calls, blocks,
+            fresh64)
     compare("x^T @ dz float64 784x128x256", lambda: kernels.matmul(x64, dz64, trans_a=True),
-            calls, blocks)
+            calls, blocks, fresh64)
     for density in (0.2, 0.3, 0.5):
         h = rng.standard_normal((128, 256)).astype(np.float32)
         h[rng.random(h.shape) >= density] = 0
