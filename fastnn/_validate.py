@@ -61,9 +61,9 @@ _FINITE_CHUNK = 1 << 17
 
 
 def all_finite(a):
-    """Whether the float array ``a`` holds no NaN or inf: ``np.isfinite(a).all()`` a chunk at a
-    time, so that a large array (a training set) needs no temporary of its size and an early
-    NaN ends the scan.
+    """Whether the float array ``a`` holds no NaN or inf: ``np.isfinite(a).all()``, for a large
+    C-contiguous array (a training set) a chunk at a time, so that it needs no temporary of its
+    size and an early NaN ends the scan (any other layout is tested in one go).
 
         >>> all_finite(np.array([1.0, np.inf]))
         False
