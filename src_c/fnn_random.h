@@ -21,8 +21,9 @@
  *
  * The pass is written once (fnn_dropout_rng_body) and compiled per SIMD level side by side:
  * generic (SSE2 on x86-64), AVX2, and AVX-512 with AVX-512DQ (vpmullq: the 64-bit multiplies
- * of mix() in one instruction; without DQ the AVX2 variant runs).  Integer arithmetic only,
- * plus one multiply per kept element, so every variant gives the same bits.
+ * of mix() in one instruction; without DQ the AVX2 variant runs); the AVX2 float variant is
+ * written again with intrinsics below (the compiler's version of it gained little).  Integer
+ * arithmetic only, plus one multiply per kept element, so every variant gives the same bits.
  */
 #ifndef FNN_RANDOM_H
 #define FNN_RANDOM_H
