@@ -278,7 +278,7 @@ def check_class_targets(targets, name, n, num_classes, dtype):
                          "(e.g. %s.astype(np.int64)), float targets shape (%d, %d)"
                          % (name, targets.shape, name, n, num_classes))
     check_shape(targets, name, (n, num_classes))
-    if not np.isfinite(targets).all():
+    if not all_finite(targets):
         raise ValueError("%s must be finite, but it holds NaN or inf values" % name)
     if (targets < 0).any():
         raise ValueError("%s must be non-negative (one-hot or soft targets), got a minimum of %r"

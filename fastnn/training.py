@@ -101,7 +101,7 @@ def _check_targets(y, n, name, loss_fn, out_shape, x_name, dtype):
         return _v.check_class_targets(y, name, n, _num_classes(out_shape, y), dtype).values
     if y.dtype.kind not in "fiu":
         raise TypeError("%s must hold numbers, got dtype %s" % (name, y.dtype))
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
+    if y.dtype.kind == "f" and not _v.all_finite(y):
         raise ValueError("%s must be finite, but it holds NaN or inf values" % name)
     if out_shape and hasattr(loss_fn, "check_targets"):
         loss_fn.check_targets(y, out_shape, name)      # y's shape against the model's output

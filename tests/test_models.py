@@ -747,3 +747,18 @@ def test_nonfinite_input_past_the_first_chunk_is_rejected_up_front():
     x[-1, -1] = np.inf
     with pytest.raises(ValueError, match="x must be finite"):
         small_mlp().fit(x, y, verbose=0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nonfinite_float_targets_are_rejected_up_front(bad):
+    """One-hot targets (classification) and regression targets go through the same finiteness
+    test as x (``_validate.all_finite``)."""
+    x, y = blobs(50)
+    onehot = fastnn.data.one_hot(y, 3).astype(np.float32)
+    onehot[-1, -1] = bad
+    with pytest.raises(ValueError, match="y must be finite"):
+        small_mlp().fit(x, onehot, loss="categorical_crossentropy", verbose=0)
+    target = np.zeros((50, 3), np.float32)
+    target[7, 1] = bad
+    with pytest.raises(ValueError, match="y must be finite"):
+        small_mlp().fit(x, target, loss="mse", verbose=0)
