@@ -116,6 +116,49 @@ def test_update_table_checks_its_arrays_once_and_its_scalars_at_every_update(imp
         table.restore()
 
 
+@pytest.mark.parametrize("impl", IMPLS)
+def test_update_table_checks_a_value_again_once_it_changes(impl, rng):
+    # the contract keeps the last values it checked and skips values that ARE those objects;
+    # an update that passes a new object -- equal or not -- is checked again
+    module = IMPLS[impl]
+    params, grads, states = _problem("adam", rng)
+    table = module.UpdateTable("adam", params, grads, states)
+    arguments, _ = _arguments("adam", 1, len(params))
+    table.update(**arguments)
+    for name, bad, exc in [("lr", -1.0, ValueError), ("lr", float("nan"), ValueError),
+                           ("eps", float("inf"), ValueError), ("beta1", 1.0, ValueError),
+                           ("amsgrad", 1, TypeError), ("maximize", 0, TypeError),
+                           ("weight_decay", True, TypeError)]:
+        with pytest.raises(exc, match=name):
+            table.update(**dict(arguments, **{name: bad}))
+        table.update(**arguments)                 # the checked values pass again
+    # 1 == True and 0.0 == -0.0, but they are different arguments: a check remembered by value
+    # would let the int through, and hand back +0.0 for -0.0
+    from fastnn.contracts import optim as contract
+    held = (0, 1, 2)
+    ss = contract.update_scalars("adam", 2, held, **dict(arguments, steps=[1, 1],
+                                                          weight_decay=0.0))
+    assert np.copysign(1.0, ss[0].weight_decay) == 1.0
+    ss = contract.update_scalars("adam", 2, held, **dict(arguments, steps=[1, 1],
+                                                          weight_decay=-0.0))
+    assert np.copysign(1.0, ss[0].weight_decay) == -1.0
+    with pytest.raises(TypeError, match="amsgrad"):
+        contract.update_scalars("adam", 2, held, **dict(arguments, steps=[1, 1], amsgrad=1))
+
+
+def test_a_group_value_set_between_steps_is_checked_at_the_next_step(rng):
+    p = Parameter(rng.standard_normal((4, 3)).astype(np.float32))
+    p.grad[...] = 1.0
+    opt = optim.Adam([p], lr=1e-3)
+    opt.step()
+    opt.param_groups[0]["lr"] = -1.0
+    with pytest.raises(ValueError, match="lr"):
+        opt.step()
+    opt.param_groups[0]["lr"] = 1e-3
+    opt.step()
+    assert np.isfinite(p.value).all()
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

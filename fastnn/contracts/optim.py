@@ -29,6 +29,7 @@ Example::
 # Size: over ~500 lines, kept whole: one constraint table and one contract per update rule
 # (nine rules, single- and multi-tensor); each rule reads as one block beside its twin.
 import collections
+import operator
 
 import numpy as np
 
@@ -121,9 +122,29 @@ STEP_ARGUMENTS = {
 
 def _check_hyperparameters(table, **values):
     """Check kernel arguments against an algorithm's table (``beta1``/``beta2`` against each
-    value of its ``betas``); returns them checked, as a dict."""
-    return {name: checker(table[_TABLE_KEY.get(name, name)])(value, name)
-            for name, value in values.items()}
+    value of its ``betas``); returns them checked, as a dict (shared: read it, do not change it).
+
+    A training loop passes the same objects at every step (a group's entries change only when
+    something assigns them), so the last checked values of each table and argument list are
+    kept, and values that are those very objects -- Python floats, ints and bools, which
+    cannot change -- are not checked again.  Identity, not equality: ``-0.0 == 0.0`` and
+    ``True == 1``, but they are not the same argument."""
+    key = (id(table), tuple(values))
+    given = tuple(values.values())
+    last = _LAST_CHECKED.get(key)
+    if last is not None and all(map(operator.is_, last[0], given)):
+        return last[1]
+    checked = {name: checker(table[_TABLE_KEY.get(name, name)])(value, name)
+               for name, value in values.items()}
+    if all(type(v) in _IMMUTABLE_SCALARS for v in given):
+        _LAST_CHECKED[key] = (given, checked)
+    return checked
+
+
+# (id of a table, argument names) -> (the last values checked, their checked dict); the tables
+# are module constants, so the ids stay valid and the entries stay few
+_LAST_CHECKED = {}
+_IMMUTABLE_SCALARS = (float, int, bool)
 
 
 # kernel argument -> the table entry that constrains it; the checker of a "pair of ..." entry
@@ -240,7 +261,17 @@ def _per_tensor(values, plural, count, single):
     """A per-tensor argument (steps, first_steps, mu_products): one checked value per tensor."""
     _check_list(values, plural, count)
     constraint = STEP_ARGUMENTS[plural[:-1]]
+    admitted = _ADMITTED_AS_IS.get(constraint)
+    if admitted is not None and all(map(admitted, values)):
+        return list(values)         # what the checks below return for these values
     return [check_argument(v, _label(plural, j, single), constraint) for j, v in enumerate(values)]
+
+
+# constraint -> a test of the values its check returns unchanged (the steps of a training loop)
+_ADMITTED_AS_IS = {
+    "int >= 1": lambda v: type(v) is int and v >= 1,
+    "bool": lambda v: v is True or v is False,
+}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -312,6 +343,8 @@ def _nadam_scalars_at(h, step, mu_product):
 def _memo(make, values):
     """``[make(v) for v in values]``, computing each distinct value once (a group's tensors
     usually share their step, so one scalars tuple serves them all)."""
+    if values and values.count(values[0]) == len(values):
+        return [make(values[0])] * len(values)
     done = {}
     out = []
     for v in values:

@@ -54,6 +54,8 @@ class Adadelta(Optimizer):
 
     @through_update_table
     def _update_multi(self, kernels, params, group, states):
-        square_avgs, acc_deltas = zip(*[self._prepare(p, s) for p, s in zip(params, states)])
+        self._count_steps(states)
         self._multi_tensor_update(kernels, "adadelta", params,
-                                  [list(square_avgs), list(acc_deltas)], **self._hyper(group))
+                                  [self._state_list(params, states, "square_avg"),
+                                   self._state_list(params, states, "acc_delta")],
+                                  **self._hyper(group))

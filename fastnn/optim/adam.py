@@ -63,12 +63,13 @@ class Adam(Optimizer):
 
     @through_update_table
     def _update_multi(self, kernels, params, group, states):
-        exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = zip(
-            *[self._prepare(p, group, s) for p, s in zip(params, states)])
+        steps = self._count_steps(states)
         self._multi_tensor_update(
-            kernels, "adam", params, [list(exp_avgs), list(exp_avg_sqs),
-                                      list(max_exp_avg_sqs) if group["amsgrad"] else None],
-            steps=list(steps), **self._hyper(group))
+            kernels, "adam", params,
+            [self._state_list(params, states, "exp_avg"),
+             self._state_list(params, states, "exp_avg_sq"),
+             self._state_list(params, states, "max_exp_avg_sq") if group["amsgrad"] else None],
+            steps=steps, **self._hyper(group))
 
 
 class AdamW(Adam):

@@ -52,6 +52,8 @@ class Adamax(Optimizer):
 
     @through_update_table
     def _update_multi(self, kernels, params, group, states):
-        exp_avgs, exp_infs, steps = zip(*[self._prepare(p, s) for p, s in zip(params, states)])
-        self._multi_tensor_update(kernels, "adamax", params, [list(exp_avgs), list(exp_infs)],
-                                  steps=list(steps), **self._hyper(group))
+        steps = self._count_steps(states)
+        self._multi_tensor_update(kernels, "adamax", params,
+                                  [self._state_list(params, states, "exp_avg"),
+                                   self._state_list(params, states, "exp_inf")],
+                                  steps=steps, **self._hyper(group))

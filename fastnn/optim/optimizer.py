@@ -510,6 +510,25 @@ class Optimizer:
             state[name] = np.full_like(p.value, fill)
         return state[name]
 
+    @staticmethod
+    def _count_steps(states):
+        """``_count_step`` on each of ``states``; returns the new counts (a multi-tensor step's
+        ``steps``)."""
+        steps = []
+        for state in states:
+            state["step"] = step = state.get("step", 0) + 1
+            steps.append(step)
+        return steps
+
+    @classmethod
+    def _state_list(cls, params, states, name, fill=0.0):
+        """``[_zeros(p, state, name, fill) for each parameter]``: one state slot of a
+        multi-tensor call, its arrays created where absent (the first step)."""
+        try:
+            return [state[name] for state in states]
+        except KeyError:
+            return [cls._zeros(p, state, name, fill) for p, state in zip(params, states)]
+
 
 def _arrays_of(state):
     return [v for v in state.values() if isinstance(v, np.ndarray)]
@@ -525,6 +544,10 @@ def _checked_arrays(params, state):
 
 def _by_dtype(params):
     """``params`` split by dtype, in order (a multi-tensor kernel call takes one dtype)."""
+    if params:
+        dtype = params[0].value.dtype
+        if all(p.value.dtype is dtype for p in params):    # the usual case: one dtype
+            return [params]
     buckets = {}
     for p in params:
         buckets.setdefault(p.value.dtype, []).append(p)

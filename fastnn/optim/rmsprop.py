@@ -60,9 +60,10 @@ class RMSprop(Optimizer):
 
     @through_update_table
     def _update_multi(self, kernels, params, group, states):
-        square_avgs, grad_avgs, bufs = zip(*[self._prepare(p, group, s)
-                                             for p, s in zip(params, states)])
+        self._count_steps(states)
         self._multi_tensor_update(
             kernels, "rmsprop", params,
-            [list(square_avgs), list(grad_avgs) if group["centered"] else None,
-             list(bufs) if group["momentum"] > 0 else None], **self._hyper(group))
+            [self._state_list(params, states, "square_avg"),
+             self._state_list(params, states, "grad_avg") if group["centered"] else None,
+             self._state_list(params, states, "momentum_buffer") if group["momentum"] > 0
+             else None], **self._hyper(group))
