@@ -31,6 +31,7 @@ KERNEL_MODULES = {
     "_pool": [],
     "_activations": [],
     "_optim": ["src_c/fnn_optim.c"],
+    "_rows": [],
     "_runtime": [],
     "_probe": [],          # machine probes for `fastnn bench roofline` (src_c/fnn_probe.h)
 }

@@ -8,4 +8,5 @@ from ._conv import im2col, col2im, conv2d_forward, conv2d_backward  # noqa: F401
 from ._pool import maxpool2d_forward, maxpool2d_backward  # noqa: F401
 from ._activations import *  # noqa: F401,F403
 from ._optim import *  # noqa: F401,F403
+from ._rows import take_rows, sum_rows  # noqa: F401
 from ._optim import UpdateTable  # noqa: F401

@@ -22,10 +22,10 @@ One entry (:class:`KernelCase`) per kernel, or per variant of a kernel, lists
 compared.
 
 The entries live by family, beside the inputs they need: ``gemm.py``, ``conv.py``, ``pool.py``,
-``activations.py``, ``optim.py``, ``optim_multi.py`` (shared builders in ``inputs.py``, the
-record types in ``records.py``).  Adding a kernel is one entry in its family's ``CASES``.  An
-entry with ``requires`` names parameters that may not exist yet: its tests are skipped until both
-implementations have the kernel with those parameters (see :func:`missing`).
+``activations.py``, ``optim.py``, ``optim_multi.py``, ``rows.py`` (shared builders in
+``inputs.py``, the record types in ``records.py``).  Adding a kernel is one entry in its family's
+``CASES``.  An entry with ``requires`` names parameters that may not exist yet: its tests are
+skipped until both implementations have the kernel with those parameters (see :func:`missing`).
 
 The package builds data only (no pytest), so a child process can import it to run every hostile
 input through the compiled kernels (see ``test_kernels.test_hostile_inputs_never_crash``).
@@ -34,13 +34,13 @@ import inspect
 
 from fastnn import kernels, reference
 
-from . import activations, conv, gemm, optim, optim_multi, pool
+from . import activations, conv, gemm, optim, optim_multi, pool, rows
 # the record types, for the test module
 from .records import (DTYPES, EXACT, F32, F64, Args, Close, Exact, Hostile,  # noqa: F401
                       KernelCase)
 
 CASES = (gemm.CASES + conv.CASES + pool.CASES + activations.CASES + optim.CASES
-         + optim_multi.CASES)
+         + optim_multi.CASES + rows.CASES)
 
 
 def missing(case):
