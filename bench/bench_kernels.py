@@ -3,7 +3,7 @@ draws its quick cases from) timed for fastnn, its NumPy twin and torch.
 
     pytest bench/bench_kernels.py --benchmark-only                 # all kernels
     pytest bench/bench_kernels.py --benchmark-only -k "gemm"       # one suite: gemm, conv,
-                                                                   # pool, activations, optim
+                                                                   # pool, activations, optim, rows
 
 The cases, their shapes and their FLOP and byte counts are described in
 ``fastnn/benchmarks/cases.py``.  Thread counts are pinned for every implementation by

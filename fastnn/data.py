@@ -7,6 +7,7 @@ import numbers
 
 import numpy as np
 
+from . import backend
 from ._validate import check_int, check_int_array
 
 __all__ = ["preprocess_images", "batches", "BatchIterator", "train_val_split", "one_hot",
@@ -81,8 +82,9 @@ class BatchIterator:
     differ from each other but the whole sequence is reproducible for a given seed.  Every
     sample appears exactly once per epoch; the last short batch is kept unless ``drop_last``.
 
-    Batches are copies when shuffling (fancy indexing) and views of ``x``/``y`` when not
-    (slicing; do not write into them if the source must stay unchanged).
+    Batches are copies when shuffling (``x[idx]``, gathered by the kernels' ``take_rows``) and
+    views of ``x``/``y`` when not (slicing; do not write into them if the source must stay
+    unchanged).
     """
 
     def __init__(self, x, y=None, batch_size=128, shuffle=True, seed=None, drop_last=False):
@@ -106,16 +108,20 @@ class BatchIterator:
     def __iter__(self):
         n, b = self.x.shape[0], self.batch_size
         order = self._rng.permutation(n) if self.shuffle else None
+        take = backend.K().take_rows
+        gather = self.x.flags.c_contiguous and self.x.dtype.kind in "biufc"
         for i in range(len(self)):
             lo, hi = i * b, min((i + 1) * b, n)
             if order is None:
                 xb = self.x[lo:hi]
                 yb = None if self.y is None else self.y[lo:hi]
             else:
-                # np.take along the first axis: the rows of x[idx], copied faster than the
-                # fancy index does
+                # the rows of x[idx], gathered by the active backend's take_rows (compiled: the
+                # copy split over fastnn's threads) when x is one C-contiguous block of numbers,
+                # else by np.take (faster than the fancy index); the labels, a few bytes a row,
+                # by np.take, whose call costs less than the copy
                 idx = order[lo:hi]
-                xb = np.take(self.x, idx, axis=0)
+                xb = take(self.x, idx) if gather else np.take(self.x, idx, axis=0)
                 yb = None if self.y is None else np.take(self.y, idx, axis=0)
             yield xb if self.y is None else (xb, yb)
 

@@ -71,7 +71,8 @@ def test_format_seconds(seconds, digits, text):
 def test_the_table_is_well_formed():
     groups = [c.group for c in cases.CASES]
     assert len(groups) == len(set(groups))
-    assert {c.suite for c in cases.CASES} == {"gemm", "conv", "pool", "activations", "optim"}
+    assert {c.suite for c in cases.CASES} == {"gemm", "conv", "pool", "activations", "optim",
+                                              "rows"}
     for c in cases.CASES:
         assert (c.flops is None) != (c.bytes is None), c   # one throughput measure each
         assert cases.suite(c.suite).count(c) == 1

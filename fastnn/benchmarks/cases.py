@@ -27,6 +27,8 @@ The groups (``Case.group``, the kernel and its shape) are the rows of bench/resu
                                         conv's output (3.2 M elements), the logits
     optim        Adam, SGD-momentum, Adagrad: one step on one parameter of 1M / 10M elements,
                                         state already initialised; torch runs fused=True
+    rows         take_rows, sum_rows    a shuffled MNIST-sized batch gathered (128 of 60000
+                                        rows of 784), the bias gradients of the MLP's layers
 """
 import dataclasses
 from typing import Callable, Optional
@@ -332,6 +334,51 @@ def _softmax_ce_case(n, k):
                 bytes=2 * 4 * n * k + 8 * n)
 
 
+# --------------------------------------------------------------------------- rows
+def _take_rows_case(n, row, m, quick=False):
+    """A shuffled mini-batch of ``m`` rows gathered from a dataset of ``n`` rows of ``row``
+    float32 values (larger than the caches, as MNIST's 188 MB): reads and writes m rows.
+    Each call takes the next batch of one permutation, as an epoch does."""
+    def inputs():
+        rng = np.random.default_rng(0)
+        return {"x": _normal(rng, (n, row)), "order": rng.permutation(n)}
+
+    def batches(d):
+        state = {"b": 0}
+
+        def next_indices():
+            b = state["b"] = (state["b"] + 1) % (n // m)
+            return d["order"][b * m:(b + 1) * m]
+        return next_indices
+
+    def run(mod, d):
+        nxt = batches(d)
+        return lambda: mod.take_rows(d["x"], nxt())
+
+    def torch_run(torch, d):
+        x, nxt = torch.from_numpy(d["x"]), batches(d)
+        return lambda: torch.index_select(x, 0, torch.from_numpy(nxt()))
+
+    return Case("rows", "take_rows", "%d of %dx%d" % (m, n, row), inputs, run, torch_run,
+                bytes=2 * 4 * m * row, quick=quick)
+
+
+def _sum_rows_case(n, k):
+    """The bias gradient of a Dense layer: the sum of dz's rows (reads dz, writes k sums)."""
+    def inputs():
+        return {"dz": _normal(np.random.default_rng(0), (n, k))}
+
+    def run(mod, d):
+        return lambda: mod.sum_rows(d["dz"])
+
+    def torch_run(torch, d):
+        dz = torch.from_numpy(d["dz"])
+        return lambda: dz.sum(0)
+
+    return Case("rows", "sum_rows", "%dx%d" % (n, k), inputs, run, torch_run,
+                bytes=4 * n * k + 4 * k)
+
+
 # --------------------------------------------------------------------------- optimizers
 # name -> (state arrays, bytes moved per float32 parameter, the fastnn update call, torch
 # class and keyword arguments).  Bytes: Adam reads p, g, m, v and writes p, m, v (7 x 4);
@@ -415,11 +462,13 @@ CASES = tuple(
     + _activation_cases("128x32x28x28", (128, 32, 28, 28))
     + [_softmax_ce_case(128, 10), _softmax_ce_case(128, 256)]
     + [_optimizer_case(name, n, quick=(name == "Adam" and n == 1_000_000))
-       for name in _OPTIMIZERS for n in (1_000_000, 10_000_000)])
+       for name in _OPTIMIZERS for n in (1_000_000, 10_000_000)]
+    + [_take_rows_case(60_000, 784, 128), _sum_rows_case(128, 256),
+       _sum_rows_case(128, 10)])
 
 
 def suite(name):
-    """The cases of one suite ('gemm', 'conv', 'pool', 'activations' or 'optim')."""
+    """The cases of one suite ('gemm', 'conv', 'pool', 'activations', 'optim' or 'rows')."""
     cases = [c for c in CASES if c.suite == name]
     if not cases:
         raise ValueError("unknown suite %r; expected one of %s"

@@ -21,7 +21,7 @@ class Dense(WeightedLayer):
     Backward, with dz = dL/dz (N, out) computed from dy and y:
 
         dW = x^T @ dz       (in, out)   matmul(x, dz, trans_a=True)
-        db = sum_n dz[n]    (out,)
+        db = sum_n dz[n]    (out,)      sum_rows(dz)
         dx = dz @ W^T       (N, in)     matmul(dz, W, trans_b=True)
 
     activation: None (or 'linear'), 'relu', 'sigmoid', 'tanh', 'elu' (alpha = 1).
@@ -61,7 +61,7 @@ class Dense(WeightedLayer):
         # fresh array copied there, one pass less); dx into a kept array during fit
         k = K()
         dw = k.matmul(x, dz, trans_a=True, out=self._grad_out(self.kernel))
-        db = dz.sum(axis=0, out=self._grad_out(self.bias))
+        db = k.sum_rows(dz, out=self._grad_out(self.bias))
         dx = k.matmul(dz, self.kernel.value, trans_b=True,
                       out=self._buffer("dx", x.shape, x.dtype)) if need_dx else None
         return dx, dw, db
