@@ -12,8 +12,8 @@ timed with the mode 'off' and 'auto' in ``--blocks`` alternating blocks each of 
 pairs of blocks of their ratio, whether 'auto' took the path and whether the two results are the
 same bits.
 
-``--sweep``: instead, 'always' against 'off' on random A at 10-50% nonzero, two shapes (where
-the path breaks even).  ``--epochs N``: instead, N rounds of one lab-MLP epoch
+``--sweep``: instead, 'always' against 'off' on random A at 10-50% nonzero, the two first-layer
+shapes as forward products and as weight gradients (where each path breaks even).  ``--epochs N``: instead, N rounds of one lab-MLP epoch
 (``Sequential.fit``, 469 batches of 128, Adam, as ``targets_training.py``) with 'auto' and with
 'off' (and torch's epoch when installed), alternating; prints each one's best and median.
 Prints the CPU model and SIMD level first.
@@ -124,21 +124,36 @@ def products(calls, blocks):
 
 
 def sweep(calls, blocks):
-    """'always' against 'off' on random A at each density: where the path breaks even."""
+    """'always' against 'off' on random A at each density, for the row path (a forward product
+    ``a @ b``) and the column scan (a weight gradient ``a^T @ dz``): where each breaks even.
+    Each call gets the next of 16 random A (the zeros fall elsewhere every time, as in
+    training)."""
     rng = np.random.default_rng(1)
-    for m, k, n in ((128, 784, 256), (128, 256, 128)):
+    for m, k, n, trans in ((128, 784, 256, False), (128, 256, 128, False),
+                           (784, 128, 256, True), (256, 128, 128, True)):
+        # op(A) is m x k: A itself is k x m when transposed
         b = rng.standard_normal((k, n)).astype(np.float32)
-        for density in (0.1, 0.2, 0.3, 0.4, 0.5):
-            a = rng.standard_normal((m, k)).astype(np.float32)
-            a[rng.random(a.shape) >= density] = 0
+        for density in (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5):
+            shape = (k, m) if trans else (m, k)
+            pool = []
+            for _ in range(16):
+                a = rng.standard_normal(shape).astype(np.float32)
+                a[rng.random(shape) >= density] = 0
+                pool.append(a)
+            turn = [0]
+
+            def call(b=b, pool=pool, trans=trans, turn=turn):
+                turn[0] = (turn[0] + 1) % len(pool)
+                return kernels.matmul(pool[turn[0]], b, trans_a=trans)
             res = {"off": [], "always": []}
             for mode in ("off", "always") * blocks:
                 kernels.set_gemm_sparse_a(mode)
-                res[mode].append(_median_us(lambda a=a, b=b: kernels.matmul(a, b), calls))
+                res[mode].append(_median_us(call, calls))
             kernels.set_gemm_sparse_a("auto")
             pairs = statistics.median(o / a_ for o, a_ in zip(res["off"], res["always"]))
-            print("%dx%dx%d, %2d%% nonzero: off %7.1f us  always %7.1f us  off/always (pairs) %.2f"
-                  % (m, k, n, 100 * density, min(res["off"]), min(res["always"]), pairs))
+            print("%s %dx%dx%d, %2d%% nonzero: off %7.1f us  always %7.1f us  off/always "
+                  "(pairs) %.2f" % ("a^T@b" if trans else "a@b  ", m, k, n, 100 * density,
+                                    min(res["off"]), min(res["always"]), pairs))
 
 
 def epochs(rounds):

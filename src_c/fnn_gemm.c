@@ -43,13 +43,16 @@
 
 /* ------------------------------------------------------------------ the zero-skipping path
  * When fnn_gemm_sparse.h takes a product (its header says why these values): at least 32 rows and
- * 32 columns, 2^20 multiply-adds, a sampled density of A at most 0.45, and its row lists within
- * 64 MiB.  The mode is process-wide, like the blocking (fnn_gemm_set_sparse_a); the counter counts
- * the calls that took the path (tests read it). */
+ * 32 columns, 2^20 multiply-adds, a sampled density of A at most 0.45 -- when op(A)'s rows are
+ * built by the column scan (A^T @ B), at least 256 columns and a density at most 0.30 -- and its
+ * row lists within 64 MiB.  The mode is process-wide, like the blocking (fnn_gemm_set_sparse_a);
+ * the counter counts the calls that took the path (tests read it). */
 #define FNN_SPARSE_MIN_M 32
 #define FNN_SPARSE_MIN_N 32
 #define FNN_SPARSE_MIN_WORK 1048576.0
 #define FNN_SPARSE_DENSITY 0.45
+#define FNN_SPARSE_SCAN_MIN_N 256
+#define FNN_SPARSE_SCAN_DENSITY 0.30
 #define FNN_SPARSE_MAX_SCRATCH ((size_t)64 << 20)
 #define FNN_SPARSE_ROWS 256
 #ifndef FNN_SPARSE_TILE_BYTES

@@ -15,7 +15,11 @@
  *     (M >= FNN_SPARSE_MIN_M, N >= FNN_SPARSE_MIN_N, M*N*K >= FNN_SPARSE_MIN_WORK) and a sample of
  *     A's rows at most FNN_SPARSE_DENSITY nonzero, half that at the AVX-512 level (a few rows,
  *     ~4096 elements: cheap next to the product, and representative of a batch of images; a
- *     wrong guess costs speed, never bits);
+ *     wrong guess costs speed, never bits).  The column scan (A's columns contiguous, x^T @ dz)
+ *     reads all of A to build the lists whatever its density, a cost the C row's width must
+ *     repay: it needs N >= FNN_SPARSE_SCAN_MIN_N and at most FNN_SPARSE_SCAN_DENSITY nonzero
+ *     (half at AVX-512); where each path breaks even is measured by bench/ab_sparse_a.py
+ *     --sweep (docs/kernels/gemm.md, "Zero-skipping");
  *   - every element of B finite (a skipped 0 * inf would have made a NaN: then dense);
  *   - the calling thread's scratch (M*K entries per batch item at most) could be had.
  * Zero means |a| < the smallest normal number: the GEMM runs with denormals-are-zero, so the
@@ -386,13 +390,16 @@ static int FNN_F(sparse_try)(FNN_F(args_t) *g, int64_t batch, int nthreads)
     if ((double)M * (double)K * (double)(sizeof(int32_t) + sizeof(FNN_T))
             > (double)FNN_SPARSE_MAX_SCRATCH)
         return 0;
-    if (mode == FNN_SPARSE_AUTO
-        && (M < FNN_SPARSE_MIN_M || N < FNN_SPARSE_MIN_N
+    if (mode == FNN_SPARSE_AUTO) {
+        const int scan = g->a_cs != 1;              /* lists built by the column scan */
+        double density = scan ? FNN_SPARSE_SCAN_DENSITY : FNN_SPARSE_DENSITY;
+        if (g->kern->simd >= FNN_SIMD_AVX512)
+            density /= 2;
+        if (M < FNN_SPARSE_MIN_M || N < (scan ? FNN_SPARSE_SCAN_MIN_N : FNN_SPARSE_MIN_N)
             || (double)M * (double)N * (double)K < FNN_SPARSE_MIN_WORK
-            || !FNN_F(sparse_sample)(batch, M, K, g->A, g->a_bs, g->a_rs, g->a_cs,
-                                     g->kern->simd >= FNN_SIMD_AVX512 ? FNN_SPARSE_DENSITY / 2
-                                                                      : FNN_SPARSE_DENSITY)))
-        return 0;
+            || !FNN_F(sparse_sample)(batch, M, K, g->A, g->a_bs, g->a_rs, g->a_cs, density))
+            return 0;
+    }
     bytes = FNN_SPARSE_CNT_BYTES(M) + (size_t)M * (size_t)K * (sizeof(int32_t) + sizeof(FNN_T));
     scratch = (char *)FNN_F(sparse_scratch)(bytes);
     if (scratch == NULL)

@@ -186,6 +186,23 @@ def test_auto_takes_it_for_sparse_inputs_only(sparse_mode_restored):
     assert not _run("off", lambda: kernels.matmul(sparse, w))[1]
 
 
+def test_auto_asks_more_of_a_transposed_a(sparse_mode_restored):
+    # x^T @ dz builds its lists by scanning all of A: 'auto' takes it only for a sparser A (at
+    # most 30% nonzero, AVX2) and a C at least 256 columns wide
+    if fastnn.get_simd() == "avx512":
+        pytest.skip("the AVX-512 level halves the limits")
+    rng = np.random.default_rng(10)
+    x = _sparse(rng, (128, 784), np.float32, 0.15)
+    x40 = _sparse(rng, (128, 784), np.float32, 0.4)
+    dz256 = rng.standard_normal((128, 256)).astype(np.float32)
+    assert _run("auto", lambda: kernels.matmul(x, dz256, trans_a=True))[1]
+    assert not _run("auto", lambda: kernels.matmul(x40, dz256, trans_a=True))[1]   # too dense
+    assert not _run("auto", lambda: kernels.matmul(x, dz256[:, :128], trans_a=True))[1]
+    # the row path at the same density and width still takes it
+    w = rng.standard_normal((784, 128)).astype(np.float32)
+    assert _run("auto", lambda: kernels.matmul(x40, w))[1]
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bit_identical_at_any_thread_count(dtype, sparse_mode_restored):
     rng = np.random.default_rng(8)

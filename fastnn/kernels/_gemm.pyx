@@ -571,8 +571,9 @@ _SPARSE_MODES = {FNN_SPARSE_OFF: "off", FNN_SPARSE_AUTO: "auto", FNN_SPARSE_ALWA
 def set_gemm_sparse_a(mode):
     """Choose when the GEMM skips the zeros of a sparse A (process-wide); returns the previous
     mode.  ``mode``: 'auto' (the default: when a sample of A's rows is at most 45% nonzero
-    and the product is large enough for it to pay, e.g. a first layer's products on MNIST
-    images), 'off' (never), 'always' (whenever the call's layout allows it, whatever the density:
+    -- for ``trans_a`` products at most 30%, and C at least 256 columns wide -- and the product
+    is large enough for it to pay, e.g. a first layer's products on MNIST images), 'off'
+    (never), 'always' (whenever the call's layout allows it, whatever the density:
     for tests and experiments).
 
     The zero-skipping path computes each element as the dense chain minus its steps that add
