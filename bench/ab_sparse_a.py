@@ -12,10 +12,11 @@ timed with the mode 'off' and 'auto' in ``--blocks`` alternating blocks each of 
 pairs of blocks of their ratio, whether 'auto' took the path and whether the two results are the
 same bits.
 
-``--sweep``: instead, 'always' against 'off' on random A at 10-50% nonzero, the two first-layer
-shapes as forward products and as weight gradients (where each path breaks even).  ``--epochs N``: instead, N rounds of one lab-MLP epoch
-(``Sequential.fit``, 469 batches of 128, Adam, as ``targets_training.py``) with 'auto' and with
-'off' (and torch's epoch when installed), alternating; prints each one's best and median.
+``--sweep``: instead, 'always' against 'off' on random A at 10-50% nonzero, the lab MLP's two
+hidden layers' shapes as forward products and as weight gradients (where each path breaks
+even).  ``--epochs N``: instead, N rounds of one lab-MLP epoch (``Sequential.fit``, 469 batches
+of 128, Adam, as ``targets_training.py``) with 'auto' and with 'off' (and torch's epoch when
+installed), alternating; prints each one's best and median.
 Prints the CPU model and SIMD level first.
 """
 import argparse

@@ -382,8 +382,9 @@ class UpdateTable:
 
     ``update(**arguments)`` is the multi-tensor kernel's call without its arrays: all its other
     arguments, by name; they are checked at every update (and must use exactly the states the
-    table holds).  Results are bit-identical to the kernel's.  It returns what the kernel
-    returns (NAdam: the new mu_products, else None).
+    table holds; a hyper-parameter that is the very Python number checked last time is not
+    checked again, see ``fastnn.contracts.optim``).  Results are bit-identical to the kernel's.
+    It returns what the kernel returns (NAdam: the new mu_products, else None).
 
     ``checked=True``: every update first copies what it writes (each param and held state, block
     by block in the same pass) to a snapshot the table owns, and sets ``flags`` to the
