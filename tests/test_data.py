@@ -95,6 +95,27 @@ def test_x_only_yields_arrays_and_views_without_shuffle():
     assert not np.shares_memory(shuffled[0], x)  # documented: copies when shuffling
 
 
+@pytest.mark.parametrize("backend_name", ["compiled", "reference"])
+def test_shuffled_batches_are_the_rows_whatever_the_layout(backend_name):
+    # a C-contiguous x of numbers is gathered by the backend's take_rows, any other by np.take:
+    # the same batches, the same order, fresh C-contiguous arrays
+    from fastnn import backend
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((23, 4, 5)).astype(np.float32)
+    y = np.arange(23)
+    with backend.use(backend_name):
+        layouts = {"C": x, "F": np.asfortranarray(x), "strided": np.repeat(x, 2, axis=2)[..., ::2],
+                   "complex": x.astype(np.complex64), "bool": x > 0}
+        for name, xs in layouts.items():
+            got = list(batches(xs, y, batch_size=6, seed=9))
+            assert len(got) == 4, name
+            for xb, yb in got:
+                assert xb.flags.c_contiguous and not np.shares_memory(xb, xs), name
+                np.testing.assert_array_equal(xb, xs[yb], err_msg=name)
+            want = np.concatenate([yb for _, yb in batches(x, y, batch_size=6, seed=9)])
+            np.testing.assert_array_equal(np.concatenate([yb for _, yb in got]), want)
+
+
 def test_batches_validation():
     x, y = _xy(10)
     with pytest.raises(ValueError, match="x and y .* x: 10, y: 9"):
