@@ -49,8 +49,8 @@
 #   body or a scalar remainder: both round the same operations the same way, no FMA), and the
 #   cross-entropy's per-row losses (double) go to a buffer that is summed serially in row order
 #   after the parallel loop, so every result, the loss included, is bit-identical at any thread
-#   count.  Every kernel caps its threads to the work (_threads_for): each thread gets at least
-#   one chunk (kernels with an exp) or four (memory-bound ones), else fewer threads run.
+#   count.  Every kernel caps its threads to the work (_runtime's threads_for): each thread gets
+#   at least one chunk (kernels with an exp) or four (memory-bound ones), else fewer threads run.
 # * Stability: sigmoid exponentiates only -|x| (never overflows, exact at |x| = 1e4); softmax and
 #   the cross-entropy subtract the row max and take the log of the shifted sum (no overflow for
 #   any finite logits).  NaN propagates through relu, elu and the row max, as in the twin.
@@ -74,11 +74,10 @@ from fastnn.kernels._buffers cimport float_code, ranges_meet
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_RECORDS,
                              PyBUF_RECORDS_RO, PyBUF_C_CONTIGUOUS)
 
-from fastnn.kernels._runtime cimport simd_level
+from fastnn.kernels._runtime cimport simd_level, threads_for
 
 import numpy as np
 
-from fastnn._config import get_num_threads
 from fastnn.contracts import activations as _contract
 
 __all__ = ["relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
@@ -111,24 +110,10 @@ cdef enum:
     OP_ELU_BWD_FROM_Y
 
 
-cdef int _threads_for(Py_ssize_t work, Py_ssize_t units, Py_ssize_t grain) except -1:
-    """Threads for `work` elements split into at most `units` independent pieces (chunks or
-    rows), each thread getting at least `grain` elements (>= _CHUNK)."""
-    cdef Py_ssize_t most = work // grain
-    cdef Py_ssize_t nt = get_num_threads()
-    if most < 2 or units < 2:
-        return 1
-    if nt > most:
-        nt = most
-    if nt > units:
-        nt = units
-    return <int>nt
-
-
 def _threads_planned(Py_ssize_t work, Py_ssize_t units, bint cheap):
     """Tests: the thread count a kernel uses for `work` elements in `units` pieces (chunks or
     rows), at the current ``fastnn.get_num_threads()``; ``cheap`` for the memory-bound ones."""
-    return _threads_for(work, units, _GRAIN_CHEAP if cheap else _GRAIN_EXP)
+    return threads_for(work, units, _GRAIN_CHEAP if cheap else _GRAIN_EXP)
 
 
 _CHUNK_ELEMENTS = _CHUNK                    # for tests: chunk boundaries are multiples of this
@@ -325,7 +310,7 @@ cdef int _unary_go(int op, char code, void *x, void *y, Py_ssize_t n, double alp
     cdef int nt, simd
     if n <= 0:
         return 0
-    nt = _threads_for(n, n, _GRAIN_CHEAP if op == OP_RELU else _GRAIN_EXP)
+    nt = threads_for(n, n, _GRAIN_CHEAP if op == OP_RELU else _GRAIN_EXP)
     simd = simd_level()
     with nogil:
         if code == b'f':
@@ -340,7 +325,7 @@ cdef int _binary_go(int op, char code, void *dy, void *v, void *dx, Py_ssize_t n
     cdef int nt, simd
     if n <= 0:
         return 0
-    nt = _threads_for(n, n, _GRAIN_EXP if op == OP_ELU_BWD else _GRAIN_CHEAP)
+    nt = threads_for(n, n, _GRAIN_EXP if op == OP_ELU_BWD else _GRAIN_CHEAP)
     simd = simd_level()
     with nogil:
         if code == b'f':
@@ -357,7 +342,7 @@ cdef int _dropout_go(char code, void *x, const uint8_t *m, void *y, Py_ssize_t n
     cdef int nt
     if n <= 0:
         return 0
-    nt = _threads_for(n, n, _GRAIN_CHEAP)
+    nt = threads_for(n, n, _GRAIN_CHEAP)
     with nogil:
         if code == b'f':
             _dropout_run[float](<const float *>x, m, <float *>y, n, <float>scale, nt)
@@ -744,7 +729,7 @@ cdef int _dropout_rng_go(char code, void *x, void *y, uint8_t *keep, Py_ssize_t 
     cdef int nt, variant
     if n <= 0:
         return 0
-    nt = _threads_for(n, n, _GRAIN_EXP)
+    nt = threads_for(n, n, _GRAIN_EXP)
     variant = fnn_dropout_rng_level(simd_level())
     with nogil:
         if code == b'f':
@@ -862,7 +847,7 @@ def softmax_forward(x, out=None):
     ``out``: optional C-contiguous (N, K) array of x's dtype (may be x)."""
     x, _, out = _contract.rows(x, out)
     xc = np.ascontiguousarray(x)
-    cdef int nt = _threads_for(xc.size, xc.shape[0], _GRAIN_EXP)
+    cdef int nt = threads_for(xc.size, xc.shape[0], _GRAIN_EXP)
     cdef int simd = simd_level()
     if xc.dtype == np.float32:
         _softmax_rows[float](xc, out, nt, simd)
@@ -877,7 +862,7 @@ def softmax_backward(dy, y, out=None):
     dy, y, _, out = _contract.rows_binary(dy, y, out)
     dyc = np.ascontiguousarray(dy)
     yc = np.ascontiguousarray(y)
-    cdef int nt = _threads_for(yc.size, yc.shape[0], _GRAIN_CHEAP)
+    cdef int nt = threads_for(yc.size, yc.shape[0], _GRAIN_CHEAP)
     if yc.dtype == np.float32:
         _softmax_bwd_rows[float](dyc, yc, out, nt)
     else:
@@ -999,7 +984,7 @@ def _sce_call(z, kind, t):
     cdef Py_ssize_t n = z.shape[0]
     d = np.empty(z.shape, dtype=z.dtype)
     rows = np.empty(n, dtype=np.float64)
-    cdef int nt = _threads_for(z.size, n, _GRAIN_EXP)
+    cdef int nt = threads_for(z.size, n, _GRAIN_EXP)
     cdef int simd = simd_level()
     cdef double total
     # t is the contract's private copy (C-contiguous): class ids int64, each checked in [0, K)

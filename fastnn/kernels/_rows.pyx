@@ -31,12 +31,11 @@ from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 
 from fastnn.kernels._buffers cimport float_code, ranges_meet
-from fastnn.kernels._runtime cimport simd_level
+from fastnn.kernels._runtime cimport simd_level, threads_for
 from fastnn.kernels._rows cimport fnn_sum_rows_s, fnn_sum_rows_d, fnn_take_rows
 
 import numpy as np
 
-from fastnn._config import get_num_threads
 from fastnn.contracts import rows as contract
 
 __all__ = ["take_rows", "sum_rows"]
@@ -46,14 +45,6 @@ _NDARRAY = np.ndarray
 # bytes a take_rows thread copies at least, elements a sum_rows thread adds at least
 cdef Py_ssize_t _TAKE_GRAIN = 1 << 16
 cdef Py_ssize_t _SUM_GRAIN = 1 << 16
-
-
-cdef inline int _threads_for(Py_ssize_t work, Py_ssize_t units, Py_ssize_t grain):
-    """Threads for ``work`` split into ``units`` pieces: at most get_num_threads(), at most one
-    per unit, and each with at least ``grain`` of the work."""
-    cdef Py_ssize_t nt = get_num_threads()
-    nt = min(nt, max(1, work // grain), max(1, units))
-    return <int> nt
 
 
 cdef class _Held:
@@ -86,7 +77,7 @@ def take_rows(x, indices, out=None):
     cdef const char *src = <const char *> xs.view.buf
     cdef char *dst = <char *> rs.view.buf
     cdef const int64_t *idx = <const int64_t *> ks.view.buf
-    cdef int nt = _threads_for(m * row_bytes, m, _TAKE_GRAIN), t
+    cdef int nt = threads_for(m * row_bytes, m, _TAKE_GRAIN), t
     cdef Py_ssize_t per = (m + nt - 1) // nt
     if nt == 1:
         with nogil:
@@ -156,7 +147,7 @@ cdef object _sum_rows_fast(object a, object out):
 cdef void _sum_rows_go(void *a, void *s, Py_ssize_t N, Py_ssize_t M, bint single):
     """s = the row sums of the C-ordered (N, M) buffer a, threads splitting the columns."""
     cdef int simd = simd_level()
-    cdef int nt = _threads_for(N * M, (M + 15) // 16, _SUM_GRAIN), t
+    cdef int nt = threads_for(N * M, (M + 15) // 16, _SUM_GRAIN), t
     cdef Py_ssize_t per = (M + nt - 1) // nt
     per = (per + 15) // 16 * 16         # each thread's columns start on a 64-byte boundary
     if nt == 1:

@@ -6,6 +6,8 @@
 # the other extensions through `cimport` (simd_level() is a plain C call, no Python), set from
 # FASTNN_SIMD at import and by fastnn.set_simd() at any time.  Results never depend on the
 # thread count; whether they depend on the SIMD level is stated per family in docs/kernels.md.
+# Also here, for the same reason (one definition, cimported): threads_for, how many of
+# fastnn.get_num_threads() threads a kernel's work is worth.
 cdef extern from "fnn_cpu.h" nogil:
     enum:
         FNN_SIMD_GENERIC
@@ -22,6 +24,8 @@ cdef extern from "fnn_openmp.h" nogil:
 
 import os
 
+from fastnn._config import get_num_threads
+
 __all__ = ["SIMD_LEVELS", "cpu_simd_levels", "set_simd", "get_simd", "openmp_enabled",
            "openmp_version"]
 
@@ -35,6 +39,21 @@ cdef int _level = _best
 cdef int simd_level() noexcept nogil:
     """The level the kernels run at: 0 generic, 1 avx2, 2 avx512."""
     return _level
+
+
+cdef int threads_for(Py_ssize_t work, Py_ssize_t units, Py_ssize_t grain) except -1:
+    """Threads for ``work`` (elements, bytes) split into at most ``units`` independent pieces
+    (chunks, rows, column runs): fastnn.get_num_threads() capped so that every thread gets at
+    least ``grain`` of the work and at least one piece; 1 below two grains or two pieces."""
+    cdef Py_ssize_t most = work // grain
+    cdef Py_ssize_t nt = get_num_threads()
+    if most < 2 or units < 2:
+        return 1
+    if nt > most:
+        nt = most
+    if nt > units:
+        nt = units
+    return <int>nt
 
 
 def cpu_simd_levels():

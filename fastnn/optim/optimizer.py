@@ -510,15 +510,11 @@ class Optimizer:
             state[name] = np.full_like(p.value, fill)
         return state[name]
 
-    @staticmethod
-    def _count_steps(states):
+    @classmethod
+    def _count_steps(cls, states):
         """``_count_step`` on each of ``states``; returns the new counts (a multi-tensor step's
         ``steps``)."""
-        steps = []
-        for state in states:
-            state["step"] = step = state.get("step", 0) + 1
-            steps.append(step)
-        return steps
+        return [cls._count_step(state) for state in states]
 
     @classmethod
     def _state_list(cls, params, states, name, fill=0.0):
