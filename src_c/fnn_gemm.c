@@ -77,6 +77,20 @@ int64_t fnn_gemm_sparse_a_calls(void)
     return __atomic_load_n(&fnn_gemm_sparse_calls, __ATOMIC_RELAXED);
 }
 
+/* ------------------------------------------------------------------ split threshold
+ * How many multiply-adds an in-place product needs before a second thread pays: waking a team
+ * and joining it costs from ~0.5 us on one machine to ~1.5 us on another (an empty 2-thread
+ * region, measured on the machines in docs/kernels/gemm.md), while the kernels' speed differs too,
+ * so no constant suits every machine: the driver measures it once per kernel and thread count
+ * (fnn_gemm_driver.h, ip_split_min).  A caller may set it instead (>= 0; < 0 measures again
+ * from then on: tests force the split with 0); process-wide, like the blocking. */
+static volatile double fnn_gemm_ip_split_set = -1.0;
+
+void fnn_gemm_set_ip_split_min(double v)
+{
+    fnn_gemm_ip_split_set = v >= 0 ? v : -1.0;
+}
+
 /* ------------------------------------------------------------------ float */
 #define FNN_T float
 #define FNN_F(name) fnn_s_##name
@@ -244,6 +258,19 @@ static const fnn_dkernel_t *fnn_d_kernel(int simd)
 #endif
     (void)simd;
     return &fnn_d_kernel_generic;
+}
+
+/* The split threshold an in-place path (skinny_n: the narrow one, else small M) uses at this
+ * level, element size and thread count (measured now if it was not yet): what
+ * fastnn.kernels.gemm_config reports. */
+double fnn_gemm_ip_split_min(int simd, int elsize, int skinny_n, int nthreads)
+{
+    const int mode = skinny_n ? FNN_IP_NARROW : FNN_IP_ROWS;
+    if (nthreads < 2)
+        return 0.0;
+    if (elsize == (int)sizeof(double))
+        return fnn_d_ip_split_min(fnn_d_kernel(simd), mode, nthreads);
+    return fnn_s_ip_split_min(fnn_s_kernel(simd), mode, nthreads);
 }
 
 const char *fnn_gemm_ukr_name(int simd)

@@ -141,6 +141,14 @@ void fnn_gemm_blocking_model(long l1d, long l2, long l3_per_core, int mr, int nr
                              int64_t set_mc, int64_t set_kc, int64_t set_nc, int64_t *mc,
                              int64_t *kc, int64_t *nc);
 
+/* ------------------------------------------------------------------ split threshold
+ * The in-place paths (small M, skinny N) run on one thread below this many multiply-adds: measured
+ * on first use per level and thread count (fnn_gemm.c says why), or set by the caller (v >= 0;
+ * v < 0 goes back to measured).  fnn_gemm_ip_split_min reports the value in use (0 for one
+ * thread).  Only speed depends on it, never a bit. */
+void fnn_gemm_set_ip_split_min(double v);
+double fnn_gemm_ip_split_min(int simd, int elsize, int skinny_n, int nthreads);
+
 /* ------------------------------------------------------------------ zero-skipping
  * The path for a sparse A (fnn_gemm_sparse.h): same results (up to the sign of a zero), other
  * speed.  FNN_SPARSE_AUTO (the default) takes it when A looks sparse enough for it to pay,

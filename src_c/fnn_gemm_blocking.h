@@ -34,12 +34,15 @@
 #define FNN_GEMM_MT_MIN 2.5e5
 #endif
 
-/* The same for the in-place paths (small M, skinny N), which need no packing: the work splits
- * into independent units, so a second thread pays off on smaller products
- * (docs/kernels/gemm.md, "Low per-call overhead"). */
+/* The same for the in-place paths (small M, skinny N), which need no packing: there the
+ * threshold is measured on first use (fnn_gemm_driver.h, ip_split_min: what a parallel region
+ * costs differs several-fold between machines, docs/kernels/gemm.md, "Low per-call overhead");
+ * this is the value where it cannot be measured, and the floor below which no split can pay. */
 #ifndef FNN_GEMM_IP_MT_MIN
 #define FNN_GEMM_IP_MT_MIN 1e5
 #endif
+#define FNN_GEMM_IP_SPLIT_FLOOR 1e4
+#define FNN_IP_SPLIT_SLOTS 65
 
 /* B's row stride (bytes) from which the packed path packs each B block row by row, up front,
  * instead of lazily one micro-panel at a time (fnn_gemm_driver.h). */

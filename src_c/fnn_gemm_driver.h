@@ -511,17 +511,26 @@ static void FNN_F(ip_task)(const FNN_F(args_t) *g, int mode, int64_t bi, int64_t
  * rows and the other 56.  Any cut gives the same bits, as every row's chain is the same. */
 /* Its OpenMP loop has run's shape (ftz enter/leave, static schedule over tasks) but its own task
  * split and task function: the two paths are kept side by side, each readable alone. */
-static void FNN_F(run_inplace)(const FNN_F(args_t) *g, int mode, int64_t batch, int nthreads)
+/* The units a product splits into on nthreads threads (unit: their size, per: per batch item). */
+static int64_t FNN_F(ip_units)(const FNN_F(args_t) *g, int mode, int64_t batch, int nthreads,
+                               int64_t *unit_out, int64_t *per_out)
 {
     const int64_t M = g->M, N = g->N;
     int64_t unit = mode == FNN_IP_ROWS ? g->kern->rows_n : g->kern->narrow_m;
-    int64_t per, nunits;
-    if (nthreads > 1 && (double)batch * (double)M * (double)N * (double)g->K < FNN_GEMM_IP_MT_MIN)
-        nthreads = 1;
+    int64_t per;
     if (mode == FNN_IP_NARROW && batch == 1 && nthreads > 1)
         unit = ((M + nthreads - 1) / nthreads + 3) / 4 * 4;
     per = mode == FNN_IP_ROWS ? (N + unit - 1) / unit : (M + unit - 1) / unit;
-    nunits = batch * per;
+    *unit_out = unit;
+    *per_out = per;
+    return batch * per;
+}
+
+static void FNN_F(run_inplace_on)(const FNN_F(args_t) *g, int mode, int64_t batch, int nthreads)
+{
+    const int64_t M = g->M, N = g->N;
+    int64_t unit, per;
+    const int64_t nunits = FNN_F(ip_units)(g, mode, batch, nthreads, &unit, &per);
     if (nthreads > nunits)
         nthreads = (int)nunits;
 #if FNN_HAVE_OPENMP
@@ -597,6 +606,122 @@ static void FNN_F(set_operands)(FNN_F(args_t) *g, int64_t M, int64_t N, int64_t 
     g->kern = kern;
     g->a_src = a_src;
     g->b_src = b_src;
+}
+
+/* An in-place path's split threshold: the fewest multiply-adds for which nthreads threads beat
+ * one (fnn_gemm.c, "split threshold", says why it is measured).  One product of the mode's
+ * usual shape -- skinny N: 128 x 128 x the narrow width; small M: 1 x 512 x 8 column units, a
+ * batch-1 layer -- is timed on one thread and on nthreads, alternating, FNN_IP_CAL_ROUNDS times
+ * each; the medians are taken, not the fastest, because a
+ * region's cost is what a call meets typically (its fastest case is rare on a busy or virtual
+ * machine).  With t1 = W / r on one thread and tn = W / (n r) + o on n, the split pays from
+ * W* = o r n / (n - 1).  Returns -1 where there is no clock or no memory. */
+#define FNN_IP_CAL_ROUNDS 41
+
+static double FNN_F(median_of)(double *v, int n)
+{
+    int i, j;
+    for (i = 1; i < n; i++)     /* insertion sort: a handful of values */
+        for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            const double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return v[n / 2];
+}
+
+static double FNN_F(ip_calibrate)(const FNN_KERNEL_T *kern, int mode, int nthreads)
+{
+#if FNN_HAVE_SPIN_CLOCK
+    const int64_t M = mode == FNN_IP_ROWS ? 1 : 128, K = mode == FNN_IP_ROWS ? 512 : 128;
+    const int64_t N = mode == FNN_IP_ROWS ? 8 * (int64_t)kern->rows_n : kern->narrow_n;
+    FNN_T *buf = (FNN_T *)malloc((size_t)(M * K + K * N + M * N) * sizeof(FNN_T));
+    FNN_F(args_t) g;
+    double one[FNN_IP_CAL_ROUNDS], many[FNN_IP_CAL_ROUNDS], t1, tn, o, w;
+    int64_t i;
+    int round, side;
+    if (buf == NULL || (mode == FNN_IP_ROWS ? kern->rows[1] == NULL : kern->narrow == NULL)
+        || nthreads < 2) {
+        free(buf);
+        return -1.0;
+    }
+    for (i = 0; i < M * K + K * N; i++)
+        buf[i] = (FNN_T)((i % 7) - 3) * (FNN_T)0.25;     /* small, exact, never denormal */
+    FNN_F(set_operands)(&g, M, N, K, buf, 0, K, 1, buf + M * K, 0, N, 1, 0, buf + M * K + K * N,
+                        0, N, 1, NULL, FNN_BIAS_NONE, FNN_ACT_NONE, 0, kern, NULL, NULL);
+    for (round = 0; round < 8; round++) {            /* wake the team, fault pages */
+        FNN_F(run_inplace_on)(&g, mode, 1, nthreads);
+        FNN_F(run_inplace_on)(&g, mode, 1, 1);
+    }
+    for (round = 0; round < FNN_IP_CAL_ROUNDS; round++)
+        for (side = 0; side < 2; side++) {
+            const int split = (side + round) % 2;
+            const double t0 = fnn_now_ns();
+            FNN_F(run_inplace_on)(&g, mode, 1, split ? nthreads : 1);
+            (split ? many : one)[round] = fnn_now_ns() - t0;
+        }
+    free(buf);
+    t1 = FNN_F(median_of)(one, FNN_IP_CAL_ROUNDS);
+    tn = FNN_F(median_of)(many, FNN_IP_CAL_ROUNDS);
+    if (!(t1 > 0))
+        return -1.0;
+    w = (double)M * (double)N * (double)K;
+    o = tn - t1 / nthreads;
+    return o <= 0 ? 0.0 : o * (w / t1) * nthreads / (nthreads - 1);
+#else
+    (void)kern;
+    (void)mode;
+    (void)nthreads;
+    return -1.0;
+#endif
+}
+
+/* The split threshold for this kernel, mode and thread count: the caller's value where one is
+ * set (fnn_gemm_ip_split_set >= 0), else measured on first use and kept for the process (slot:
+ * the thread count, the last slot shared by all counts from it on).  Never below
+ * FNN_GEMM_IP_SPLIT_FLOOR; FNN_GEMM_IP_MT_MIN where it cannot be measured, or not now (inside
+ * another parallel region, where a nested region would run on one thread and time nothing).
+ * Two threads measuring at once store values alike; a thread count only ever changes speed,
+ * never a bit. */
+static double FNN_F(ip_split_table)[2][3][FNN_IP_SPLIT_SLOTS];
+
+static double FNN_F(ip_split_min)(const FNN_KERNEL_T *kern, int mode, int nthreads)
+{
+    const double set = fnn_gemm_ip_split_set;
+    const int level = kern->simd < 0 ? 0 : kern->simd > 2 ? 2 : kern->simd;
+    const int slot = nthreads < FNN_IP_SPLIT_SLOTS ? nthreads : FNN_IP_SPLIT_SLOTS - 1;
+    double *cell = &FNN_F(ip_split_table)[mode == FNN_IP_ROWS ? 0 : 1][level][slot];
+    double v;
+    if (set >= 0)
+        return set;
+    __atomic_load(cell, &v, __ATOMIC_RELAXED);
+    if (v > 0)
+        return v;
+    if (fnn_omp_in_parallel())
+        return FNN_GEMM_IP_MT_MIN;
+    v = FNN_F(ip_calibrate)(kern, mode, nthreads);
+    if (v < 0)
+        v = FNN_GEMM_IP_MT_MIN;
+    if (v < FNN_GEMM_IP_SPLIT_FLOOR)
+        v = FNN_GEMM_IP_SPLIT_FLOOR;
+    __atomic_store(cell, &v, __ATOMIC_RELAXED);
+    return v;
+}
+
+/* Runs the in-place path on nthreads, or on one thread where the product is below the split
+ * threshold for that many (fnn_gemm.c: measured once per kernel and thread count, or set).
+ * A product that could not use a second thread (below the floor, or one unit of work) never
+ * asks for the threshold: measuring it starts the thread team. */
+static void FNN_F(run_inplace)(const FNN_F(args_t) *g, int mode, int64_t batch, int nthreads)
+{
+    const double work = (double)batch * (double)g->M * (double)g->N * (double)g->K;
+    int64_t unit, per;
+    if (nthreads > 1
+        && (work < FNN_GEMM_IP_SPLIT_FLOOR
+            || FNN_F(ip_units)(g, mode, batch, nthreads, &unit, &per) < 2
+            || work < FNN_F(ip_split_min)(g->kern, mode, nthreads)))
+        nthreads = 1;
+    FNN_F(run_inplace_on)(g, mode, batch, nthreads);
 }
 
 #include "fnn_gemm_sparse.h"

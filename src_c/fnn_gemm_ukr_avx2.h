@@ -251,7 +251,8 @@ static inline __m256i fnn_avx2_mask_pd(int64_t n)
     if (R > r) {                                                                                  \
         const VT ar = BCAST(a + r * a_rs + k * a_cs);                                             \
         c##r##0 = FMADD(ar, b0, c##r##0);                                                         \
-        c##r##1 = FMADD(ar, b1, c##r##1);                                                         \
+        if (V > 1)                                                                                \
+            c##r##1 = FMADD(ar, b1, c##r##1);                                                     \
         if (V > 2) {                                                                              \
             c##r##2 = FMADD(ar, b2, c##r##2);                                                     \
             c##r##3 = FMADD(ar, b3, c##r##3);                                                     \
@@ -272,7 +273,7 @@ static inline __m256i fnn_avx2_mask_pd(int64_t n)
 #define FNN_IPX_KLOOP(LOADB)                                                                      \
     for (k = 0; k < kc; k++) {                                                                    \
         const T *bk = b + k * b_rs;                                                               \
-        const VT b0 = LOADB(bk, 0), b1 = LOADB(bk + W, 1);                                        \
+        const VT b0 = LOADB(bk, 0), b1 = V > 1 ? LOADB(bk + W, 1) : b0;                           \
         if (V > 2) {                                                                              \
             b2 = LOADB(bk + 2 * W, 2);                                                            \
             b3 = LOADB(bk + 3 * W, 3);                                                            \
@@ -305,6 +306,89 @@ static void NAME(int64_t n, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, 
     FNN_IPX_STORE_ROW(0) FNN_IPX_STORE_ROW(1) FNN_IPX_STORE_ROW(2)                                \
     FNN_IPX_STORE_ROW(3) FNN_IPX_STORE_ROW(4) FNN_IPX_STORE_ROW(5)                                \
 }
+/* R rows x (W + 1 or W + 2) columns (the 10 classes of a float output layer: 8 + 2): one vector
+ * per row for the first W columns, and the last one or two columns of P = W/2 rows packed into one
+ * vector (lanes 2p and 2p + 1 for row p), its A operand blended from the rows' broadcasts and its
+ * B operand the pair B(k, W..W+1) repeated.  A 2-vector kernel spends 2 FMAs per row and k where
+ * 1 + 2/W of a vector are used; this one 1 + 1/P (float: 8 FMAs for 6 rows instead of 12).  Each
+ * lane is still one element's chain over ascending k, so the same bits. */
+#define FNN_IPP_A(r)                                                                              \
+    const VT a##r = R > r ? BCAST(a + r * a_rs + k * a_cs) : ZERO();
+#define FNN_IPP_FMA(r)                                                                            \
+    if (R > r)                                                                                    \
+        c##r = FMADD(a##r, b0, c##r);
+/* lane of row r, column W + j in the tail vectors (stored one after another at tmp) */
+#define FNN_IPP_AT(r, j) (((r) / P) * W + ((r) % P) * 2 + (j))
+#define FNN_IPP_KLOOP(BTAIL)                                                                      \
+    for (k = 0; k < kc; k++) {                                                                    \
+        const T *bk = b + k * b_rs;                                                               \
+        const VT b0 = LOADU(bk), bt = BTAIL(bk + W);                                             \
+        FNN_IPP_A(0) FNN_IPP_A(1) FNN_IPP_A(2) FNN_IPP_A(3) FNN_IPP_A(4) FNN_IPP_A(5)            \
+        FNN_IPP_FMA(0) FNN_IPP_FMA(1) FNN_IPP_FMA(2) FNN_IPP_FMA(3) FNN_IPP_FMA(4) FNN_IPP_FMA(5) \
+        t0 = FMADD(R > 2 ? TAIL4(a0, a1, a2, a3) : TAIL2(a0, a1), bt, t0);                       \
+        if (R > 4)                                                                                \
+            t1 = FMADD(TAIL2(a4, a5), bt, t1);                                                    \
+    }
+#define FNN_GEMM_UKR_AVX2_PAIR(NAME, NROWS)                                                      \
+__attribute__((target("avx2,fma")))                                                               \
+static void NAME(int64_t n, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, const T *b,      \
+                 int64_t b_rs, T *c, int64_t rs_c, int load)                                      \
+{                                                                                                 \
+    enum { R = NROWS, P = 4 };                                                                    \
+    const int64_t tail = n - W;                                                                   \
+    T tmp[2 * W] __attribute__((aligned(32)));                                                    \
+    VT c0 = ZERO(), c1 = ZERO(), c2 = ZERO(), c3 = ZERO(), c4 = ZERO(), c5 = ZERO();              \
+    VT t0 = ZERO(), t1 = ZERO();                                                                  \
+    int64_t k, r, j;                                                                              \
+    if (load) {                                                                                   \
+        if (R > 0) c0 = LOADU(c);                                                                 \
+        if (R > 1) c1 = LOADU(c + rs_c);                                                          \
+        if (R > 2) c2 = LOADU(c + 2 * rs_c);                                                      \
+        if (R > 3) c3 = LOADU(c + 3 * rs_c);                                                      \
+        if (R > 4) c4 = LOADU(c + 4 * rs_c);                                                      \
+        if (R > 5) c5 = LOADU(c + 5 * rs_c);                                                      \
+        for (r = 0; r < 2 * W; r++)                                                               \
+            tmp[r] = 0;                                                                           \
+        for (r = 0; r < R; r++)                                                                   \
+            for (j = 0; j < tail; j++)                                                            \
+                tmp[FNN_IPP_AT(r, j)] = c[r * rs_c + W + j];                                      \
+        t0 = LOAD(tmp);                                                                           \
+        t1 = LOAD(tmp + W);                                                                       \
+    }                                                                                             \
+    if (tail == 2)                                                                                \
+        FNN_IPP_KLOOP(BPAIR)                                                                      \
+    else                                                                                          \
+        FNN_IPP_KLOOP(BCAST)                                                                      \
+    if (R > 0) STOREU(c, c0);                                                                     \
+    if (R > 1) STOREU(c + rs_c, c1);                                                              \
+    if (R > 2) STOREU(c + 2 * rs_c, c2);                                                          \
+    if (R > 3) STOREU(c + 3 * rs_c, c3);                                                          \
+    if (R > 4) STOREU(c + 4 * rs_c, c4);                                                          \
+    if (R > 5) STOREU(c + 5 * rs_c, c5);                                                          \
+    STORE(tmp, t0);                                                                               \
+    if (R > 4) STORE(tmp + W, t1);                                                                \
+    for (r = 0; r < R; r++)                                                                       \
+        for (j = 0; j < tail; j++)                                                                \
+            c[r * rs_c + W + j] = tmp[FNN_IPP_AT(r, j)];                                          \
+}
+/* The narrow kernel of R rows: by the width n, one vector (n <= W), the packed pair (n = W + 1,
+ * W + 2) or two vectors; the same chain per element in all three, so the choice changes only
+ * how many FMA lanes are spent on columns past n. */
+#define FNN_GEMM_UKR_AVX2_NARROW(NAME, NROWS)                                                    \
+FNN_GEMM_UKR_AVX2_INPLACE(NAME##_v1, NROWS, 1)                                                    \
+FNN_IPP_PAIR_DEF(NAME, NROWS)                                                                     \
+FNN_GEMM_UKR_AVX2_INPLACE(NAME##_v2, NROWS, 2)                                                    \
+__attribute__((target("avx2,fma")))                                                               \
+static void NAME(int64_t n, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, const T *b,      \
+                 int64_t b_rs, T *c, int64_t rs_c, int load)                                      \
+{                                                                                                 \
+    if (n <= W)                                                                                   \
+        NAME##_v1(n, kc, a, a_rs, a_cs, b, b_rs, c, rs_c, load);                                  \
+    else if (n <= W + 2)                                                                          \
+        FNN_IPP_PAIR_OF(NAME)(n, kc, a, a_rs, a_cs, b, b_rs, c, rs_c, load);                      \
+    else                                                                                          \
+        NAME##_v2(n, kc, a, a_rs, a_cs, b, b_rs, c, rs_c, load);                                  \
+}
 /* R = 3, 4 rows of the rows path (4 vectors wide): the two 2-vector halves in turn */
 #define FNN_GEMM_UKR_AVX2_HALVES(NAME, HALF)                                                     \
 __attribute__((target("avx2,fma")))                                                               \
@@ -317,11 +401,11 @@ static void NAME(int64_t n, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, 
 }
 /* One element type's in-place kernels, named P##narrow1 .. P##rows4 */
 #define FNN_GEMM_UKR_AVX2_INPLACE_SET(P)                                                         \
-    FNN_GEMM_UKR_AVX2_INPLACE(P##narrow1, 1, 2)                                                  \
-    FNN_GEMM_UKR_AVX2_INPLACE(P##narrow2, 2, 2)                                                  \
-    FNN_GEMM_UKR_AVX2_INPLACE(P##narrow3, 3, 2)                                                  \
-    FNN_GEMM_UKR_AVX2_INPLACE(P##narrow4, 4, 2)                                                  \
-    FNN_GEMM_UKR_AVX2_INPLACE(P##narrow6, 6, 2)                                                  \
+    FNN_GEMM_UKR_AVX2_NARROW(P##narrow1, 1)                                                      \
+    FNN_GEMM_UKR_AVX2_NARROW(P##narrow2, 2)                                                      \
+    FNN_GEMM_UKR_AVX2_NARROW(P##narrow3, 3)                                                      \
+    FNN_GEMM_UKR_AVX2_NARROW(P##narrow4, 4)                                                      \
+    FNN_GEMM_UKR_AVX2_NARROW(P##narrow6, 6)                                                      \
     FNN_GEMM_UKR_AVX2_INPLACE(P##rows1, 1, 4)                                                    \
     FNN_GEMM_UKR_AVX2_INPLACE(P##rows2, 2, 4)                                                    \
     FNN_GEMM_UKR_AVX2_HALVES(P##rows3, P##narrow3)                                               \
@@ -341,6 +425,12 @@ static void NAME(int64_t n, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, 
 #define BCAST _mm256_broadcast_ss
 #define FMADD _mm256_fmadd_ps
 #define ZERO _mm256_setzero_ps
+#define STORE _mm256_store_ps
+#define BPAIR(p) _mm256_castpd_ps(_mm256_broadcast_sd((const double *)(p)))
+#define TAIL2(x0, x1) _mm256_blend_ps(x0, x1, 0x0C)
+#define TAIL4(x0, x1, x2, x3) _mm256_blend_ps(TAIL2(x0, x1), _mm256_blend_ps(x2, x3, 0xC0), 0xF0)
+#define FNN_IPP_PAIR_DEF(NAME, NROWS) FNN_GEMM_UKR_AVX2_PAIR(NAME##_pair, NROWS)
+#define FNN_IPP_PAIR_OF(NAME) NAME##_pair
 FNN_GEMM_UKR_AVX2_INPLACE_SET(fnn_sgemm_ukr_avx2_)
 FNN_GEMM_UKR_AVX2_EDGE_SET(fnn_sgemm_ukr_avx2_6x16_)
 #undef T
@@ -356,6 +446,12 @@ FNN_GEMM_UKR_AVX2_EDGE_SET(fnn_sgemm_ukr_avx2_6x16_)
 #undef BCAST
 #undef FMADD
 #undef ZERO
+#undef STORE
+#undef BPAIR
+#undef TAIL2
+#undef TAIL4
+#undef FNN_IPP_PAIR_DEF
+#undef FNN_IPP_PAIR_OF
 
 /* double */
 #define T double
@@ -371,6 +467,12 @@ FNN_GEMM_UKR_AVX2_EDGE_SET(fnn_sgemm_ukr_avx2_6x16_)
 #define BCAST _mm256_broadcast_sd
 #define FMADD _mm256_fmadd_pd
 #define ZERO _mm256_setzero_pd
+#define STORE _mm256_store_pd
+/* No pair kernel for double: two rows a vector would take three tail accumulators, which with
+ * the six rows' broadcasts spill (one chain through the stack: twice as slow); W + 1 and W + 2
+ * columns take the two-vector kernel. */
+#define FNN_IPP_PAIR_DEF(NAME, NROWS)
+#define FNN_IPP_PAIR_OF(NAME) NAME##_v2
 FNN_GEMM_UKR_AVX2_INPLACE_SET(fnn_dgemm_ukr_avx2_)
 FNN_GEMM_UKR_AVX2_EDGE_SET(fnn_dgemm_ukr_avx2_6x8_)
 #undef T
@@ -386,7 +488,16 @@ FNN_GEMM_UKR_AVX2_EDGE_SET(fnn_dgemm_ukr_avx2_6x8_)
 #undef BCAST
 #undef FMADD
 #undef ZERO
+#undef STORE
+#undef FNN_IPP_PAIR_DEF
+#undef FNN_IPP_PAIR_OF
 #undef FNN_GEMM_UKR_AVX2_INPLACE
+#undef FNN_GEMM_UKR_AVX2_PAIR
+#undef FNN_GEMM_UKR_AVX2_NARROW
+#undef FNN_IPP_A
+#undef FNN_IPP_FMA
+#undef FNN_IPP_AT
+#undef FNN_IPP_KLOOP
 #undef FNN_GEMM_UKR_AVX2_HALVES
 #undef FNN_GEMM_UKR_AVX2_INPLACE_SET
 #undef FNN_IPX_LOAD

@@ -13,11 +13,13 @@
 static inline int fnn_omp_thread_num(void) { return omp_get_thread_num(); }
 static inline int fnn_omp_num_threads(void) { return omp_get_num_threads(); }
 static inline int fnn_omp_version(void) { return _OPENMP; }
+static inline int fnn_omp_in_parallel(void) { return omp_in_parallel(); }
 #else
 #define FNN_HAVE_OPENMP 0
 static inline int fnn_omp_thread_num(void) { return 0; }
 static inline int fnn_omp_num_threads(void) { return 1; }
 static inline int fnn_omp_version(void) { return 0; }
+static inline int fnn_omp_in_parallel(void) { return 0; }
 #endif
 
 /* A worker stacked on its caller's CPU (docs/threads.md, "4. A worker on its caller's CPU").

@@ -43,6 +43,19 @@ def _hermetic_environment(tmp_path_factory, monkeypatch):
         monkeypatch.delenv(name)
 
 
+@pytest.fixture(autouse=True)
+def _inplace_split_always():
+    """The GEMM's small and skinny products split over threads from a threshold measured on
+    first use (timing: it differs between runs); every test runs with it at 0 instead, so a
+    test on several threads takes the split path every time.  test_gemm.py's test of the
+    measurement itself turns it back on."""
+    from fastnn.kernels import _gemm   # here: the environment is cleaned before fastnn loads
+
+    _gemm._set_inplace_split_min(0)
+    yield
+    _gemm._set_inplace_split_min(0)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

@@ -387,7 +387,11 @@ _BIT_SHAPES = [(37, 300, 53), (70, 290, 9), (9, 40, 130), (128, 784, 256), (1, 7
                # last column panels of exactly, and one more than, half a tile's columns
                # (AVX-512 float: 48 = 32 + 16, 49 = 32 + 17; double: 40 = 2 x 16 + 8, 49):
                # the half-width "left" kernels against the full ones
-               (25, 70, 48), (26, 33, 49), (20, 64, 40)]
+               (25, 70, 48), (26, 33, 49), (20, 64, 40),
+               # skinny N by the width of the AVX2 narrow kernel's variants: one vector
+               # (float N <= 8, double <= 4), the last pair packed (float 9-10, double 5-6),
+               # with 1-5 rows left after the 6-row panels
+               (23, 61, 5), (13, 40, 6), (17, 33, 3), (11, 29, 9), (29, 45, 8)]
 
 
 def _bit_cases(dtype, shapes=_BIT_SHAPES):
@@ -467,6 +471,53 @@ def test_every_path_of_one_level_gives_the_same_bits(dtype, each_simd_level):
             for other in r[1:4]:
                 assert np.array_equal(r[0], other), (level, a.shape, b.shape)
     each_simd_level(body)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_in_place_paths_continue_from_c_as_the_packed_path_does(dtype, each_simd_level):
+    """With beta != 0 each element's chain starts from beta * C: the in-place kernels (small M,
+    skinny N, whatever variant the width picks) must load C as the packed path does (B read
+    transposed, which rules the in-place paths out), bit for bit, with and without an
+    activation, for a batch."""
+    rng = np.random.default_rng(12)
+
+    def body(level):
+        for m, k, n in [(13, 40, 1), (17, 33, 5), (23, 61, 6), (11, 29, 8), (19, 45, 9),
+                        (13, 31, 10), (7, 50, 13), (3, 70, 40)]:
+            a = rng.standard_normal((2, m, k)).astype(dtype)
+            b = rng.standard_normal((k, n)).astype(dtype)
+            c = rng.standard_normal((2, m, n)).astype(dtype)
+            for act in (None, "tanh"):
+                got = _gemm._gemm_ex(a, b, c.copy(), beta=0.5, activation=act)
+                want = _gemm._gemm_ex(a, b.T.copy(), c.copy(), beta=0.5, activation=act,
+                                      trans_b=True)
+                assert np.array_equal(got, want), (level, m, k, n, act)
+    each_simd_level(body)
+
+
+def test_inplace_split_threshold_is_measured_per_thread_count_and_can_be_set():
+    """gemm_config reports the thresholds from which small-M and skinny-N products are split
+    over threads: 0 on one thread; on two, measured on first use (a positive number of
+    multiply-adds, at least the floor of 1e4, the same on every later call); a set value
+    replaces both until None turns the measurement back on."""
+    from fastnn.kernels import gemm_config
+    try:
+        _gemm._set_inplace_split_min(None)
+        with fastnn.threads(1):
+            assert gemm_config()["inplace_split_min"] == {"small_m": 0, "skinny_n": 0}
+        with fastnn.threads(2):
+            first = gemm_config()["inplace_split_min"]
+            assert set(first) == {"small_m", "skinny_n"}
+            for value in first.values():
+                assert np.isfinite(value) and value >= 1e4
+            assert gemm_config()["inplace_split_min"] == first
+            assert min(gemm_config("float64")["inplace_split_min"].values()) >= 1e4
+            _gemm._set_inplace_split_min(5e4)
+            assert gemm_config()["inplace_split_min"] == {"small_m": 5e4, "skinny_n": 5e4}
+            _gemm._set_inplace_split_min(None)
+            assert gemm_config()["inplace_split_min"] == first
+    finally:
+        _gemm._set_inplace_split_min(0)
 
 
 @pytest.fixture

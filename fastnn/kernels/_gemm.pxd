@@ -50,6 +50,9 @@ cdef extern from "fnn_gemm.h" nogil:
     void fnn_gemm_blocking_model(long l1d, long l2, long l3_per_core, int mr, int nr, int elsize,
                                  int64_t set_mc, int64_t set_kc, int64_t set_nc, int64_t *mc,
                                  int64_t *kc, int64_t *nc)
+    # The in-place paths' split threshold (fnn_gemm.h, "split threshold").
+    void fnn_gemm_set_ip_split_min(double v)
+    double fnn_gemm_ip_split_min(int simd, int elsize, int skinny_n, int nthreads)
     # The zero-skipping path for a sparse A (fnn_gemm.h, "zero-skipping").
     enum:
         FNN_SPARSE_OFF

@@ -546,7 +546,11 @@ def gemm_config(dtype="float32"):
     now: derived from the caches unless :func:`set_gemm_blocking` replaced it), ``blocking_set``
     (the replaced values, None where derived), and the cache sizes in bytes it was derived from
     (``l1d``, ``l2``, ``l3``, ``l3_per_core``, ``cache_source``: 'sysfs', 'cpuid' or
-    'default').  docs/kernels/gemm.md explains the model.
+    'default'), and ``inplace_split_min``: for a small M (``small_m``: at most 4 rows) and a
+    skinny N (``skinny_n``), the fewest multiply-adds for which such a product (the in-place
+    paths, no packing) is split over ``fastnn.get_num_threads()`` threads, measured on this
+    machine the first time it is needed (0 on one thread).  docs/kernels/gemm.md explains the
+    model.
 
         >>> cfg = gemm_config()
         >>> cfg["mc"] % cfg["mr"] == 0 and cfg["nc"] % cfg["nr"] == 0
@@ -562,7 +566,10 @@ def gemm_config(dtype="float32"):
             "blocking_set": {"mc": smc or None, "kc": skc or None, "nc": snc or None},
             "l1d": cfg.l1d, "l2": cfg.l2, "l3": cfg.l3, "l3_per_core": cfg.l3_per_core,
             "cache_source": _CACHE_SOURCES[cfg.cache_source],
-            "sparse_a": _SPARSE_MODES[fnn_gemm_get_sparse_a()]}
+            "sparse_a": _SPARSE_MODES[fnn_gemm_get_sparse_a()],
+            "inplace_split_min": {
+                name: fnn_gemm_ip_split_min(simd_level(), dt.itemsize, skinny, get_num_threads())
+                for name, skinny in (("small_m", 0), ("skinny_n", 1))}}
 
 
 _SPARSE_MODES = {FNN_SPARSE_OFF: "off", FNN_SPARSE_AUTO: "auto", FNN_SPARSE_ALWAYS: "always"}
@@ -592,6 +599,13 @@ def set_gemm_sparse_a(mode):
     previous = _SPARSE_MODES[fnn_gemm_get_sparse_a()]
     fnn_gemm_set_sparse_a({name: code for code, name in _SPARSE_MODES.items()}[mode])
     return previous
+
+
+def _set_inplace_split_min(value):
+    """Private, for tests and experiments: the in-place paths split over threads from ``value``
+    multiply-adds on (0: always; process-wide), or from the measured threshold again when
+    ``value`` is None."""
+    fnn_gemm_set_ip_split_min(-1.0 if value is None else float(value))
 
 
 def _sparse_a_calls():
