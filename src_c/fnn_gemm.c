@@ -170,7 +170,7 @@ static const fnn_skernel_t fnn_s_kernel_avx2 = {
     .narrow_tail = {NULL, fnn_sgemm_ukr_avx2_narrow1, fnn_sgemm_ukr_avx2_narrow2,
                     fnn_sgemm_ukr_avx2_narrow3, fnn_sgemm_ukr_avx2_narrow4},
     .narrow_m = 6, .narrow_n = 16,
-    .sparse = fnn_sgemm_sparse_avx2_64, .sparse_nw = 64};
+    .sparse = fnn_sgemm_sparse_avx2_64, .sparse_nw = 64, .direct_a_rows = 1};
 static const fnn_dkernel_t fnn_d_kernel_avx2 = {
     .name = "avx2", .simd = FNN_SIMD_AVX2, .mr = 6, .nr = 8,
     .ukr = fnn_dgemm_ukr_avx2_6x8, .ukr_direct = fnn_dgemm_ukr_avx2_direct_6x8,
@@ -182,7 +182,7 @@ static const fnn_dkernel_t fnn_d_kernel_avx2 = {
     .narrow_tail = {NULL, fnn_dgemm_ukr_avx2_narrow1, fnn_dgemm_ukr_avx2_narrow2,
                     fnn_dgemm_ukr_avx2_narrow3, fnn_dgemm_ukr_avx2_narrow4},
     .narrow_m = 6, .narrow_n = 8,
-    .sparse = fnn_dgemm_sparse_avx2_32, .sparse_nw = 32};
+    .sparse = fnn_dgemm_sparse_avx2_32, .sparse_nw = 32, .direct_a_rows = 1};
 /* The AVX-512 edge kernels compute 4, 8 or 12 rows (fnn_gemm_ukr_avx512.h): rows 1-4 of a tile
  * go to the 4-row kernel, 5-8 to the 8-row one, 9-12 (left half only) to the 12-row one.
  * The AVX-512 level's sparse kernels are the AVX2 ones: a fused multiply-add gives the same bits
@@ -373,7 +373,7 @@ int fnn_sgemm_src(int64_t batch, int64_t M, int64_t N, int64_t K,
     fnn_gemm_blocking_now(kern->mr, kern->nr, (int)sizeof(float), &mc, &kc, &nc);
     return fnn_s_gemm(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs,
                       c_rs, c_cs, bias, bias_mode, act, elu_alpha, nthreads, kern, mc, kc, nc,
-                      a_src, b_src);
+                      fnn_gemm_cache.l2, a_src, b_src);
 }
 
 int fnn_dgemm_src(int64_t batch, int64_t M, int64_t N, int64_t K,
@@ -388,7 +388,7 @@ int fnn_dgemm_src(int64_t batch, int64_t M, int64_t N, int64_t K,
     fnn_gemm_blocking_now(kern->mr, kern->nr, (int)sizeof(double), &mc, &kc, &nc);
     return fnn_d_gemm(batch, M, N, K, A, a_bs, a_rs, a_cs, B, b_bs, b_rs, b_cs, beta, C, c_bs,
                       c_rs, c_cs, bias, bias_mode, act, elu_alpha, nthreads, kern, mc, kc, nc,
-                      a_src, b_src);
+                      fnn_gemm_cache.l2, a_src, b_src);
 }
 
 void fnn_sgemm(int64_t batch, int64_t M, int64_t N, int64_t K,

@@ -732,7 +732,8 @@ static int FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
                         FNN_T beta, FNN_T *C, int64_t c_bs, int64_t c_rs, int64_t c_cs,
                         const FNN_T *bias, int bias_mode, int act, FNN_T elu_alpha,
                         int nthreads, const FNN_KERNEL_T *kern, int64_t MC, int64_t KC,
-                        int64_t NC, const fnn_gemm_src *a_src, const fnn_gemm_src *b_src)
+                        int64_t NC, long l2_bytes, const fnn_gemm_src *a_src,
+                        const fnn_gemm_src *b_src)
 {
     FNN_F(args_t) g;
     int64_t nk;
@@ -765,7 +766,11 @@ static int FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
      * chain over the same k order and fma(a, b, c) == fma(b, a, c), so the choice changes speed,
      * never bits; it depends on the shape and strides only, never on nthreads.
      * direct_a: when the output is skinny (N <= 2*NR) each A micro-panel meets at most two B
-     * micro-panels, so packing A costs as much as its FMAs: read A in place instead.
+     * micro-panels, so packing A costs as much as its FMAs: read A in place instead.  At a
+     * level whose kernel says so (direct_a_rows: AVX2, measured there, docs/kernels/gemm.md),
+     * also for any N when A's rows are contiguous and the whole of A fits in L2: each k-step's
+     * MR broadcasts then come from MR lines of L1 as they would from the packed panel, and
+     * the pass that packs A is saved.
      * The orientation with the smaller estimated cost wins (cycles: padded FMAs + packing). */
     int swap, direct_a;
     {
@@ -774,7 +779,11 @@ static int FNN_F(gemm)(int64_t batch, int64_t M, int64_t N, int64_t K,
         const double c1 = FNN_F(orient_cost)(kern, N, M, K, a_rs, c_rs, b_src != NULL,
                                              a_src != NULL);
         swap = c1 < 0.9 * c0;
-        direct_a = (swap ? M : N) <= 2 * kern->nr && (swap ? b_src : a_src) == NULL;
+        const int64_t am = swap ? N : M, an = swap ? M : N, acs = swap ? b_rs : a_cs;
+        direct_a = (an <= 2 * kern->nr
+                    || (kern->direct_a_rows && acs == 1
+                        && (double)am * (double)K * (double)sizeof(FNN_T) <= (double)l2_bytes))
+                   && (swap ? b_src : a_src) == NULL;
     }
     {
         if (swap) {

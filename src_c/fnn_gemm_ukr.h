@@ -101,6 +101,8 @@ typedef struct {
     int narrow_m, narrow_n;
     fnn_ssparse_t sparse;              /* the sparse-A kernel (fnn_gemm_ukr_sparse.h) */
     int sparse_nw;                     /* its tile width (columns) */
+    int direct_a_rows;                 /* 1: read an A with contiguous rows in place whenever
+                                        * it fits in L2, whatever N (fnn_gemm_driver.h) */
 } fnn_skernel_t;
 
 typedef struct {
@@ -121,6 +123,7 @@ typedef struct {
     int narrow_m, narrow_n;
     fnn_dsparse_t sparse;
     int sparse_nw;
+    int direct_a_rows;
 } fnn_dkernel_t;
 
 #endif /* FNN_GEMM_UKR_H */
