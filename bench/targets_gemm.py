@@ -132,6 +132,9 @@ def main():
           % (probes.cpu_model(), ",".join(fastnn.cpu_simd_levels()), level, cfg["mr"], cfg["nr"],
              cfg["mc"], cfg["kc"], cfg["nc"], cfg["l1d"] >> 10, cfg["l2"] >> 10,
              cfg["l3_per_core"] >> 10, cfg["cache_source"]))
+    split = cfg["inplace_split_min"]
+    print("in-place products split over threads from %.0f (small M) / %.0f (skinny N) "
+          "multiply-adds (measured at start-up)" % (split["small_m"], split["skinny_n"]))
     print("NumPy %s, BLAS %s; %d thread(s) each; %s; %d alternating blocks per side"
           % (np.__version__, blas, args.threads,
              "process CPU time" if args.cpu else "wall clock", blocks))
