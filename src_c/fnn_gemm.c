@@ -79,9 +79,9 @@ int64_t fnn_gemm_sparse_a_calls(void)
 
 /* ------------------------------------------------------------------ split threshold
  * How many multiply-adds an in-place product needs before a second thread pays: waking a team
- * and joining it costs from ~0.5 us on one machine to ~1.5 us on another (an empty 2-thread
- * region, measured on the machines in docs/kernels/gemm.md), while the kernels' speed differs too,
- * so no constant suits every machine: the driver measures it once per kernel and thread count
+ * and joining it costs several times more on some machines than on others, and the kernels'
+ * speed differs too (docs/kernels/gemm.md, "The in-place paths' split threshold"), so no
+ * constant suits every machine: the driver measures it once per kernel, mode and thread count
  * (fnn_gemm_driver.h, ip_split_min).  A caller may set it instead (>= 0; < 0 measures again
  * from then on: tests force the split with 0); process-wide, like the blocking. */
 static volatile double fnn_gemm_ip_split_set = -1.0;

@@ -612,8 +612,8 @@ static void FNN_F(set_operands)(FNN_F(args_t) *g, int64_t M, int64_t N, int64_t 
  * one (fnn_gemm.c, "split threshold", says why it is measured).  One product of the mode's
  * usual shape -- skinny N: 128 x 128 x the narrow width; small M: 1 x 512 x 8 column units, a
  * batch-1 layer -- is timed on one thread and on nthreads, alternating, FNN_IP_CAL_ROUNDS times
- * each; the medians are taken, not the fastest, because a
- * region's cost is what a call meets typically (its fastest case is rare on a busy or virtual
+ * each after a few untimed pairs; the medians are taken, not the fastest, because what counts
+ * is what a region costs a call typically (its fastest case is rare on a busy or virtual
  * machine).  With t1 = W / r on one thread and tn = W / (n r) + o on n, the split pays from
  * W* = o r n / (n - 1).  Returns -1 where there is no clock or no memory. */
 #define FNN_IP_CAL_ROUNDS 41

@@ -235,7 +235,9 @@ static inline __m256i fnn_avx2_mask_pd(int64_t n)
  *           halves one after the other (12 or 16 accumulators and the B vectors would not fit
  *           the 16 ymm registers);
  *   narrow: 6 rows x 2 vectors (the packed 6 x 16 tile's register plan, read in place), and
- *           R = 1..4 rows x 2 vectors for the rows left over.
+ *           R = 1..4 rows x 2 vectors for the rows left over; each picks by the width n one
+ *           vector (n <= W) or, for float n = 9, 10, the packed pair below, so that no FMA
+ *           lane is spent on columns that do not exist.
  * Why the widths: two FMA ports with a latency of 4 cycles keep busy only with about 8
  * independent FMA chains (accumulators) in flight.  One row of 2 vectors has 2, which held a
  * batch-1 product to a quarter of the FMA rate; 4 vectors give 4, and two rows 8.
@@ -306,12 +308,12 @@ static void NAME(int64_t n, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, 
     FNN_IPX_STORE_ROW(0) FNN_IPX_STORE_ROW(1) FNN_IPX_STORE_ROW(2)                                \
     FNN_IPX_STORE_ROW(3) FNN_IPX_STORE_ROW(4) FNN_IPX_STORE_ROW(5)                                \
 }
-/* R rows x (W + 1 or W + 2) columns (the 10 classes of a float output layer: 8 + 2): one vector
- * per row for the first W columns, and the last one or two columns of P = W/2 rows packed into one
- * vector (lanes 2p and 2p + 1 for row p), its A operand blended from the rows' broadcasts and its
- * B operand the pair B(k, W..W+1) repeated.  A 2-vector kernel spends 2 FMAs per row and k where
- * 1 + 2/W of a vector are used; this one 1 + 1/P (float: 8 FMAs for 6 rows instead of 12).  Each
- * lane is still one element's chain over ascending k, so the same bits. */
+/* R rows x (W + 1 or W + 2) columns, float only (the 10 classes of an output layer: 8 + 2): one
+ * vector per row for the first 8 columns, and the last one or two columns of P = 4 rows packed
+ * into one vector (lanes 2p and 2p + 1 for row p), its A operand blended from the rows'
+ * broadcasts and its B operand the pair B(k, 8..9) repeated.  A 2-vector kernel spends 2 FMAs
+ * per row and k where 1 + 2/8 of a vector are used; this one 1 + 1/4 (8 FMAs for 6 rows instead
+ * of 12).  Each lane is still one element's chain over ascending k, so the same bits. */
 #define FNN_IPP_A(r)                                                                              \
     const VT a##r = R > r ? BCAST(a + r * a_rs + k * a_cs) : ZERO();
 #define FNN_IPP_FMA(r)                                                                            \
@@ -469,8 +471,8 @@ FNN_GEMM_UKR_AVX2_EDGE_SET(fnn_sgemm_ukr_avx2_6x16_)
 #define ZERO _mm256_setzero_pd
 #define STORE _mm256_store_pd
 /* No pair kernel for double: two rows a vector would take three tail accumulators, which with
- * the six rows' broadcasts spill (one chain through the stack: twice as slow); W + 1 and W + 2
- * columns take the two-vector kernel. */
+ * the six rows' broadcasts spilled (a chain through the stack: slower than two vectors,
+ * docs/kernels/gemm.md); W + 1 and W + 2 columns take the two-vector kernel. */
 #define FNN_IPP_PAIR_DEF(NAME, NROWS)
 #define FNN_IPP_PAIR_OF(NAME) NAME##_v2
 FNN_GEMM_UKR_AVX2_INPLACE_SET(fnn_dgemm_ukr_avx2_)

@@ -11,6 +11,7 @@ inputs) or checked against float64 at its own eps (float64 inputs), so a wrong i
 edge tile or a dropped k-block fails while rounding differences do not.
 """
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from hypothesis import given, strategies as st
 
 import fastnn
 from fastnn import reference
-from fastnn.kernels import _gemm
+from fastnn.kernels import _gemm, _runtime
 from fnn_testutil import assert_raise_in_child, run_child
 
 matmul, matmul_bias = _gemm.matmul, _gemm.matmul_bias
@@ -389,8 +390,8 @@ _BIT_SHAPES = [(37, 300, 53), (70, 290, 9), (9, 40, 130), (128, 784, 256), (1, 7
                # the half-width "left" kernels against the full ones
                (25, 70, 48), (26, 33, 49), (20, 64, 40),
                # skinny N by the width of the AVX2 narrow kernel's variants: one vector
-               # (float N <= 8, double <= 4), the last pair packed (float 9-10, double 5-6),
-               # with 1-5 rows left after the 6-row panels
+               # (float N <= 8, double <= 4), the last pair packed (float 9-10; double 5-6
+               # take two vectors), with 1-5 rows left after the 6-row panels
                (23, 61, 5), (13, 40, 6), (17, 33, 3), (11, 29, 9), (29, 45, 8)]
 
 
@@ -511,6 +512,8 @@ def test_inplace_split_threshold_is_measured_per_thread_count_and_can_be_set():
             for value in first.values():
                 assert np.isfinite(value) and value >= 1e4
             assert gemm_config()["inplace_split_min"] == first
+            if sys.platform.startswith("linux"):     # a monotonic clock: measured, not 1e5
+                assert 1e5 not in first.values()
             assert min(gemm_config("float64")["inplace_split_min"].values()) >= 1e4
             _gemm._set_inplace_split_min(5e4)
             assert gemm_config()["inplace_split_min"] == {"small_m": 5e4, "skinny_n": 5e4}
@@ -518,6 +521,35 @@ def test_inplace_split_threshold_is_measured_per_thread_count_and_can_be_set():
             assert gemm_config()["inplace_split_min"] == first
     finally:
         _gemm._set_inplace_split_min(0)
+
+
+@pytest.mark.skipif(not _runtime.openmp_enabled(), reason="built without OpenMP")
+def test_a_skinny_product_below_the_split_threshold_starts_no_thread():
+    """The split threshold decides: with it above the product, a 2-thread 128x128x10 product
+    runs on the calling thread alone (no OpenMP worker is started: the process's thread count
+    stays), with it at 0 the product is split (a worker appears)."""
+    code = """
+        import os, sys
+        if not os.path.isdir("/proc/self/task"):
+            print("skip"); sys.exit(0)
+        import numpy as np, fastnn
+        from fastnn.kernels import matmul, _gemm
+        fastnn.set_num_threads(2)
+        a = np.ones((128, 128), np.float32); b = np.ones((128, 10), np.float32)
+        _gemm._set_inplace_split_min(1e12)
+        before = len(os.listdir("/proc/self/task"))
+        matmul(a, b)
+        mid = len(os.listdir("/proc/self/task"))
+        _gemm._set_inplace_split_min(0)
+        matmul(a, b)
+        print(before, mid, len(os.listdir("/proc/self/task")))
+    """
+    res = run_child(code, timeout=120)
+    assert res.returncode == 0, res.stderr
+    if res.stdout.strip() == "skip":
+        pytest.skip("no /proc/self/task on this platform")
+    before, mid, after = map(int, res.stdout.split())
+    assert mid == before and after > mid, (before, mid, after)
 
 
 @pytest.fixture

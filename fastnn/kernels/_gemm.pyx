@@ -603,8 +603,8 @@ def set_gemm_sparse_a(mode):
 
 def _set_inplace_split_min(value):
     """Private, for tests and experiments: the in-place paths split over threads from ``value``
-    multiply-adds on (0: always; process-wide), or from the measured threshold again when
-    ``value`` is None."""
+    multiply-adds on (process-wide; 0: whenever the product has 1e4 multiply-adds, the floor,
+    and two units of work), or from the measured threshold again when ``value`` is None."""
     fnn_gemm_set_ip_split_min(-1.0 if value is None else float(value))
 
 
