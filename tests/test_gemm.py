@@ -391,8 +391,9 @@ _BIT_SHAPES = [(37, 300, 53), (70, 290, 9), (9, 40, 130), (128, 784, 256), (1, 7
                (25, 70, 48), (26, 33, 49), (20, 64, 40),
                # skinny N by the width of the AVX2 narrow kernel's variants: one vector
                # (float N <= 8, double <= 4), the last pair packed (float 9-10; double 5-6
-               # take two vectors), with 1-5 rows left after the 6-row panels
-               (23, 61, 5), (13, 40, 6), (17, 33, 3), (11, 29, 9), (29, 45, 8)]
+               # take two vectors; float 11-12 too), with 1-5 rows left after the 6-row panels
+               (23, 61, 5), (13, 40, 6), (17, 33, 3), (11, 29, 9), (29, 45, 8), (19, 37, 11),
+               (14, 30, 12)]
 
 
 def _bit_cases(dtype, shapes=_BIT_SHAPES):
