@@ -70,9 +70,8 @@ from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 from libc.math cimport expf, exp, expm1f, expm1, tanhf, tanh, log, fabsf, fabs, isfinite
 
-from fastnn.kernels._buffers cimport float_code, ranges_meet
-from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_RECORDS,
-                             PyBUF_RECORDS_RO, PyBUF_C_CONTIGUOUS)
+from fastnn.kernels._buffers cimport acquire_exact, float_code, ranges_meet
+from cpython.buffer cimport PyBuffer_Release
 
 from fastnn.kernels._runtime cimport simd_level, threads_for
 
@@ -389,19 +388,6 @@ _BOOL = np.dtype(np.bool_)
 cdef object _U64_END = 2 ** 64
 
 
-cdef bint _acquire(object a, Py_buffer *v, bint writable) noexcept:
-    """Export the exact ndarray ``a`` C-contiguous into v (True: release it later); False, with
-    nothing held, for anything else (including a read-only ``a`` when ``writable``)."""
-    if type(a) is not _NDARRAY:
-        return False
-    try:
-        PyObject_GetBuffer(a, v, (PyBUF_RECORDS if writable else PyBUF_RECORDS_RO)
-                           | PyBUF_C_CONTIGUOUS)
-    except Exception:          # not C-contiguous, or read-only: the contract says which
-        return False
-    return True
-
-
 cdef inline char _fcode(Py_buffer *v) noexcept:
     """b'f' / b'd' for a non-empty float32 / float64 buffer C can address, else 0."""
     return 0 if v.len == 0 else float_code(v)
@@ -436,7 +422,7 @@ cdef object _unary_fast(int op, object x, object out, object alpha):
     cdef char code
     if type(alpha) is not float or not isfinite(<double>alpha):
         return None                 # a finite float here (0.0 when unused)
-    if not _acquire(x, &vx, False):
+    if not acquire_exact(x, _NDARRAY, &vx, False):
         return None
     try:
         code = _fcode(&vx)
@@ -444,7 +430,7 @@ cdef object _unary_fast(int op, object x, object out, object alpha):
             return None
         if out is None:
             out = np.empty(x.shape, x.dtype)
-        if not _acquire(out, &vo, True):
+        if not acquire_exact(out, _NDARRAY, &vo, True):
             return None
         try:
             if (_fcode(&vo) != code or not _same_shape(&vo, &vx)
@@ -464,10 +450,10 @@ cdef object _binary_fast(int op, object dy, object v, object out, object alpha):
     cdef char code
     if type(alpha) is not float or not isfinite(<double>alpha):
         return None
-    if not _acquire(dy, &vd, False):
+    if not acquire_exact(dy, _NDARRAY, &vd, False):
         return None
     try:
-        if not _acquire(v, &vv, False):
+        if not acquire_exact(v, _NDARRAY, &vv, False):
             return None
         try:
             code = _fcode(&vd)
@@ -475,7 +461,7 @@ cdef object _binary_fast(int op, object dy, object v, object out, object alpha):
                 return None
             if out is None:
                 out = np.empty(dy.shape, dy.dtype)
-            if not _acquire(out, &vo, True):
+            if not acquire_exact(out, _NDARRAY, &vo, True):
                 return None
             try:
                 if (_fcode(&vo) != code or not _same_shape(&vo, &vd)
@@ -502,10 +488,10 @@ cdef object _dropout_fast(object x, object mask, object rate, object out):
     cdef char code
     if not _rate_ok(rate):
         return None
-    if not _acquire(x, &vx, False):
+    if not acquire_exact(x, _NDARRAY, &vx, False):
         return None
     try:
-        if not _acquire(mask, &vm, False):
+        if not acquire_exact(mask, _NDARRAY, &vm, False):
             return None
         try:
             code = _fcode(&vx)
@@ -515,7 +501,7 @@ cdef object _dropout_fast(object x, object mask, object rate, object out):
             # float32 loop rounds this double once, as it rounds the contract's float32)
             if out is None:
                 out = np.empty(x.shape, x.dtype)
-            if not _acquire(out, &vo, True):
+            if not acquire_exact(out, _NDARRAY, &vo, True):
                 return None
             try:
                 if (_fcode(&vo) != code or not _same_shape(&vo, &vx)
@@ -544,7 +530,7 @@ cdef object _dropout_rng_fast(object x, object rate, object seed, object counter
     cdef char code
     if not _rate_ok(rate) or not _u64_ok(seed) or not _u64_ok(counter):
         return None
-    if not _acquire(x, &vx, False):
+    if not acquire_exact(x, _NDARRAY, &vx, False):
         return None
     try:
         code = _fcode(&vx)
@@ -552,21 +538,21 @@ cdef object _dropout_rng_fast(object x, object rate, object seed, object counter
             return None
         if out is None:
             out = np.empty(x.shape, x.dtype)
-            got_o = _acquire(out, &vo, True)
+            got_o = acquire_exact(out, _NDARRAY, &vo, True)
             if not got_o:
                 return None
         else:
-            got_o = _acquire(out, &vo, True)
+            got_o = acquire_exact(out, _NDARRAY, &vo, True)
             if (not got_o or _fcode(&vo) != code or not _same_shape(&vo, &vx)
                     or not _same_or_apart(&vo, &vx)):
                 return None
         if mask_out is None:
             mask_out = np.empty(x.shape, _BOOL)
-            got_m = _acquire(mask_out, &vm, True)
+            got_m = acquire_exact(mask_out, _NDARRAY, &vm, True)
             if not got_m:
                 return None
         else:
-            got_m = _acquire(mask_out, &vm, True)
+            got_m = acquire_exact(mask_out, _NDARRAY, &vm, True)
             if (not got_m or not _is_mask(&vm) or not _same_shape(&vm, &vx)
                     or ranges_meet(&vm, &vx) or ranges_meet(&vm, &vo)):
                 return None
@@ -953,13 +939,13 @@ cdef object _sce_fast(object logits, object labels):
     cdef Py_buffer vz, vl
     cdef int64_t[::1] t
     cdef Py_ssize_t n, k, i
-    if not _acquire(logits, &vz, False):
+    if not acquire_exact(logits, _NDARRAY, &vz, False):
         return None
     try:
         if _fcode(&vz) == 0 or vz.ndim != 2:
             return None
         n, k = vz.shape[0], vz.shape[1]
-        if not _acquire(labels, &vl, False):
+        if not acquire_exact(labels, _NDARRAY, &vl, False):
             return None
         try:
             if (vl.ndim != 1 or vl.shape[0] != n or vl.itemsize != 8 or vl.format == NULL

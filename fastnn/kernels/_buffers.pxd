@@ -1,6 +1,23 @@
-# The buffer tests the compiled fast paths share (fastnn/kernels/_gemm.pyx, _activations.pyx),
-# written once as inline functions here and cimported by each: what C can address, and whether
-# two buffers' bytes meet.  Pure tests on a Py_buffer the caller holds; nothing is acquired.
+# The buffer tests the compiled fast paths share (fastnn/kernels/_gemm.pyx, _activations.pyx,
+# _rows.pyx), written once as inline functions here and cimported by each: what C can address,
+# and whether two buffers' bytes meet (pure tests on a Py_buffer the caller holds), and the one
+# acquisition the fast paths make (acquire_exact).
+from cpython.buffer cimport (PyObject_GetBuffer, PyBUF_C_CONTIGUOUS, PyBUF_RECORDS,
+                             PyBUF_RECORDS_RO)
+
+
+cdef inline bint acquire_exact(object a, object exact_type, Py_buffer *v, bint writable) noexcept:
+    """Export ``a`` C-contiguous into v (True: the caller releases it) when its type is exactly
+    ``exact_type`` (the fast paths pass numpy.ndarray: subclasses go to the contracts); False,
+    with nothing held, for anything else, including a read-only ``a`` when ``writable``."""
+    if type(a) is not exact_type:
+        return False
+    try:
+        PyObject_GetBuffer(a, v, (PyBUF_RECORDS if writable else PyBUF_RECORDS_RO)
+                           | PyBUF_C_CONTIGUOUS)
+    except Exception:          # not C-contiguous, or read-only: the contract says which
+        return False
+    return True
 
 
 cdef inline char float_code(Py_buffer *v) noexcept:

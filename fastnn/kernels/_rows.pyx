@@ -26,11 +26,11 @@
 #   work is a few microseconds, less than waking a second one.  A fast path checks the buffers
 #   themselves before the contract (see _sum_rows_fast).
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS,
-                             PyBUF_RECORDS, PyBUF_RECORDS_RO, PyBUF_WRITABLE)
+                             PyBUF_WRITABLE)
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 
-from fastnn.kernels._buffers cimport float_code, ranges_meet
+from fastnn.kernels._buffers cimport acquire_exact, float_code, ranges_meet
 from fastnn.kernels._runtime cimport simd_level, threads_for
 from fastnn.kernels._rows cimport fnn_sum_rows_s, fnn_sum_rows_d, fnn_take_rows
 
@@ -106,21 +106,17 @@ def sum_rows(a, out=None):
     return result
 
 
-# The fast path of sum_rows (the pattern of fastnn/kernels/_activations.pyx): a training step's
-# bias gradients are small, and the contract's checks cost about as much as their loop, so the
-# buffers are first checked directly -- an exact ndarray ``a``, C-contiguous, float32/float64,
-# 2-D and non-empty; ``out`` None or an exact ndarray of shape (M,) and a's format, C-contiguous,
-# writeable and clear of a's bytes.  Anything else returns None and goes to the contract, which
-# accepts or rejects it with its own messages: the fast path never raises and never accepts what
-# the contract refuses.
+# The fast path of sum_rows (the pattern of fastnn/kernels/_activations.pyx, its acquisition
+# shared through _buffers.pxd): a training step's bias gradients are small, and the contract's
+# checks cost about as much as their loop, so the buffers are first checked directly -- an
+# exact ndarray ``a``, C-contiguous, float32/float64, 2-D and non-empty; ``out`` None or an
+# exact ndarray of shape (M,) and a's format, C-contiguous, writeable and clear of a's bytes.
+# Anything else returns None and goes to the contract, which accepts or rejects it with its own
+# messages: the fast path never raises and never accepts what the contract refuses.
 cdef object _sum_rows_fast(object a, object out):
     cdef Py_buffer va, vo
     cdef char code
-    if type(a) is not _NDARRAY or (out is not None and type(out) is not _NDARRAY):
-        return None
-    try:
-        PyObject_GetBuffer(a, &va, PyBUF_RECORDS_RO | PyBUF_C_CONTIGUOUS)
-    except Exception:
+    if not acquire_exact(a, _NDARRAY, &va, False):
         return None
     try:
         code = float_code(&va)
@@ -128,9 +124,7 @@ cdef object _sum_rows_fast(object a, object out):
             return None
         if out is None:
             out = np.empty(va.shape[1], a.dtype)
-        try:
-            PyObject_GetBuffer(out, &vo, PyBUF_RECORDS | PyBUF_C_CONTIGUOUS)
-        except Exception:
+        if not acquire_exact(out, _NDARRAY, &vo, True):
             return None
         try:
             if (float_code(&vo) != code or vo.ndim != 1 or vo.shape[0] != va.shape[1]
