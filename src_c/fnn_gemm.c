@@ -91,6 +91,22 @@ void fnn_gemm_set_ip_split_min(double v)
     fnn_gemm_ip_split_set = v >= 0 ? v : -1.0;
 }
 
+#if FNN_HAVE_SPIN_CLOCK
+/* The median of n timings (sorted in place; insertion sort: a few dozen values), for the
+ * driver's measurement of the threshold; one copy for both element types. */
+static double fnn_gemm_median(double *v, int n)
+{
+    int i, j;
+    for (i = 1; i < n; i++)
+        for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            const double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return v[n / 2];
+}
+#endif
+
 /* ------------------------------------------------------------------ float */
 #define FNN_T float
 #define FNN_F(name) fnn_s_##name

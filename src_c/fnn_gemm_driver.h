@@ -618,18 +618,6 @@ static void FNN_F(set_operands)(FNN_F(args_t) *g, int64_t M, int64_t N, int64_t 
  * W* = o r n / (n - 1).  Returns -1 where there is no clock or no memory. */
 #define FNN_IP_CAL_ROUNDS 41
 
-static double FNN_F(median_of)(double *v, int n)
-{
-    int i, j;
-    for (i = 1; i < n; i++)     /* insertion sort: a handful of values */
-        for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
-            const double t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
-    return v[n / 2];
-}
-
 static double FNN_F(ip_calibrate)(const FNN_KERNEL_T *kern, int mode, int nthreads)
 {
 #if FNN_HAVE_SPIN_CLOCK
@@ -661,8 +649,8 @@ static double FNN_F(ip_calibrate)(const FNN_KERNEL_T *kern, int mode, int nthrea
             (split ? many : one)[round] = fnn_now_ns() - t0;
         }
     free(buf);
-    t1 = FNN_F(median_of)(one, FNN_IP_CAL_ROUNDS);
-    tn = FNN_F(median_of)(many, FNN_IP_CAL_ROUNDS);
+    t1 = fnn_gemm_median(one, FNN_IP_CAL_ROUNDS);
+    tn = fnn_gemm_median(many, FNN_IP_CAL_ROUNDS);
     if (!(t1 > 0))
         return -1.0;
     w = (double)M * (double)N * (double)K;
