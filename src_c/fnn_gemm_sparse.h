@@ -280,15 +280,95 @@ static void FNN_F(sparse_rows)(const FNN_T *A, int64_t a_rs, int64_t a_cs, int64
     }
 }
 
+/* Thread `me` of `nt`'s share of the sparse path: B's finiteness for its rows, the agreement at a
+ * barrier, then its row blocks of each batch item, a barrier after each.  Called by every thread
+ * of the parallel region, or directly with nt = 1, where it meets no OpenMP construct at all (a
+ * region of one thread would still end on a futex wake, docs/threads.md, "One thread: no
+ * region"; an orphaned barrier would bind to any region the caller is in). */
+static void FNN_F(sparse_team)(const FNN_F(args_t) *g, int64_t batch, int nt, int me,
+                               int caller_cpu, int64_t rb, int64_t nblocks, char *scratch,
+                               int *finite)
+{
+    const int64_t M = g->M, N = g->N, K = g->K, NW = g->kern->sparse_nw;
+    const int64_t KB = FNN_SPARSE_TILE_BYTES / (NW * (int64_t)sizeof(FNN_T));
+    int32_t *cnt_all = (int32_t *)scratch;
+    int32_t *idx_all = (int32_t *)(scratch + FNN_SPARSE_CNT_BYTES(M));
+    FNN_T *val_all = (FNN_T *)(scratch + FNN_SPARSE_CNT_BYTES(M)
+                               + (size_t)M * (size_t)K * sizeof(int32_t));
+    unsigned csr = fnn_ftz_enter();
+    const int64_t rows_b = batch * K;
+    int ok;
+    int64_t bi;
+#if FNN_HAVE_OPENMP
+    if (nt > 1 && me != 0)
+        (void)fnn_omp_unstack(caller_cpu);   /* fnn_openmp.h: a worker on our CPU */
+#else
+    (void)caller_cpu;
+#endif
+    if (!FNN_F(rows_finite)(K, N, g->B, g->b_bs, g->b_rs, rows_b * me / nt,
+                            rows_b * (me + 1) / nt)) {
+#if FNN_HAVE_OPENMP
+        #pragma omp atomic write
+#endif
+        *finite = 0;
+    }
+#if FNN_HAVE_OPENMP
+    if (nt > 1) {
+        #pragma omp barrier
+    }
+    #pragma omp atomic read
+#endif
+    ok = *finite;
+    /* batch items one after another, each item's blocks spread over the threads (a contiguous
+     * run each): the scratch holds one item's lists, hence the barrier after each item */
+    for (bi = 0; ok && bi < batch; bi++) {
+        const FNN_T *A = g->A + bi * g->a_bs, *B = g->B + bi * g->b_bs;
+        FNN_T *C = g->C + bi * g->c_bs;
+        int64_t blk;
+        for (blk = nblocks * me / nt; blk < nblocks * (me + 1) / nt; blk++) {
+            const int64_t i0 = blk * rb, i1 = i0 + rb < M ? i0 + rb : M;
+            int32_t *cnt = cnt_all + i0, *idx = idx_all + i0 * K;
+            FNN_T *val = val_all + i0 * K;
+            int32_t pos[FNN_SPARSE_ROWS];
+            FNN_T tile[FNN_SPARSE_TILE_BYTES / sizeof(FNN_T)] __attribute__((aligned(64)));
+            int64_t j0, k0, r;
+            FNN_F(sparse_rows)(A, g->a_rs, g->a_cs, K, i0, i1, cnt, idx, val,
+                               g->kern->simd >= FNN_SIMD_AVX2);
+            for (j0 = 0; j0 < N; j0 += NW) {
+                const int64_t n = N - j0 < NW ? N - j0 : NW;
+                FNN_T *c = C + i0 * g->c_rs + j0;
+                for (r = 0; r < i1 - i0; r++)
+                    pos[r] = 0;
+                for (k0 = 0; k0 < K; k0 += KB) {
+                    /* the k-block's B tile copied contiguous: B's rows are often a power
+                     * of two apart (1 KB for 256 floats), which maps a tile read in place
+                     * onto a quarter of L1's sets */
+                    const int64_t kn = K - k0 < KB ? K - k0 : KB;
+                    int64_t q;
+                    for (q = 0; q < kn; q++)
+                        memcpy(tile + q * NW, B + (k0 + q) * g->b_rs + j0,
+                               (size_t)n * sizeof(FNN_T));
+                    g->kern->sparse(i1 - i0, cnt, pos, idx, val, K, k0, k0 + KB, tile, NW,
+                                    c, g->c_rs, n, k0 > 0);
+                }
+                FNN_F(epilogue)(g, c, i1 - i0, n, i0, j0);
+            }
+        }
+#if FNN_HAVE_OPENMP
+        if (nt > 1) {
+            #pragma omp barrier
+        }
+#endif
+    }
+    fnn_ftz_leave(csr);
+}
+
 /* The sparse path on g (already filled as for the dense path, in the caller's orientation).
  * Returns 0, having written nothing, when B has a non-finite element: the threads check B's rows
  * first, a share each, and agree at a barrier before any of them writes C. */
 static int FNN_F(sparse_run)(const FNN_F(args_t) *g, int64_t batch, int nthreads, char *scratch)
 {
-    const int64_t M = g->M, N = g->N, K = g->K, NW = g->kern->sparse_nw;
-    /* k-blocks whose B tile (KB rows x NW columns) stays in L1 or close while every row of the
-     * block goes through it */
-    const int64_t KB = FNN_SPARSE_TILE_BYTES / (NW * (int64_t)sizeof(FNN_T));
+    const int64_t M = g->M, N = g->N, K = g->K;
     int64_t per, nb_per, rb, nblocks, ntasks;
     int finite = 1;
     if (nthreads > 1 && (double)batch * (double)M * (double)N * (double)K < FNN_GEMM_MT_MIN)
@@ -301,77 +381,16 @@ static int FNN_F(sparse_run)(const FNN_F(args_t) *g, int64_t batch, int nthreads
     ntasks = batch * nblocks;
     if (nthreads > ntasks)
         nthreads = (int)ntasks;
-    int32_t *cnt_all = (int32_t *)scratch;
-    int32_t *idx_all = (int32_t *)(scratch + FNN_SPARSE_CNT_BYTES(M));
-    FNN_T *val_all = (FNN_T *)(scratch + FNN_SPARSE_CNT_BYTES(M)
-                               + (size_t)M * (size_t)K * sizeof(int32_t));
 #if FNN_HAVE_OPENMP
-    const int caller_cpu = nthreads > 1 ? fnn_current_cpu() : -1;
-    #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-#endif
-    {
-        unsigned csr = fnn_ftz_enter();
-        const int nt = fnn_omp_num_threads(), me = fnn_omp_thread_num();
-        const int64_t rows_b = batch * K;
-        int ok;
-        int64_t bi;
-#if FNN_HAVE_OPENMP
-        if (nthreads > 1 && me != 0)
-            (void)fnn_omp_unstack(caller_cpu);   /* fnn_openmp.h: a worker on our CPU */
-#endif
-        if (!FNN_F(rows_finite)(K, N, g->B, g->b_bs, g->b_rs, rows_b * me / nt,
-                                rows_b * (me + 1) / nt)) {
-#if FNN_HAVE_OPENMP
-            #pragma omp atomic write
-#endif
-            finite = 0;
-        }
-#if FNN_HAVE_OPENMP
-        #pragma omp barrier
-        #pragma omp atomic read
-#endif
-        ok = finite;
-        /* batch items one after another, each item's blocks spread over the threads: the
-         * scratch holds one item's lists (the loop's end is a barrier) */
-        for (bi = 0; ok && bi < batch; bi++) {
-            const FNN_T *A = g->A + bi * g->a_bs, *B = g->B + bi * g->b_bs;
-            FNN_T *C = g->C + bi * g->c_bs;
-            int64_t blk;
-#if FNN_HAVE_OPENMP
-            #pragma omp for schedule(static)
-#endif
-            for (blk = 0; blk < nblocks; blk++) {
-                const int64_t i0 = blk * rb, i1 = i0 + rb < M ? i0 + rb : M;
-                int32_t *cnt = cnt_all + i0, *idx = idx_all + i0 * K;
-                FNN_T *val = val_all + i0 * K;
-                int32_t pos[FNN_SPARSE_ROWS];
-                FNN_T tile[FNN_SPARSE_TILE_BYTES / sizeof(FNN_T)] __attribute__((aligned(64)));
-                int64_t j0, k0, r;
-                FNN_F(sparse_rows)(A, g->a_rs, g->a_cs, K, i0, i1, cnt, idx, val,
-                                   g->kern->simd >= FNN_SIMD_AVX2);
-                for (j0 = 0; j0 < N; j0 += NW) {
-                    const int64_t n = N - j0 < NW ? N - j0 : NW;
-                    FNN_T *c = C + i0 * g->c_rs + j0;
-                    for (r = 0; r < i1 - i0; r++)
-                        pos[r] = 0;
-                    for (k0 = 0; k0 < K; k0 += KB) {
-                        /* the k-block's B tile copied contiguous: B's rows are often a power
-                         * of two apart (1 KB for 256 floats), which maps a tile read in place
-                         * onto a quarter of L1's sets */
-                        const int64_t kn = K - k0 < KB ? K - k0 : KB;
-                        int64_t q;
-                        for (q = 0; q < kn; q++)
-                            memcpy(tile + q * NW, B + (k0 + q) * g->b_rs + j0,
-                                   (size_t)n * sizeof(FNN_T));
-                        g->kern->sparse(i1 - i0, cnt, pos, idx, val, K, k0, k0 + KB, tile, NW,
-                                        c, g->c_rs, n, k0 > 0);
-                    }
-                    FNN_F(epilogue)(g, c, i1 - i0, n, i0, j0);
-                }
-            }
-        }
-        fnn_ftz_leave(csr);
+    if (nthreads > 1) {
+        const int caller_cpu = fnn_current_cpu();
+        #pragma omp parallel num_threads(nthreads)
+        FNN_F(sparse_team)(g, batch, fnn_omp_num_threads(), fnn_omp_thread_num(), caller_cpu, rb,
+                           nblocks, scratch, &finite);
+        return finite;
     }
+#endif
+    FNN_F(sparse_team)(g, batch, 1, 0, -1, rb, nblocks, scratch, &finite);
     return finite;
 }
 

@@ -2,6 +2,7 @@
 environment fastnn gives the OpenMP runtime while loading it, and that the runtime obeys it."""
 import json
 import os
+import sys
 
 import pytest
 
@@ -444,3 +445,100 @@ def test_unstack_hook_validates_the_cpu(bad, error):
         pytest.skip("not Linux")
     with pytest.raises(error, match="cpu"):
         _runtime._unstack_from(bad)
+
+
+# --------------------------------------------------------------------------- one thread: no region
+_REGION_COUNTER = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <unistd.h>
+static long regions;
+typedef void (*fnn_gomp_parallel_t)(void (*)(void *), void *, unsigned, unsigned);
+void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags)
+{
+    static fnn_gomp_parallel_t real;
+    if (!real) {
+        /* libgomp came in with an extension module, in its local scope, which RTLD_NEXT does
+         * not search: ask the library itself */
+        void *gomp = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD);
+        real = (fnn_gomp_parallel_t)dlsym(gomp ? gomp : RTLD_NEXT, "GOMP_parallel");
+        if (!real)
+            _exit(77);                 /* no libgomp of that name: the test skips */
+    }
+    __atomic_fetch_add(&regions, 1, __ATOMIC_RELAXED);
+    real(fn, data, num_threads, flags);
+}
+long fnn_regions(void) { return __atomic_load_n(&regions, __ATOMIC_RELAXED); }
+"""
+
+
+def _region_counter(tmp_path):
+    """A preloadable library that counts libgomp's GOMP_parallel calls (every parallel region
+    GCC compiles), or None where it cannot be built."""
+    import shutil
+    import subprocess
+    import sysconfig
+    if not sys.platform.startswith("linux"):
+        return None
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(cc) is None:
+        return None
+    src, lib = tmp_path / "count.c", tmp_path / "libcount.so"
+    src.write_text(_REGION_COUNTER)
+    done = subprocess.run([cc, "-O2", "-shared", "-fPIC", str(src), "-o", str(lib), "-ldl"],
+                          capture_output=True, text=True)
+    return lib if done.returncode == 0 else None
+
+
+@needs_openmp
+def test_a_kernel_on_one_thread_opens_no_parallel_region(run_child, tmp_path):
+    """On one thread the elementwise, softmax, cross-entropy, optimizer and GEMM kernels (the
+    sparse path included) run without an OpenMP region: a region of one thread still ends on a
+    barrier that wakes a futex, a system call per kernel call (docs/threads.md).  Seen through a
+    preloaded counter of GOMP_parallel calls; the same calls on two threads, with work enough
+    for both, do open regions, so the counter sees them."""
+    lib = _region_counter(tmp_path)
+    if lib is None:
+        pytest.skip("no C compiler to build the region counter")
+    code = """
+        import ctypes, json, numpy as np, fastnn
+        from fastnn import kernels as K
+        count = ctypes.CDLL(%r).fnn_regions
+        count.restype = ctypes.c_long
+        r = np.random.default_rng(0)
+        def calls(n):
+            x = r.standard_normal((n, 300)).astype(np.float32)
+            z = r.standard_normal((n, 10)).astype(np.float32)
+            y = r.integers(0, 10, n)
+            K.relu_forward(x); K.tanh_forward(x); K.relu_backward(x, x); K.sigmoid_backward(x, x)
+            _, mask = K.dropout_forward_rng(x, 0.5, 7, 0)
+            K.dropout_backward(x, mask, 0.5)
+            K.softmax_forward(z); K.softmax_backward(z, z)
+            K.softmax_cross_entropy(z, y)
+            K.softmax_cross_entropy(z, np.full((n, 10), 0.1, np.float32))
+            a = (r.random((n, 784)) < 0.2).astype(np.float32)      # sparse: the zero-skipping path
+            K.matmul(a, r.standard_normal((784, 256)).astype(np.float32))
+            K.matmul(x, r.standard_normal((300, 200)).astype(np.float32))
+            p = [r.standard_normal(n * 300).astype(np.float32)]
+            g = [np.ones_like(p[0])]
+            table = K.UpdateTable("adam", p, g, [[np.zeros_like(p[0])], [np.zeros_like(p[0])],
+                                                 None], checked=True)
+            table.update(steps=[1], lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                         amsgrad=False, maximize=False, decoupled_weight_decay=False)
+        out = {}
+        for nt, n in ((1, 64), (1, 4096), (2, 4096)):
+            fastnn.set_num_threads(nt)
+            calls(n)                                   # first calls: calibrations, warm-up
+            before = count()
+            calls(n)
+            out["%%d %%d" %% (nt, n)] = count() - before
+        print(json.dumps(out))
+    """ % str(lib)
+    res = run_child(code, env_extra={"LD_PRELOAD": str(lib)}, timeout=300)
+    if res.returncode == 77:
+        pytest.skip("the OpenMP runtime is not a libgomp.so.1 the counter can call")
+    assert res.returncode == 0, res.stderr
+    seen = json.loads(res.stdout.strip().splitlines()[-1])
+    if seen["2 4096"] == 0:
+        pytest.skip("the OpenMP runtime is not libgomp: its regions cannot be counted here")
+    assert seen["1 64"] == 0 and seen["1 4096"] == 0, seen

@@ -268,40 +268,61 @@ cdef void _dropout_chunk(const floating *x, const uint8_t *m, floating *y, Py_ss
 # --------------------------------------------------------------------------- elementwise drivers
 # On raw pointers: the fast path passes the buffers it holds (no memoryview to build per call),
 # the contract path the data of the arrays it checked.  n >= 1.
+# Each driver runs the same chunks, in a prange when several threads are worth it and in a plain
+# loop on one: an OpenMP region of one thread still ends on a barrier whose last arrival wakes a
+# futex, a system call on every kernel call (docs/threads.md, "One thread: no region").
+cdef inline void _unary_at(int op, const floating *x, floating *y, Py_ssize_t n, Py_ssize_t c,
+                           floating a, int simd) noexcept nogil:
+    cdef Py_ssize_t lo = c * _CHUNK
+    _unary_chunk(op, x + lo, y + lo, min(n - lo, _CHUNK), a, simd)
+
+
 cdef void _unary(int op, const floating *x, floating *y, Py_ssize_t n, floating a, int nt,
                  int simd) noexcept nogil:
     cdef Py_ssize_t nchunks = (n + _CHUNK - 1) // _CHUNK
-    cdef Py_ssize_t c, lo, hi
-    for c in prange(nchunks, schedule="static", num_threads=nt):
-        lo = c * _CHUNK
-        hi = lo + _CHUNK
-        if hi > n:
-            hi = n
-        _unary_chunk(op, x + lo, y + lo, hi - lo, a, simd)
+    cdef Py_ssize_t c
+    if nt > 1:
+        for c in prange(nchunks, schedule="static", num_threads=nt):
+            _unary_at(op, x, y, n, c, a, simd)
+    else:
+        for c in range(nchunks):
+            _unary_at(op, x, y, n, c, a, simd)
+
+
+cdef inline void _binary_at(int op, const floating *dy, const floating *v, floating *dx,
+                            Py_ssize_t n, Py_ssize_t c, floating a, int simd) noexcept nogil:
+    cdef Py_ssize_t lo = c * _CHUNK
+    _binary_chunk(op, dy + lo, v + lo, dx + lo, min(n - lo, _CHUNK), a, simd)
 
 
 cdef void _binary(int op, const floating *dy, const floating *v, floating *dx, Py_ssize_t n,
                   floating a, int nt, int simd) noexcept nogil:
     cdef Py_ssize_t nchunks = (n + _CHUNK - 1) // _CHUNK
-    cdef Py_ssize_t c, lo, hi
-    for c in prange(nchunks, schedule="static", num_threads=nt):
-        lo = c * _CHUNK
-        hi = lo + _CHUNK
-        if hi > n:
-            hi = n
-        _binary_chunk(op, dy + lo, v + lo, dx + lo, hi - lo, a, simd)
+    cdef Py_ssize_t c
+    if nt > 1:
+        for c in prange(nchunks, schedule="static", num_threads=nt):
+            _binary_at(op, dy, v, dx, n, c, a, simd)
+    else:
+        for c in range(nchunks):
+            _binary_at(op, dy, v, dx, n, c, a, simd)
+
+
+cdef inline void _dropout_at(const floating *x, const uint8_t *m, floating *y, Py_ssize_t n,
+                             Py_ssize_t c, floating scale) noexcept nogil:
+    cdef Py_ssize_t lo = c * _CHUNK
+    _dropout_chunk(x + lo, m + lo, y + lo, min(n - lo, _CHUNK), scale)
 
 
 cdef void _dropout_run(const floating *x, const uint8_t *m, floating *y, Py_ssize_t n,
                        floating scale, int nt) noexcept nogil:
     cdef Py_ssize_t nchunks = (n + _CHUNK - 1) // _CHUNK
-    cdef Py_ssize_t c, lo, hi
-    for c in prange(nchunks, schedule="static", num_threads=nt):
-        lo = c * _CHUNK
-        hi = lo + _CHUNK
-        if hi > n:
-            hi = n
-        _dropout_chunk(x + lo, m + lo, y + lo, hi - lo, scale)
+    cdef Py_ssize_t c
+    if nt > 1:
+        for c in prange(nchunks, schedule="static", num_threads=nt):
+            _dropout_at(x, m, y, n, c, scale)
+    else:
+        for c in range(nchunks):
+            _dropout_at(x, m, y, n, c, scale)
 
 
 cdef int _unary_go(int op, char code, void *x, void *y, Py_ssize_t n, double alpha) except -1:
@@ -689,24 +710,31 @@ def _dropout_rng_variant():
     return fnn_dropout_rng_variant(simd_level()).decode("ascii")
 
 
+cdef inline void _dropout_rng_at(const floating *x, floating *y, uint8_t *keep, Py_ssize_t n,
+                                 Py_ssize_t c, uint64_t key, uint64_t counter, uint32_t threshold,
+                                 floating scale, int variant) noexcept nogil:
+    cdef Py_ssize_t lo = c * _CHUNK, m = min(n - lo, _CHUNK)
+    if floating is float:
+        fnn_dropout_rng_f32(variant, x + lo, y + lo, keep + lo, m, lo, key, counter, threshold,
+                            scale)
+    else:
+        fnn_dropout_rng_f64(variant, x + lo, y + lo, keep + lo, m, lo, key, counter, threshold,
+                            scale)
+
+
 cdef void _dropout_rng_run(const floating *x, floating *y, uint8_t *keep, Py_ssize_t n,
                            uint64_t key, uint64_t counter, uint32_t threshold, floating scale,
                            int variant, int nt) noexcept nogil:
     # Chunks start at even elements (_CHUNK is even), where a draw starts: chunk c begins at
     # draw counter + c * _CHUNK / 2, whichever thread runs it.
     cdef Py_ssize_t nchunks = (n + _CHUNK - 1) // _CHUNK
-    cdef Py_ssize_t c, lo, hi
-    for c in prange(nchunks, schedule="static", num_threads=nt):
-        lo = c * _CHUNK
-        hi = lo + _CHUNK
-        if hi > n:
-            hi = n
-        if floating is float:
-            fnn_dropout_rng_f32(variant, x + lo, y + lo, keep + lo, hi - lo, lo, key, counter,
-                                threshold, scale)
-        else:
-            fnn_dropout_rng_f64(variant, x + lo, y + lo, keep + lo, hi - lo, lo, key, counter,
-                                threshold, scale)
+    cdef Py_ssize_t c
+    if nt > 1:
+        for c in prange(nchunks, schedule="static", num_threads=nt):
+            _dropout_rng_at(x, y, keep, n, c, key, counter, threshold, scale, variant)
+    else:
+        for c in range(nchunks):
+            _dropout_rng_at(x, y, keep, n, c, key, counter, threshold, scale, variant)
 
 
 cdef int _dropout_rng_go(char code, void *x, void *y, uint8_t *keep, Py_ssize_t n,
@@ -817,15 +845,25 @@ cdef inline void _softmax_bwd_row(const floating *dy, const floating *y, floatin
 
 cdef void _softmax_rows(const floating[:, ::1] x, floating[:, ::1] y, int nt, int simd):
     cdef Py_ssize_t N = x.shape[0], K = x.shape[1], r
-    for r in prange(N, schedule="static", nogil=True, num_threads=nt):
-        _softmax_row(&x[r, 0], &y[r, 0], K, simd)
+    if nt > 1:
+        for r in prange(N, schedule="static", nogil=True, num_threads=nt):
+            _softmax_row(&x[r, 0], &y[r, 0], K, simd)
+    else:
+        with nogil:
+            for r in range(N):
+                _softmax_row(&x[r, 0], &y[r, 0], K, simd)
 
 
 cdef void _softmax_bwd_rows(const floating[:, ::1] dy, const floating[:, ::1] y,
                             floating[:, ::1] dx, int nt):
     cdef Py_ssize_t N = dy.shape[0], K = dy.shape[1], r
-    for r in prange(N, schedule="static", nogil=True, num_threads=nt):
-        _softmax_bwd_row(&dy[r, 0], &y[r, 0], &dx[r, 0], K)
+    if nt > 1:
+        for r in prange(N, schedule="static", nogil=True, num_threads=nt):
+            _softmax_bwd_row(&dy[r, 0], &y[r, 0], &dx[r, 0], K)
+    else:
+        with nogil:
+            for r in range(N):
+                _softmax_bwd_row(&dy[r, 0], &y[r, 0], &dx[r, 0], K)
 
 
 def softmax_forward(x, out=None):
@@ -898,8 +936,13 @@ cdef double _sce_labels(const floating[:, ::1] z, const int64_t[::1] labels,
     cdef Py_ssize_t N = z.shape[0], K = z.shape[1], r
     cdef floating nf = <floating>N
     cdef double total = 0
-    for r in prange(N, schedule="static", nogil=True, num_threads=nt):
-        rows[r] = _sce_label_row(&z[r, 0], labels[r], &d[r, 0], K, nf, simd)
+    if nt > 1:
+        for r in prange(N, schedule="static", nogil=True, num_threads=nt):
+            rows[r] = _sce_label_row(&z[r, 0], labels[r], &d[r, 0], K, nf, simd)
+    else:
+        with nogil:
+            for r in range(N):
+                rows[r] = _sce_label_row(&z[r, 0], labels[r], &d[r, 0], K, nf, simd)
     for r in range(N):                     # serial, in row order: same bits at any thread count
         total = total + rows[r]
     return total
@@ -910,8 +953,13 @@ cdef double _sce_soft(const floating[:, ::1] z, const floating[:, ::1] t, floati
     cdef Py_ssize_t N = z.shape[0], K = z.shape[1], r
     cdef floating nf = <floating>N
     cdef double total = 0
-    for r in prange(N, schedule="static", nogil=True, num_threads=nt):
-        rows[r] = _sce_soft_row(&z[r, 0], &t[r, 0], &d[r, 0], K, nf, simd)
+    if nt > 1:
+        for r in prange(N, schedule="static", nogil=True, num_threads=nt):
+            rows[r] = _sce_soft_row(&z[r, 0], &t[r, 0], &d[r, 0], K, nf, simd)
+    else:
+        with nogil:
+            for r in range(N):
+                rows[r] = _sce_soft_row(&z[r, 0], &t[r, 0], &d[r, 0], K, nf, simd)
     for r in range(N):
         total = total + rows[r]
     return total

@@ -64,34 +64,47 @@ cdef Py_ssize_t _MIN_PER_THREAD = 16384
 # The parallel driver
 # ------------------------------------------------------------------------------------------------
 
+cdef int _update_span(int rule, int dtype, int simd, const fnn_optim_tensor *tensors,
+                      const fnn_optim_tensor *snaps, const Py_ssize_t *first_chunk,
+                      Py_ssize_t ntensors, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    # Chunks [c0, c1), piece by piece of each tensor they cover; returns the checked pieces'
+    # bits ORed (0 when snaps is NULL).
+    cdef Py_ssize_t j = 0, lo, hi
+    cdef int bits = 0
+    while first_chunk[j + 1] <= c0:
+        j = j + 1
+    while j < ntensors and first_chunk[j] < c1:
+        lo = (max(c0, first_chunk[j]) - first_chunk[j]) * _CHUNK
+        hi = min(tensors[j].n, (min(c1, first_chunk[j + 1]) - first_chunk[j]) * _CHUNK)
+        if snaps == NULL:
+            fnn_optim_update(rule, dtype, simd, &tensors[j], lo, hi)
+        else:
+            bits = bits | fnn_optim_update_checked(rule, dtype, simd, &tensors[j], &snaps[j],
+                                                   lo, hi)
+        j = j + 1
+    return bits
+
+
 cdef int _update_blocks(int rule, int dtype, int simd, const fnn_optim_tensor *tensors,
                         const fnn_optim_tensor *snaps, const Py_ssize_t *first_chunk,
                         Py_ssize_t ntensors, int nt, int *flags) noexcept nogil:
     # Tensor j owns chunks [first_chunk[j], first_chunk[j + 1]); thread t updates chunks
-    # [nchunks * t / nt, nchunks * (t + 1) / nt), piece by piece of each tensor they cover.
-    # snaps NULL: plain updates, returns 0.  Otherwise each piece goes through
-    # fnn_optim_update_checked with its snapshot snaps[j]; thread t ORs its bits into flags[t]
-    # (nt entries), and the bits are ORed in a fixed order after the loop and returned.
+    # [nchunks * t / nt, nchunks * (t + 1) / nt) (_update_span).  snaps NULL: plain updates,
+    # returns 0.  Otherwise each piece goes through fnn_optim_update_checked with its snapshot
+    # snaps[j]; thread t's bits go to flags[t] (nt entries), ORed in a fixed order after the loop
+    # and returned.  One thread runs its span without an OpenMP region (a region of one thread
+    # still costs a futex wake, docs/threads.md).
     cdef Py_ssize_t nchunks = first_chunk[ntensors]
-    cdef Py_ssize_t c0, c1, j, lo, hi
     cdef int t, bits = 0
+    if nt <= 1:
+        return _update_span(rule, dtype, simd, tensors, snaps, first_chunk, ntensors, 0, nchunks)
     for t in prange(nt, schedule="static", num_threads=nt):
-        if snaps != NULL:
-            flags[t] = 0
-        c0 = nchunks * t // nt
-        c1 = nchunks * (t + 1) // nt
-        j = 0
-        while first_chunk[j + 1] <= c0:
-            j = j + 1
-        while j < ntensors and first_chunk[j] < c1:
-            lo = (max(c0, first_chunk[j]) - first_chunk[j]) * _CHUNK
-            hi = min(tensors[j].n, (min(c1, first_chunk[j + 1]) - first_chunk[j]) * _CHUNK)
-            if snaps == NULL:
-                fnn_optim_update(rule, dtype, simd, &tensors[j], lo, hi)
-            else:
-                flags[t] = flags[t] | fnn_optim_update_checked(rule, dtype, simd, &tensors[j],
-                                                               &snaps[j], lo, hi)
-            j = j + 1
+        if snaps == NULL:
+            _update_span(rule, dtype, simd, tensors, NULL, first_chunk, ntensors,
+                         nchunks * t // nt, nchunks * (t + 1) // nt)
+        else:
+            flags[t] = _update_span(rule, dtype, simd, tensors, snaps, first_chunk, ntensors,
+                                    nchunks * t // nt, nchunks * (t + 1) // nt)
     if snaps != NULL:
         for t in range(nt):
             bits = bits | flags[t]
