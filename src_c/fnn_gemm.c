@@ -58,6 +58,7 @@
 #ifndef FNN_SPARSE_TILE_BYTES
 #define FNN_SPARSE_TILE_BYTES 32768
 #endif
+#define FNN_SPARSE_TILE_ROW_BYTES 256     /* a full tile's row: sparse_nw elements at every level */
 #define FNN_SPARSE_CNT_BYTES(M) ((((size_t)(M) * sizeof(int32_t)) + 63) & ~(size_t)63)
 static volatile int fnn_gemm_sparse_mode = FNN_SPARSE_AUTO;
 static int64_t fnn_gemm_sparse_calls = 0;   /* atomic: calls from several threads at once */

@@ -20,7 +20,8 @@
  *     repay: it needs N >= FNN_SPARSE_SCAN_MIN_N and at most FNN_SPARSE_SCAN_DENSITY nonzero
  *     (half at AVX-512); where each path breaks even is measured by bench/ab_sparse_a.py
  *     --sweep (docs/kernels/gemm.md, "Zero-skipping");
- *   - every element of B finite (a skipped 0 * inf would have made a NaN: then dense);
+ *   - every element of B finite (a skipped 0 * inf would have made a NaN: then dense, which
+ *     writes all of C again; the test rides on the copies of B's tiles, so B is read once);
  *   - the calling thread's scratch (M*K entries per batch item at most) could be had.
  * Zero means |a| < the smallest normal number: the GEMM runs with denormals-are-zero, so the
  * dense kernels read a denormal A value as 0 too.
@@ -61,23 +62,6 @@ static inline int FNN_F(is_zero)(FNN_T a)
 {
     /* zero or denormal (read as zero under DAZ); NaN is not zero */
     return FNN_FABS(a) < FNN_TMIN;
-}
-
-/* Whether rows [r0, r1) of B, counted over the batch items one after another (row r is row
- * r % K of item r / K), are all finite. */
-static int FNN_F(rows_finite)(int64_t K, int64_t N, const FNN_T *B, int64_t b_bs, int64_t b_rs,
-                              int64_t r0, int64_t r1)
-{
-    int64_t r, j;
-    for (r = r0; r < r1; r++) {
-        const FNN_T *b = B + (r / K) * b_bs + (r % K) * b_rs;
-        int bad = 0;
-        for (j = 0; j < N; j++)
-            bad |= !(FNN_FABS(b[j]) <= FNN_TMAX);
-        if (bad)
-            return 0;
-    }
-    return 1;
 }
 
 #ifndef FNN_GEMM_SPARSE_ONCE
@@ -161,8 +145,73 @@ static inline int fnn_pack8_avx2_d(const double *x, unsigned bits, int32_t k, in
 #define FNN_PACK8_AVX2(x, bits, k, ix, v) \
     _Generic((x), const float *: fnn_pack8_avx2_f, const double *: fnn_pack8_avx2_d)(x, bits, k, \
                                                                                    ix, v)
+
+
+/* copy_tile's full tiles: 256-byte rows as 8 vectors each, the finiteness test (|x| <= max,
+ * false for inf and NaN) ORed over the whole tile */
+__attribute__((target("avx2")))
+static int fnn_copy_tile_avx2_f(float *dst, int64_t nw, const float *src, int64_t src_rs,
+                                int64_t rows)
+{
+    const __m256 mag = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 big = _mm256_set1_ps(FLT_MAX);
+    __m256 bad = _mm256_setzero_ps();
+    int64_t q;
+    int t;
+    for (q = 0; q < rows; q++)
+        for (t = 0; t < 8; t++) {
+            const __m256 v = _mm256_loadu_ps(src + q * src_rs + 8 * t);
+            _mm256_storeu_ps(dst + q * nw + 8 * t, v);
+            bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_and_ps(v, mag), big, _CMP_NLE_UQ));
+        }
+    return _mm256_movemask_ps(bad) == 0;
+}
+__attribute__((target("avx2")))
+static int fnn_copy_tile_avx2_d(double *dst, int64_t nw, const double *src, int64_t src_rs,
+                                int64_t rows)
+{
+    const __m256d mag = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
+    const __m256d big = _mm256_set1_pd(DBL_MAX);
+    __m256d bad = _mm256_setzero_pd();
+    int64_t q;
+    int t;
+    for (q = 0; q < rows; q++)
+        for (t = 0; t < 8; t++) {
+            const __m256d v = _mm256_loadu_pd(src + q * src_rs + 4 * t);
+            _mm256_storeu_pd(dst + q * nw + 4 * t, v);
+            bad = _mm256_or_pd(bad, _mm256_cmp_pd(_mm256_and_pd(v, mag), big, _CMP_NLE_UQ));
+        }
+    return _mm256_movemask_pd(bad) == 0;
+}
+#define FNN_COPY_TILE_AVX2(dst, nw, src, rs, rows) \
+    _Generic((dst), float *: fnn_copy_tile_avx2_f, double *: fnn_copy_tile_avx2_d)(dst, nw, src, \
+                                                                                  rs, rows)
 #endif
 #endif
+
+/* A k-block's B tile: rows [0, kn) of `n` columns copied from src (rows src_rs apart) to dst
+ * (rows NW apart); returns whether every value copied is finite (the test rides on the copy, so
+ * B is read once).  A full tile (n * sizeof = FNN_SPARSE_TILE_ROW_BYTES) at the AVX2 level and
+ * above goes through the vector version below. */
+static int FNN_F(copy_tile)(FNN_T *dst, int64_t NW, const FNN_T *src, int64_t src_rs, int64_t kn,
+                            int64_t n, int avx2)
+{
+    int64_t q, j;
+    int bad = 0;
+#if FNN_X86
+    if (avx2 && n * (int64_t)sizeof(FNN_T) == FNN_SPARSE_TILE_ROW_BYTES)
+        return FNN_COPY_TILE_AVX2(dst, NW, src, src_rs, kn);
+#else
+    (void)avx2;
+#endif
+    for (q = 0; q < kn; q++)
+        for (j = 0; j < n; j++) {
+            const FNN_T v = src[q * src_rs + j];
+            dst[q * NW + j] = v;
+            bad |= !(FNN_FABS(v) <= FNN_TMAX);
+        }
+    return !bad;
+}
 
 /* Which of the 8 values x[0], x[s], ..., x[7s] are nonzero, as bits. */
 static inline unsigned FNN_F(nonzero8)(const FNN_T *x, int64_t s)
@@ -280,24 +329,25 @@ static void FNN_F(sparse_rows)(const FNN_T *A, int64_t a_rs, int64_t a_cs, int64
     }
 }
 
-/* Thread `me` of `nt`'s share of the sparse path: B's finiteness for its rows, the agreement at a
- * barrier, then its row blocks of each batch item, a barrier after each.  Called by every thread
- * of the parallel region, or directly with nt = 1, where it meets no OpenMP construct at all (a
- * region of one thread would still end on a futex wake, docs/threads.md, "One thread: no
- * region"; an orphaned barrier would bind to any region the caller is in). */
+/* Thread `me` of `nt`'s share of the sparse path: its row blocks of each batch item, a barrier
+ * after each item (the scratch holds one item's lists).  Called by every thread of the parallel
+ * region, or directly with nt = 1, where it meets no OpenMP construct at all (a region of one
+ * thread would still end on a futex wake, docs/threads.md, "One thread: no region"; an orphaned
+ * barrier would bind to any region the caller is in).  B's finiteness is tested as its tiles are
+ * copied: a thread that meets a non-finite value clears *finite, and every thread then skips
+ * what is left (still passing each barrier). */
 static void FNN_F(sparse_team)(const FNN_F(args_t) *g, int64_t batch, int nt, int me,
                                int caller_cpu, int64_t rb, int64_t nblocks, char *scratch,
                                int *finite)
 {
     const int64_t M = g->M, N = g->N, K = g->K, NW = g->kern->sparse_nw;
     const int64_t KB = FNN_SPARSE_TILE_BYTES / (NW * (int64_t)sizeof(FNN_T));
+    const int avx2 = g->kern->simd >= FNN_SIMD_AVX2;
     int32_t *cnt_all = (int32_t *)scratch;
     int32_t *idx_all = (int32_t *)(scratch + FNN_SPARSE_CNT_BYTES(M));
     FNN_T *val_all = (FNN_T *)(scratch + FNN_SPARSE_CNT_BYTES(M)
                                + (size_t)M * (size_t)K * sizeof(int32_t));
     unsigned csr = fnn_ftz_enter();
-    const int64_t rows_b = batch * K;
-    int ok;
     int64_t bi;
 #if FNN_HAVE_OPENMP
     if (nt > 1 && me != 0)
@@ -305,23 +355,7 @@ static void FNN_F(sparse_team)(const FNN_F(args_t) *g, int64_t batch, int nt, in
 #else
     (void)caller_cpu;
 #endif
-    if (!FNN_F(rows_finite)(K, N, g->B, g->b_bs, g->b_rs, rows_b * me / nt,
-                            rows_b * (me + 1) / nt)) {
-#if FNN_HAVE_OPENMP
-        #pragma omp atomic write
-#endif
-        *finite = 0;
-    }
-#if FNN_HAVE_OPENMP
-    if (nt > 1) {
-        #pragma omp barrier
-    }
-    #pragma omp atomic read
-#endif
-    ok = *finite;
-    /* batch items one after another, each item's blocks spread over the threads (a contiguous
-     * run each): the scratch holds one item's lists, hence the barrier after each item */
-    for (bi = 0; ok && bi < batch; bi++) {
+    for (bi = 0; bi < batch; bi++) {
         const FNN_T *A = g->A + bi * g->a_bs, *B = g->B + bi * g->b_bs;
         FNN_T *C = g->C + bi * g->c_bs;
         int64_t blk;
@@ -332,9 +366,15 @@ static void FNN_F(sparse_team)(const FNN_F(args_t) *g, int64_t batch, int nt, in
             int32_t pos[FNN_SPARSE_ROWS];
             FNN_T tile[FNN_SPARSE_TILE_BYTES / sizeof(FNN_T)] __attribute__((aligned(64)));
             int64_t j0, k0, r;
-            FNN_F(sparse_rows)(A, g->a_rs, g->a_cs, K, i0, i1, cnt, idx, val,
-                               g->kern->simd >= FNN_SIMD_AVX2);
-            for (j0 = 0; j0 < N; j0 += NW) {
+            int ok;
+#if FNN_HAVE_OPENMP
+            #pragma omp atomic read
+#endif
+            ok = *finite;
+            if (!ok)
+                break;
+            FNN_F(sparse_rows)(A, g->a_rs, g->a_cs, K, i0, i1, cnt, idx, val, avx2);
+            for (j0 = 0; ok && j0 < N; j0 += NW) {
                 const int64_t n = N - j0 < NW ? N - j0 : NW;
                 FNN_T *c = C + i0 * g->c_rs + j0;
                 for (r = 0; r < i1 - i0; r++)
@@ -344,14 +384,23 @@ static void FNN_F(sparse_team)(const FNN_F(args_t) *g, int64_t batch, int nt, in
                      * of two apart (1 KB for 256 floats), which maps a tile read in place
                      * onto a quarter of L1's sets */
                     const int64_t kn = K - k0 < KB ? K - k0 : KB;
-                    int64_t q;
-                    for (q = 0; q < kn; q++)
-                        memcpy(tile + q * NW, B + (k0 + q) * g->b_rs + j0,
-                               (size_t)n * sizeof(FNN_T));
+                    if (!FNN_F(copy_tile)(tile, NW, B + k0 * g->b_rs + j0, g->b_rs, kn, n,
+                                          avx2)) {
+                        ok = 0;
+                        break;
+                    }
                     g->kern->sparse(i1 - i0, cnt, pos, idx, val, K, k0, k0 + KB, tile, NW,
                                     c, g->c_rs, n, k0 > 0);
                 }
-                FNN_F(epilogue)(g, c, i1 - i0, n, i0, j0);
+                if (ok)
+                    FNN_F(epilogue)(g, c, i1 - i0, n, i0, j0);
+            }
+            if (!ok) {
+#if FNN_HAVE_OPENMP
+                #pragma omp atomic write
+#endif
+                *finite = 0;
+                break;
             }
         }
 #if FNN_HAVE_OPENMP
@@ -364,8 +413,8 @@ static void FNN_F(sparse_team)(const FNN_F(args_t) *g, int64_t batch, int nt, in
 }
 
 /* The sparse path on g (already filled as for the dense path, in the caller's orientation).
- * Returns 0, having written nothing, when B has a non-finite element: the threads check B's rows
- * first, a share each, and agree at a barrier before any of them writes C. */
+ * Returns 0 when B has a non-finite element, C then partly written: the caller's dense path
+ * writes all of it again (beta == 0 here, and C never overlaps A or B). */
 static int FNN_F(sparse_run)(const FNN_F(args_t) *g, int64_t batch, int nthreads, char *scratch)
 {
     const int64_t M = g->M, N = g->N, K = g->K;
@@ -394,8 +443,9 @@ static int FNN_F(sparse_run)(const FNN_F(args_t) *g, int64_t batch, int nthreads
     return finite;
 }
 
-/* Runs the sparse path and returns 1 when it applies (see the top of this file), else returns 0
- * having written nothing. */
+/* Runs the sparse path and returns 1 when it applies (see the top of this file), else returns 0:
+ * having written nothing, or, when B holds a non-finite value, with C partly written (the
+ * caller's dense path then writes all of it). */
 static int FNN_F(sparse_try)(FNN_F(args_t) *g, int64_t batch, int nthreads)
 {
     const int mode = fnn_gemm_sparse_mode;

@@ -132,24 +132,48 @@ def test_row_bias_and_batch(dtype, sparse_mode_restored):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_a_non_finite_b_takes_the_dense_path(dtype, threads, sparse_mode_restored):
-    """0 * inf is NaN in the dense chain; skipping the zero would hide it.  The threads share
-    the check of B's rows: a bad row in any thread's share (first, middle, last) must be seen."""
+def test_a_non_finite_b_takes_the_dense_path(dtype, threads, each_simd_level,
+                                             sparse_mode_restored):
+    """0 * inf is NaN in the dense chain; skipping the zero would hide it.  B is tested as its
+    tiles are copied, so C may be partly written when the bad value turns up (first, middle or
+    last k-block, first or last column tile, a full tile or the partial one): the dense path then
+    writes all of C again, and the result is the dense path's, bit for bit, NaNs included."""
     rng = np.random.default_rng(4)
-    saved = fastnn.get_num_threads()
-    fastnn.set_num_threads(threads)
-    try:
-        for row in (0, 150, 299):
+
+    def body(level):
+        for row, col in ((0, 7), (150, 70), (299, 140), (299, 127)):
             a = _sparse(rng, (100, 300), dtype, 0.3)
             a[:, row] = 0
-            b = rng.standard_normal((300, 100)).astype(dtype)
+            b = rng.standard_normal((300, 150)).astype(dtype)
             for bad in (np.inf, -np.inf, np.nan):
-                b[row, 7] = bad
-                got, took = _run("always", lambda a=a, b=b: kernels.matmul(a, b))
-                assert not took, (row, bad)
-                assert np.isnan(got[:, 7]).all()
-    finally:
-        fastnn.set_num_threads(saved)
+                b[row, col] = bad
+                out = np.full((100, 150), 7.0, dtype)     # stale values the path must not keep
+                got, took = _run("always", lambda a=a, b=b: kernels.matmul(a, b, out=out))
+                want, _ = _run("off", lambda a=a, b=b: kernels.matmul(a, b))
+                assert not took, (level, row, col, bad)
+                assert np.isnan(got[:, col]).all()
+                assert np.array_equal(_bits(got), _bits(want)), (level, row, col, bad)
+
+    with fastnn.threads(threads):
+        each_simd_level(body)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_non_finite_b_in_a_later_batch_item(dtype, sparse_mode_restored):
+    """Batched: items before the bad one went through the sparse path, and are written again
+    by the dense one with the rest."""
+    rng = np.random.default_rng(5)
+    a = _sparse(rng, (3, 45, 130), dtype, 0.25)
+    b = rng.standard_normal((3, 130, 70)).astype(dtype)
+    b[2, 100, 3] = np.inf
+    for threads in (1, 2, 3):
+        with fastnn.threads(threads):
+            got, took = _run("always", lambda: _gemm._gemm_ex(
+                a, b, np.full((3, 45, 70), 7.0, dtype), activation="relu"))
+            want, _ = _run("off", lambda: _gemm._gemm_ex(a, b, np.empty((3, 45, 70), dtype),
+                                                         activation="relu"))
+        assert not took
+        assert np.array_equal(_bits(got), _bits(want)), threads
 
 
 def test_non_finite_a_values_are_kept(sparse_mode_restored):
