@@ -148,7 +148,7 @@ def test_a_non_finite_b_takes_the_dense_path(dtype, threads, each_simd_level,
             for bad in (np.inf, -np.inf, np.nan):
                 b[row, col] = bad
                 out = np.full((100, 150), 7.0, dtype)     # stale values the path must not keep
-                got, took = _run("always", lambda a=a, b=b: kernels.matmul(a, b, out=out))
+                got, took = _run("always", lambda a=a, b=b, out=out: kernels.matmul(a, b, out=out))
                 want, _ = _run("off", lambda a=a, b=b: kernels.matmul(a, b))
                 assert not took, (level, row, col, bad)
                 assert np.isnan(got[:, col]).all()
