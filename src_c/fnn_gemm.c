@@ -8,6 +8,7 @@
  *   fnn_gemm_ukr.h          what a micro-kernel is: the interface, the descriptor type
  *   fnn_gemm_ukr_generic.h  the reference micro-kernels (plain C, any CPU)
  *   fnn_gemm_ukr_avx2.h     the AVX2 + FMA micro-kernels
+ *   fnn_gemm_ukr_avx2_column.h  the AVX2 + FMA kernels of a one-column product (N = 1)
  *   fnn_gemm_ukr_avx512.h   the AVX-512F micro-kernels
  *   fnn_gemm_pack.h         the packing routines, one per panel width
  *   fnn_gemm_blocking.h     KC, MC, NC from the cache sizes and the tile (the analytical model)
@@ -38,6 +39,7 @@
 #include "fnn_gemm_ukr_sparse.h"
 #if FNN_X86
 #include "fnn_gemm_ukr_avx2.h"
+#include "fnn_gemm_ukr_avx2_column.h"
 #include "fnn_gemm_ukr_avx512.h"
 #endif
 
@@ -186,7 +188,7 @@ static const fnn_skernel_t fnn_s_kernel_avx2 = {
     .narrow = fnn_sgemm_ukr_avx2_narrow6,
     .narrow_tail = {NULL, fnn_sgemm_ukr_avx2_narrow1, fnn_sgemm_ukr_avx2_narrow2,
                     fnn_sgemm_ukr_avx2_narrow3, fnn_sgemm_ukr_avx2_narrow4},
-    .narrow_m = 6, .narrow_n = 16,
+    .narrow_m = 6, .narrow_n = 16, .column = fnn_sgemm_ukr_avx2_column, .column_rowmajor = 1,
     .sparse = fnn_sgemm_sparse_avx2_64, .sparse_nw = 64, .direct_a_rows = 1};
 static const fnn_dkernel_t fnn_d_kernel_avx2 = {
     .name = "avx2", .simd = FNN_SIMD_AVX2, .mr = 6, .nr = 8,
@@ -198,12 +200,14 @@ static const fnn_dkernel_t fnn_d_kernel_avx2 = {
     .narrow = fnn_dgemm_ukr_avx2_narrow6,
     .narrow_tail = {NULL, fnn_dgemm_ukr_avx2_narrow1, fnn_dgemm_ukr_avx2_narrow2,
                     fnn_dgemm_ukr_avx2_narrow3, fnn_dgemm_ukr_avx2_narrow4},
-    .narrow_m = 6, .narrow_n = 8,
+    .narrow_m = 6, .narrow_n = 8, .column = fnn_dgemm_ukr_avx2_column,
     .sparse = fnn_dgemm_sparse_avx2_32, .sparse_nw = 32, .direct_a_rows = 1};
 /* The AVX-512 edge kernels compute 4, 8 or 12 rows (fnn_gemm_ukr_avx512.h): rows 1-4 of a tile
  * go to the 4-row kernel, 5-8 to the 8-row one, 9-12 (left half only) to the 12-row one.
  * The AVX-512 level's sparse kernels are the AVX2 ones: a fused multiply-add gives the same bits
- * at any vector width, and the sparse kernel is bound by its loads (fnn_gemm_ukr_sparse.h). */
+ * at any vector width, and the sparse kernel is bound by its loads (fnn_gemm_ukr_sparse.h).  It
+ * has no column kernel (N = 1 takes its narrow kernels): the AVX2 one was measured on an AVX2
+ * machine only. */
 #define FNN_AVX512_EDGE_ROWS {0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12}
 static const fnn_skernel_t fnn_s_kernel_avx512 = {
     .name = "avx512", .simd = FNN_SIMD_AVX512, .mr = 12, .nr = 32,

@@ -487,6 +487,10 @@ static void FNN_F(ip_task)(const FNN_F(args_t) *g, int mode, int64_t bi, int64_t
                               c_rs, load);
             }
         }
+    } else if (n1 - n0 == 1 && c_rs == 1 && kern->column != NULL
+               && (a_rs == 1 || (a_cs == 1 && kern->column_rowmajor))) {
+        /* one column: a lane per row of C (fnn_gemm_ukr_avx2_column.h) */
+        kern->column(m1 - m0, K, A + m0 * a_rs, a_rs, a_cs, B + n0, b_rs, C + m0 + n0, load);
     } else {
         const int64_t w = kern->narrow_n, R = kern->narrow_m;
         for (j = n0; j < n1; j += w) {

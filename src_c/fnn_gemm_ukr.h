@@ -57,6 +57,16 @@ typedef void (*fnn_dukr_inplace_t)(int64_t n, int64_t kc, const double *a, int64
                                    int64_t a_cs, const double *b, int64_t b_rs, double *c,
                                    int64_t rs_c, int load);
 
+/* The column kernels (fnn_gemm_ukr_avx2_column.h): a product with one column, m rows of C, each
+ * a lane:  C(i) (+)= sum_k A(i, k) * B(k), A(i, k) at a[i*a_rs + k*a_cs], B(k) at b[k*b_rs],
+ * C(i) at c[i] (contiguous); for a_rs == 1, and a_cs == 1 where the descriptor says
+ * column_rowmajor (the caller checks). */
+typedef void (*fnn_sukr_column_t)(int64_t m, int64_t kc, const float *a, int64_t a_rs,
+                                  int64_t a_cs, const float *b, int64_t b_rs, float *c, int load);
+typedef void (*fnn_dukr_column_t)(int64_t m, int64_t kc, const double *a, int64_t a_rs,
+                                  int64_t a_cs, const double *b, int64_t b_rs, double *c,
+                                  int load);
+
 /* The sparse-A kernels (fnn_gemm_ukr_sparse.h, the zero-skipping path of fnn_gemm_sparse.h):
  * rows x n (n <= the kernel's width) of C from compressed rows of op(A), B read in place. */
 typedef void (*fnn_ssparse_t)(int64_t rows, const int32_t *cnt, int32_t *pos, const int32_t *idx,
@@ -99,6 +109,8 @@ typedef struct {
     fnn_sukr_inplace_t narrow;         /* narrow_m rows x up to narrow_n columns, or NULL */
     fnn_sukr_inplace_t narrow_tail[5]; /* narrow_tail[r]: r = 1..4 rows x up to narrow_n */
     int narrow_m, narrow_n;
+    fnn_sukr_column_t column;          /* N = 1 with a_rs == 1, or NULL (then narrow) */
+    int column_rowmajor;               /* 1: the column kernel also takes a_cs == 1 */
     fnn_ssparse_t sparse;              /* the sparse-A kernel (fnn_gemm_ukr_sparse.h) */
     int sparse_nw;                     /* its tile width (columns) */
     int direct_a_rows;                 /* 1: read an A with contiguous rows in place whenever
@@ -121,6 +133,8 @@ typedef struct {
     fnn_dukr_inplace_t narrow;
     fnn_dukr_inplace_t narrow_tail[5];
     int narrow_m, narrow_n;
+    fnn_dukr_column_t column;
+    int column_rowmajor;
     fnn_dsparse_t sparse;
     int sparse_nw;
     int direct_a_rows;

@@ -393,7 +393,11 @@ _BIT_SHAPES = [(37, 300, 53), (70, 290, 9), (9, 40, 130), (128, 784, 256), (1, 7
                # (float N <= 8, double <= 4), the last pair packed (float 9-10; double 5-6
                # take two vectors; float 11-12 too), with 1-5 rows left after the 6-row panels
                (23, 61, 5), (13, 40, 6), (17, 33, 3), (11, 29, 9), (29, 45, 8), (19, 37, 11),
-               (14, 30, 12)]
+               (14, 30, 12),
+               # one column (the AVX2 column kernels, A's columns or rows contiguous): 8 vectors
+               # and a remainder of full and partial vectors, k past the transposed 64-k blocks
+               # and their 8 x 8 sub-blocks, a lone vector, a short M
+               (70, 290, 1), (200, 64, 1), (64, 130, 1), (13, 9, 1), (8, 17, 1), (5, 1000, 1)]
 
 
 def _bit_cases(dtype, shapes=_BIT_SHAPES):

@@ -1,0 +1,247 @@
+/* Private to fnn_gemm.c: the column kernels, AVX2 + FMA, for a product with one column (N = 1: a
+ * matrix-vector product, e.g. a Dense(1) layer or a logistic regression).
+ *
+ * Why: the narrow kernels keep a vector per row of C, so with one column they use one FMA lane
+ * in 8 (4 for double), and six rows give six chains, too few to hide the FMA's latency.  Here a
+ * vector holds W rows of C instead (W = 8 floats, 4 doubles): every lane is an output.
+ *
+ * A kernel computes, for rows i in [0, m):
+ *     C(i) = (load ? C(i) : +0) + sum_k A(i, k) * B(k)      (k ascending)
+ * with A(i, k) at a[i*a_rs + k*a_cs], B(k) at b[k*b_rs] and C(i) at c[i] (the caller passes a
+ * contiguous C).  Each lane is one element's chain of fused multiply-adds in k order, as in the
+ * narrow and packed kernels (fma(a, b, c) == fma(b, a, c)), so the bits are theirs.
+ * Two layouts of A, the two a dense layer gives (the caller keeps the narrow path otherwise):
+ *   - a_rs == 1 (op(A)'s columns contiguous: x^T @ dz, a weight gradient): W rows are one load;
+ *     8 vectors (8 W rows) go through k together, 8 chains in flight;
+ *   - a_cs == 1 (rows contiguous: x @ w, a forward), float only: blocks of 8 W rows by 64 k are
+ *     transposed into a 16 KB buffer (W x W blocks loaded and transposed in registers), which the
+ *     first loop then reads; the chain goes on through C between k-blocks.  For double the
+ *     transposes cost more than the narrow kernel's wasted lanes (docs/kernels/gemm.md), so
+ *     fnn_gemm.c does not send it there.
+ */
+#ifndef FNN_GEMM_UKR_AVX2_COLUMN_H
+#define FNN_GEMM_UKR_AVX2_COLUMN_H
+#include <stdint.h>
+#include <immintrin.h>
+
+/* float: lanes on when i < n */
+__attribute__((target("avx2,fma")))
+static inline __m256i fnn_col_mask_s(int64_t n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 0 ? 0 : n > 8 ? 8 : n)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+__attribute__((target("avx2,fma")))
+static inline __m256i fnn_col_mask_d(int64_t n)
+{
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n < 0 ? 0 : n > 4 ? 4 : n),
+                              _mm256_setr_epi64x(0, 1, 2, 3));
+}
+
+/* W x W transposes: in[r] holds row r (W consecutive k); out[kk] holds column kk (W rows) */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void fnn_col_transpose_s(__m256 *x)
+{
+    const __m256 t0 = _mm256_unpacklo_ps(x[0], x[1]), t1 = _mm256_unpackhi_ps(x[0], x[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(x[2], x[3]), t3 = _mm256_unpackhi_ps(x[2], x[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(x[4], x[5]), t5 = _mm256_unpackhi_ps(x[4], x[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(x[6], x[7]), t7 = _mm256_unpackhi_ps(x[6], x[7]);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    x[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    x[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    x[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    x[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    x[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    x[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    x[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    x[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+__attribute__((target("avx2,fma"), always_inline))
+static inline void fnn_col_transpose_d(__m256d *x)
+{
+    const __m256d t0 = _mm256_unpacklo_pd(x[0], x[1]), t1 = _mm256_unpackhi_pd(x[0], x[1]);
+    const __m256d t2 = _mm256_unpacklo_pd(x[2], x[3]), t3 = _mm256_unpackhi_pd(x[2], x[3]);
+    x[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+    x[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+    x[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+    x[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+
+/* One element type's column kernel, NAME, from its intrinsics (T, VT, W, ... defined below). */
+#define FNN_COL_DEFINE(NAME, TRANSPOSE, ROWMAJOR)                                               \
+__attribute__((target("avx2,fma"), always_inline))                                                \
+static inline VT NAME##_load_c(const T *c, int64_t r)                                            \
+{                                                                                                 \
+    return r == W ? LOADU(c) : LOADM(c, MASK(r));                                                 \
+}                                                                                                 \
+__attribute__((target("avx2,fma"), always_inline))                                                \
+static inline void NAME##_store_c(T *c, int64_t r, VT v)                                         \
+{                                                                                                 \
+    if (r == W)                                                                                   \
+        STOREU(c, v);                                                                             \
+    else                                                                                          \
+        STOREM(c, MASK(r), v);                                                                    \
+}                                                                                                 \
+/* a_rs == 1: G vectors of W rows (the last with `last` rows), full = (last == W) */           \
+__attribute__((target("avx2,fma"), always_inline))                                                \
+static inline void NAME##_cols(const int G, const int full, int64_t last, int64_t kc,            \
+                               const T *a, int64_t a_cs, const T *b, int64_t b_rs, T *c,          \
+                               int load)                                                          \
+{                                                                                                 \
+    VT acc[8];                                                                                    \
+    const MT lm = MASK(last);                                                                     \
+    int64_t k;                                                                                    \
+    int u;                                                                                        \
+    for (u = 0; u < G; u++)                                                                       \
+        acc[u] = load ? NAME##_load_c(c + u * W, u == G - 1 ? last : W) : ZERO();                 \
+    for (k = 0; k < kc; k++) {                                                                    \
+        const VT bk = BCAST(b + k * b_rs);                                                        \
+        const T *ak = a + k * a_cs;                                                               \
+        for (u = 0; u < G - 1; u++)                                                               \
+            acc[u] = FMADD(LOADU(ak + u * W), bk, acc[u]);                                        \
+        acc[G - 1] = FMADD(full ? LOADU(ak + (G - 1) * W) : LOADM(ak + (G - 1) * W, lm), bk,      \
+                           acc[G - 1]);                                                           \
+    }                                                                                             \
+    for (u = 0; u < G; u++)                                                                       \
+        NAME##_store_c(c + u * W, u == G - 1 ? last : W, acc[u]);                                 \
+}                                                                                                 \
+/* Up to 8 vectors (rows <= 8 W) through the whole k loop, reading A with a_rs == 1 */         \
+__attribute__((target("avx2,fma")))                                                               \
+static void NAME##_block(int64_t rows, int64_t kc, const T *a, int64_t a_cs, const T *b,         \
+                         int64_t b_rs, T *c, int load)                                            \
+{                                                                                                 \
+    const int64_t g = (rows + W - 1) / W, last = rows - (g - 1) * W;                              \
+    switch (g * 2 + (last == W)) {                                                                \
+    FNN_COL_CASES(NAME, last, kc, a, a_cs, b, b_rs, c, load)                                      \
+    }                                                                                             \
+}                                                                                                 \
+/* a_cs == 1: rows [0, rows <= 8 W) by k [0, kb) transposed into buf (k-major, 8 W values a k):  \
+ * W x W blocks loaded and transposed in registers; rows past `rows` read row rows - 1 */       \
+__attribute__((target("avx2,fma"), always_inline))                                                \
+static inline void NAME##_pack(T *buf, const T *a, int64_t a_rs, int64_t rows, int64_t kb)      \
+{                                                                                                 \
+    VT x[W];                                                                                      \
+    const T *r[W];                                                                                \
+    int64_t g0, kk;                                                                               \
+    int t;                                                                                        \
+    for (g0 = 0; g0 < rows; g0 += W) {                                                            \
+        for (t = 0; t < W; t++)                                                                   \
+            r[t] = a + (g0 + t < rows ? g0 + t : rows - 1) * a_rs;                                \
+        for (kk = 0; kk + W <= kb; kk += W) {                                                     \
+            for (t = 0; t < W; t++)                                                               \
+                x[t] = LOADU(r[t] + kk);                                                          \
+            TRANSPOSE(x);                                                                         \
+            for (t = 0; t < W; t++)                                                               \
+                STORE(buf + (kk + t) * 8 * W + g0, x[t]);                                         \
+        }                                                                                         \
+        for (; kk < kb; kk++)                                                                     \
+            for (t = 0; t < W; t++)                                                               \
+                buf[kk * 8 * W + g0 + t] = r[t][kk];                                              \
+    }                                                                                             \
+}                                                                                                 \
+__attribute__((target("avx2,fma")))                                                               \
+static void NAME(int64_t m, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, const T *b,      \
+                 int64_t b_rs, T *c, int load)                                                    \
+{                                                                                                 \
+    int64_t i = 0, k0;                                                                            \
+    if (a_rs == 1) {                                                                              \
+        for (; i + 8 * W <= m; i += 8 * W)                                                        \
+            NAME##_cols(8, 1, W, kc, a + i, a_cs, b, b_rs, c + i, load);                          \
+        if (i < m)                                                                                \
+            NAME##_block(m - i, kc, a + i, a_cs, b, b_rs, c + i, load);                           \
+        return;                                                                                   \
+    }                                                                                             \
+    if (!ROWMAJOR)                                                                                \
+        return;                          /* never called so (fnn_gemm.c: column_rowmajor) */     \
+    {                                                                                             \
+        T buf[FNN_COL_KB * 8 * W] __attribute__((aligned(32)));                                   \
+        for (; i < m; i += 8 * W) {                                                               \
+            const int64_t rows = m - i < 8 * W ? m - i : 8 * W;                                   \
+            for (k0 = 0; k0 < kc; k0 += FNN_COL_KB) {                                             \
+                const int64_t kb = kc - k0 < FNN_COL_KB ? kc - k0 : FNN_COL_KB;                   \
+                NAME##_pack(buf, a + i * a_rs + k0, a_rs, rows, kb);                              \
+                NAME##_block(rows, kb, buf, 8 * W, b + k0 * b_rs, b_rs, c + i, load || k0 > 0);   \
+            }                                                                                     \
+        }                                                                                         \
+    }                                                                                             \
+}
+#define FNN_COL_KB 64
+/* _block's dispatch: g = 1..8 vectors, the last full or not */
+#define FNN_COL_CASE(NAME, G, last, kc, a, a_cs, b, b_rs, c, load)                               \
+    case 2 * G: NAME##_cols(G, 0, last, kc, a, a_cs, b, b_rs, c, load); break;                   \
+    case 2 * G + 1: NAME##_cols(G, 1, last, kc, a, a_cs, b, b_rs, c, load); break;
+#define FNN_COL_CASES(NAME, ...)                                                                  \
+    FNN_COL_CASE(NAME, 1, __VA_ARGS__) FNN_COL_CASE(NAME, 2, __VA_ARGS__)                         \
+    FNN_COL_CASE(NAME, 3, __VA_ARGS__) FNN_COL_CASE(NAME, 4, __VA_ARGS__)                         \
+    FNN_COL_CASE(NAME, 5, __VA_ARGS__) FNN_COL_CASE(NAME, 6, __VA_ARGS__)                         \
+    FNN_COL_CASE(NAME, 7, __VA_ARGS__) FNN_COL_CASE(NAME, 8, __VA_ARGS__)
+
+
+#define T float
+#define VT __m256
+#define MT __m256i
+#define W 8
+#define MASK fnn_col_mask_s
+#define LOADM _mm256_maskload_ps
+#define STOREM _mm256_maskstore_ps
+#define LOADU _mm256_loadu_ps
+#define STOREU _mm256_storeu_ps
+#define LOAD _mm256_load_ps
+#define STORE _mm256_store_ps
+#define BCAST _mm256_broadcast_ss
+#define FMADD _mm256_fmadd_ps
+#define ZERO _mm256_setzero_ps
+FNN_COL_DEFINE(fnn_sgemm_ukr_avx2_column, fnn_col_transpose_s, 1)
+#undef T
+#undef VT
+#undef MT
+#undef W
+#undef MASK
+#undef LOADM
+#undef STOREM
+#undef LOADU
+#undef STOREU
+#undef LOAD
+#undef STORE
+#undef BCAST
+#undef FMADD
+#undef ZERO
+
+#define T double
+#define VT __m256d
+#define MT __m256i
+#define W 4
+#define MASK fnn_col_mask_d
+#define LOADM _mm256_maskload_pd
+#define STOREM _mm256_maskstore_pd
+#define LOADU _mm256_loadu_pd
+#define STOREU _mm256_storeu_pd
+#define LOAD _mm256_load_pd
+#define STORE _mm256_store_pd
+#define BCAST _mm256_broadcast_sd
+#define FMADD _mm256_fmadd_pd
+#define ZERO _mm256_setzero_pd
+FNN_COL_DEFINE(fnn_dgemm_ukr_avx2_column, fnn_col_transpose_d, 0)
+#undef T
+#undef VT
+#undef MT
+#undef W
+#undef MASK
+#undef LOADM
+#undef STOREM
+#undef LOADU
+#undef STOREU
+#undef LOAD
+#undef STORE
+#undef BCAST
+#undef FMADD
+#undef ZERO
+#undef FNN_COL_DEFINE
+#undef FNN_COL_CASE
+#undef FNN_COL_CASES
+#undef FNN_COL_KB
+
+#endif /* FNN_GEMM_UKR_AVX2_COLUMN_H */
