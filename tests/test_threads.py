@@ -492,11 +492,11 @@ def _region_counter(tmp_path):
 
 @needs_openmp
 def test_a_kernel_on_one_thread_opens_no_parallel_region(run_child, tmp_path):
-    """On one thread the elementwise, softmax, cross-entropy, optimizer and GEMM kernels (the
-    sparse path included) run without an OpenMP region: a region of one thread still ends on a
-    barrier that wakes a futex, a system call per kernel call (docs/threads.md).  Seen through a
-    preloaded counter of GOMP_parallel calls; the same calls on two threads, with work enough
-    for both, do open regions, so the counter sees them."""
+    """On one thread the elementwise, softmax, cross-entropy, optimizer, max-pooling and GEMM
+    kernels (the sparse path included) run without an OpenMP region: a region of one thread
+    still ends on a barrier that wakes a futex, a system call per kernel call (docs/threads.md).
+    Seen through a preloaded counter of GOMP_parallel calls; the same calls on two threads, with
+    work enough for both, do open regions, so the counter sees them."""
     lib = _region_counter(tmp_path)
     if lib is None:
         pytest.skip("no C compiler to build the region counter")
@@ -519,6 +519,11 @@ def test_a_kernel_on_one_thread_opens_no_parallel_region(run_child, tmp_path):
             a = (r.random((n, 784)) < 0.2).astype(np.float32)      # sparse: the zero-skipping path
             K.matmul(a, r.standard_normal((784, 256)).astype(np.float32))
             K.matmul(x, r.standard_normal((300, 200)).astype(np.float32))
+            img = r.standard_normal((max(1, n // 64), 8, 12, 12)).astype(np.float32)
+            y, am = K.maxpool2d_forward(img, 2)                   # the 2x2 plane kernel
+            K.maxpool2d_backward(y, am, img.shape)
+            y, am = K.maxpool2d_forward(img, 3, 2)                # the general one
+            K.maxpool2d_backward(y, am, img.shape)
             p = [r.standard_normal(n * 300).astype(np.float32)]
             g = [np.ones_like(p[0])]
             table = K.UpdateTable("adam", p, g, [[np.zeros_like(p[0])], [np.zeros_like(p[0])],

@@ -15,10 +15,10 @@
 #   [0, H*W), counts the others, and a non-zero count is a ValueError after the loop (never a
 #   write outside dx).  The test costs one compare per output.
 # * Threads over (n, c) planes, never more threads than planes.  prange(schedule="static")
-#   gives each thread a contiguous block of planes; a plane is read and written by one thread
-#   only.  Forward is pure comparisons; backward adds each plane's dy in output (row-major)
-#   order, which is the order np.add.at uses in the twin.  So both are bit-identical to the twin
-#   and at any thread count.
+#   gives each thread a contiguous block of planes (one thread: a plain loop, no OpenMP region);
+#   a plane is read and written by one thread only.  Forward is pure comparisons; backward adds
+#   each plane's dy in output (row-major) order, which is the order np.add.at uses in the twin.
+#   So both are bit-identical to the twin and at any thread count.
 # * Comparison rule = torch's CPU kernel: best starts at -inf with the window's first index,
 #   and a value is taken when `v > best or v != v` (v != v is isnan: no -ffast-math here).
 #   Strict > keeps the first of equal values; a NaN always wins, so NaN propagates.
@@ -96,6 +96,17 @@ cdef inline Py_ssize_t _unpool_plane(const floating *dyp, const int64_t *ap, flo
 cdef Py_ssize_t _MAX_2X2_W = 1 << 30
 
 
+cdef inline void _pool_fwd_plane(const floating *xp, floating *yp, int64_t *ap, Py_ssize_t W,
+                                 Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t ph, Py_ssize_t pw,
+                                 Py_ssize_t sh, Py_ssize_t sw, bint two_by_two,
+                                 int simd) noexcept nogil:
+    if floating is float:
+        if two_by_two:
+            fnn_maxpool2x2_plane_s(simd, xp, yp, ap, W, OH, OW)
+            return
+    _pool_plane(xp, yp, ap, W, OH, OW, ph, pw, sh, sw)
+
+
 cdef void _pool_fwd(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
                     int64_t[:, :, :, ::1] am, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t sh,
                     Py_ssize_t sw, int nt):
@@ -105,39 +116,58 @@ cdef void _pool_fwd(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
     cdef int simd = simd_level()
     cdef bint two_by_two = (floating is float and ph == 2 and pw == 2 and sh == 2 and sw == 2
                             and W < _MAX_2X2_W)
-    for plane in prange(N * C, schedule="static", nogil=True, num_threads=nt):
-        n = plane // C
-        c = plane - n * C
-        if floating is float:
-            if two_by_two:
-                fnn_maxpool2x2_plane_s(simd, &x[n, c, 0, 0], &y[n, c, 0, 0], &am[n, c, 0, 0], W,
-                                       OH, OW)
-                continue
-        _pool_plane(&x[n, c, 0, 0], &y[n, c, 0, 0], &am[n, c, 0, 0], W, OH, OW, ph, pw, sh, sw)
+    # one thread: a plain loop, no OpenMP region (docs/threads.md, "One thread: no region")
+    if nt > 1:
+        for plane in prange(N * C, schedule="static", nogil=True, num_threads=nt):
+            n = plane // C
+            c = plane - n * C
+            _pool_fwd_plane(&x[n, c, 0, 0], &y[n, c, 0, 0], &am[n, c, 0, 0], W, OH, OW, ph, pw,
+                            sh, sw, two_by_two, simd)
+    else:
+        with nogil:
+            for plane in range(N * C):
+                n = plane // C
+                c = plane - n * C
+                _pool_fwd_plane(&x[n, c, 0, 0], &y[n, c, 0, 0], &am[n, c, 0, 0], W, OH, OW, ph,
+                                pw, sh, sw, two_by_two, simd)
 
 
-# The plane loop has _pool_fwd's shape (prange over planes, the 2x2 float plane first); each
-# direction stays its own loop, as the Design notes above describe.
+cdef inline Py_ssize_t _pool_bwd_plane(const floating *dyp, const int64_t *ap, floating *dxp,
+                                       Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW,
+                                       bint two_by_two, int simd) noexcept nogil:
+    if floating is float:
+        if two_by_two:
+            if fnn_unpool2x2_plane_s(simd, dyp, ap, dxp, H, W, OH, OW) == 0:
+                return 0
+    return _unpool_plane(dyp, ap, dxp, H * W, OH * OW)
+
+
+# The plane loop has _pool_fwd's shape (the 2x2 float plane first); each direction stays its own
+# loop, as the Design notes above describe.
 cdef Py_ssize_t _pool_bwd(const floating[:, :, :, ::1] dy, const int64_t[:, :, :, ::1] am,
                           floating[:, :, :, ::1] dx, int nt):
     """Every plane's scatter; returns the number of argmax entries found out of range."""
     cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
-    cdef Py_ssize_t OH = dy.shape[2], OW = dy.shape[3], HW = H * W, P = OH * OW
+    cdef Py_ssize_t OH = dy.shape[2], OW = dy.shape[3]
     cdef Py_ssize_t plane, n, c, bad = 0
     cdef int simd = simd_level()
     # the shape of a 2x2 / stride 2 pooling (whatever produced argmax: the C plane checks that
     # each entry is in its own cell, and a plane where one is not is redone by the scatter)
     cdef bint two_by_two = (floating is float and OH == H // 2 and OW == W // 2
                             and W < _MAX_2X2_W)
-    for plane in prange(N * C, schedule="static", nogil=True, num_threads=nt):
-        n = plane // C
-        c = plane - n * C
-        if floating is float:
-            if two_by_two:
-                if fnn_unpool2x2_plane_s(simd, &dy[n, c, 0, 0], &am[n, c, 0, 0],
-                                         &dx[n, c, 0, 0], H, W, OH, OW) == 0:
-                    continue
-        bad += _unpool_plane(&dy[n, c, 0, 0], &am[n, c, 0, 0], &dx[n, c, 0, 0], HW, P)
+    if nt > 1:
+        for plane in prange(N * C, schedule="static", nogil=True, num_threads=nt):
+            n = plane // C
+            c = plane - n * C
+            bad += _pool_bwd_plane(&dy[n, c, 0, 0], &am[n, c, 0, 0], &dx[n, c, 0, 0], H, W, OH,
+                                   OW, two_by_two, simd)
+    else:
+        with nogil:
+            for plane in range(N * C):
+                n = plane // C
+                c = plane - n * C
+                bad += _pool_bwd_plane(&dy[n, c, 0, 0], &am[n, c, 0, 0], &dx[n, c, 0, 0], H, W,
+                                       OH, OW, two_by_two, simd)
     return bad
 
 
