@@ -188,7 +188,8 @@ static const fnn_skernel_t fnn_s_kernel_avx2 = {
     .narrow = fnn_sgemm_ukr_avx2_narrow6,
     .narrow_tail = {NULL, fnn_sgemm_ukr_avx2_narrow1, fnn_sgemm_ukr_avx2_narrow2,
                     fnn_sgemm_ukr_avx2_narrow3, fnn_sgemm_ukr_avx2_narrow4},
-    .narrow_m = 6, .narrow_n = 16, .column = fnn_sgemm_ukr_avx2_column, .column_rowmajor = 1,
+    .narrow_m = 6, .narrow_n = 16, .column = fnn_sgemm_ukr_avx2_column,
+    .column_rows = fnn_sgemm_ukr_avx2_column_rows,
     .sparse = fnn_sgemm_sparse_avx2_64, .sparse_nw = 64, .direct_a_rows = 1};
 static const fnn_dkernel_t fnn_d_kernel_avx2 = {
     .name = "avx2", .simd = FNN_SIMD_AVX2, .mr = 6, .nr = 8,

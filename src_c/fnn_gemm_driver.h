@@ -468,6 +468,10 @@ static void FNN_F(ip_task)(const FNN_F(args_t) *g, int mode, int64_t bi, int64_t
     const FNN_T *A = g->A + bi * g->a_bs, *B = g->B + bi * g->b_bs;
     FNN_T *C = g->C + bi * g->c_bs;
     const int64_t K = g->K, a_rs = g->a_rs, a_cs = g->a_cs, b_rs = g->b_rs, c_rs = g->c_rs;
+    /* a one-column product's kernel for A's layout, where the level has one */
+    const __typeof__(kern->column) column = n1 - n0 != 1 || c_rs != 1 ? NULL
+                                            : a_rs == 1 ? kern->column
+                                            : a_cs == 1 ? kern->column_rows : NULL;
     int load = 1;
     int64_t i, j;
     if (g->beta == 0) {
@@ -487,10 +491,9 @@ static void FNN_F(ip_task)(const FNN_F(args_t) *g, int mode, int64_t bi, int64_t
                               c_rs, load);
             }
         }
-    } else if (n1 - n0 == 1 && c_rs == 1 && kern->column != NULL
-               && (a_rs == 1 || (a_cs == 1 && kern->column_rowmajor))) {
+    } else if (column != NULL) {
         /* one column: a lane per row of C (fnn_gemm_ukr_avx2_column.h) */
-        kern->column(m1 - m0, K, A + m0 * a_rs, a_rs, a_cs, B + n0, b_rs, C + m0 + n0, load);
+        column(m1 - m0, K, A + m0 * a_rs, a_rs, a_cs, B + n0, b_rs, C + m0 + n0, load);
     } else {
         const int64_t w = kern->narrow_n, R = kern->narrow_m;
         for (j = n0; j < n1; j += w) {

@@ -192,7 +192,7 @@ static int fnn_copy_tile_avx2_d(double *dst, int64_t nw, const double *src, int6
 /* A k-block's B tile: rows [0, kn) of `n` columns copied from src (rows src_rs apart) to dst
  * (rows NW apart); returns whether every value copied is finite (the test rides on the copy, so
  * B is read once).  A full tile (n * sizeof = FNN_SPARSE_TILE_ROW_BYTES) at the AVX2 level and
- * above goes through the vector version below. */
+ * above goes through the vector version (FNN_COPY_TILE_AVX2, above). */
 static int FNN_F(copy_tile)(FNN_T *dst, int64_t NW, const FNN_T *src, int64_t src_rs, int64_t kn,
                             int64_t n, int avx2)
 {

@@ -59,8 +59,8 @@ typedef void (*fnn_dukr_inplace_t)(int64_t n, int64_t kc, const double *a, int64
 
 /* The column kernels (fnn_gemm_ukr_avx2_column.h): a product with one column, m rows of C, each
  * a lane:  C(i) (+)= sum_k A(i, k) * B(k), A(i, k) at a[i*a_rs + k*a_cs], B(k) at b[k*b_rs],
- * C(i) at c[i] (contiguous); for a_rs == 1, and a_cs == 1 where the descriptor says
- * column_rowmajor (the caller checks). */
+ * C(i) at c[i] (contiguous).  `column` takes a_rs == 1, `column_rows` a_cs == 1 (the caller
+ * checks). */
 typedef void (*fnn_sukr_column_t)(int64_t m, int64_t kc, const float *a, int64_t a_rs,
                                   int64_t a_cs, const float *b, int64_t b_rs, float *c, int load);
 typedef void (*fnn_dukr_column_t)(int64_t m, int64_t kc, const double *a, int64_t a_rs,
@@ -110,7 +110,7 @@ typedef struct {
     fnn_sukr_inplace_t narrow_tail[5]; /* narrow_tail[r]: r = 1..4 rows x up to narrow_n */
     int narrow_m, narrow_n;
     fnn_sukr_column_t column;          /* N = 1 with a_rs == 1, or NULL (then narrow) */
-    int column_rowmajor;               /* 1: the column kernel also takes a_cs == 1 */
+    fnn_sukr_column_t column_rows;     /* N = 1 with a_cs == 1, or NULL (then narrow) */
     fnn_ssparse_t sparse;              /* the sparse-A kernel (fnn_gemm_ukr_sparse.h) */
     int sparse_nw;                     /* its tile width (columns) */
     int direct_a_rows;                 /* 1: read an A with contiguous rows in place whenever
@@ -134,7 +134,7 @@ typedef struct {
     fnn_dukr_inplace_t narrow_tail[5];
     int narrow_m, narrow_n;
     fnn_dukr_column_t column;
-    int column_rowmajor;
+    fnn_dukr_column_t column_rows;
     fnn_dsparse_t sparse;
     int sparse_nw;
     int direct_a_rows;

@@ -13,11 +13,11 @@
  * Two layouts of A, the two a dense layer gives (the caller keeps the narrow path otherwise):
  *   - a_rs == 1 (op(A)'s columns contiguous: x^T @ dz, a weight gradient): W rows are one load;
  *     8 vectors (8 W rows) go through k together, 8 chains in flight;
- *   - a_cs == 1 (rows contiguous: x @ w, a forward), float only: blocks of 8 W rows by 64 k are
- *     transposed into a 16 KB buffer (W x W blocks loaded and transposed in registers), which the
- *     first loop then reads; the chain goes on through C between k-blocks.  For double the
- *     transposes cost more than the narrow kernel's wasted lanes (docs/kernels/gemm.md), so
- *     fnn_gemm.c does not send it there.
+ *   - a_cs == 1 (rows contiguous: x @ w, a forward), float only (NAME_rows): blocks of 64 rows
+ *     by 64 k are transposed into a 16 KB buffer (8 x 8 blocks loaded and transposed in
+ *     registers), which the first loop then reads; the chain goes on through C between k-blocks.
+ *     For double the 4 x 4 transposes cost more than the narrow kernel's spare lanes
+ *     (docs/kernels/gemm.md): doubles keep the narrow kernel there.
  */
 #ifndef FNN_GEMM_UKR_AVX2_COLUMN_H
 #define FNN_GEMM_UKR_AVX2_COLUMN_H
@@ -38,7 +38,7 @@ static inline __m256i fnn_col_mask_d(int64_t n)
                               _mm256_setr_epi64x(0, 1, 2, 3));
 }
 
-/* W x W transposes: in[r] holds row r (W consecutive k); out[kk] holds column kk (W rows) */
+/* 8 x 8 transpose: in x[r] row r (8 consecutive k), out x[kk] column kk (8 rows) */
 __attribute__((target("avx2,fma"), always_inline))
 static inline void fnn_col_transpose_s(__m256 *x)
 {
@@ -59,19 +59,9 @@ static inline void fnn_col_transpose_s(__m256 *x)
     x[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
     x[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
-__attribute__((target("avx2,fma"), always_inline))
-static inline void fnn_col_transpose_d(__m256d *x)
-{
-    const __m256d t0 = _mm256_unpacklo_pd(x[0], x[1]), t1 = _mm256_unpackhi_pd(x[0], x[1]);
-    const __m256d t2 = _mm256_unpacklo_pd(x[2], x[3]), t3 = _mm256_unpackhi_pd(x[2], x[3]);
-    x[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
-    x[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
-    x[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
-    x[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
-}
-
-/* One element type's column kernel, NAME, from its intrinsics (T, VT, W, ... defined below). */
-#define FNN_COL_DEFINE(NAME, TRANSPOSE, ROWMAJOR)                                               \
+/* One element type's kernel for a_rs == 1, NAME, and its helpers, from its intrinsics (T, VT, W,
+ * ... defined below). */
+#define FNN_COL_DEFINE(NAME)                                               \
 __attribute__((target("avx2,fma"), always_inline))                                                \
 static inline VT NAME##_load_c(const T *c, int64_t r)                                            \
 {                                                                                                 \
@@ -118,8 +108,23 @@ static void NAME##_block(int64_t rows, int64_t kc, const T *a, int64_t a_cs, con
     FNN_COL_CASES(NAME, last, kc, a, a_cs, b, b_rs, c, load)                                      \
     }                                                                                             \
 }                                                                                                 \
-/* a_cs == 1: rows [0, rows <= 8 W) by k [0, kb) transposed into buf (k-major, 8 W values a k):  \
- * W x W blocks loaded and transposed in registers; rows past `rows` read row rows - 1 */       \
+/* The kernel for a_rs == 1 */                                                                   \
+__attribute__((target("avx2,fma")))                                                               \
+static void NAME(int64_t m, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, const T *b,      \
+                 int64_t b_rs, T *c, int load)                                                    \
+{                                                                                                 \
+    int64_t i = 0;                                                                                \
+    (void)a_rs;                                                                                   \
+    for (; i + 8 * W <= m; i += 8 * W)                                                            \
+        NAME##_cols(8, 1, W, kc, a + i, a_cs, b, b_rs, c + i, load);                              \
+    if (i < m)                                                                                    \
+        NAME##_block(m - i, kc, a + i, a_cs, b, b_rs, c + i, load);                               \
+}
+/* The kernel for a_cs == 1 (float: FNN_COL_DEFINE's helpers and an 8 x 8 TRANSPOSE): blocks of
+ * 8 W rows, k in blocks of FNN_COL_KB transposed into a buffer (16 KB) that the a_rs == 1 loop
+ * then reads; the chain goes on through C between k-blocks.  Rows past the end read the last
+ * row (memory that exists) and are never stored. */
+#define FNN_COL_DEFINE_ROWS(NAME, TRANSPOSE)                                                     \
 __attribute__((target("avx2,fma"), always_inline))                                                \
 static inline void NAME##_pack(T *buf, const T *a, int64_t a_rs, int64_t rows, int64_t kb)      \
 {                                                                                                 \
@@ -143,28 +148,18 @@ static inline void NAME##_pack(T *buf, const T *a, int64_t a_rs, int64_t rows, i
     }                                                                                             \
 }                                                                                                 \
 __attribute__((target("avx2,fma")))                                                               \
-static void NAME(int64_t m, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, const T *b,      \
-                 int64_t b_rs, T *c, int load)                                                    \
+static void NAME##_rows(int64_t m, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs,           \
+                        const T *b, int64_t b_rs, T *c, int load)                                \
 {                                                                                                 \
-    int64_t i = 0, k0;                                                                            \
-    if (a_rs == 1) {                                                                              \
-        for (; i + 8 * W <= m; i += 8 * W)                                                        \
-            NAME##_cols(8, 1, W, kc, a + i, a_cs, b, b_rs, c + i, load);                          \
-        if (i < m)                                                                                \
-            NAME##_block(m - i, kc, a + i, a_cs, b, b_rs, c + i, load);                           \
-        return;                                                                                   \
-    }                                                                                             \
-    if (!ROWMAJOR)                                                                                \
-        return;                          /* never called so (fnn_gemm.c: column_rowmajor) */     \
-    {                                                                                             \
-        T buf[FNN_COL_KB * 8 * W] __attribute__((aligned(32)));                                   \
-        for (; i < m; i += 8 * W) {                                                               \
-            const int64_t rows = m - i < 8 * W ? m - i : 8 * W;                                   \
-            for (k0 = 0; k0 < kc; k0 += FNN_COL_KB) {                                             \
-                const int64_t kb = kc - k0 < FNN_COL_KB ? kc - k0 : FNN_COL_KB;                   \
-                NAME##_pack(buf, a + i * a_rs + k0, a_rs, rows, kb);                              \
-                NAME##_block(rows, kb, buf, 8 * W, b + k0 * b_rs, b_rs, c + i, load || k0 > 0);   \
-            }                                                                                     \
+    T buf[FNN_COL_KB * 8 * W] __attribute__((aligned(32)));                                       \
+    int64_t i, k0;                                                                                \
+    (void)a_cs;                                                                                   \
+    for (i = 0; i < m; i += 8 * W) {                                                              \
+        const int64_t rows = m - i < 8 * W ? m - i : 8 * W;                                       \
+        for (k0 = 0; k0 < kc; k0 += FNN_COL_KB) {                                                 \
+            const int64_t kb = kc - k0 < FNN_COL_KB ? kc - k0 : FNN_COL_KB;                       \
+            NAME##_pack(buf, a + i * a_rs + k0, a_rs, rows, kb);                                  \
+            NAME##_block(rows, kb, buf, 8 * W, b + k0 * b_rs, b_rs, c + i, load || k0 > 0);       \
         }                                                                                         \
     }                                                                                             \
 }
@@ -194,7 +189,8 @@ static void NAME(int64_t m, int64_t kc, const T *a, int64_t a_rs, int64_t a_cs, 
 #define BCAST _mm256_broadcast_ss
 #define FMADD _mm256_fmadd_ps
 #define ZERO _mm256_setzero_ps
-FNN_COL_DEFINE(fnn_sgemm_ukr_avx2_column, fnn_col_transpose_s, 1)
+FNN_COL_DEFINE(fnn_sgemm_ukr_avx2_column)
+FNN_COL_DEFINE_ROWS(fnn_sgemm_ukr_avx2_column, fnn_col_transpose_s)
 #undef T
 #undef VT
 #undef MT
@@ -224,7 +220,7 @@ FNN_COL_DEFINE(fnn_sgemm_ukr_avx2_column, fnn_col_transpose_s, 1)
 #define BCAST _mm256_broadcast_sd
 #define FMADD _mm256_fmadd_pd
 #define ZERO _mm256_setzero_pd
-FNN_COL_DEFINE(fnn_dgemm_ukr_avx2_column, fnn_col_transpose_d, 0)
+FNN_COL_DEFINE(fnn_dgemm_ukr_avx2_column)
 #undef T
 #undef VT
 #undef MT
@@ -240,6 +236,7 @@ FNN_COL_DEFINE(fnn_dgemm_ukr_avx2_column, fnn_col_transpose_d, 0)
 #undef FMADD
 #undef ZERO
 #undef FNN_COL_DEFINE
+#undef FNN_COL_DEFINE_ROWS
 #undef FNN_COL_CASE
 #undef FNN_COL_CASES
 #undef FNN_COL_KB
