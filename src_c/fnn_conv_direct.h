@@ -238,6 +238,7 @@ static void fnn_conv_direct_dw_generic(const fnn_conv_geom *g, const float *x, c
 }
 
 #if FNN_X86
+#include "fnn_transpose8_avx2.h"
 #include "fnn_conv_direct_avx2.h"
 #include "fnn_conv_direct_avx512.h"
 #endif

@@ -95,32 +95,6 @@ static void fnn_conv_direct_fwd_avx2(const fnn_conv_geom *g, const float *buf, p
     }
 }
 
-/* r[l] = column l of the 8 x 8 block whose rows are r[0..7] (in place). */
-FNN_CONV_TARGET_AVX2
-FNN_CONV_INLINE void fnn_conv_transpose8_avx2(__m256 r[8])
-{
-    __m256 t[8];
-    int i, m, q;
-    for (i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (m = 0; m < 2; m++) {
-        const __m256d a = _mm256_castps_pd(t[4 * m]), b = _mm256_castps_pd(t[4 * m + 2]);
-        const __m256d c = _mm256_castps_pd(t[4 * m + 1]), d = _mm256_castps_pd(t[4 * m + 3]);
-        r[4 * m] = _mm256_castpd_ps(_mm256_unpacklo_pd(a, b));
-        r[4 * m + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(a, b));
-        r[4 * m + 2] = _mm256_castpd_ps(_mm256_unpacklo_pd(c, d));
-        r[4 * m + 3] = _mm256_castpd_ps(_mm256_unpackhi_pd(c, d));
-    }
-    for (q = 0; q < 4; q++) {
-        t[q] = _mm256_permute2f128_ps(r[q], r[4 + q], 0x20);
-        t[4 + q] = _mm256_permute2f128_ps(r[q], r[4 + q], 0x31);
-    }
-    for (i = 0; i < 8; i++)
-        r[i] = t[i];
-}
-
 FNN_CONV_TARGET_AVX2
 static void fnn_conv_direct_dw_avx2(const fnn_conv_geom *g, const float *x, const float *dy,
                                     float *dw, float *db, ptrdiff_t oc0, float *buf, ptrdiff_t S,
@@ -148,7 +122,7 @@ static void fnn_conv_direct_dw_avx2(const fnn_conv_geom *g, const float *x, cons
                 for (r = 0; r < 8; r++)
                     T[r] = r >= nr ? _mm256_setzero_ps()
                            : _mm256_maskload_ps(dyn + r * P + t, mo);
-            fnn_conv_transpose8_avx2(T);        /* T[l]: channels oc0.. of pixel t + l */
+            fnn_transpose8_avx2(T);        /* T[l]: channels oc0.. of pixel t + l */
             for (l = 0; l < cnt; l++) {
                 const __m256 d = T[l];
                 const float *xk = buf + t + l;

@@ -23,42 +23,9 @@
 #define FNN_GEMM_UKR_AVX2_COLUMN_H
 #include <stdint.h>
 #include <immintrin.h>
+#include "fnn_gemm_ukr_avx2.h"     /* fnn_avx2_mask_ps / _pd: lanes on below a count */
+#include "fnn_transpose8_avx2.h"
 
-/* float: lanes on when i < n */
-__attribute__((target("avx2,fma")))
-static inline __m256i fnn_col_mask_s(int64_t n)
-{
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 0 ? 0 : n > 8 ? 8 : n)),
-                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-__attribute__((target("avx2,fma")))
-static inline __m256i fnn_col_mask_d(int64_t n)
-{
-    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n < 0 ? 0 : n > 4 ? 4 : n),
-                              _mm256_setr_epi64x(0, 1, 2, 3));
-}
-
-/* 8 x 8 transpose: in x[r] row r (8 consecutive k), out x[kk] column kk (8 rows) */
-__attribute__((target("avx2,fma"), always_inline))
-static inline void fnn_col_transpose_s(__m256 *x)
-{
-    const __m256 t0 = _mm256_unpacklo_ps(x[0], x[1]), t1 = _mm256_unpackhi_ps(x[0], x[1]);
-    const __m256 t2 = _mm256_unpacklo_ps(x[2], x[3]), t3 = _mm256_unpackhi_ps(x[2], x[3]);
-    const __m256 t4 = _mm256_unpacklo_ps(x[4], x[5]), t5 = _mm256_unpackhi_ps(x[4], x[5]);
-    const __m256 t6 = _mm256_unpacklo_ps(x[6], x[7]), t7 = _mm256_unpackhi_ps(x[6], x[7]);
-    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    x[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-    x[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    x[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-    x[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    x[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-    x[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    x[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-    x[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
 /* One element type's kernel for a_rs == 1, NAME, and its helpers, from its intrinsics (T, VT, W,
  * ... defined below). */
 #define FNN_COL_DEFINE(NAME)                                               \
@@ -179,18 +146,17 @@ static void NAME##_rows(int64_t m, int64_t kc, const T *a, int64_t a_rs, int64_t
 #define VT __m256
 #define MT __m256i
 #define W 8
-#define MASK fnn_col_mask_s
+#define MASK fnn_avx2_mask_ps
 #define LOADM _mm256_maskload_ps
 #define STOREM _mm256_maskstore_ps
 #define LOADU _mm256_loadu_ps
 #define STOREU _mm256_storeu_ps
-#define LOAD _mm256_load_ps
 #define STORE _mm256_store_ps
 #define BCAST _mm256_broadcast_ss
 #define FMADD _mm256_fmadd_ps
 #define ZERO _mm256_setzero_ps
 FNN_COL_DEFINE(fnn_sgemm_ukr_avx2_column)
-FNN_COL_DEFINE_ROWS(fnn_sgemm_ukr_avx2_column, fnn_col_transpose_s)
+FNN_COL_DEFINE_ROWS(fnn_sgemm_ukr_avx2_column, fnn_transpose8_avx2)
 #undef T
 #undef VT
 #undef MT
@@ -200,7 +166,6 @@ FNN_COL_DEFINE_ROWS(fnn_sgemm_ukr_avx2_column, fnn_col_transpose_s)
 #undef STOREM
 #undef LOADU
 #undef STOREU
-#undef LOAD
 #undef STORE
 #undef BCAST
 #undef FMADD
@@ -210,12 +175,11 @@ FNN_COL_DEFINE_ROWS(fnn_sgemm_ukr_avx2_column, fnn_col_transpose_s)
 #define VT __m256d
 #define MT __m256i
 #define W 4
-#define MASK fnn_col_mask_d
+#define MASK fnn_avx2_mask_pd
 #define LOADM _mm256_maskload_pd
 #define STOREM _mm256_maskstore_pd
 #define LOADU _mm256_loadu_pd
 #define STOREU _mm256_storeu_pd
-#define LOAD _mm256_load_pd
 #define STORE _mm256_store_pd
 #define BCAST _mm256_broadcast_sd
 #define FMADD _mm256_fmadd_pd
@@ -230,7 +194,6 @@ FNN_COL_DEFINE(fnn_dgemm_ukr_avx2_column)
 #undef STOREM
 #undef LOADU
 #undef STOREU
-#undef LOAD
 #undef STORE
 #undef BCAST
 #undef FMADD
